@@ -1,0 +1,164 @@
+// Package storage defines where Scopegate keeps its state: API clients, signing
+// keys, token revocations and usage counters. Store is the small interface every
+// backend implements; Open returns the embedded bbolt backend and NewCached wraps
+// any Store in an LRU cache. Every implementation passes the conformance suite in
+// storage/storagetest.
+//
+// Records are plain values: a Store never returns memory it will later change,
+// and it copies what it is given, so callers may cache records freely.
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrNotFound: no record with that key.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a client with that ID, or with that name in any letter
+	// case, exists already.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrLimitExceeded: creating the record would pass the configured maximum.
+	ErrLimitExceeded = errors.New("limit exceeded")
+)
+
+// Client is an API client as stored. Validation of its fields is the
+// registry's job; a Store only enforces identity (unique ID, unique name
+// ignoring case) and the client count limit.
+type Client struct {
+	ID                  string          `json:"client_id"`
+	Name                string          `json:"client_name"`
+	Secrets             []Secret        `json:"secrets,omitempty"`
+	GrantTypes          []string        `json:"grant_types,omitempty"`
+	Scopes              []string        `json:"scopes,omitempty"`
+	Audience            []string        `json:"audience,omitempty"`
+	RedirectURIs        []string        `json:"redirect_uris,omitempty"`
+	IPAllowlist         []string        `json:"ip_allowlist,omitempty"`
+	Features            []string        `json:"features,omitempty"`
+	RequireScopeRequest bool            `json:"require_scope_request"`
+	AccessTokenTTL      time.Duration   `json:"access_token_ttl,omitempty"`
+	Claims              json.RawMessage `json:"claims,omitempty"`
+	Disabled            bool            `json:"disabled,omitempty"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+	// TokensRevokedAt is the revoke-all moment: every token issued to the
+	// client at or before it is refused. Zero means never.
+	TokensRevokedAt time.Time `json:"tokens_revoked_at,omitzero"`
+}
+
+// Secret is one client secret. Only a hash of the secret is ever stored.
+type Secret struct {
+	ID        string    `json:"id"`
+	Hash      []byte    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the secret stops working; zero means never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// SigningKey is a token signing key with its lifecycle.
+type SigningKey struct {
+	// ID is the key's `kid`.
+	ID string `json:"kid"`
+	// Algorithm is the JWS algorithm the key is pinned to (ES256, RS256, EdDSA).
+	Algorithm string `json:"alg"`
+	// PrivateKey is the PKCS #8 DER encoding of the private key.
+	PrivateKey []byte    `json:"private_key"`
+	CreatedAt  time.Time `json:"created_at"`
+	// ActiveAt is when the key starts signing; until then it is only published.
+	ActiveAt time.Time `json:"active_at"`
+	// RetiredAt is when the key stopped signing (zero: not retired). It stays
+	// published until every token it signed has expired.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// Revoked marks a key retired early because it may be compromised: tokens
+	// it signed are refused at once.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// Revocation records one revoked access token until the token would have
+// expired anyway.
+type Revocation struct {
+	JTI       string    `json:"jti"`
+	ClientID  string    `json:"client_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Usage holds a client's usage counters.
+type Usage struct {
+	TokensIssued    uint64    `json:"tokens_issued"`
+	LastTokenAt     time.Time `json:"last_token_at,omitzero"`
+	RequestsAllowed uint64    `json:"requests_allowed"`
+	RequestsDenied  uint64    `json:"requests_denied"`
+	LastSeenAt      time.Time `json:"last_seen_at,omitzero"`
+}
+
+// Add returns u with d added: counts summed, the later of each time kept.
+func (u Usage) Add(d Usage) Usage {
+	u.TokensIssued += d.TokensIssued
+	u.RequestsAllowed += d.RequestsAllowed
+	u.RequestsDenied += d.RequestsDenied
+	if d.LastTokenAt.After(u.LastTokenAt) {
+		u.LastTokenAt = d.LastTokenAt
+	}
+	if d.LastSeenAt.After(u.LastSeenAt) {
+		u.LastSeenAt = d.LastSeenAt
+	}
+	return u
+}
+
+// ListOptions selects a page of clients, in ascending order of ID.
+type ListOptions struct {
+	// After is the ID the page starts after; empty starts at the beginning.
+	After string
+	// Limit is the page size; it must be at least 1.
+	Limit int
+	// Name, when set, keeps only the client with exactly this name (ignoring case).
+	Name string
+}
+
+// Store keeps Scopegate's state. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateClient stores a new client. It fails with ErrAlreadyExists when the
+	// ID or the name (ignoring case) is taken, and with ErrLimitExceeded when
+	// maxClients clients exist already (maxClients <= 0: no limit).
+	CreateClient(ctx context.Context, c Client, maxClients int) error
+	// GetClient returns the client with that ID, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns a page of clients and whether more follow.
+	ListClients(ctx context.Context, opts ListOptions) (page []Client, more bool, err error)
+	// UpdateClient replaces the client with what update returns, atomically.
+	// An error from update aborts the change and is returned as it is. The ID
+	// cannot change; a new name must not be taken by another client
+	// (ErrAlreadyExists). It returns the stored result.
+	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
+	// DeleteClient removes the client and its usage counters, or returns ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
+	// CountClients returns how many clients exist.
+	CountClients(ctx context.Context) (int, error)
+
+	// SigningKeys returns every stored signing key, oldest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// UpdateSigningKeys replaces the whole key set with what update returns,
+	// atomically, so that rotation is one transaction.
+	UpdateSigningKeys(ctx context.Context, update func([]SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
+
+	// Revoke records a revoked token. Revoking the same JTI again is not an error.
+	Revoke(ctx context.Context, r Revocation) error
+	// Revocations returns every revocation that expires after now.
+	Revocations(ctx context.Context, now time.Time) ([]Revocation, error)
+	// PruneRevocations deletes revocations that expired at or before now.
+	PruneRevocations(ctx context.Context, now time.Time) error
+
+	// AddUsage adds each delta to the stored counters of its client. Deltas for
+	// clients that no longer exist are dropped.
+	AddUsage(ctx context.Context, deltas map[string]Usage) error
+	// Usage returns a client's stored counters (zero when none were recorded).
+	Usage(ctx context.Context, clientID string) (Usage, error)
+
+	// Close releases the store. It is safe to call more than once.
+	Close() error
+}
