@@ -4,14 +4,17 @@
 // any Store in an LRU cache. Every implementation passes the conformance suite in
 // storage/storagetest.
 //
-// Records are plain values: a Store never returns memory it will later change,
-// and it copies what it is given, so callers may cache records freely.
+// Records are values that a Store shares with its callers read-only: a Store
+// never changes memory it has returned, and it copies what it is given. Callers
+// must not modify a returned record's slices or maps; UpdateClient hands its
+// callback a private copy that may be changed freely.
 package storage
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -30,14 +33,16 @@ var (
 // registry's job; a Store only enforces identity (unique ID, unique name
 // ignoring case) and the client count limit.
 type Client struct {
-	ID                  string          `json:"client_id"`
-	Name                string          `json:"client_name"`
-	Secrets             []Secret        `json:"secrets,omitempty"`
-	GrantTypes          []string        `json:"grant_types,omitempty"`
-	Scopes              []string        `json:"scopes,omitempty"`
-	Audience            []string        `json:"audience,omitempty"`
-	RedirectURIs        []string        `json:"redirect_uris,omitempty"`
-	IPAllowlist         []string        `json:"ip_allowlist,omitempty"`
+	ID           string   `json:"client_id"`
+	Name         string   `json:"client_name"`
+	Secrets      []Secret `json:"secrets,omitempty"`
+	GrantTypes   []string `json:"grant_types,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Audience     []string `json:"audience,omitempty"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// IPAllowlist holds normalised prefixes, parsed once when the record is
+	// decoded so the hot path never parses text. Empty means any address.
+	IPAllowlist         []netip.Prefix  `json:"ip_allowlist,omitempty"`
 	Features            []string        `json:"features,omitempty"`
 	RequireScopeRequest bool            `json:"require_scope_request"`
 	AccessTokenTTL      time.Duration   `json:"access_token_ttl,omitempty"`
