@@ -1,0 +1,110 @@
+package scope
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestSet(t *testing.T) {
+	many := make([]string, 0, 40)
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("api:%02d", 39-i))
+	}
+	tests := []struct {
+		name    string
+		set     Set
+		has     []string
+		hasNot  []string
+		wantLen int
+		strings []string
+	}{
+		{name: "zero value", set: Set{}, hasNot: []string{"", "a"}, wantLen: 0, strings: nil},
+		{name: "empty slice", set: NewSet([]string{}), hasNot: []string{"a"}, wantLen: 0, strings: nil},
+		{
+			name: "small", set: NewSet([]string{"read", "write", "read"}),
+			has: []string{"read", "write"}, hasNot: []string{"READ", "rea", "readwrite", "", "read "},
+			wantLen: 2, strings: []string{"read", "write"},
+		},
+		{
+			name: "large uses binary search", set: NewSet(many),
+			has: []string{"api:00", "api:39", "api:17"}, hasNot: []string{"api:40", "api:", "api:1", "zzz", ""},
+			wantLen: 40, strings: many,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, s := range tt.has {
+				if !tt.set.Has(s) {
+					t.Errorf("Has(%q) = false, want true", s)
+				}
+			}
+			for _, s := range tt.hasNot {
+				if tt.set.Has(s) {
+					t.Errorf("Has(%q) = true, want false", s)
+				}
+			}
+			if got := tt.set.Len(); got != tt.wantLen {
+				t.Errorf("Len() = %d, want %d", got, tt.wantLen)
+			}
+			if got := tt.set.Strings(); !slices.Equal(got, tt.strings) {
+				t.Errorf("Strings() = %q, want %q", got, tt.strings)
+			}
+		})
+	}
+}
+
+func TestSetIsImmutable(t *testing.T) {
+	in := []string{"a", "b"}
+	set := NewSet(in)
+	in[0] = "changed"
+	if !set.Has("a") || set.Has("changed") {
+		t.Fatalf("NewSet shares memory with its argument")
+	}
+	out := set.Strings()
+	out[1] = "changed"
+	if !set.Has("b") || set.Has("changed") {
+		t.Fatalf("Strings() shares memory with the set")
+	}
+}
+
+func TestParseSet(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []string
+		str     string
+		wantErr error
+	}{
+		{name: "empty", in: "", want: nil, str: ""},
+		{name: "dedup", in: "b a b", want: []string{"b", "a"}, str: "b a"},
+		{name: "large", in: "a b c d e f g h i j k l m n", want: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"}, str: "a b c d e f g h i j k l m n"},
+		{name: "invalid", in: "a\x01", wantErr: ErrInvalidChar},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := ParseSet(tt.in)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("ParseSet() error = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if set.Len() != 0 {
+					t.Errorf("set not empty on error")
+				}
+				return
+			}
+			if got := set.Strings(); !slices.Equal(got, tt.want) {
+				t.Errorf("Strings() = %q, want %q", got, tt.want)
+			}
+			if got := set.String(); got != tt.str {
+				t.Errorf("String() = %q, want %q", got, tt.str)
+			}
+			for _, s := range tt.want {
+				if !set.Has(s) {
+					t.Errorf("Has(%q) = false", s)
+				}
+			}
+		})
+	}
+}
