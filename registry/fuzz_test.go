@@ -1,0 +1,105 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"unicode"
+)
+
+// FuzzDecodeMetadata feeds arbitrary bytes to the strict decoder, the
+// validation and the merge patch. Nothing may panic, every refusal must be a
+// *ValidationError with a printable message, and what is accepted must come
+// back unchanged through the API's own JSON.
+func FuzzDecodeMetadata(f *testing.F) {
+	for _, seed := range []string{
+		`{"client_name":"a"}`,
+		`{"client_name":"a","scope":"x y","ip_allowlist":["10.0.0.0/8","::1"],"access_token_ttl":"15m","claims":{"t":1},"metadata":{"a":[1,{"b":null}]}}`,
+		`{"client_name":"a","client_id":"x"}`,
+		`{"client_name":"a","client_name":"b"}`,
+		`{"client_name":"a","access_token_ttl":900,"require_scope_request":false,"features":["owner"]}`,
+		`[]`, `null`, ``, `{"a":`, "{\"client_name\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, _, _ := newTestRegistry(t, Limits{})
+		ctx := context.Background()
+		m, err := DecodeMetadata(data)
+		if err != nil {
+			checkValidationError(t, err)
+			return
+		}
+		rec, err := r.normalize(m)
+		if err != nil {
+			checkValidationError(t, err)
+			return
+		}
+		doc, err := metadataJSON(rec)
+		if err != nil {
+			t.Fatalf("encode accepted metadata: %v", err)
+		}
+		m2, err := DecodeMetadata(doc)
+		if err != nil {
+			t.Fatalf("own JSON %s refused: %v", doc, err)
+		}
+		rec2, err := r.normalize(m2)
+		if err != nil {
+			t.Fatalf("own JSON %s invalid: %v", doc, err)
+		}
+		doc2, _ := metadataJSON(rec2)
+		if string(doc) != string(doc2) {
+			t.Fatalf("round trip changed\n%s\ninto\n%s", doc, doc2)
+		}
+
+		// The same bytes as a merge patch on a stored client.
+		c, _, err := r.Create(ctx, Metadata{ClientName: "base", Scope: "s", Claims: []byte(`{"k":{"v":1}}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Patch(ctx, c.ClientID, data); err != nil {
+			checkValidationError(t, err)
+		}
+	})
+}
+
+func checkValidationError(t *testing.T, err error) {
+	t.Helper()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v (%T) is not a *ValidationError", err, err)
+	}
+	for _, c := range err.Error() {
+		if !unicode.IsPrint(c) {
+			t.Fatalf("error message %q holds a non-printable character", err.Error())
+		}
+	}
+	if len(err.Error()) > 300 {
+		t.Fatalf("error message of %d bytes", len(err.Error()))
+	}
+}
+
+// FuzzCursor checks that no input crashes openCursor, and that the only
+// cursors it accepts are the ones sealCursor makes.
+func FuzzCursor(f *testing.F) {
+	r := New(newMemStore(), Limits{})
+	for _, seed := range []string{"", "Zm9yZ2Vk", r.sealCursor("abc"), "A", "====", "\x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, cursor string) {
+		id, err := r.openCursor(cursor)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidCursor) {
+				t.Fatalf("error %v", err)
+			}
+		} else if r.sealCursor(id) != cursor {
+			t.Fatalf("accepted cursor %q is not the sealed form of %q", cursor, id)
+		}
+		if len(cursor) > 0 && len(cursor) < 500 {
+			got, err := r.openCursor(r.sealCursor(cursor))
+			if err != nil || got != cursor {
+				t.Fatalf("sealed %q opened as %q, %v", cursor, got, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,441 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+)
+
+// Metadata holds a client's writable fields, as the admin API reads them
+// (field names follow RFC 7591). DecodeMetadata is the strict way to read it
+// from JSON; Create and Replace validate it.
+type Metadata struct {
+	// ClientName is required and unique ignoring case.
+	ClientName string `json:"client_name"`
+	// GrantTypes defaults to ["client_credentials"].
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Scope is the space-separated list of scopes the client may request.
+	Scope string `json:"scope,omitempty"`
+	// Audience lists the resources (absolute URIs, RFC 8707) the client may
+	// get tokens for.
+	Audience []string `json:"audience,omitempty"`
+	// RedirectURIs are absolute URIs, for grants that need them.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// IPAllowlist holds CIDR prefixes or bare addresses; empty allows any.
+	IPAllowlist []string `json:"ip_allowlist,omitempty"`
+	// Features are permissions beyond scopes (owner, client_read, introspect).
+	Features []string `json:"features,omitempty"`
+	// RequireScopeRequest defaults to true when nil.
+	RequireScopeRequest *bool `json:"require_scope_request,omitempty"`
+	// AccessTokenTTL overrides the server's token lifetime; 0 keeps it.
+	AccessTokenTTL Duration `json:"access_token_ttl,omitzero"`
+	// Claims is a JSON object of extra claims for the client's tokens.
+	Claims json.RawMessage `json:"claims,omitempty"`
+	// Disabled stops the client from getting or using tokens.
+	Disabled bool `json:"disabled,omitempty"`
+	// Metadata is a JSON object kept for the operator.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Client is the public view of a client: what the admin API returns. It
+// never holds a secret or a secret's hash.
+type Client struct {
+	ClientID            string          `json:"client_id"`
+	ClientName          string          `json:"client_name"`
+	GrantTypes          []string        `json:"grant_types"`
+	Scope               string          `json:"scope,omitempty"`
+	Audience            []string        `json:"audience,omitempty"`
+	RedirectURIs        []string        `json:"redirect_uris,omitempty"`
+	IPAllowlist         []string        `json:"ip_allowlist,omitempty"`
+	Features            []string        `json:"features,omitempty"`
+	RequireScopeRequest bool            `json:"require_scope_request"`
+	AccessTokenTTL      Duration        `json:"access_token_ttl,omitzero"`
+	Claims              json.RawMessage `json:"claims,omitempty"`
+	Disabled            bool            `json:"disabled"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+	// Secrets lists the live secrets, without their hashes.
+	Secrets []SecretInfo `json:"secrets"`
+	// TokensRevokedAt is the last revoke-all moment, when there was one.
+	TokensRevokedAt time.Time     `json:"tokens_revoked_at,omitzero"`
+	Usage           storage.Usage `json:"usage"`
+}
+
+// SecretInfo describes one secret without revealing it.
+type SecretInfo struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero (omitted) for a secret that does not expire.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Duration is a time.Duration in JSON: written as a Go duration string
+// ("15m0s"), read from such a string or from a whole number of seconds.
+type Duration time.Duration
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string ("15m", "1h30m") or a whole number
+// of seconds. null leaves d unchanged. Any other input is a
+// *json.UnmarshalTypeError, which the JSON decoder labels with the field.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	bad := &json.UnmarshalTypeError{Value: "duration", Type: reflect.TypeFor[Duration]()}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return bad
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return bad
+		}
+		*d = Duration(v)
+		return nil
+	}
+	secs, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || secs > maxSeconds || secs < -maxSeconds {
+		return bad
+	}
+	*d = Duration(time.Duration(secs) * time.Second)
+	return nil
+}
+
+// maxSeconds is the largest number of seconds a time.Duration holds.
+const maxSeconds = int64(1<<63-1) / int64(time.Second)
+
+// fieldTypes names each writable field and the JSON it takes, for messages
+// about a value of the wrong type.
+var fieldTypes = map[string]string{
+	"client_name":           "a string",
+	"grant_types":           "an array of strings",
+	"scope":                 "a string of space-separated scope tokens",
+	"audience":              "an array of strings",
+	"redirect_uris":         "an array of strings",
+	"ip_allowlist":          "an array of strings",
+	"features":              "an array of strings",
+	"require_scope_request": "a boolean",
+	"access_token_ttl":      `a duration such as "15m" or a whole number of seconds`,
+	"claims":                "a JSON object",
+	"disabled":              "a boolean",
+	"metadata":              "a JSON object",
+}
+
+// readOnlyFields are the fields the server sets. A request body that names
+// one is refused rather than silently ignored, so nobody believes they set a
+// client ID or a secret. Any name containing "hash" is read-only too.
+var readOnlyFields = map[string]bool{
+	"client_id":                true,
+	"client_secret":            true,
+	"client_secret_expires_at": true,
+	"client_id_issued_at":      true,
+	"created_at":               true,
+	"updated_at":               true,
+	"secrets":                  true,
+	"secret_id":                true,
+	"usage":                    true,
+	"tokens_revoked_at":        true,
+}
+
+// maxJSONDepth bounds the nesting of a request body (claims and metadata
+// are the only fields that nest at all).
+const maxJSONDepth = 32
+
+// DecodeMetadata reads a request body strictly: one JSON object in UTF-8,
+// nothing after it, no duplicate member names at any depth, no unknown or
+// read-only field, every field of its type. Every error is a
+// *ValidationError naming the field; none repeats a value from the input.
+// It does not validate the values: Create and Replace do.
+func DecodeMetadata(data []byte) (Metadata, error) {
+	raw, keys, err := decodeObject(data)
+	if err != nil {
+		return Metadata{}, err
+	}
+	for _, k := range keys {
+		if err := checkWritable(k); err != nil {
+			return Metadata{}, err
+		}
+	}
+	var m Metadata
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Metadata{}, typeError(err)
+	}
+	return m, nil
+}
+
+// checkWritable refuses a top-level member name that is not a writable
+// field.
+func checkWritable(key string) error {
+	if _, ok := fieldTypes[key]; ok {
+		return nil
+	}
+	if isReadOnly(key) {
+		return &ValidationError{Field: key, Reason: "is read-only"}
+	}
+	return &ValidationError{Field: fieldLabel(key), Reason: "is not a known field"}
+}
+
+// isReadOnly reports whether a member name is one the server sets.
+func isReadOnly(key string) bool {
+	return readOnlyFields[key] || strings.Contains(strings.ToLower(key), "hash")
+}
+
+// fieldLabel returns key if it is safe to repeat in a message (a short
+// plain name); otherwise "body", so that no control character, markup or
+// long text from the input is echoed.
+func fieldLabel(key string) string {
+	if key == "" || len(key) > 64 {
+		return "body"
+	}
+	for _, c := range []byte(key) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+		if !ok {
+			return "body"
+		}
+	}
+	return key
+}
+
+// typeError turns a json.Unmarshal error into a *ValidationError.
+func typeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if want, ok := fieldTypes[te.Field]; ok {
+			return &ValidationError{Field: te.Field, Reason: "must be " + want}
+		}
+		return &ValidationError{Field: fieldLabel(te.Field), Reason: "has a value of the wrong type"}
+	}
+	return &ValidationError{Field: "body", Reason: "is not valid JSON"}
+}
+
+// decodeObject checks that data is exactly one JSON object (UTF-8, nothing
+// but white space after it, no duplicate member names, nesting within
+// maxJSONDepth) and returns it with its top-level member names in order.
+func decodeObject(data []byte) (json.RawMessage, []string, error) {
+	if !utf8.Valid(data) {
+		return nil, nil, &ValidationError{Field: "body", Reason: "is not UTF-8 encoded"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, &ValidationError{Field: "body", Reason: "is empty; send a JSON object"}
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, nil, &ValidationError{Field: "body", Reason: "is not valid JSON (syntax error at byte " + strconv.FormatInt(se.Offset, 10) + ")"}
+		}
+		return nil, nil, &ValidationError{Field: "body", Reason: "is not valid JSON"}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, &ValidationError{Field: "body", Reason: "must hold one JSON object and nothing after it"}
+	}
+	if raw[0] != '{' {
+		return nil, nil, &ValidationError{Field: "body", Reason: "must be a JSON object"}
+	}
+	keys, field, problem := walkMembers(raw)
+	if problem != jsonOK {
+		return nil, nil, memberError(field, problem)
+	}
+	return raw, keys, nil
+}
+
+// jsonProblem is what walkMembers found wrong with a JSON object.
+type jsonProblem int
+
+const (
+	jsonOK jsonProblem = iota
+	// jsonDuplicateMember: a top-level member name appears twice.
+	jsonDuplicateMember
+	// jsonDuplicateNested: a member name appears twice in a nested object.
+	jsonDuplicateNested
+	// jsonTooDeep: nesting deeper than maxJSONDepth.
+	jsonTooDeep
+	// jsonInvalid: not valid JSON.
+	jsonInvalid
+)
+
+// walkMembers walks a JSON object and returns its top-level member names
+// in order. It finds duplicate member names at any depth (parsers disagree
+// on which one wins, and a reviewer would see the other one) and nesting
+// deeper than maxJSONDepth; field is then the top-level member at fault.
+func walkMembers(raw []byte) (top []string, field string, problem jsonProblem) {
+	type frame struct {
+		keys    map[string]struct{}
+		object  bool
+		wantKey bool
+	}
+	var stack []frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return top, "", jsonOK
+		}
+		if err != nil {
+			return nil, field, jsonInvalid
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if tok == json.Delim('}') {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, _ := tok.(string)
+			if n == 1 {
+				field = key
+			}
+			if _, dup := stack[n-1].keys[key]; dup {
+				if n == 1 {
+					return nil, field, jsonDuplicateMember
+				}
+				return nil, field, jsonDuplicateNested
+			}
+			stack[n-1].keys[key] = struct{}{}
+			stack[n-1].wantKey = false
+			if n == 1 {
+				top = append(top, key)
+			}
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxJSONDepth {
+				return nil, field, jsonTooDeep
+			}
+			obj := tok == json.Delim('{')
+			f := frame{object: obj, wantKey: obj}
+			if obj {
+				f.keys = make(map[string]struct{})
+			}
+			stack = append(stack, f)
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// memberError describes a problem walkMembers found in a request body.
+func memberError(field string, p jsonProblem) error {
+	switch p {
+	case jsonDuplicateMember:
+		return &ValidationError{Field: fieldLabel(field), Reason: "appears more than once"}
+	case jsonDuplicateNested:
+		return &ValidationError{Field: fieldLabel(field), Reason: "has a member name that appears more than once"}
+	case jsonTooDeep:
+		return &ValidationError{Field: fieldLabel(field), Reason: "is nested more than " + strconv.Itoa(maxJSONDepth) + " levels deep"}
+	}
+	return &ValidationError{Field: "body", Reason: "is not valid JSON"}
+}
+
+// view builds the public view of a stored client at now.
+func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client {
+	v := Client{
+		ClientID:            c.ID,
+		ClientName:          c.Name,
+		GrantTypes:          cloneOrEmpty(c.GrantTypes),
+		Scope:               scope.Join(c.Scopes),
+		Audience:            cloneOrNil(c.Audience),
+		RedirectURIs:        cloneOrNil(c.RedirectURIs),
+		Features:            cloneOrNil(c.Features),
+		RequireScopeRequest: c.RequireScopeRequest,
+		AccessTokenTTL:      Duration(c.AccessTokenTTL),
+		Claims:              cloneOrNil(c.Claims),
+		Disabled:            c.Disabled,
+		Metadata:            cloneOrNil(c.Metadata),
+		CreatedAt:           c.CreatedAt,
+		UpdatedAt:           c.UpdatedAt,
+		Secrets:             []SecretInfo{},
+		TokensRevokedAt:     c.TokensRevokedAt,
+		Usage:               u,
+	}
+	if len(c.IPAllowlist) > 0 {
+		v.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
+	}
+	for _, s := range liveSecrets(c.Secrets, now) {
+		v.Secrets = append(v.Secrets, SecretInfo{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
+	}
+	return v
+}
+
+// metadataJSON returns the writable fields of c as the JSON a client of the
+// API would send to recreate them: the document a merge patch applies to.
+func metadataJSON(c storage.Client) ([]byte, error) {
+	require := c.RequireScopeRequest
+	m := Metadata{
+		ClientName:          c.Name,
+		GrantTypes:          c.GrantTypes,
+		Scope:               scope.Join(c.Scopes),
+		Audience:            c.Audience,
+		RedirectURIs:        c.RedirectURIs,
+		Features:            c.Features,
+		RequireScopeRequest: &require,
+		AccessTokenTTL:      Duration(c.AccessTokenTTL),
+		Claims:              c.Claims,
+		Disabled:            c.Disabled,
+		Metadata:            c.Metadata,
+	}
+	if len(c.IPAllowlist) > 0 {
+		m.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode current metadata: %w", err)
+	}
+	return b, nil
+}
+
+// setMetadata copies the writable fields of src into dst.
+func setMetadata(dst *storage.Client, src storage.Client) {
+	dst.Name = src.Name
+	dst.GrantTypes = src.GrantTypes
+	dst.Scopes = src.Scopes
+	dst.Audience = src.Audience
+	dst.RedirectURIs = src.RedirectURIs
+	dst.IPAllowlist = src.IPAllowlist
+	dst.Features = src.Features
+	dst.RequireScopeRequest = src.RequireScopeRequest
+	dst.AccessTokenTTL = src.AccessTokenTTL
+	dst.Claims = src.Claims
+	dst.Disabled = src.Disabled
+	dst.Metadata = src.Metadata
+}
+
+// cloneOrNil copies s; empty gives nil, so that JSON omits it.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return append(S(nil), s...)
+}
+
+// cloneOrEmpty copies s; empty gives a non-nil empty slice (JSON []).
+func cloneOrEmpty[S ~[]E, E any](s S) S {
+	return append(S{}, s...)
+}

@@ -1,0 +1,284 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+)
+
+// ValidationError is a refused field. Its message names the field and the
+// rule, never the offending value: values may hold secrets, control
+// characters or markup.
+type ValidationError struct {
+	// Field is the JSON name of the field ("body" for the request as a whole).
+	Field string
+	// Reason says what is wrong, e.g. "must be 1 to 255 printable characters".
+	Reason string
+}
+
+// Error returns "field: reason".
+func (e *ValidationError) Error() string {
+	return e.Field + ": " + e.Reason
+}
+
+// Bounds of the validation rules.
+const (
+	maxNameRunes     = 255
+	maxClaimsBytes   = 4 << 10
+	maxMetadataBytes = 16 << 10
+	maxURIs          = 100
+	maxURILength     = 2048
+	// minTokenTTL is the shortest access_token_ttl a client may set: a token
+	// that lives less than the verifier's clock leeway would be accepted
+	// for longer than it says, and one that lives seconds is a mistake.
+	minTokenTTL = time.Minute
+)
+
+// reservedClaims are the claim names the token issuer sets itself (RFC 7519,
+// RFC 9068, RFC 8693, RFC 8705); an admin-set claim must not replace one.
+// The token package keeps the same list for minting.
+var reservedClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
+	"jti": true, "client_id": true, "scope": true, "cnf": true, "act": true, "may_act": true,
+}
+
+// normalize validates m and returns a record holding its fields in stored
+// form (parsed scopes and prefixes, defaults applied, JSON compacted).
+func (r *Registry) normalize(m Metadata) (storage.Client, error) {
+	var c storage.Client
+	var err error
+	if c.Name, err = checkName(m.ClientName); err != nil {
+		return storage.Client{}, err
+	}
+	if c.GrantTypes, err = checkClosedList("grant_types", m.GrantTypes, r.limits.GrantTypes, "supported grant type"); err != nil {
+		return storage.Client{}, err
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{GrantClientCredentials}
+	}
+	if c.Scopes, err = r.checkScope(m.Scope); err != nil {
+		return storage.Client{}, err
+	}
+	if c.Audience, err = checkURIs("audience", m.Audience); err != nil {
+		return storage.Client{}, err
+	}
+	if c.RedirectURIs, err = checkURIs("redirect_uris", m.RedirectURIs); err != nil {
+		return storage.Client{}, err
+	}
+	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
+		return storage.Client{}, err
+	}
+	if c.Features, err = checkClosedList("features", m.Features, r.limits.Features, "known feature ("+strings.Join(r.limits.Features, ", ")+")"); err != nil {
+		return storage.Client{}, err
+	}
+	c.RequireScopeRequest = m.RequireScopeRequest == nil || *m.RequireScopeRequest
+	if c.AccessTokenTTL, err = r.checkTTL(time.Duration(m.AccessTokenTTL)); err != nil {
+		return storage.Client{}, err
+	}
+	if c.Claims, err = checkObject("claims", m.Claims, maxClaimsBytes); err != nil {
+		return storage.Client{}, err
+	}
+	if err := checkClaimNames(c.Claims); err != nil {
+		return storage.Client{}, err
+	}
+	if c.Metadata, err = checkObject("metadata", m.Metadata, maxMetadataBytes); err != nil {
+		return storage.Client{}, err
+	}
+	c.Disabled = m.Disabled
+	return c, nil
+}
+
+// checkName enforces client_name: 1 to 255 printable Unicode characters, no
+// leading or trailing space. Format characters (bidirectional overrides,
+// zero-width joiners) are not printable, so names cannot be made to look
+// like other names.
+func checkName(name string) (string, error) {
+	if name == "" {
+		return "", &ValidationError{Field: "client_name", Reason: "is required"}
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameRunes {
+		return "", &ValidationError{Field: "client_name", Reason: "must be 1 to 255 printable characters"}
+	}
+	for _, c := range name {
+		if !unicode.IsPrint(c) {
+			return "", &ValidationError{Field: "client_name", Reason: "must be 1 to 255 printable characters"}
+		}
+	}
+	if strings.TrimSpace(name) != name {
+		return "", &ValidationError{Field: "client_name", Reason: "must not start or end with a space"}
+	}
+	return name, nil
+}
+
+// checkClosedList checks that values are distinct members of allowed and
+// returns a copy (nil when empty).
+func checkClosedList(field string, values, allowed []string, what string) ([]string, error) {
+	for i, v := range values {
+		if !slices.Contains(allowed, v) {
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " is not a " + what}
+		}
+		if slices.Contains(values[:i], v) {
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " repeats an earlier entry"}
+		}
+	}
+	return cloneOrNil(values), nil
+}
+
+// checkScope parses the space-separated scope list (scope.Parse drops
+// repeats) and enforces MaxScopes. scope.Parse's errors name the token by
+// position, never by its text, so they are shown as they are.
+func (r *Registry) checkScope(s string) ([]string, error) {
+	scopes, err := scope.Parse(s)
+	if err != nil {
+		return nil, &ValidationError{Field: "scope", Reason: err.Error()}
+	}
+	if len(scopes) > r.limits.MaxScopes {
+		return nil, &ValidationError{Field: "scope", Reason: "holds more than " + strconv.Itoa(r.limits.MaxScopes) + " scopes (max_scopes)"}
+	}
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	return slices.Clone(scopes), nil
+}
+
+// checkURIs enforces a list of distinct absolute URIs (RFC 3986 section
+// 4.3: a scheme, no fragment), in printable ASCII.
+func checkURIs(field string, uris []string) ([]string, error) {
+	if len(uris) > maxURIs {
+		return nil, &ValidationError{Field: field, Reason: "holds more than " + strconv.Itoa(maxURIs) + " entries"}
+	}
+	for i, s := range uris {
+		if !isAbsoluteURI(s) {
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " must be an absolute URI (with a scheme, without a fragment or white space)"}
+		}
+		if slices.Contains(uris[:i], s) {
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " repeats an earlier entry"}
+		}
+	}
+	return cloneOrNil(uris), nil
+}
+
+// isAbsoluteURI reports whether s is an absolute URI without a fragment.
+// http and https URIs must name a host.
+func isAbsoluteURI(s string) bool {
+	if s == "" || len(s) > maxURILength {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || strings.Contains(s, "#") {
+		return false
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+		return false
+	}
+	return u.Opaque != "" || u.Host != "" || u.Path != ""
+}
+
+// checkAllowlist parses the allowlist into normalised prefixes.
+// ipallow's errors name an entry by position, never by its text.
+func checkAllowlist(entries []string) ([]netip.Prefix, error) {
+	list, err := ipallow.Parse(entries)
+	var ee *ipallow.EntryError
+	switch {
+	case errors.As(err, &ee):
+		return nil, &ValidationError{Field: "ip_allowlist", Reason: "entry " + strconv.Itoa(ee.Index) + ": " + ee.Reason}
+	case errors.Is(err, ipallow.ErrTooMany):
+		return nil, &ValidationError{Field: "ip_allowlist", Reason: "holds more than " + strconv.Itoa(ipallow.MaxEntries) + " entries"}
+	case err != nil:
+		return nil, &ValidationError{Field: "ip_allowlist", Reason: "must list IP addresses and CIDR prefixes"}
+	case len(list) == 0:
+		return nil, nil
+	}
+	return list, nil
+}
+
+// checkTTL enforces access_token_ttl: 0 (the server's default) or whole
+// seconds from one minute to MaxTokenTTL.
+func (r *Registry) checkTTL(d time.Duration) (time.Duration, error) {
+	switch {
+	case d == 0:
+		return 0, nil
+	case d < 0:
+		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must not be negative"}
+	case d%time.Second != 0:
+		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must be a whole number of seconds"}
+	case d < minTokenTTL:
+		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must be at least " + minTokenTTL.String()}
+	case d > r.limits.MaxTokenTTL:
+		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must be at most " + r.limits.MaxTokenTTL.String() + " (the server's maximum)"}
+	}
+	return d, nil
+}
+
+// checkObject enforces a JSON object of at most max bytes once compacted,
+// and returns it compacted; null or {} give nil.
+func checkObject(field string, raw json.RawMessage, max int) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, &ValidationError{Field: field, Reason: "must be a JSON object"}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, &ValidationError{Field: field, Reason: "must be a JSON object"}
+	}
+	if _, _, problem := walkMembers(buf.Bytes()); problem != jsonOK {
+		reason := "has a member name that appears more than once"
+		if problem == jsonTooDeep {
+			reason = "is nested more than " + strconv.Itoa(maxJSONDepth) + " levels deep"
+		}
+		return nil, &ValidationError{Field: field, Reason: reason}
+	}
+	if buf.Len() > max {
+		return nil, &ValidationError{Field: field, Reason: "must be at most " + strconv.Itoa(max) + " bytes of JSON"}
+	}
+	if buf.String() == "{}" {
+		return nil, nil
+	}
+	return buf.Bytes(), nil
+}
+
+// checkClaimNames refuses empty and registered claim names.
+func checkClaimNames(claims json.RawMessage) error {
+	if claims == nil {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(claims, &members); err != nil {
+		return &ValidationError{Field: "claims", Reason: "must be a JSON object"}
+	}
+	names := make([]string, 0, len(members))
+	for name := range members {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the same input always gives the same message
+	for _, name := range names {
+		if name == "" {
+			return &ValidationError{Field: "claims", Reason: "must not hold an empty claim name"}
+		}
+		if reservedClaims[name] {
+			// The name is one of ours, so it is safe to repeat.
+			return &ValidationError{Field: "claims", Reason: "must not set the registered claim " + strconv.Quote(name)}
+		}
+	}
+	return nil
+}
