@@ -1,0 +1,393 @@
+package token
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Claims is the claims set of an access token (RFC 9068 §2.2): a fixed struct,
+// so the hot path never decodes into a map. The JSON names are given with
+// each field; MarshalJSON writes them and UnmarshalJSON reads them strictly.
+//
+// A Claims value returned by Verify or by VerifiedCache may be shared between
+// goroutines: treat it, its Audience and its Extra as read-only.
+type Claims struct {
+	// Issuer is "iss": the issuer's identifier, compared exactly.
+	Issuer string
+	// Subject is "sub". For the client_credentials grant it equals ClientID.
+	Subject string
+	// Audience is "aud": the resources the token is meant for. One audience
+	// is written as a JSON string, several as an array; both are read.
+	Audience Audience
+	// ExpiresAt is "exp", in seconds since the Unix epoch (NumericDate).
+	ExpiresAt int64
+	// IssuedAt is "iat", in seconds since the Unix epoch.
+	IssuedAt int64
+	// NotBefore is "nbf", in seconds since the Unix epoch; zero means absent.
+	NotBefore int64
+	// JWTID is "jti": the token's unique identifier (see NewJTI).
+	JWTID string
+	// ClientID is "client_id": the OAuth client the token was issued to.
+	ClientID string
+	// Scope is "scope": space-separated scope tokens.
+	Scope string
+	// Extra holds admin-set claims as a JSON object; its members are written
+	// after the registered claims when signing. Names for which
+	// IsReservedClaim is true are refused (ErrReservedClaim), as is a name
+	// repeated within Extra. When claims are read, members with names this
+	// struct does not know are collected here verbatim.
+	Extra json.RawMessage
+	// KeyID is the kid of the key that signed the token, set by Verify. It
+	// is not a claim and is never written into a payload.
+	KeyID string
+}
+
+// Audience is the "aud" claim.
+type Audience []string
+
+// Contains reports whether aud is one of the audiences, compared exactly. An
+// empty aud is never contained.
+func (a Audience) Contains(aud string) bool {
+	if aud == "" {
+		return false
+	}
+	for _, v := range a {
+		if v == aud {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAudience reports whether the token names aud among its audiences,
+// compared exactly: no prefix, case or trailing-slash tolerance.
+func (c *Claims) HasAudience(aud string) bool { return c.Audience.Contains(aud) }
+
+// reservedClaims are the names Extra may never set: the registered claims
+// this package writes or checks, and those RFC 8693 gives security meaning
+// (cnf binds a token to a key; act and may_act express delegation).
+var reservedClaims = map[string]struct{}{
+	"iss": {}, "sub": {}, "aud": {}, "exp": {}, "iat": {}, "nbf": {}, "jti": {},
+	"client_id": {}, "scope": {}, "cnf": {}, "act": {}, "may_act": {},
+}
+
+// IsReservedClaim reports whether name is a registered claim name that extra
+// claims may not set. The comparison is exact, as JSON names are; this
+// package's own reader also matches names exactly, so a differently cased
+// name such as "SUB" is an ordinary extra claim and can never stand in for
+// "sub".
+func IsReservedClaim(name string) bool {
+	_, ok := reservedClaims[name]
+	return ok
+}
+
+// Bits recording which known claims have been read, to refuse repeats.
+const (
+	seenIss = 1 << iota
+	seenSub
+	seenAud
+	seenExp
+	seenIat
+	seenNbf
+	seenJTI
+	seenClientID
+	seenScope
+)
+
+// parseClaims decodes a claims set strictly: a single JSON object; known
+// claims exactly named, of the right JSON type and not repeated; times as
+// JSON numbers only. src must hold the same bytes as b: string values without
+// escapes are cut from it, so they share one allocation. Unknown members are
+// kept verbatim in Extra.
+func parseClaims(b []byte, src string) (*Claims, error) {
+	r, err := openObject(b)
+	if err != nil {
+		return nil, errClaimsJSON
+	}
+	c := new(Claims)
+	var seen int
+	var extra []byte
+	for {
+		key, keyStart, done, err := r.next()
+		if err != nil {
+			return nil, errClaimsJSON
+		}
+		if done {
+			break
+		}
+		var bit int
+		var dst *string
+		switch string(key) {
+		case "iss":
+			bit, dst = seenIss, &c.Issuer
+		case "sub":
+			bit, dst = seenSub, &c.Subject
+		case "jti":
+			bit, dst = seenJTI, &c.JWTID
+		case "client_id":
+			bit, dst = seenClientID, &c.ClientID
+		case "scope":
+			bit, dst = seenScope, &c.Scope
+		case "aud":
+			bit = seenAud
+		case "exp":
+			bit = seenExp
+		case "iat":
+			bit = seenIat
+		case "nbf":
+			bit = seenNbf
+		}
+		if bit == 0 {
+			valueStart := r.i
+			if err := r.skip(); err != nil {
+				return nil, errClaimsJSON
+			}
+			if extra == nil {
+				extra = append(make([]byte, 0, 2+r.i-keyStart), '{')
+			} else {
+				extra = append(extra, ',')
+			}
+			extra = append(extra, b[keyStart:valueStart]...)
+			extra = append(extra, b[valueStart:r.i]...)
+			continue
+		}
+		if seen&bit != 0 {
+			return nil, errClaimType
+		}
+		seen |= bit
+		switch {
+		case dst != nil:
+			if *dst, err = r.readString(src); err != nil {
+				return nil, errClaimType
+			}
+		case bit == seenAud:
+			if c.Audience, err = r.readAudience(src); err != nil {
+				return nil, errClaimType
+			}
+		default:
+			if r.i >= len(b) || (b[r.i] != '-' && (b[r.i] < '0' || b[r.i] > '9')) {
+				return nil, errClaimType
+			}
+			v, next, err := parseNumericDate(b, r.i)
+			if err != nil {
+				return nil, errNumericDate
+			}
+			r.i = next
+			switch bit {
+			case seenExp:
+				c.ExpiresAt = v
+			case seenIat:
+				c.IssuedAt = v
+			case seenNbf:
+				c.NotBefore = v
+			}
+		}
+	}
+	if extra != nil {
+		c.Extra = append(extra, '}')
+	}
+	return c, nil
+}
+
+// readString reads a string value and returns it, cut from src when it holds
+// no escapes.
+func (r *objectReader) readString(src string) (string, error) {
+	start, end, escaped, err := r.stringValue()
+	if err != nil {
+		return "", err
+	}
+	if escaped {
+		return string(unescape(r.b[start:end])), nil
+	}
+	return src[start:end], nil
+}
+
+// readAudience reads "aud": a string, or an array of strings.
+func (r *objectReader) readAudience(src string) (Audience, error) {
+	if r.i < len(r.b) && r.b[r.i] == '"' {
+		s, err := r.readString(src)
+		if err != nil {
+			return nil, err
+		}
+		return Audience{s}, nil
+	}
+	if r.i >= len(r.b) || r.b[r.i] != '[' {
+		return nil, errJSON
+	}
+	var aud Audience
+	r.i = skipSpace(r.b, r.i+1)
+	if r.i < len(r.b) && r.b[r.i] == ']' {
+		r.i++
+		return Audience{}, nil
+	}
+	for {
+		s, err := r.readString(src)
+		if err != nil {
+			return nil, err
+		}
+		aud = append(aud, s)
+		r.i = skipSpace(r.b, r.i)
+		if r.i >= len(r.b) {
+			return nil, errJSON
+		}
+		switch r.b[r.i] {
+		case ',':
+			r.i = skipSpace(r.b, r.i+1)
+		case ']':
+			r.i++
+			return aud, nil
+		default:
+			return nil, errJSON
+		}
+	}
+}
+
+// UnmarshalJSON reads a claims set with the same strict rules as Verify.
+func (c *Claims) UnmarshalJSON(data []byte) error {
+	parsed, err := parseClaims(data, string(data))
+	if err != nil {
+		return err
+	}
+	*c = *parsed
+	return nil
+}
+
+// MarshalJSON writes the claims set as it would be signed: registered claims
+// first (empty ones omitted), then the members of Extra.
+// It has a value receiver so that a Claims value marshals the same way as a
+// pointer to one.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	return appendClaims(make([]byte, 0, 256), &c)
+}
+
+// appendClaims writes the claims as a JSON object without reflection. Empty
+// strings, zero times and an empty Audience are omitted.
+func appendClaims(dst []byte, c *Claims) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, '{')
+	var err error
+	addString := func(name, value string) {
+		if value == "" || err != nil {
+			return
+		}
+		if !utf8.ValidString(value) {
+			err = fmt.Errorf("claim %s is not valid UTF-8", name)
+			return
+		}
+		if len(dst) > start+1 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+		dst = appendString(dst, value)
+	}
+	addTime := func(name string, value int64) {
+		if value == 0 || err != nil {
+			return
+		}
+		if value < 0 || value > maxNumericDate {
+			err = fmt.Errorf("claim %s is out of range", name)
+			return
+		}
+		if len(dst) > start+1 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+		dst = strconv.AppendInt(dst, value, 10)
+	}
+	addString("iss", c.Issuer)
+	addString("sub", c.Subject)
+	if len(c.Audience) > 0 && err == nil {
+		// Written whenever present, even as "", so that reading the
+		// payload back gives the same claims.
+		for _, a := range c.Audience {
+			if !utf8.ValidString(a) {
+				return nil, fmt.Errorf("claim aud is not valid UTF-8")
+			}
+		}
+		if len(dst) > start+1 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"aud":`...)
+		if len(c.Audience) == 1 {
+			dst = appendString(dst, c.Audience[0])
+		} else {
+			dst = append(dst, '[')
+			for i, a := range c.Audience {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendString(dst, a)
+			}
+			dst = append(dst, ']')
+		}
+	}
+	addTime("exp", c.ExpiresAt)
+	addTime("iat", c.IssuedAt)
+	addTime("nbf", c.NotBefore)
+	addString("jti", c.JWTID)
+	addString("client_id", c.ClientID)
+	addString("scope", c.Scope)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Extra) > 0 {
+		if dst, err = appendExtra(dst, c.Extra, len(dst) > start+1); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendExtra writes the members of the JSON object extra. Each name is
+// unescaped and then written again with appendString, so a name holding a
+// quote or a backslash stays one member and cannot close its own string and
+// inject another (GHSA-4cf7-xm37-g63h in jwx v2). Values are checked and
+// copied as they are. A JSON null counts as no extra claims.
+func appendExtra(dst, extra []byte, comma bool) ([]byte, error) {
+	if i := skipSpace(extra, 0); i < len(extra) && extra[i] == 'n' {
+		if _, err := skipLiteral(extra, i, "null"); err == nil && skipSpace(extra, i+4) == len(extra) {
+			return dst, nil
+		}
+	}
+	r, err := openObject(extra)
+	if err != nil {
+		return nil, fmt.Errorf("extra claims are not a JSON object")
+	}
+	var names []string
+	for {
+		key, _, done, err := r.next()
+		if err != nil {
+			return nil, fmt.Errorf("extra claims are not a valid JSON object")
+		}
+		if done {
+			return dst, nil
+		}
+		name := string(key)
+		if IsReservedClaim(name) {
+			return nil, fmt.Errorf("extra claim %q: %w", name, ErrReservedClaim)
+		}
+		for _, n := range names {
+			if n == name {
+				return nil, fmt.Errorf("extra claim %q is repeated", name)
+			}
+		}
+		names = append(names, name)
+		valueStart := r.i
+		if err := r.skip(); err != nil {
+			return nil, fmt.Errorf("extra claims are not a valid JSON object")
+		}
+		if comma {
+			dst = append(dst, ',')
+		}
+		comma = true
+		dst = appendString(dst, name)
+		dst = append(dst, ':')
+		dst = append(dst, extra[valueStart:r.i]...)
+	}
+}

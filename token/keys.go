@@ -1,0 +1,482 @@
+package token
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/scopegate/scopegate/storage"
+)
+
+// The JWS algorithms a key can be pinned to.
+const (
+	// AlgES256 is ECDSA on P-256 with SHA-256; the default, cheapest to sign.
+	AlgES256 = "ES256"
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256, for verifiers that know
+	// only RSA.
+	AlgRS256 = "RS256"
+	// AlgEdDSA is Ed25519.
+	AlgEdDSA = "EdDSA"
+)
+
+// RSA key sizes. Generated keys have 3072 bits (NIST's size for security
+// beyond 2030; generation takes a fraction of a second and happens once per
+// rotation). Files may hold 2048 to 8192 bits: below 2048 is too weak, and
+// above 8192 every signature would cost tens of milliseconds.
+const (
+	rsaGenerateBits = 3072
+	rsaMinBits      = 2048
+	rsaMaxBits      = 8192
+)
+
+// maxKeyIDLength bounds a stored kid; generated ones have 22 characters and
+// thumbprints 43.
+const maxKeyIDLength = 128
+
+// Key statuses reported by KeySet.Keys.
+const (
+	// StatusNext: published in the JWKS, not signing yet; the next rotation
+	// makes it active.
+	StatusNext = "next"
+	// StatusActive: the key that signs new tokens.
+	StatusActive = "active"
+	// StatusRetired: no longer signing, still published and still verifying
+	// the tokens it signed until they expire.
+	StatusRetired = "retired"
+	// StatusRevoked: retired early as compromised; neither published nor
+	// accepted.
+	StatusRevoked = "revoked"
+)
+
+// keyMaterial is a parsed private key pinned to one algorithm, with its
+// public half in the concrete type that verification uses.
+type keyMaterial struct {
+	// kid is set once the key joins a KeySet.
+	kid    string
+	alg    string
+	signer crypto.Signer
+	ec     *ecdsa.PublicKey
+	rsa    *rsa.PublicKey
+	ed     ed25519.PublicKey
+}
+
+// GenerateKey creates a new signing key for alg (ES256 on P-256, RS256 with
+// 3072 bits, or EdDSA with Ed25519), created and active at now. Callers that
+// want a pending key clear ActiveAt (see Rotate). The kid is 128 random bits,
+// base64url-encoded: it reveals nothing and cannot be guessed or derived.
+func GenerateKey(alg string, now time.Time) (storage.SigningKey, error) {
+	var priv any
+	var err error
+	switch alg {
+	case AlgES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaGenerateBits)
+	case AlgEdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return storage.SigningKey{}, fmt.Errorf("generate key: %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
+	}
+	return storage.SigningKey{
+		ID:         randomID(),
+		Algorithm:  alg,
+		PrivateKey: der,
+		CreatedAt:  now,
+		ActiveAt:   now,
+	}, nil
+}
+
+// randomID returns 128 random bits, base64url-encoded without padding.
+func randomID() string {
+	var b [16]byte
+	// crypto/rand.Read never fails: it aborts the program when the system
+	// cannot supply randomness.
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// KeyFromPEM loads an operator's signing key from a PEM file: a PKCS #8
+// "PRIVATE KEY", a SEC 1 "EC PRIVATE KEY" or a PKCS #1 "RSA PRIVATE KEY"
+// block. Other blocks (EC PARAMETERS, certificates) are skipped; encrypted
+// keys and files with more than one private key are refused. The key must
+// match alg: P-256 for ES256, RSA of 2048 to 8192 bits for RS256, Ed25519 for
+// EdDSA. The kid is the key's RFC 7638 JWK thumbprint, so it stays the same
+// across restarts. The key is created and active at now.
+func KeyFromPEM(pemBytes []byte, alg string, now time.Time) (storage.SigningKey, error) {
+	if !supportedAlg(alg) {
+		return storage.SigningKey{}, fmt.Errorf("load key: %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	var priv any
+	rest := pemBytes
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return storage.SigningKey{}, errors.New("load key: encrypted private keys are not supported")
+		default:
+			continue
+		}
+		if _, encrypted := block.Headers["Proc-Type"]; encrypted {
+			return storage.SigningKey{}, errors.New("load key: encrypted private keys are not supported")
+		}
+		if err != nil {
+			return storage.SigningKey{}, fmt.Errorf("load key: parse %s block: %w", block.Type, err)
+		}
+		if priv != nil {
+			return storage.SigningKey{}, errors.New("load key: the file holds more than one private key")
+		}
+		priv = key
+	}
+	if priv == nil {
+		return storage.SigningKey{}, errors.New("load key: no private key PEM block found")
+	}
+	m, err := newKeyMaterial(alg, priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("load key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("load key: encode: %w", err)
+	}
+	return storage.SigningKey{
+		ID:         m.thumbprint(),
+		Algorithm:  alg,
+		PrivateKey: der,
+		CreatedAt:  now,
+		ActiveAt:   now,
+	}, nil
+}
+
+func supportedAlg(alg string) bool {
+	return alg == AlgES256 || alg == AlgRS256 || alg == AlgEdDSA
+}
+
+// parseKeyMaterial parses a stored PKCS #8 key and checks it against alg.
+func parseKeyMaterial(alg string, der []byte) (*keyMaterial, error) {
+	if !supportedAlg(alg) {
+		return nil, fmt.Errorf("%q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	return newKeyMaterial(alg, priv)
+}
+
+// newKeyMaterial checks that priv is a key alg may use and keeps its halves.
+func newKeyMaterial(alg string, priv any) (*keyMaterial, error) {
+	switch k := priv.(type) {
+	case *ecdsa.PrivateKey:
+		if alg != AlgES256 {
+			return nil, fmt.Errorf("an EC key cannot be used for %s", alg)
+		}
+		if k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("ES256 needs a P-256 key, not %s", k.Curve.Params().Name)
+		}
+		return &keyMaterial{alg: alg, signer: k, ec: &k.PublicKey}, nil
+	case *rsa.PrivateKey:
+		if alg != AlgRS256 {
+			return nil, fmt.Errorf("an RSA key cannot be used for %s", alg)
+		}
+		if bits := k.N.BitLen(); bits < rsaMinBits || bits > rsaMaxBits {
+			return nil, fmt.Errorf("RSA key has %d bits; %d to %d are accepted", bits, rsaMinBits, rsaMaxBits)
+		}
+		k.Precompute()
+		return &keyMaterial{alg: alg, signer: k, rsa: &k.PublicKey}, nil
+	case ed25519.PrivateKey:
+		if alg != AlgEdDSA {
+			return nil, fmt.Errorf("an Ed25519 key cannot be used for %s", alg)
+		}
+		return &keyMaterial{alg: alg, signer: k, ed: k.Public().(ed25519.PublicKey)}, nil
+	default:
+		return nil, fmt.Errorf("key type %T is not supported", priv)
+	}
+}
+
+// appendPublicJWK writes the public half as a JWK (RFC 7517) with kid, alg and
+// use "sig". Private members (d, p, q, dp, dq, qi) are never written.
+func (m *keyMaterial) appendPublicJWK(dst []byte, kid string) []byte {
+	switch {
+	case m.ec != nil:
+		x, y := ecCoordinates(m.ec)
+		dst = append(dst, `{"kty":"EC","use":"sig","alg":"ES256","kid":`...)
+		dst = appendString(dst, kid)
+		dst = append(dst, `,"crv":"P-256","x":"`...)
+		dst = base64.RawURLEncoding.AppendEncode(dst, x)
+		dst = append(dst, `","y":"`...)
+		dst = base64.RawURLEncoding.AppendEncode(dst, y)
+	case m.rsa != nil:
+		dst = append(dst, `{"kty":"RSA","use":"sig","alg":"RS256","kid":`...)
+		dst = appendString(dst, kid)
+		dst = append(dst, `,"n":"`...)
+		dst = base64.RawURLEncoding.AppendEncode(dst, m.rsa.N.Bytes())
+		dst = append(dst, `","e":"`...)
+		dst = base64.RawURLEncoding.AppendEncode(dst, big.NewInt(int64(m.rsa.E)).Bytes())
+	default:
+		dst = append(dst, `{"kty":"OKP","use":"sig","alg":"EdDSA","kid":`...)
+		dst = appendString(dst, kid)
+		dst = append(dst, `,"crv":"Ed25519","x":"`...)
+		dst = base64.RawURLEncoding.AppendEncode(dst, m.ed)
+	}
+	return append(dst, `"}`...)
+}
+
+// thumbprint returns the RFC 7638 JWK thumbprint: SHA-256 over the required
+// public members in lexicographic order, without whitespace.
+func (m *keyMaterial) thumbprint() string {
+	var b []byte
+	switch {
+	case m.ec != nil:
+		x, y := ecCoordinates(m.ec)
+		b = append(b, `{"crv":"P-256","kty":"EC","x":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, x)
+		b = append(b, `","y":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, y)
+	case m.rsa != nil:
+		b = append(b, `{"e":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, big.NewInt(int64(m.rsa.E)).Bytes())
+		b = append(b, `","kty":"RSA","n":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, m.rsa.N.Bytes())
+	default:
+		b = append(b, `{"crv":"Ed25519","kty":"OKP","x":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, m.ed)
+	}
+	b = append(b, `"}`...)
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ecCoordinates returns the P-256 point's x and y, each 32 bytes long as RFC
+// 7518 §6.2.1.2 requires (leading zeros kept).
+func ecCoordinates(pub *ecdsa.PublicKey) (x, y []byte) {
+	// Bytes fails only for a point off the curve, which x509 never parses.
+	point, _ := pub.Bytes()
+	if len(point) != 65 {
+		return make([]byte, 32), make([]byte, 32)
+	}
+	return point[1:33], point[33:65]
+}
+
+// validKeyID reports whether kid is a non-empty, bounded string of base64url
+// characters, the only kind this package creates. Anything else in the store
+// means corruption, and the key set is refused.
+func validKeyID(kid string) bool {
+	if kid == "" || len(kid) > maxKeyIDLength {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		if !isBase64URLChar(kid[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyInfo is the public description of one signing key, for the admin API.
+type KeyInfo struct {
+	// KeyID is the key's kid.
+	KeyID string `json:"kid"`
+	// Algorithm is the JWS algorithm the key is pinned to.
+	Algorithm string `json:"alg"`
+	// CreatedAt is when the key was made.
+	CreatedAt time.Time `json:"created_at"`
+	// ActiveAt is when the key started signing; zero for a next key.
+	ActiveAt time.Time `json:"active_at,omitzero"`
+	// RetiredAt is when the key stopped signing; zero while it signs or waits.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// Revoked is true for a key retired early as compromised.
+	Revoked bool `json:"revoked"`
+	// Status is "next", "active", "retired" or "revoked".
+	Status string `json:"status"`
+}
+
+// KeySet is an immutable snapshot of the signing keys, parsed once: the key
+// that signs, the keys that verify (each pinned to its algorithm) and the
+// rendered JWKS. It is safe for concurrent use. Build a new one with
+// NewKeySet after every change to the stored keys.
+type KeySet struct {
+	signing *signingKey
+	verify  map[string]*keyMaterial
+	jwks    []byte
+	infos   []KeyInfo
+}
+
+// signingKey is the key that signs, with its encoded JWS header ready.
+type signingKey struct {
+	kid string
+	m   *keyMaterial
+	// header is the base64url-encoded protected header followed by '.'.
+	header string
+}
+
+// NewKeySet parses keys once and builds the snapshot for time now.
+//
+// The signing key is the one with the latest ActiveAt among keys that are
+// active at now (ActiveAt set and not after now), not retired and not
+// revoked. A key with a zero ActiveAt is the pending next key (see Rotate).
+// Every key that is not revoked verifies and is published in the JWKS;
+// revoked keys are neither, and are not even parsed. NewKeySet fails closed:
+// a key that does not parse or does not match its algorithm, a repeated or
+// malformed kid, or the lack of a signing key is an error.
+func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
+	ks := &KeySet{verify: make(map[string]*keyMaterial, len(keys))}
+	si := signingIndex(keys, now)
+	seen := make(map[string]struct{}, len(keys))
+	jwks := append(make([]byte, 0, 256*len(keys)), `{"keys":[`...)
+	published := 0
+	for i, k := range keys {
+		if !validKeyID(k.ID) {
+			return nil, fmt.Errorf("key set: key %d has a malformed kid", i)
+		}
+		if _, dup := seen[k.ID]; dup {
+			return nil, fmt.Errorf("key set: kid %s appears twice", k.ID)
+		}
+		seen[k.ID] = struct{}{}
+		ks.infos = append(ks.infos, KeyInfo{
+			KeyID:     k.ID,
+			Algorithm: k.Algorithm,
+			CreatedAt: k.CreatedAt,
+			ActiveAt:  k.ActiveAt,
+			RetiredAt: k.RetiredAt,
+			Revoked:   k.Revoked,
+			Status:    keyStatus(keys, i, si, now),
+		})
+		if k.Revoked {
+			continue
+		}
+		m, err := parseKeyMaterial(k.Algorithm, k.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("key set: key %s: %w", k.ID, err)
+		}
+		m.kid = k.ID
+		ks.verify[k.ID] = m
+		if published > 0 {
+			jwks = append(jwks, ',')
+		}
+		jwks = m.appendPublicJWK(jwks, k.ID)
+		published++
+		if i == si {
+			header := append([]byte(`{"alg":`), appendString(nil, k.Algorithm)...)
+			header = append(header, `,"kid":`...)
+			header = appendString(header, k.ID)
+			header = append(header, `,"typ":"at+jwt"}`...)
+			ks.signing = &signingKey{
+				kid:    k.ID,
+				m:      m,
+				header: base64.RawURLEncoding.EncodeToString(header) + ".",
+			}
+		}
+	}
+	if ks.signing == nil {
+		return nil, fmt.Errorf("key set: %w", ErrNoSigningKey)
+	}
+	ks.jwks = append(jwks, "]}"...)
+	return ks, nil
+}
+
+// keyStatus names the state of keys[i] at now; si is the signing key's index.
+func keyStatus(keys []storage.SigningKey, i, si int, now time.Time) string {
+	k := keys[i]
+	switch {
+	case k.Revoked:
+		return StatusRevoked
+	case i == si:
+		return StatusActive
+	case !k.RetiredAt.IsZero():
+		return StatusRetired
+	case k.ActiveAt.IsZero() || k.ActiveAt.After(now):
+		return StatusNext
+	default:
+		// Active but superseded by a newer active key: it no longer signs.
+		return StatusRetired
+	}
+}
+
+// signingIndex returns the index of the key that signs at now, or -1.
+func signingIndex(keys []storage.SigningKey, now time.Time) int {
+	best := -1
+	for i, k := range keys {
+		if k.Revoked || !k.RetiredAt.IsZero() || k.ActiveAt.IsZero() || k.ActiveAt.After(now) {
+			continue
+		}
+		if best < 0 || !k.ActiveAt.Before(keys[best].ActiveAt) {
+			best = i
+		}
+	}
+	return best
+}
+
+// nextIndex returns the index of the pending next key at now (the newest one
+// when there are several), or -1.
+func nextIndex(keys []storage.SigningKey, now time.Time) int {
+	best := -1
+	for i, k := range keys {
+		if k.Revoked || !k.RetiredAt.IsZero() || !(k.ActiveAt.IsZero() || k.ActiveAt.After(now)) {
+			continue
+		}
+		if best < 0 || !k.CreatedAt.Before(keys[best].CreatedAt) {
+			best = i
+		}
+	}
+	return best
+}
+
+// JWKS returns the public JSON Web Key Set (RFC 7517 §5) to serve at
+// /.well-known/jwks.json: every key that is not revoked, each with kty, use
+// "sig", alg, kid and its public parameters. The bytes are rendered once; the
+// caller gets its own copy.
+func (ks *KeySet) JWKS() []byte {
+	return append([]byte(nil), ks.jwks...)
+}
+
+// SigningKeyID returns the kid of the key that signs new tokens.
+func (ks *KeySet) SigningKeyID() string { return ks.signing.kid }
+
+// SigningAlgorithm returns the algorithm of the key that signs new tokens.
+// When it differs from the configured one, the operator has yet to rotate
+// (EnsureKeys never switches algorithms by itself).
+func (ks *KeySet) SigningAlgorithm() string { return ks.signing.m.alg }
+
+// HasKey reports whether kid names a key that may verify: published and not
+// revoked. A caller that takes claims from VerifiedCache checks HasKey with
+// Claims.KeyID, so that revoking a key refuses its tokens at once.
+func (ks *KeySet) HasKey(kid string) bool {
+	_, ok := ks.verify[kid]
+	return ok
+}
+
+// Keys describes every key in the set, revoked ones included, in stored
+// order.
+func (ks *KeySet) Keys() []KeyInfo {
+	return append([]KeyInfo(nil), ks.infos...)
+}

@@ -1,0 +1,175 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scopegate/scopegate/storage"
+)
+
+// Key rotation is a set of pure functions over the stored keys, meant to run
+// inside storage.Store.UpdateSigningKeys so that each change is one
+// transaction. None of them modifies its argument: they return a new slice
+// (records not changed share their PrivateKey bytes, which are never written).
+//
+// The model: the set holds one active key, which signs, and one next key,
+// which is published in the JWKS but does not sign yet. The next key is the
+// one whose ActiveAt is zero ("pending"): a zero time is unambiguous, whereas
+// a far-future ActiveAt would need a sentinel date and could be mistaken for
+// a scheduled one. Rotation turns the next key into the active one; because it
+// has been published since the previous rotation, verifiers that cache the
+// JWKS already know it. The old active key is retired (RetiredAt) and stays
+// published for keep, until every token it signed has expired.
+
+// Rotate makes the next key active at now, retires the active key, creates a
+// fresh next key with alg and drops retired or revoked keys whose RetiredAt +
+// keep is before now. keep must cover the longest token lifetime plus the
+// verifier's leeway.
+//
+// Changing the algorithm is done by rotating with the new alg. The pending
+// next key of the old algorithm has never signed, so it is dropped, and a new
+// key of the new algorithm becomes active at once; as it was not published
+// before, external verifiers must refresh their JWKS cache on an unknown kid
+// (our own guard reads the key set directly and is never behind).
+func Rotate(keys []storage.SigningKey, alg string, now time.Time, keep time.Duration) ([]storage.SigningKey, error) {
+	if !supportedAlg(alg) {
+		return nil, fmt.Errorf("rotate keys: %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	if keep < 0 {
+		return nil, errors.New("rotate keys: negative keep duration")
+	}
+	out := make([]storage.SigningKey, 0, len(keys)+2)
+	ni := nextIndex(keys, now)
+	promoted := false
+	for i, k := range keys {
+		switch {
+		case i == ni && k.Algorithm == alg:
+			k.ActiveAt = now
+			promoted = true
+		case i == ni:
+			// A next key of another algorithm: never signed, so dropped.
+			continue
+		case !k.RetiredAt.IsZero():
+			if k.RetiredAt.Add(keep).Before(now) {
+				continue
+			}
+		case k.Revoked:
+			// Revoked without a retirement time: start its keep period now.
+			k.RetiredAt = now
+		case k.ActiveAt.IsZero() || k.ActiveAt.After(now):
+			// A stale pending key besides the next one: never signed.
+			continue
+		default:
+			// The active key, and any older one still marked active.
+			k.RetiredAt = now
+		}
+		out = append(out, k)
+	}
+	if !promoted {
+		active, err := GenerateKey(alg, now)
+		if err != nil {
+			return nil, fmt.Errorf("rotate keys: %w", err)
+		}
+		out = append(out, active)
+	}
+	next, err := generateNext(alg, now)
+	if err != nil {
+		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	return append(out, next), nil
+}
+
+// EnsureKeys makes sure the set can sign and has a next key. On first start
+// (no usable key) it creates an active key and a next key with alg. A set
+// without an active key promotes its next key, and a set without a next key
+// gets one, of the active key's algorithm. changed reports whether the result
+// differs from keys, so the caller can skip a write.
+//
+// EnsureKeys never switches algorithms: when alg differs from the active
+// key's algorithm, the set is left as it is, and moving to alg is the
+// operator's explicit act, a Rotate with the new alg (compare
+// KeySet.SigningAlgorithm with the configuration to warn about it).
+func EnsureKeys(keys []storage.SigningKey, alg string, now time.Time) ([]storage.SigningKey, bool, error) {
+	if !supportedAlg(alg) {
+		return nil, false, fmt.Errorf("ensure keys: %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	out := append([]storage.SigningKey(nil), keys...)
+	out, changed, err := ensure(out, alg, now)
+	if err != nil {
+		return nil, false, fmt.Errorf("ensure keys: %w", err)
+	}
+	return out, changed, nil
+}
+
+// ensure gives keys (a private copy) an active key and a next key. A new
+// active key, needed only when there is no next key to promote, uses alg.
+func ensure(keys []storage.SigningKey, alg string, now time.Time) ([]storage.SigningKey, bool, error) {
+	changed := false
+	si := signingIndex(keys, now)
+	if si < 0 {
+		if ni := nextIndex(keys, now); ni >= 0 {
+			keys[ni].ActiveAt = now
+			si = ni
+		} else {
+			active, err := GenerateKey(alg, now)
+			if err != nil {
+				return nil, false, err
+			}
+			keys = append(keys, active)
+			si = len(keys) - 1
+		}
+		changed = true
+	}
+	if nextIndex(keys, now) < 0 {
+		next, err := generateNext(keys[si].Algorithm, now)
+		if err != nil {
+			return nil, false, err
+		}
+		keys = append(keys, next)
+		changed = true
+	}
+	return keys, changed, nil
+}
+
+// RevokeKey marks the key kid revoked at now, for a key that may be
+// compromised: it stops verifying and leaves the JWKS as soon as the caller
+// builds a new KeySet. When it was the active key, the next key becomes
+// active at once; when no active or next key remains, new ones are made with
+// the revoked key's algorithm. Revoking a revoked key changes nothing. A kid
+// not in the set is ErrKeyNotFound.
+func RevokeKey(keys []storage.SigningKey, kid string, now time.Time) ([]storage.SigningKey, error) {
+	idx := -1
+	for i, k := range keys {
+		if k.ID == kid {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("revoke key: %w", ErrKeyNotFound)
+	}
+	out := append([]storage.SigningKey(nil), keys...)
+	if out[idx].Revoked {
+		return out, nil
+	}
+	out[idx].Revoked = true
+	if out[idx].RetiredAt.IsZero() {
+		out[idx].RetiredAt = now
+	}
+	out, _, err := ensure(out, out[idx].Algorithm, now)
+	if err != nil {
+		return nil, fmt.Errorf("revoke key: %w", err)
+	}
+	return out, nil
+}
+
+// generateNext creates a pending next key: published, not signing.
+func generateNext(alg string, now time.Time) (storage.SigningKey, error) {
+	k, err := GenerateKey(alg, now)
+	if err != nil {
+		return storage.SigningKey{}, err
+	}
+	k.ActiveAt = time.Time{}
+	return k, nil
+}

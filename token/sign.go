@@ -1,0 +1,150 @@
+package token
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// NewJTI returns a fresh token identifier: 128 random bits, base64url-encoded
+// (22 characters).
+func NewJTI() string { return randomID() }
+
+// Sign writes c as an access token signed by the set's active key: a compact
+// JWS with the header {"alg":…,"kid":…,"typ":"at+jwt"} (RFC 9068). iss, sub,
+// client_id, jti and exp are required, as Verify requires them. The members
+// of c.Extra follow the registered claims; a reserved name in Extra is
+// ErrReservedClaim.
+//
+// The header is encoded once per KeySet and the payload is built without
+// reflection, so the cost is mostly the signature itself.
+func (ks *KeySet) Sign(c *Claims) (string, error) {
+	if c == nil {
+		return "", errors.New("sign token: nil claims")
+	}
+	for _, req := range [...]struct{ name, value string }{
+		{"iss", c.Issuer}, {"sub", c.Subject}, {"client_id", c.ClientID}, {"jti", c.JWTID},
+	} {
+		if req.value == "" {
+			return "", fmt.Errorf("sign token: claim %s: %w", req.name, ErrMissingClaim)
+		}
+	}
+	if c.ExpiresAt <= 0 {
+		return "", fmt.Errorf("sign token: claim exp: %w", ErrMissingClaim)
+	}
+	payload, err := appendClaims(make([]byte, 0, 320+len(c.Extra)), c)
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	sk := ks.signing
+	enc := base64.RawURLEncoding
+	size := len(sk.header) + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(sk.m.signatureSize())
+	buf := make([]byte, 0, size)
+	buf = append(buf, sk.header...)
+	buf = enc.AppendEncode(buf, payload)
+	var sigBuf [64]byte
+	sig, err := sk.m.sign(buf, sigBuf[:0])
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// signatureSize returns the length of the key's raw JWS signature.
+func (m *keyMaterial) signatureSize() int {
+	if m.rsa != nil {
+		return m.rsa.Size()
+	}
+	return 64 // ES256 is r||s with 32 bytes each; Ed25519 signatures are 64 bytes.
+}
+
+// sign returns the JWS signature over input, appended to dst.
+func (m *keyMaterial) sign(input, dst []byte) ([]byte, error) {
+	if m.ed != nil {
+		return m.signer.Sign(nil, input, crypto.Hash(0))
+	}
+	digest := sha256.Sum256(input)
+	sig, err := m.signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if m.ec == nil {
+		return sig, nil
+	}
+	// crypto/ecdsa writes ASN.1 DER; JWS wants the fixed-width r||s of RFC
+	// 7518 §3.4.
+	return ecdsaDERToRaw(dst, sig)
+}
+
+var errDER = errors.New("malformed ECDSA signature")
+
+// ecdsaDERToRaw converts an ASN.1 DER ECDSA P-256 signature to r||s, each
+// left-padded to 32 bytes, appended to dst.
+func ecdsaDERToRaw(dst, der []byte) ([]byte, error) {
+	// A P-256 signature is at most 72 bytes, so its length is in short form.
+	if len(der) < 8 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
+		return nil, errDER
+	}
+	var raw [64]byte
+	rest := der[2:]
+	for half := 0; half < 2; half++ {
+		if len(rest) < 2 || rest[0] != 0x02 {
+			return nil, errDER
+		}
+		n := int(rest[1])
+		if n == 0 || n > 33 || len(rest) < 2+n {
+			return nil, errDER
+		}
+		v := rest[2 : 2+n]
+		rest = rest[2+n:]
+		if len(v) > 1 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > 32 {
+			return nil, errDER
+		}
+		copy(raw[half*32+32-len(v):half*32+32], v)
+	}
+	if len(rest) != 0 {
+		return nil, errDER
+	}
+	return append(dst, raw[:]...), nil
+}
+
+// ecdsaRawToDER converts a 64-byte r||s signature to the ASN.1 DER form that
+// crypto/ecdsa verifies, appended to dst. Integers are written minimally; a
+// zero r or s becomes INTEGER 0, which verification rejects.
+func ecdsaRawToDER(dst, raw []byte) []byte {
+	r, s := trimLeadingZeros(raw[:32]), trimLeadingZeros(raw[32:64])
+	dst = append(dst, 0x30, byte(derIntegerLength(r)+derIntegerLength(s)))
+	dst = appendDERInteger(dst, r)
+	return appendDERInteger(dst, s)
+}
+
+func trimLeadingZeros(b []byte) []byte {
+	for len(b) > 1 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+// derIntegerLength is the encoded size of a non-negative INTEGER whose
+// minimal big-endian magnitude is v.
+func derIntegerLength(v []byte) int {
+	if v[0]&0x80 != 0 {
+		return 3 + len(v)
+	}
+	return 2 + len(v)
+}
+
+func appendDERInteger(dst, v []byte) []byte {
+	if v[0]&0x80 != 0 {
+		return append(append(dst, 0x02, byte(len(v)+1), 0), v...)
+	}
+	return append(append(dst, 0x02, byte(len(v))), v...)
+}

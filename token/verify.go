@@ -1,0 +1,375 @@
+package token
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for a Verifier's zero fields.
+const (
+	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// DefaultMaxTokenLength caps a token at 8 KiB before any work is done.
+	DefaultMaxTokenLength = 8 << 10
+)
+
+// maxHeaderLength caps the encoded JWS header. Ours is about 80 characters;
+// the cap keeps the header on the stack and a huge kid out of the key map.
+const maxHeaderLength = 1024
+
+// Verifier checks access tokens strictly. Its zero fields take defaults; set
+// the fields before first use and do not change them afterwards. A Verifier
+// is safe for concurrent use.
+type Verifier struct {
+	// Issuer is the exact "iss" every token must carry. Verify refuses
+	// every token while it is empty.
+	Issuer string
+	// Leeway is the clock skew allowed on exp, nbf and iat, in whole seconds.
+	// Zero means DefaultLeeway (30s); a negative value means none.
+	Leeway time.Duration
+	// MaxTokenLength is the longest token looked at, in bytes. Zero means
+	// DefaultMaxTokenLength (8 KiB).
+	MaxTokenLength int
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+func (v *Verifier) maxLength() int {
+	if v.MaxTokenLength > 0 {
+		return v.MaxTokenLength
+	}
+	return DefaultMaxTokenLength
+}
+
+func (v *Verifier) leewaySeconds() int64 {
+	switch {
+	case v.Leeway == 0:
+		return int64(DefaultLeeway / time.Second)
+	case v.Leeway < 0:
+		return 0
+	}
+	return int64(v.Leeway / time.Second)
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// scratch is a reusable buffer for the signing input and the decoded
+// payload, so that a verification allocates only what it returns.
+type scratch struct{ buf [DefaultMaxTokenLength]byte }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Verify checks raw, a compact JWS access token, against the keys in ks and
+// returns its claims. The checks run in this order and stop at the first
+// failure, so the cheap ones shield the expensive ones:
+//
+//  1. length at most MaxTokenLength;
+//  2. exactly three non-empty dot-separated segments (a five-part JWE is
+//     ErrUnsupported at once);
+//  3. only base64url characters without padding (no '=', '+', '/' or
+//     whitespace), canonically encoded;
+//  4. a bounded header that is one strict JSON object; crit, b64, jwk, jku,
+//     x5u, x5c and x5t are refused, never followed;
+//  5. typ "at+jwt" or "application/at+jwt", ignoring case;
+//  6. a kid naming a key in ks (a plain map lookup), and alg equal to that
+//     key's pinned algorithm, so "none", HS256 or a foreign algorithm fail;
+//  7. the signature over the ASCII header.payload, with the pinned key;
+//  8. only then the claims: iss equal to Issuer; exp present and after now
+//     minus the leeway; nbf and iat not after now plus the leeway; jti, sub
+//     and client_id present, with sub equal to client_id.
+//
+// Signatures are checked with crypto/ecdsa, crypto/rsa and crypto/ed25519
+// directly: with the key and algorithm already pinned there is nothing left
+// for a general JOSE library to select, and the direct calls skip its key
+// conversions and option handling. An ES256 signature must be exactly 64
+// bytes (r||s).
+//
+// Errors match the package's sentinels with errors.Is and never contain
+// token bytes. Refusals before step 8 allocate nothing.
+func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
+	if len(raw) > v.maxLength() {
+		return nil, ErrTooLong
+	}
+	if v.Issuer == "" {
+		return nil, errNoIssuer
+	}
+	if ks == nil {
+		return nil, ErrUnknownKey
+	}
+	if raw == "" {
+		return nil, errEmptyToken
+	}
+	switch strings.Count(raw, ".") {
+	case 2:
+	case 4:
+		return nil, errJWE
+	default:
+		return nil, errSegmentCount
+	}
+	dot1 := strings.IndexByte(raw, '.')
+	dot2 := dot1 + 1 + strings.IndexByte(raw[dot1+1:], '.')
+	if dot1 == 0 || dot2 == dot1+1 || dot2 == len(raw)-1 {
+		return nil, errEmptySegment
+	}
+	for i := 0; i < len(raw); i++ {
+		if !isBase64URLChar(raw[i]) && i != dot1 && i != dot2 {
+			return nil, errBadAlphabet
+		}
+	}
+
+	headerSeg := raw[:dot1]
+	if len(headerSeg) > maxHeaderLength {
+		return nil, errHeaderTooLong
+	}
+	var headerBuf [maxHeaderLength * 3 / 4]byte
+	n, ok := decodeSegment(headerBuf[:], headerSeg)
+	if !ok {
+		return nil, errHeaderBase64
+	}
+	h, err := parseHeader(headerBuf[:n])
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.EqualFold(h.typ, []byte("at+jwt")) && !bytes.EqualFold(h.typ, []byte("application/at+jwt")) {
+		return nil, ErrWrongType
+	}
+	if len(h.kid) == 0 {
+		return nil, errNoKID
+	}
+	key, ok := ks.verify[string(h.kid)]
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	if string(h.alg) != key.alg {
+		return nil, ErrWrongAlgorithm
+	}
+
+	sigSeg := raw[dot2+1:]
+	sigSize := key.signatureSize()
+	if len(sigSeg) != (sigSize*8+5)/6 {
+		return nil, errSignatureLength
+	}
+	var sigBuf [rsaMaxBits / 8]byte
+	if _, ok := decodeSegment(sigBuf[:sigSize], sigSeg); !ok {
+		return nil, errSignatureBase64
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	var work []byte
+	if need := max(dot2, len(raw)-dot1); need <= len(sc.buf) {
+		work = sc.buf[:]
+	} else {
+		work = make([]byte, need)
+	}
+	input := work[:copy(work, raw[:dot2])]
+	if !key.verifySignature(input, sigBuf[:sigSize]) {
+		return nil, ErrBadSignature
+	}
+
+	n, ok = decodeSegment(work, raw[dot1+1:dot2])
+	if !ok {
+		return nil, errPayloadBase64
+	}
+	payload := work[:n]
+	c, err := parseClaims(payload, string(payload))
+	if err != nil {
+		return nil, err
+	}
+	c.KeyID = key.kid
+	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkClaims applies the claim rules of step 8 of Verify.
+func (v *Verifier) checkClaims(c *Claims) error {
+	if c.Issuer != v.Issuer {
+		return ErrWrongIssuer
+	}
+	now := v.now().Unix()
+	leeway := v.leewaySeconds()
+	if c.ExpiresAt == 0 {
+		return errMissingExp
+	}
+	if c.ExpiresAt <= now-leeway {
+		return ErrExpired
+	}
+	if c.NotBefore > now+leeway {
+		return ErrNotYetValid
+	}
+	if c.IssuedAt > now+leeway {
+		return errIssuedInFuture
+	}
+	switch {
+	case c.JWTID == "":
+		return errMissingJTI
+	case c.Subject == "":
+		return errMissingSub
+	case c.ClientID == "":
+		return errMissingClientID
+	case c.Subject != c.ClientID:
+		return errSubClientID
+	}
+	return nil
+}
+
+// verifySignature checks sig over input with the pinned key.
+func (m *keyMaterial) verifySignature(input, sig []byte) bool {
+	if m.ed != nil {
+		return ed25519.Verify(m.ed, input, sig)
+	}
+	digest := sha256.Sum256(input)
+	if m.rsa != nil {
+		return rsa.VerifyPKCS1v15(m.rsa, crypto.SHA256, digest[:], sig) == nil
+	}
+	var der [72]byte
+	return ecdsa.VerifyASN1(m.ec, digest[:], ecdsaRawToDER(der[:0], sig))
+}
+
+// jwsHeader holds the header members Verify reads, as slices of the decoded
+// header.
+type jwsHeader struct {
+	alg, kid, typ []byte
+}
+
+// parseHeader reads a JWS protected header strictly. Members that would make
+// the verifier fetch or trust a key from the token (jwk, jku, x5u, x5c, x5t,
+// x5t#S256) or process an extension (crit, b64) are refused as soon as their
+// name is read.
+func parseHeader(b []byte) (jwsHeader, error) {
+	var h jwsHeader
+	r, err := openObject(b)
+	if err != nil {
+		return h, errHeaderJSON
+	}
+	var seen [3]bool // alg, kid, typ
+	for {
+		key, _, done, err := r.next()
+		if err != nil {
+			return h, errHeaderJSON
+		}
+		if done {
+			break
+		}
+		field := -1
+		switch string(key) {
+		case "alg":
+			field = 0
+		case "kid":
+			field = 1
+		case "typ":
+			field = 2
+		case "crit":
+			return h, errHeaderCrit
+		case "b64":
+			return h, errHeaderB64
+		case "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256":
+			return h, errHeaderKeyRef
+		default:
+			if err := r.skip(); err != nil {
+				return h, errHeaderJSON
+			}
+			continue
+		}
+		if seen[field] {
+			return h, errHeaderField
+		}
+		seen[field] = true
+		start, end, escaped, err := r.stringValue()
+		if err != nil {
+			return h, errHeaderField
+		}
+		value := b[start:end]
+		if escaped {
+			value = unescape(value)
+		}
+		switch field {
+		case 0:
+			h.alg = value
+		case 1:
+			h.kid = value
+		default:
+			h.typ = value
+		}
+	}
+	if !seen[0] {
+		return h, errHeaderNoAlg
+	}
+	return h, nil
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// base64URLValues maps a character to its 6-bit value, or 0xFF.
+var base64URLValues = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for i := 0; i < len(base64URLAlphabet); i++ {
+		t[base64URLAlphabet[i]] = byte(i)
+	}
+	return t
+}()
+
+func isBase64URLChar(c byte) bool { return base64URLValues[c] != 0xFF }
+
+// decodeSegment decodes s, unpadded base64url, into dst and returns the
+// number of bytes written. It refuses characters outside the alphabet, a
+// length that no encoding has, and non-canonical trailing bits (so each
+// value has exactly one accepted encoding), and a dst too small. It reads a
+// string directly, so decoding costs no copy.
+func decodeSegment(dst []byte, s string) (int, bool) {
+	n := len(s) / 4 * 3
+	switch len(s) % 4 {
+	case 1:
+		return 0, false
+	case 2:
+		n++
+	case 3:
+		n += 2
+	}
+	if len(dst) < n {
+		return 0, false
+	}
+	t := &base64URLValues
+	di, i := 0, 0
+	for ; i+4 <= len(s); i += 4 {
+		a, b, c, d := t[s[i]], t[s[i+1]], t[s[i+2]], t[s[i+3]]
+		if (a|b|c|d)&0xC0 != 0 {
+			return 0, false
+		}
+		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+		dst[di], dst[di+1], dst[di+2] = byte(v>>16), byte(v>>8), byte(v)
+		di += 3
+	}
+	switch len(s) - i {
+	case 2:
+		a, b := t[s[i]], t[s[i+1]]
+		if (a|b)&0xC0 != 0 || b&0x0F != 0 {
+			return 0, false
+		}
+		dst[di] = a<<2 | b>>4
+	case 3:
+		a, b, c := t[s[i]], t[s[i+1]], t[s[i+2]]
+		if (a|b|c)&0xC0 != 0 || c&0x03 != 0 {
+			return 0, false
+		}
+		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
+		dst[di], dst[di+1] = byte(v>>10), byte(v>>2)
+	}
+	return n, true
+}
