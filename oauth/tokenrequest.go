@@ -1,0 +1,429 @@
+package oauth
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/scopegate/scopegate/scope"
+)
+
+// Client authentication methods, as named in RFC 7591 §2 and reported in
+// TokenRequest.AuthMethod.
+const (
+	// AuthMethodBasic: HTTP Basic with form-urlencoded id and secret.
+	AuthMethodBasic = "client_secret_basic"
+	// AuthMethodPost: client_id and client_secret in the form body.
+	AuthMethodPost = "client_secret_post"
+	// AuthMethodNone: no client secret was presented.
+	AuthMethodNone = ""
+)
+
+// Limits on a token request. Anything larger is refused with invalid_request
+// before it reaches a store lookup or a hash.
+const (
+	// DefaultMaxBody is the body limit used when ParseTokenRequest is given
+	// maxBody <= 0: room for the largest scope, credentials and resources
+	// below, with margin.
+	DefaultMaxBody = 64 << 10
+	// MaxClientIDLen is the longest client_id accepted, in bytes.
+	MaxClientIDLen = 255
+	// MaxClientSecretLen is the longest client_secret accepted, in bytes.
+	MaxClientSecretLen = 512
+	// MaxScopeLen is the longest scope parameter accepted, in bytes.
+	MaxScopeLen = 4 << 10
+	// MaxResources is how many resource parameters one request may carry.
+	MaxResources = 16
+	// MaxResourceLen is the longest resource parameter accepted, in bytes.
+	MaxResourceLen = 2 << 10
+)
+
+// maxBasicLen bounds the base64 credentials of a Basic header: the longest
+// id and secret, every byte %-encoded (3 bytes each) plus the colon, in
+// base64 (4 bytes per 3), rounded up.
+const maxBasicLen = (3*(MaxClientIDLen+MaxClientSecretLen)+1+2)/3*4 + 4
+
+// TokenRequest is a parsed token endpoint request (RFC 6749 §4.4.2, §3.2).
+// Parameters sent with an empty value are treated as absent (RFC 6749 §3.2).
+// Which grant types are supported, and whether the client may use them, is
+// the caller's decision: GrantType is only known to be present.
+type TokenRequest struct {
+	// GrantType is the grant_type parameter; never empty.
+	GrantType string
+	// Scope is the scope parameter as sent, or "" when absent.
+	Scope string
+	// Scopes is Scope parsed by scope.Parse (duplicates dropped), or nil
+	// when absent. A malformed scope is refused with invalid_scope.
+	Scopes []string
+	// Resource holds the resource parameters (RFC 8707), which may repeat:
+	// each an absolute URI without a fragment. Nil when absent.
+	Resource []string
+	// ClientID is the client identifier from Basic credentials or the body,
+	// or "" when none was sent.
+	ClientID string
+	// ClientSecret is the presented secret, or "" with AuthMethodNone.
+	ClientSecret string
+	// AuthMethod is AuthMethodBasic, AuthMethodPost or AuthMethodNone.
+	AuthMethod string
+	// Form holds every body parameter with a value, for grant-specific
+	// parameters (code, redirect_uri, code_verifier, …). client_secret is
+	// removed from it so that logging the form cannot leak the secret.
+	Form url.Values
+}
+
+// String describes the request without its secret, so that a stray log of
+// the request does not leak it.
+func (r *TokenRequest) String() string {
+	if r == nil {
+		return "<nil>"
+	}
+	secret := "absent"
+	if r.ClientSecret != "" {
+		secret = "redacted"
+	}
+	return fmt.Sprintf("TokenRequest{grant_type=%q client_id=%q auth_method=%q client_secret=%s scope=%q}",
+		r.GrantType, r.ClientID, r.AuthMethod, secret, r.Scope)
+}
+
+// GoString is String, so that %#v redacts the secret too.
+func (r *TokenRequest) GoString() string { return r.String() }
+
+// knownParams are the parameters a repetition error names; any other
+// repeated parameter gets a generic description, since its name is input.
+var knownParams = []string{
+	"grant_type", "scope", "client_id", "client_secret", "code", "redirect_uri",
+	"code_verifier", "refresh_token", "username", "password", "audience",
+	"client_assertion", "client_assertion_type",
+}
+
+// ParseTokenRequest reads and checks a token endpoint request. It enforces:
+//
+//   - method POST, else 405 invalid_request (Write adds `Allow: POST`);
+//   - no client_id or client_secret in the query string, which is otherwise
+//     ignored: credentials must never travel in a URL (RFC 6749 §2.3.1);
+//   - one Content-Type, application/x-www-form-urlencoded (parameters such
+//     as charset allowed, case-insensitive), no Content-Encoding;
+//   - a body of at most maxBody bytes (DefaultMaxBody when maxBody <= 0),
+//     else 413 invalid_request: 413 says precisely what is wrong while the
+//     JSON body stays an OAuth error any client library can read;
+//   - a well-formed form body, parsed here (r.ParseForm would merge the
+//     query string into it), with no parameter repeated except resource;
+//   - at most one Authorization header, and it must be Basic (scheme
+//     case-insensitive): any other scheme is an unsupported authentication
+//     method, which RFC 6749 §5.2 answers with invalid_client (401);
+//   - Basic credentials in standard base64, padded or not (some clients
+//     drop the padding and nothing is ambiguous without it), split at the
+//     first colon, each half form-urldecoded (RFC 6749 Appendix B); bad
+//     base64, no colon or bad %-encoding is invalid_request, an empty id or
+//     secret invalid_client;
+//   - one authentication method per request (RFC 6749 §2.3): Basic with a
+//     body client_secret, or with a body client_id that differs, is
+//     invalid_request; a body client_secret without client_id likewise;
+//   - client_id at most MaxClientIDLen bytes and client_secret at most
+//     MaxClientSecretLen, both printable ASCII (VSCHAR, RFC 6749 App. A);
+//   - grant_type present;
+//   - scope at most MaxScopeLen bytes (invalid_request) and well-formed
+//     (invalid_scope);
+//   - at most MaxResources resource values of at most MaxResourceLen bytes
+//     (invalid_request), each an absolute URI without fragment
+//     (invalid_target, RFC 8707 §2).
+//
+// It does not authenticate the client. On error the request has not been
+// used for authentication and nothing from it should be logged.
+func ParseTokenRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) {
+	if r.Method != http.MethodPost {
+		return nil, MethodNotAllowed("the token endpoint accepts only POST")
+	}
+	if queryHasCredentials(r.URL) {
+		return nil, InvalidRequest("client credentials are not accepted in the query string")
+	}
+	if e := checkContentType(r.Header); e != nil {
+		return nil, e
+	}
+	form, e := readForm(r, maxBody)
+	if e != nil {
+		return nil, e
+	}
+	for _, name := range knownParams {
+		if len(form[name]) > 1 {
+			return nil, InvalidRequest("the " + name + " parameter is repeated")
+		}
+	}
+	for name, values := range form {
+		if len(values) > 1 && name != "resource" {
+			return nil, InvalidRequest("a parameter is repeated")
+		}
+	}
+	dropEmpty(form)
+
+	req := &TokenRequest{Form: form}
+	if e := req.authenticate(r.Header, form); e != nil {
+		return nil, e
+	}
+	delete(form, "client_secret")
+
+	req.GrantType = form.Get("grant_type")
+	if req.GrantType == "" {
+		return nil, InvalidRequest("missing grant_type")
+	}
+	if e := req.parseScope(form.Get("scope")); e != nil {
+		return nil, e
+	}
+	if e := req.parseResource(form["resource"]); e != nil {
+		return nil, e
+	}
+	return req, nil
+}
+
+// queryHasCredentials reports whether the query string names client_id or
+// client_secret. It scans the raw query so that a malformed pair elsewhere
+// cannot hide one, as url.ParseQuery would by skipping it.
+func queryHasCredentials(u *url.URL) bool {
+	if u == nil {
+		return false
+	}
+	for rest := u.RawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if key == "client_id" || key == "client_secret" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkContentType requires one form Content-Type and no Content-Encoding.
+func checkContentType(h http.Header) *Error {
+	types := h.Values("Content-Type")
+	if len(types) != 1 {
+		return InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	mediaType, _, err := mime.ParseMediaType(types[0])
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	for _, enc := range h.Values("Content-Encoding") {
+		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+			return InvalidRequest("content encodings are not accepted")
+		}
+	}
+	return nil
+}
+
+// readForm reads at most maxBody bytes of the body and parses it as a form.
+func readForm(r *http.Request, maxBody int64) (url.Values, *Error) {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	if r.ContentLength > maxBody {
+		return nil, RequestTooLarge("the request body is too large")
+	}
+	var body []byte
+	if r.Body != nil {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, RequestTooLarge("the request body is too large")
+			}
+			return nil, InvalidRequest("the request body could not be read")
+		}
+		if int64(len(body)) > maxBody {
+			return nil, RequestTooLarge("the request body is too large")
+		}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, InvalidRequest("the form body is malformed")
+	}
+	return form, nil
+}
+
+// dropEmpty removes empty values, and parameters left with none: RFC 6749
+// §3.2 treats a parameter without a value as omitted.
+func dropEmpty(form url.Values) {
+	for name, values := range form {
+		kept := values[:0]
+		for _, v := range values {
+			if v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			delete(form, name)
+		} else {
+			form[name] = kept
+		}
+	}
+}
+
+// authenticate fills the client fields from the Authorization header or the
+// body, enforcing one method per request.
+func (req *TokenRequest) authenticate(h http.Header, form url.Values) *Error {
+	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
+	auth := h.Values("Authorization")
+	switch {
+	case len(auth) > 1:
+		return InvalidRequest("more than one Authorization header")
+	case len(auth) == 1:
+		id, secret, e := parseBasic(auth[0])
+		if e != nil {
+			return e
+		}
+		if bodySecret != "" {
+			return InvalidRequest("client credentials sent by more than one method")
+		}
+		if bodyID != "" && bodyID != id {
+			return InvalidRequest("client_id in the body differs from the Basic credentials")
+		}
+		req.ClientID, req.ClientSecret, req.AuthMethod = id, secret, AuthMethodBasic
+	case bodySecret != "":
+		if bodyID == "" {
+			return InvalidRequest("client_secret sent without client_id")
+		}
+		req.ClientID, req.ClientSecret, req.AuthMethod = bodyID, bodySecret, AuthMethodPost
+	default:
+		req.ClientID, req.AuthMethod = bodyID, AuthMethodNone
+	}
+	switch {
+	case len(req.ClientID) > MaxClientIDLen:
+		return InvalidRequest("client_id is too long")
+	case !isVSChars(req.ClientID):
+		return InvalidRequest("client_id contains characters outside printable ASCII")
+	case len(req.ClientSecret) > MaxClientSecretLen:
+		return InvalidRequest("client_secret is too long")
+	case !isVSChars(req.ClientSecret):
+		return InvalidRequest("client_secret contains characters outside printable ASCII")
+	}
+	return nil
+}
+
+// parseBasic decodes `Basic <base64(urlencode(id):urlencode(secret))>`.
+func parseBasic(value string) (id, secret string, e *Error) {
+	scheme, creds, _ := strings.Cut(value, " ")
+	if !asciiEqualFold(scheme, "basic") {
+		return "", "", InvalidClient("unsupported authentication scheme: use client_secret_basic or client_secret_post")
+	}
+	creds = strings.TrimLeft(creds, " ")
+	if creds == "" {
+		return "", "", InvalidRequest("malformed Basic credentials")
+	}
+	if len(creds) > maxBasicLen {
+		return "", "", InvalidRequest("Basic credentials are too long")
+	}
+	decoded, ok := decodeBase64(creds)
+	if !ok {
+		return "", "", InvalidRequest("malformed Basic credentials")
+	}
+	rawID, rawSecret, found := strings.Cut(decoded, ":")
+	if !found {
+		return "", "", InvalidRequest("malformed Basic credentials")
+	}
+	id, err := url.QueryUnescape(rawID)
+	if err != nil {
+		return "", "", InvalidRequest("malformed percent-encoding in Basic credentials")
+	}
+	secret, err = url.QueryUnescape(rawSecret)
+	if err != nil {
+		return "", "", InvalidRequest("malformed percent-encoding in Basic credentials")
+	}
+	if id == "" {
+		return "", "", InvalidClient("Basic credentials without a client_id")
+	}
+	if secret == "" {
+		return "", "", InvalidClient("Basic credentials without a client_secret")
+	}
+	return id, secret, nil
+}
+
+// decodeBase64 decodes standard base64, with or without padding. Bytes
+// outside the alphabet are refused up front because the standard decoder
+// silently skips CR and LF.
+func decodeBase64(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return "", false
+		}
+	}
+	enc := base64.StdEncoding
+	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// isVSChars reports whether s is made of VSCHAR (%x20-7E), the characters
+// RFC 6749 Appendix A allows in client_id and client_secret. Refusing the
+// rest also keeps control characters out of any log line that names the id.
+func isVSChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// parseScope sets Scope and Scopes from the scope parameter.
+func (req *TokenRequest) parseScope(s string) *Error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > MaxScopeLen {
+		return InvalidRequest("the scope parameter is too long")
+	}
+	scopes, err := scope.Parse(s)
+	if err != nil {
+		// scope errors name a position and a rule, never the input.
+		return InvalidScope("malformed scope: " + err.Error())
+	}
+	req.Scope, req.Scopes = s, scopes
+	return nil
+}
+
+// parseResource sets Resource after checking each value (RFC 8707 §2).
+func (req *TokenRequest) parseResource(values []string) *Error {
+	if len(values) == 0 {
+		return nil
+	}
+	if len(values) > MaxResources {
+		return InvalidRequest("too many resource parameters")
+	}
+	for _, v := range values {
+		if len(v) > MaxResourceLen {
+			return InvalidRequest("a resource parameter is too long")
+		}
+		if !isAbsoluteURI(v) {
+			return InvalidTarget("resource must be an absolute URI without a fragment")
+		}
+	}
+	req.Resource = values
+	return nil
+}
+
+// isAbsoluteURI reports whether s is an absolute URI without a fragment and
+// without spaces or control characters.
+func isAbsoluteURI(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] == 0x7f || s[i] == '#' {
+			return false
+		}
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && (u.Host != "" || u.Opaque != "" || u.Path != "")
+}
