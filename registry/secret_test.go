@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scopegate/scopegate/storage"
 )
 
 func TestAuthenticate(t *testing.T) {
@@ -143,4 +146,38 @@ func BenchmarkAuthenticateUnknown(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAuthenticateStore runs Authenticate over the bbolt store behind
+// its LRU cache, as the token endpoint does: a known client (cached) and an
+// unknown one (a store read every time).
+func BenchmarkAuthenticateStore(b *testing.B) {
+	ctx := context.Background()
+	bolt, err := storage.Open(filepath.Join(b.TempDir(), "scopegate.db"), storage.BoltOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := storage.NewCached(bolt, 100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	r := New(store, Limits{})
+	c, secret := mustCreate(b, r, `{"client_name":"a"}`)
+	b.Run("known", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.Authenticate(ctx, c.ClientID, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unknown", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.Authenticate(ctx, "aaaaaaaaaaaaaaaaaaaaaaaaaa", secret); err != ErrInvalidCredentials {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,0 +1,232 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scopegate/scopegate/registry"
+)
+
+// TestRefused sends bad requests of every kind: each gets its exact status,
+// error code and description, and nothing is stored.
+func TestRefused(t *testing.T) {
+	const (
+		meta     = "invalid_client_metadata"
+		badReq   = "invalid_request"
+		mustJSON = "Content-Type must be application/json (UTF-8)"
+		limit    = "limit: must be a whole number from 1 to 1000"
+	)
+	huge := `{"client_name":"a","metadata":{"k":"` + strings.Repeat("x", 64<<10) + `"}}`
+	cases := []struct {
+		name    string
+		method  string
+		path    string // {id} is the existing client, {sid} its secret
+		body    string
+		header  []string
+		status  int
+		code    string
+		desc    string
+		allow   string
+		noAudit bool
+	}{
+		// SECURITY.md "Admin API": bad CIDRs.
+		{name: "prefix too long", method: "POST", path: "/clients", body: `{"client_name":"a","ip_allowlist":["10.0.0.0/33"]}`,
+			status: 400, code: meta, desc: "ip_allowlist: entry 0: prefix length out of range"},
+		{name: "octet too large", method: "POST", path: "/clients", body: `{"client_name":"a","ip_allowlist":["300.1.1.1/8"]}`,
+			status: 400, code: meta, desc: "ip_allowlist: entry 0: not an IP address or CIDR prefix"},
+		{name: "empty allowlist entry", method: "POST", path: "/clients", body: `{"client_name":"a","ip_allowlist":["10.0.0.1",""]}`,
+			status: 400, code: meta, desc: "ip_allowlist: entry 1: empty"},
+		{name: "bad CIDR by patch", method: "PATCH", path: "/clients/{id}", body: `{"ip_allowlist":["10.0.0.0/33"]}`,
+			status: 400, code: meta, desc: "ip_allowlist: entry 0: prefix length out of range"},
+		{name: "bad CIDR by put", method: "PUT", path: "/clients/{id}", body: `{"client_name":"existing","ip_allowlist":["300.1.1.1/8"]}`,
+			status: 400, code: meta, desc: "ip_allowlist: entry 0: not an IP address or CIDR prefix"},
+		// Unknown and read-only fields.
+		{name: "unknown field", method: "POST", path: "/clients", body: `{"client_name":"a","colour":"red"}`,
+			status: 400, code: meta, desc: "colour: is not a known field"},
+		{name: "unknown field with markup", method: "POST", path: "/clients", body: `{"client_name":"a","<script>alert(1)</script>":1}`,
+			status: 400, code: meta, desc: "body: is not a known field"},
+		{name: "client_id", method: "POST", path: "/clients", body: `{"client_name":"a","client_id":"mine"}`,
+			status: 400, code: meta, desc: "client_id: is read-only"},
+		{name: "client_secret", method: "POST", path: "/clients", body: `{"client_name":"a","client_secret":"sgs_chosen"}`,
+			status: 400, code: meta, desc: "client_secret: is read-only"},
+		{name: "created_at", method: "POST", path: "/clients", body: `{"client_name":"a","created_at":"2000-01-01T00:00:00Z"}`,
+			status: 400, code: meta, desc: "created_at: is read-only"},
+		{name: "secret hash", method: "POST", path: "/clients", body: `{"client_name":"a","secrets":[{"id":"x","hash":"n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="}]}`,
+			status: 400, code: meta, desc: "secrets: is read-only"},
+		{name: "bare hash", method: "POST", path: "/clients", body: `{"client_name":"a","client_secret_hash":"AAAA"}`,
+			status: 400, code: meta, desc: "client_secret_hash: is read-only"},
+		{name: "client_id by patch", method: "PATCH", path: "/clients/{id}", body: `{"client_id":"other"}`,
+			status: 400, code: meta, desc: "client_id: is read-only"},
+		{name: "client_id null by patch", method: "PATCH", path: "/clients/{id}", body: `{"client_id":null}`,
+			status: 400, code: meta, desc: "client_id: is read-only"},
+		{name: "secrets by patch", method: "PATCH", path: "/clients/{id}", body: `{"secrets":null}`,
+			status: 400, code: meta, desc: "secrets: is read-only"},
+		{name: "updated_at by put", method: "PUT", path: "/clients/{id}", body: `{"client_name":"existing","updated_at":"2000-01-01T00:00:00Z"}`,
+			status: 400, code: meta, desc: "updated_at: is read-only"},
+		{name: "usage by put", method: "PUT", path: "/clients/{id}", body: `{"client_name":"existing","usage":{}}`,
+			status: 400, code: meta, desc: "usage: is read-only"},
+		{name: "tokens_revoked_at by patch", method: "PATCH", path: "/clients/{id}", body: `{"tokens_revoked_at":"2000-01-01T00:00:00Z"}`,
+			status: 400, code: meta, desc: "tokens_revoked_at: is read-only"},
+		// Wrong types.
+		{name: "name a number", method: "POST", path: "/clients", body: `{"client_name":42}`,
+			status: 400, code: meta, desc: "client_name: must be a string"},
+		{name: "allowlist a string", method: "POST", path: "/clients", body: `{"client_name":"a","ip_allowlist":"10.0.0.0/8"}`,
+			status: 400, code: meta, desc: "ip_allowlist: must be an array of strings"},
+		{name: "disabled a string", method: "PATCH", path: "/clients/{id}", body: `{"disabled":"yes"}`,
+			status: 400, code: meta, desc: "disabled: must be a boolean"},
+		{name: "ttl not a duration", method: "POST", path: "/clients", body: `{"client_name":"a","access_token_ttl":"soon"}`,
+			status: 400, code: meta, desc: `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
+		{name: "claims a list", method: "POST", path: "/clients", body: `{"client_name":"a","claims":["x"]}`,
+			status: 400, code: meta, desc: "claims: must be a JSON object"},
+		// Other rules.
+		{name: "name missing", method: "POST", path: "/clients", body: `{"scope":"a"}`,
+			status: 400, code: meta, desc: "client_name: is required"},
+		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
+			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
+		{name: "reserved claim", method: "POST", path: "/clients", body: `{"client_name":"a","claims":{"iss":"https://evil"}}`,
+			status: 400, code: meta, desc: `claims: must not set the registered claim "iss"`},
+		{name: "bad scope", method: "POST", path: "/clients", body: `{"client_name":"a","scope":"a\\b"}`,
+			status: 400, code: meta, desc: "scope: scope token 1, byte 2: character not allowed in a scope token"},
+		// Bodies that are not one JSON object.
+		{name: "not JSON", method: "POST", path: "/clients", body: `client_name=a`,
+			status: 400, code: meta, desc: "body: is not valid JSON (syntax error at byte 1)"},
+		{name: "truncated JSON", method: "POST", path: "/clients", body: `{"client_name":"a"`,
+			status: 400, code: meta, desc: "body: is not valid JSON"},
+		{name: "trailing data", method: "POST", path: "/clients", body: `{"client_name":"a"}{"client_name":"b"}`,
+			status: 400, code: meta, desc: "body: must hold one JSON object and nothing after it"},
+		{name: "array body", method: "POST", path: "/clients", body: `[{"client_name":"a"}]`,
+			status: 400, code: meta, desc: "body: must be a JSON object"},
+		{name: "empty body", method: "POST", path: "/clients", header: []string{"Content-Type", "application/json"},
+			status: 400, code: meta, desc: "body: is empty; send a JSON object"},
+		{name: "patch not an object", method: "PATCH", path: "/clients/{id}", body: `"x"`,
+			status: 400, code: meta, desc: "body: must be a JSON object"},
+		{name: "duplicate member", method: "POST", path: "/clients", body: `{"client_name":"a","client_name":"b"}`,
+			status: 400, code: meta, desc: "client_name: appears more than once"},
+		{name: "invalid UTF-8", method: "POST", path: "/clients", body: "{\"client_name\":\"\xc3\x28\"}",
+			status: 400, code: meta, desc: "body: is not UTF-8 encoded"},
+		// Size and media type.
+		{name: "huge body", method: "POST", path: "/clients", body: huge,
+			status: 413, code: "request_too_large", desc: "the request body is larger than 65536 bytes"},
+		{name: "huge patch", method: "PATCH", path: "/clients/{id}", body: huge,
+			status: 413, code: "request_too_large", desc: "the request body is larger than 65536 bytes"},
+		{name: "text/plain", method: "POST", path: "/clients", body: `{"client_name":"a"}`, header: []string{"Content-Type", "text/plain"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "no Content-Type", method: "POST", path: "/clients", body: `{"client_name":"a"}`, header: []string{"Content-Type", ""},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "form", method: "POST", path: "/clients", body: `client_name=a`, header: []string{"Content-Type", "application/x-www-form-urlencoded"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "another charset", method: "POST", path: "/clients", body: `{"client_name":"a"}`, header: []string{"Content-Type", "application/json; charset=iso-8859-1"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "two Content-Types", method: "POST", path: "/clients", body: `{"client_name":"a"}`, header: []string{"Content-Type", "application/json", "Content-Type", "text/plain"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "merge patch type on put", method: "PUT", path: "/clients/{id}", body: `{"client_name":"x"}`, header: []string{"Content-Type", "application/merge-patch+json"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		{name: "text on patch", method: "PATCH", path: "/clients/{id}", body: `{"scope":"x"}`, header: []string{"Content-Type", "text/plain"},
+			status: 415, code: "unsupported_media_type", desc: "Content-Type must be application/json or application/merge-patch+json (UTF-8)"},
+		// Query parameters.
+		{name: "forged cursor", method: "GET", path: "/clients?cursor=Zm9yZ2Vk",
+			status: 400, code: badReq, desc: "cursor: is not a cursor this server issued, or the server restarted since; list again from the first page"},
+		{name: "cursor with markup", method: "GET", path: "/clients?cursor=%3Cscript%3E",
+			status: 400, code: badReq, desc: "cursor: is not a cursor this server issued, or the server restarted since; list again from the first page"},
+		{name: "limit zero", method: "GET", path: "/clients?limit=0", status: 400, code: badReq, desc: limit},
+		{name: "limit negative", method: "GET", path: "/clients?limit=-1", status: 400, code: badReq, desc: limit},
+		{name: "limit too large", method: "GET", path: "/clients?limit=1001", status: 400, code: badReq, desc: limit},
+		{name: "limit a word", method: "GET", path: "/clients?limit=ten", status: 400, code: badReq, desc: limit},
+		{name: "limit a fraction", method: "GET", path: "/clients?limit=1.5", status: 400, code: badReq, desc: limit},
+		{name: "limit twice", method: "GET", path: "/clients?limit=1&limit=2", status: 400, code: badReq, desc: "limit: must appear at most once"},
+		{name: "unknown parameter", method: "GET", path: "/clients?nmae=existing", status: 400, code: badReq, desc: "the only query parameters are name, limit and cursor"},
+		{name: "bad query encoding", method: "GET", path: "/clients?name=%zz", status: 400, code: badReq, desc: "the query string is not valid URL encoding"},
+		// Conflicts and missing things.
+		{name: "name taken in another case", method: "POST", path: "/clients", body: `{"client_name":"EXISTING"}`,
+			status: 409, code: "conflict", desc: "client_name: is taken by another client (names are compared ignoring case)"},
+		{name: "rename onto a taken name", method: "PATCH", path: "/clients/{id}", body: `{"client_name":"Other"}`,
+			status: 409, code: "conflict", desc: "client_name: is taken by another client (names are compared ignoring case)"},
+		{name: "last secret", method: "DELETE", path: "/clients/{id}/secrets/{sid}",
+			status: 409, code: "conflict", desc: "this is the client's last live secret; rotate the secret first, or disable the client instead"},
+		{name: "unknown client", method: "GET", path: "/clients/aaaaaaaaaaaaaaaaaaaaaaaaaa",
+			status: 404, code: "not_found", desc: "no client with this ID"},
+		{name: "patch unknown client", method: "PATCH", path: "/clients/aaaaaaaaaaaaaaaaaaaaaaaaaa", body: `{"scope":"x"}`,
+			status: 404, code: "not_found", desc: "no client with this ID"},
+		{name: "rotate unknown client", method: "POST", path: "/clients/aaaaaaaaaaaaaaaaaaaaaaaaaa/secrets",
+			status: 404, code: "not_found", desc: "no client with this ID"},
+		{name: "unknown secret", method: "DELETE", path: "/clients/{id}/secrets/nope",
+			status: 404, code: "not_found", desc: "the client has no live secret with this ID"},
+		{name: "dot-dot id", method: "GET", path: "/clients/%2e%2e",
+			status: 404, code: "not_found", desc: "no client with this ID"},
+		// Rotate bodies.
+		{name: "grace not a duration", method: "POST", path: "/clients/{id}/secrets", body: `{"grace_period":"soon"}`,
+			status: 400, code: badReq, desc: `grace_period: must be a duration such as "1h" or a whole number of seconds`},
+		{name: "negative grace", method: "POST", path: "/clients/{id}/secrets", body: `{"grace_period":"-1h"}`,
+			status: 400, code: badReq, desc: "grace_period: must not be negative"},
+		{name: "negative expiry", method: "POST", path: "/clients/{id}/secrets", body: `{"expires_in":-60}`,
+			status: 400, code: badReq, desc: "expires_in: must not be negative"},
+		{name: "unknown rotate field", method: "POST", path: "/clients/{id}/secrets", body: `{"grace":"1h"}`,
+			status: 400, code: badReq, desc: "body: may hold only grace_period and expires_in"},
+		{name: "rotate body an array", method: "POST", path: "/clients/{id}/secrets", body: `[]`,
+			status: 400, code: badReq, desc: "body: must be a JSON object"},
+		{name: "rotate trailing data", method: "POST", path: "/clients/{id}/secrets", body: `{} {}`,
+			status: 400, code: badReq, desc: "body: must hold one JSON object and nothing after it"},
+		{name: "rotate not JSON", method: "POST", path: "/clients/{id}/secrets", body: `grace=1h`,
+			status: 400, code: badReq, desc: "body: is not valid JSON"},
+		{name: "rotate as text", method: "POST", path: "/clients/{id}/secrets", body: `{}`, header: []string{"Content-Type", "text/plain"},
+			status: 415, code: "unsupported_media_type", desc: mustJSON},
+		// Methods and paths.
+		{name: "put on the collection", method: "PUT", path: "/clients", body: `{"client_name":"a"}`,
+			status: 405, code: "method_not_allowed", desc: "this method is not allowed on this path; the Allow header lists the methods that are", allow: "GET, HEAD, POST"},
+		{name: "post on a client", method: "POST", path: "/clients/{id}", body: `{"client_name":"a"}`,
+			status: 405, code: "method_not_allowed", desc: "this method is not allowed on this path; the Allow header lists the methods that are", allow: "DELETE, GET, HEAD, PATCH, PUT"},
+		{name: "get on revoke", method: "GET", path: "/clients/{id}/revoke",
+			status: 405, code: "method_not_allowed", desc: "this method is not allowed on this path; the Allow header lists the methods that are", allow: "POST"},
+		{name: "unknown path", method: "GET", path: "/users", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "trailing slash", method: "GET", path: "/clients/", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "double slash", method: "GET", path: "//clients", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "dot-dot path", method: "GET", path: "/clients/../clients", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "dot path", method: "POST", path: "/./clients", body: `{"client_name":"a"}`, status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "other case", method: "GET", path: "/Clients", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "mount point itself", method: "GET", path: "", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "keys without a key manager", method: "GET", path: "/keys", status: 404, code: "not_found", desc: "no such endpoint"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestAPI(t)
+			existing := a.create(`{"client_name":"existing","metadata":{"k":1}}`)
+			a.create(`{"client_name":"other"}`)
+			a.logs.TakeAll()
+			before := a.snapshot()
+
+			path := strings.NewReplacer("{id}", existing.ClientID, "{sid}", existing.SecretID).Replace(tc.path)
+			res := a.do(tc.method, path, tc.body, tc.header...)
+			code, desc := res.errorCode(t)
+			if res.Status != tc.status || code != tc.code || desc != tc.desc {
+				t.Fatalf("got %d %s %q\nwant %d %s %q", res.Status, code, desc, tc.status, tc.code, tc.desc)
+			}
+			if got := res.Header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow %q, want %q", got, tc.allow)
+			}
+			if a.snapshot() != before {
+				t.Error("a refused request changed the store")
+			}
+			if n := a.logs.FilterMessage("admin change").Len(); n != 0 {
+				t.Errorf("a refused request wrote %d audit lines", n)
+			}
+		})
+	}
+}
+
+// TestHugeBodyWithoutLength sends a body larger than the limit without a
+// Content-Length, so that only the reader's limit can stop it.
+func TestHugeBodyWithoutLength(t *testing.T) {
+	a := newTestAPI(t, func(_ *registry.Limits, o *Options) { o.MaxBodyBytes = 1024 })
+	req := newRequest(http.MethodPost, "http://admin.test/scopegate/clients",
+		`{"client_name":"a","metadata":{"k":"`+strings.Repeat("x", 2000)+`"}}`)
+	req.ContentLength = -1
+	res := a.serve(req)
+	code, desc := res.errorCode(t)
+	if res.Status != http.StatusRequestEntityTooLarge || code != "request_too_large" || desc != "the request body is larger than 1024 bytes" {
+		t.Fatalf("got %d %s", res.Status, res.Body)
+	}
+	if n, _ := a.store.CountClients(t.Context()); n != 0 {
+		t.Fatalf("%d clients stored", n)
+	}
+}
