@@ -146,6 +146,11 @@ func TestVerifyCached(t *testing.T) {
 			t.Errorf("error = %v, want ErrUnknownKey", err)
 		}
 	})
+	t.Run("a nil key set refuses cached claims", func(t *testing.T) {
+		if _, err := v.VerifyCached(nil, vc, raw); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("error = %v, want ErrUnknownKey", err)
+		}
+	})
 	t.Run("expired cached claims are verified again", func(t *testing.T) {
 		late := testVerifier()
 		late.Now = func() time.Time { return t0.Add(time.Hour) }

@@ -211,7 +211,6 @@ func newKeyMaterial(alg string, priv any) (*keyMaterial, error) {
 		if bits := k.N.BitLen(); bits < rsaMinBits || bits > rsaMaxBits {
 			return nil, fmt.Errorf("RSA key has %d bits; %d to %d are accepted", bits, rsaMinBits, rsaMaxBits)
 		}
-		k.Precompute()
 		return &keyMaterial{alg: alg, signer: k, rsa: &k.PublicKey}, nil
 	case ed25519.PrivateKey:
 		if alg != AlgEdDSA {
@@ -469,8 +468,12 @@ func (ks *KeySet) SigningAlgorithm() string { return ks.signing.m.alg }
 
 // HasKey reports whether kid names a key that may verify: published and not
 // revoked. A caller that takes claims from VerifiedCache checks HasKey with
-// Claims.KeyID, so that revoking a key refuses its tokens at once.
+// Claims.KeyID, so that revoking a key refuses its tokens at once. A nil
+// KeySet has no keys.
 func (ks *KeySet) HasKey(kid string) bool {
+	if ks == nil {
+		return false
+	}
 	_, ok := ks.verify[kid]
 	return ok
 }

@@ -1,11 +1,13 @@
 package token
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -420,5 +422,58 @@ func TestSignRefusesNoSigningKeyAndBadClaims(t *testing.T) {
 	}
 	if _, err := ks.Sign(nil); err == nil {
 		t.Error("Sign(nil) succeeded")
+	}
+}
+
+// TestJWKSVerifiesTokens checks, without this package's verifier, that the
+// published public parameters are those of the signing keys: the public key
+// is rebuilt from the JWKS JSON alone and the standard library checks the
+// signature. (interop_jwx_test.go does the same with jwx.)
+func TestJWKSVerifiesTokens(t *testing.T) {
+	for _, alg := range []string{AlgES256, AlgRS256, AlgEdDSA} {
+		t.Run(alg, func(t *testing.T) {
+			ks, k := keySetFor(t, alg)
+			raw, err := ks.Sign(validClaims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			members := jwkMembers(t, ks.JWKS())
+			if len(members) != 1 || members[0]["kid"] != k.ID || members[0]["alg"] != alg {
+				t.Fatalf("JWKS = %v", members)
+			}
+			m := members[0]
+			param := func(name string) []byte {
+				b, err := base64.RawURLEncoding.DecodeString(m[name].(string))
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				return b
+			}
+			dot := strings.LastIndexByte(raw, '.')
+			input := []byte(raw[:dot])
+			sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256(input)
+			var ok bool
+			switch alg {
+			case AlgES256:
+				pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, param("x")...), param("y")...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+				ok = ecdsa.Verify(pub, digest[:], r, s)
+			case AlgRS256:
+				pub := &rsa.PublicKey{N: new(big.Int).SetBytes(param("n")), E: int(new(big.Int).SetBytes(param("e")).Int64())}
+				ok = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
+			case AlgEdDSA:
+				ok = ed25519.Verify(ed25519.PublicKey(param("x")), input, sig)
+			}
+			if !ok {
+				t.Error("the JWKS key does not verify the token")
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -194,6 +195,8 @@ func TestVerifyRefusesForgedTokens(t *testing.T) {
 		{name: "signature one byte short", token: parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-2], want: ErrBadSignature},
 		{name: "signature as DER", token: derSigned(t, hdr, payloadJSON(t, nil), k), want: ErrBadSignature},
 		{name: "signature non-canonical base64", token: parts[0] + "." + parts[1] + "." + nonCanonical(parts[2]), want: ErrMalformed},
+		{name: "signature all zeros", token: parts[0] + "." + parts[1] + "." + strings.Repeat("A", 86), want: ErrBadSignature},
+		{name: "signature r||s swapped", token: parts[0] + "." + parts[1] + "." + swapHalves(t, parts[2]), want: ErrBadSignature},
 		{name: "signature bit flipped", token: parts[0] + "." + parts[1] + "." + flipLast(parts[2]), want: ErrBadSignature},
 		{name: "payload swapped after signing", token: parts[0] + "." + b64(payloadJSON(t, map[string]any{"scope": "admin"})) + "." + parts[2], want: ErrBadSignature},
 		{name: "nil key set", nilKS: true, token: good, want: ErrUnknownKey},
@@ -259,6 +262,16 @@ func derSigned(t *testing.T, header, payload string, k storage.SigningKey) strin
 func nonCanonical(seg string) string {
 	last := strings.IndexByte(base64URLAlphabet, seg[len(seg)-1])
 	return seg[:len(seg)-1] + string(base64URLAlphabet[last|1])
+}
+
+// swapHalves exchanges r and s of an ES256 signature segment.
+func swapHalves(t *testing.T, seg string) string {
+	t.Helper()
+	sig, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature segment: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(append(append([]byte(nil), sig[32:]...), sig[:32]...))
 }
 
 // flipLast changes the last full character of a segment.
