@@ -2,6 +2,7 @@ package token
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -255,93 +256,107 @@ func (c *Claims) UnmarshalJSON(data []byte) error {
 }
 
 // MarshalJSON writes the claims set as it would be signed: registered claims
-// first (empty ones omitted), then the members of Extra.
-// It has a value receiver so that a Claims value marshals the same way as a
-// pointer to one.
+// first (empty ones omitted), then the members of Extra. Its value receiver
+// makes a Claims value marshal the same way as a pointer to one.
 func (c Claims) MarshalJSON() ([]byte, error) {
 	return appendClaims(make([]byte, 0, 256), &c)
+}
+
+// objectWriter appends the members of a JSON object, placing the commas. The
+// first error sticks and stops further writes.
+type objectWriter struct {
+	buf     []byte
+	members int
+	err     error
+}
+
+// name starts a member whose name needs no escaping.
+func (w *objectWriter) name(name string) {
+	if w.members > 0 {
+		w.buf = append(w.buf, ',')
+	}
+	w.members++
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, '"', ':')
+}
+
+// text writes a string member unless value is empty.
+func (w *objectWriter) text(name, value string) {
+	if value == "" || w.err != nil {
+		return
+	}
+	if !utf8.ValidString(value) {
+		w.err = fmt.Errorf("claim %s is not valid UTF-8", name)
+		return
+	}
+	w.name(name)
+	w.buf = appendString(w.buf, value)
+}
+
+// numericDate writes a NumericDate member unless value is zero.
+func (w *objectWriter) numericDate(name string, value int64) {
+	if value == 0 || w.err != nil {
+		return
+	}
+	if value < 0 || value > maxNumericDate {
+		w.err = fmt.Errorf("claim %s is out of range", name)
+		return
+	}
+	w.name(name)
+	w.buf = strconv.AppendInt(w.buf, value, 10)
+}
+
+// audience writes "aud" whenever it has entries, even a single "", so that
+// reading the payload back gives the same claims.
+func (w *objectWriter) audience(aud Audience) {
+	if len(aud) == 0 || w.err != nil {
+		return
+	}
+	for _, a := range aud {
+		if !utf8.ValidString(a) {
+			w.err = errors.New("claim aud is not valid UTF-8")
+			return
+		}
+	}
+	w.name("aud")
+	if len(aud) == 1 {
+		w.buf = appendString(w.buf, aud[0])
+		return
+	}
+	w.buf = append(w.buf, '[')
+	for i, a := range aud {
+		if i > 0 {
+			w.buf = append(w.buf, ',')
+		}
+		w.buf = appendString(w.buf, a)
+	}
+	w.buf = append(w.buf, ']')
 }
 
 // appendClaims writes the claims as a JSON object without reflection. Empty
 // strings, zero times and an empty Audience are omitted.
 func appendClaims(dst []byte, c *Claims) ([]byte, error) {
-	start := len(dst)
-	dst = append(dst, '{')
-	var err error
-	addString := func(name, value string) {
-		if value == "" || err != nil {
-			return
-		}
-		if !utf8.ValidString(value) {
-			err = fmt.Errorf("claim %s is not valid UTF-8", name)
-			return
-		}
-		if len(dst) > start+1 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-		dst = appendString(dst, value)
-	}
-	addTime := func(name string, value int64) {
-		if value == 0 || err != nil {
-			return
-		}
-		if value < 0 || value > maxNumericDate {
-			err = fmt.Errorf("claim %s is out of range", name)
-			return
-		}
-		if len(dst) > start+1 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-		dst = strconv.AppendInt(dst, value, 10)
-	}
-	addString("iss", c.Issuer)
-	addString("sub", c.Subject)
-	if len(c.Audience) > 0 && err == nil {
-		// Written whenever present, even as "", so that reading the
-		// payload back gives the same claims.
-		for _, a := range c.Audience {
-			if !utf8.ValidString(a) {
-				return nil, fmt.Errorf("claim aud is not valid UTF-8")
-			}
-		}
-		if len(dst) > start+1 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"aud":`...)
-		if len(c.Audience) == 1 {
-			dst = appendString(dst, c.Audience[0])
-		} else {
-			dst = append(dst, '[')
-			for i, a := range c.Audience {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendString(dst, a)
-			}
-			dst = append(dst, ']')
-		}
-	}
-	addTime("exp", c.ExpiresAt)
-	addTime("iat", c.IssuedAt)
-	addTime("nbf", c.NotBefore)
-	addString("jti", c.JWTID)
-	addString("client_id", c.ClientID)
-	addString("scope", c.Scope)
-	if err != nil {
-		return nil, err
+	w := objectWriter{buf: append(dst, '{')}
+	w.text("iss", c.Issuer)
+	w.text("sub", c.Subject)
+	w.audience(c.Audience)
+	w.numericDate("exp", c.ExpiresAt)
+	w.numericDate("iat", c.IssuedAt)
+	w.numericDate("nbf", c.NotBefore)
+	w.text("jti", c.JWTID)
+	w.text("client_id", c.ClientID)
+	w.text("scope", c.Scope)
+	if w.err != nil {
+		return nil, w.err
 	}
 	if len(c.Extra) > 0 {
-		if dst, err = appendExtra(dst, c.Extra, len(dst) > start+1); err != nil {
+		var err error
+		if w.buf, err = appendExtra(w.buf, c.Extra, w.members > 0); err != nil {
 			return nil, err
 		}
 	}
-	return append(dst, '}'), nil
+	return append(w.buf, '}'), nil
 }
 
 // appendExtra writes the members of the JSON object extra. Each name is

@@ -79,7 +79,8 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 //  2. exactly three non-empty dot-separated segments (a five-part JWE is
 //     ErrUnsupported at once);
 //  3. only base64url characters without padding (no '=', '+', '/' or
-//     whitespace), canonically encoded;
+//     whitespace), canonically encoded (the payload's encoding is checked
+//     when it is decoded, after step 7);
 //  4. a bounded header that is one strict JSON object; crit, b64, jwk, jku,
 //     x5u, x5c and x5t are refused, never followed;
 //  5. typ "at+jwt" or "application/at+jwt", ignoring case;
@@ -97,7 +98,7 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // bytes (r||s).
 //
 // Errors match the package's sentinels with errors.Is and never contain
-// token bytes. Refusals before step 8 allocate nothing.
+// token bytes. Refusals before the signature check allocate nothing.
 func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 	if len(raw) > v.maxLength() {
 		return nil, ErrTooLong
