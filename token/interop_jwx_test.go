@@ -1,12 +1,6 @@
-//go:build jwxinterop
-
 // This file proves interoperability with an independent implementation:
 // github.com/lestrrat-go/jwx/v3 reads our JWKS and verifies our tokens, and
-// we verify tokens that jwx signs with our key. It needs jwx's own
-// dependencies (lestrrat-go/dsig, lestrrat-go/httprc/v3, valyala/fastjson)
-// in go.mod; run it with
-//
-//	go test -tags jwxinterop -run JWX ./token/
+// we verify tokens that jwx signs with our key.
 
 package token
 
