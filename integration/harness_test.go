@@ -1,0 +1,386 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/scopegate/scopegate"
+)
+
+// beCaddyEnv, when set, makes the test binary run as Caddy with the arguments
+// that follow "--" on its command line. The tests start real gateway processes
+// this way without linking a second binary: the test binary already contains
+// Caddy, its standard modules and Scopegate.
+const beCaddyEnv = "SCOPEGATE_TEST_BE_CADDY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(beCaddyEnv) == "1" {
+		args := os.Args
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		os.Args = append([]string{"caddy"}, args...)
+		caddycmd.Main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// freePort asks the OS for a free loopback port.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Gateway is a Caddy process with Scopegate, started from a Caddyfile.
+type Gateway struct {
+	t         testing.TB
+	Dir       string // the gateway's working directory; the store lives here
+	AdminPort int
+	HTTPPort  int
+	// Vars fill the Caddyfile template; AdminPort, HTTPPort, Dir and any extra
+	// ports the test added are available as {{.AdminPort}} and so on.
+	Vars     map[string]any
+	template string
+
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan struct{}
+}
+
+// NewGateway prepares a gateway in a fresh directory. Call Start to run it.
+func NewGateway(t testing.TB, caddyfileTemplate string) *Gateway {
+	t.Helper()
+	g := &Gateway{
+		t:         t,
+		Dir:       t.TempDir(),
+		AdminPort: freePort(t),
+		HTTPPort:  freePort(t),
+		template:  caddyfileTemplate,
+		logs:      new(lockedBuffer),
+	}
+	g.Vars = map[string]any{}
+	t.Cleanup(func() {
+		g.Kill()
+		if t.Failed() {
+			t.Logf("gateway output:\n%s", g.Logs())
+		}
+	})
+	return g
+}
+
+// StartGateway prepares and starts a gateway.
+func StartGateway(t testing.TB, caddyfileTemplate string) *Gateway {
+	t.Helper()
+	g := NewGateway(t, caddyfileTemplate)
+	g.Start()
+	return g
+}
+
+// Caddyfile renders the template with the gateway's ports and directory.
+func (g *Gateway) Caddyfile() string {
+	g.t.Helper()
+	return g.render(g.template)
+}
+
+func (g *Gateway) render(text string) string {
+	g.t.Helper()
+	vars := map[string]any{"AdminPort": g.AdminPort, "HTTPPort": g.HTTPPort, "Dir": g.Dir}
+	for k, v := range g.Vars {
+		vars[k] = v
+	}
+	tmpl, err := template.New("Caddyfile").Option("missingkey=error").Parse(text)
+	if err != nil {
+		g.t.Fatalf("parsing Caddyfile template: %v", err)
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, vars); err != nil {
+		g.t.Fatalf("rendering Caddyfile template: %v", err)
+	}
+	return out.String()
+}
+
+// Start runs the gateway and waits until its admin endpoint answers.
+func (g *Gateway) Start() {
+	g.t.Helper()
+	if err := g.StartErr(); err != nil {
+		g.t.Fatalf("starting gateway: %v\n%s", err, g.Logs())
+	}
+}
+
+// StartErr runs the gateway and returns an error when it exits or does not
+// become ready within 20 s.
+func (g *Gateway) StartErr() error {
+	path := filepath.Join(g.Dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(g.Caddyfile()), 0o600); err != nil {
+		return err
+	}
+	g.logs = new(lockedBuffer)
+	cmd := exec.Command(os.Args[0], "--", "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Dir = g.Dir
+	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(g.Dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(g.Dir, "config"))
+	cmd.Stdout = g.logs
+	cmd.Stderr = g.logs
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	g.cmd = cmd
+	g.done = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(g.done) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-g.done:
+			return fmt.Errorf("gateway exited: %s", cmd.ProcessState)
+		default:
+		}
+		resp, err := httpClient.Get(g.AdminURL("/config/"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && g.serving() {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("gateway not ready within 20s")
+}
+
+// serving reports whether the HTTP server accepts connections.
+func (g *Gateway) serving() bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", g.HTTPPort), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Exited waits up to d for the process to exit and reports whether it did.
+func (g *Gateway) Exited(d time.Duration) bool {
+	select {
+	case <-g.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Stop stops the gateway gracefully, as an operator's SIGINT would.
+func (g *Gateway) Stop() {
+	g.t.Helper()
+	if g.cmd == nil {
+		return
+	}
+	_ = g.cmd.Process.Signal(os.Interrupt)
+	if !g.Exited(15 * time.Second) {
+		g.t.Errorf("gateway did not stop within 15s")
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+	g.cmd = nil
+}
+
+// Kill ends the gateway at once, as kill -9 would.
+func (g *Gateway) Kill() {
+	if g.cmd == nil {
+		return
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.done
+	g.cmd = nil
+}
+
+// PID returns the process ID.
+func (g *Gateway) PID() int { return g.cmd.Process.Pid }
+
+// Logs returns everything the process has written.
+func (g *Gateway) Logs() string { return g.logs.String() }
+
+// AdminURL is a URL on the admin endpoint.
+func (g *Gateway) AdminURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", g.AdminPort, path)
+}
+
+// URL is a URL on the gateway's HTTP server.
+func (g *Gateway) URL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", g.HTTPPort, path)
+}
+
+// Reload loads a new Caddyfile (a template, rendered like the first) through
+// the admin endpoint, as `caddy reload` does, and returns the status.
+func (g *Gateway) Reload(caddyfileTemplate string) (int, string) {
+	g.t.Helper()
+	body := g.render(caddyfileTemplate)
+	req, _ := http.NewRequest(http.MethodPost, g.AdminURL("/load"), strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	req.Header.Set("Cache-Control", "must-revalidate") // reload even if unchanged
+	resp, err := send(req)
+	if err != nil {
+		g.t.Fatalf("reload: %v", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
+}
+
+// OpenFiles counts the process's open file descriptors on path.
+func (g *Gateway) OpenFiles(path string) int {
+	g.t.Helper()
+	fdDir := fmt.Sprintf("/proc/%d/fd", g.PID())
+	entries, err := os.ReadDir(fdDir)
+	if err != nil {
+		g.t.Fatalf("reading %s: %v", fdDir, err)
+	}
+	n := 0
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(fdDir, e.Name()))
+		if err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
+// httpClient opens a new connection for every request. Caddy's admin endpoint
+// restarts on every config load and a reload closes the old servers' idle
+// connections; a pooled connection can race that close in the client (an
+// HTTP/1.1 keep-alive race that real clients retry), which would blur what the
+// tests measure: whether the gateway answers every request it receives.
+var httpClient = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true},
+	Timeout:   30 * time.Second,
+}
+
+// send sends req, retrying only when the connection is refused: then the
+// request never reached the server (the admin endpoint is between its old and
+// new listener during a config load), so retrying cannot apply it twice.
+func send(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+	}
+	for attempt := 0; ; attempt++ {
+		if body != nil {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		resp, err := httpClient.Do(req)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || attempt == 50 {
+			return resp, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// apiResponse is a decoded JSON answer.
+type apiResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r apiResponse) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decoding %q: %v", r.Body, err)
+	}
+}
+
+// ErrorCode returns the `error` member of a JSON error body.
+func (r apiResponse) ErrorCode() string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(r.Body, &e)
+	return e.Error
+}
+
+// do sends a request with an optional JSON body and reads the whole answer.
+func do(t testing.TB, method, url string, body any, header ...string) apiResponse {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := send(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}

@@ -1,0 +1,83 @@
+package module
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/admin"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// adminPathPrefix is where the client-management API lives on Caddy's admin
+// endpoint.
+const adminPathPrefix = "/scopegate"
+
+// AdminAPI serves the client-management API on Caddy's admin endpoint, under
+// /scopegate/. It is trusted like the rest of Caddy's admin API: whoever can
+// reach the admin endpoint manages clients.
+type AdminAPI struct {
+	handler http.Handler
+	logger  *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.scopegate",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Provision finds the scopegate app. Admin modules are loaded for every config,
+// so a config without the app is not an error: the routes then answer 503.
+func (a *AdminAPI) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	appModule, err := ctx.AppIfConfigured("scopegate")
+	if err != nil {
+		return nil
+	}
+	app := appModule.(*App)
+	a.handler = http.StripPrefix(adminPathPrefix, app.adminHandler())
+	return nil
+}
+
+// Routes returns the admin routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{
+		Pattern: adminPathPrefix + "/",
+		Handler: caddy.AdminHandlerFunc(a.serve),
+	}}
+}
+
+// serve writes every answer itself, so that errors keep the API's JSON shape
+// rather than Caddy's admin error format.
+func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	if a.handler == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"error":             "not_configured",
+			"error_description": "the scopegate app is not configured",
+		})
+		return nil
+	}
+	a.handler.ServeHTTP(w, r)
+	return nil
+}
+
+// adminHandler builds the client-management API over this config's registry.
+func (a *App) adminHandler() http.Handler {
+	return admin.NewHandler(a.registry, admin.Options{Logger: a.logger.Named("admin")})
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner = (*AdminAPI)(nil)
+	_ caddy.AdminRouter = (*AdminAPI)(nil)
+)

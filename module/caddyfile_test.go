@@ -1,0 +1,106 @@
+package module
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestAppUnmarshalCaddyfile(t *testing.T) {
+	t.Run("every option", func(t *testing.T) {
+		d := caddyfile.NewTestDispenser(`scopegate {
+			issuer               https://auth.example.com
+			storage              /var/lib/scopegate.db
+			lock_timeout         3s
+			cache_size           500
+			max_clients          10
+			max_scopes           20
+			access_token_ttl     5m
+			max_access_token_ttl 1h
+		}`)
+		var a App
+		if err := a.UnmarshalCaddyfile(d); err != nil {
+			t.Fatal(err)
+		}
+		want := App{
+			Issuer:            "https://auth.example.com",
+			Storage:           "/var/lib/scopegate.db",
+			LockTimeout:       caddy.Duration(3 * time.Second),
+			CacheSize:         500,
+			MaxClients:        10,
+			MaxScopes:         20,
+			AccessTokenTTL:    caddy.Duration(5 * time.Minute),
+			MaxAccessTokenTTL: caddy.Duration(time.Hour),
+		}
+		if a.Issuer != want.Issuer || a.Storage != want.Storage || a.LockTimeout != want.LockTimeout ||
+			a.CacheSize != want.CacheSize || a.MaxClients != want.MaxClients || a.MaxScopes != want.MaxScopes ||
+			a.AccessTokenTTL != want.AccessTokenTTL || a.MaxAccessTokenTTL != want.MaxAccessTokenTTL {
+			t.Fatalf("got %+v\nwant %+v", a, want)
+		}
+	})
+
+	errorCases := []struct {
+		name, input, wantErr string
+	}{
+		{"unknown option", "scopegate {\n colour red\n}", `unknown scopegate option "colour"`},
+		{"missing argument", "scopegate {\n issuer\n}", "wrong argument count"},
+		{"extra argument", "scopegate {\n issuer a b\n}", "wrong argument count"},
+		{"bad duration", "scopegate {\n access_token_ttl soon\n}", "access_token_ttl: invalid duration"},
+		{"negative count", "scopegate {\n max_clients -1\n}", "max_clients: must be a positive whole number"},
+		{"count not a number", "scopegate {\n cache_size lots\n}", "cache_size: must be a positive whole number"},
+		{"argument on the option itself", "scopegate foo {\n}", "wrong argument count"},
+	}
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var a App
+			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), "Testfile:") {
+				t.Errorf("error %q does not name file and line", err)
+			}
+		})
+	}
+}
+
+func TestAppValidateConfig(t *testing.T) {
+	base := func() App {
+		return App{Issuer: "https://auth.example.com", CacheSize: 1, MaxClients: 1, MaxScopes: 1,
+			AccessTokenTTL: caddy.Duration(time.Minute), MaxAccessTokenTTL: caddy.Duration(time.Hour)}
+	}
+	cases := []struct {
+		name    string
+		change  func(*App)
+		wantErr string
+	}{
+		{"valid", func(*App) {}, ""},
+		{"no issuer", func(a *App) { a.Issuer = "" }, "issuer is required"},
+		{"relative issuer", func(a *App) { a.Issuer = "/auth" }, "absolute http(s) URL"},
+		{"issuer with query", func(a *App) { a.Issuer = "https://a.example?x=1" }, "absolute http(s) URL"},
+		{"issuer with fragment", func(a *App) { a.Issuer = "https://a.example#x" }, "absolute http(s) URL"},
+		{"issuer with user", func(a *App) { a.Issuer = "https://u:p@a.example" }, "absolute http(s) URL"},
+		{"issuer not http", func(a *App) { a.Issuer = "ftp://a.example" }, "absolute http(s) URL"},
+		{"ttl above max", func(a *App) { a.AccessTokenTTL = caddy.Duration(2 * time.Hour) }, "exceeds max_access_token_ttl"},
+		{"negative cache", func(a *App) { a.CacheSize = -1 }, "cache_size"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := base()
+			tc.change(&a)
+			err := a.validateConfig()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
