@@ -98,6 +98,7 @@ func (r *TokenRequest) GoString() string { return r.String() }
 var knownParams = []string{
 	"grant_type", "scope", "client_id", "client_secret", "code", "redirect_uri",
 	"code_verifier", "refresh_token", "username", "password", "audience",
+	"token", "token_type_hint",
 	"client_assertion", "client_assertion_type",
 }
 
@@ -136,8 +137,31 @@ var knownParams = []string{
 // It does not authenticate the client. On error the request has not been
 // used for authentication and nothing from it should be logged.
 func ParseTokenRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) {
+	req, e := ParseClientRequest(r, maxBody)
+	if e != nil {
+		return nil, e
+	}
+	req.GrantType = req.Form.Get("grant_type")
+	if req.GrantType == "" {
+		return nil, InvalidRequest("missing grant_type")
+	}
+	if e := req.parseScope(req.Form.Get("scope")); e != nil {
+		return nil, e
+	}
+	if e := req.parseResource(req.Form["resource"]); e != nil {
+		return nil, e
+	}
+	return req, nil
+}
+
+// ParseClientRequest reads and checks a form POST that a client
+// authenticates like a token request: the revocation (RFC 7009) and
+// introspection (RFC 7662) endpoints. It enforces every rule of
+// ParseTokenRequest up to client authentication, and leaves the
+// endpoint's own parameters in Form.
+func ParseClientRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) {
 	if r.Method != http.MethodPost {
-		return nil, MethodNotAllowed("the token endpoint accepts only POST")
+		return nil, MethodNotAllowed("this endpoint accepts only POST")
 	}
 	if queryHasCredentials(r.URL) {
 		return nil, InvalidRequest("client credentials are not accepted in the query string")
@@ -166,17 +190,6 @@ func ParseTokenRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) {
 		return nil, e
 	}
 	delete(form, "client_secret")
-
-	req.GrantType = form.Get("grant_type")
-	if req.GrantType == "" {
-		return nil, InvalidRequest("missing grant_type")
-	}
-	if e := req.parseScope(form.Get("scope")); e != nil {
-		return nil, e
-	}
-	if e := req.parseResource(form["resource"]); e != nil {
-		return nil, e
-	}
 	return req, nil
 }
 

@@ -229,8 +229,8 @@ func TestParseTokenRequestRefuses(t *testing.T) {
 		status   int
 		desc     string
 	}{
-		{name: "GET", req: tokenReq{method: http.MethodGet}, wantCode: "invalid_request", status: 405, desc: "the token endpoint accepts only POST"},
-		{name: "PUT", req: tokenReq{method: http.MethodPut, body: ok}, wantCode: "invalid_request", status: 405, desc: "the token endpoint accepts only POST"},
+		{name: "GET", req: tokenReq{method: http.MethodGet}, wantCode: "invalid_request", status: 405, desc: "this endpoint accepts only POST"},
+		{name: "PUT", req: tokenReq{method: http.MethodPut, body: ok}, wantCode: "invalid_request", status: 405, desc: "this endpoint accepts only POST"},
 		{name: "client_id in query", req: tokenReq{target: "/oauth2/token?client_id=abc", body: ok}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
 		{name: "client_secret in query", req: tokenReq{target: "/oauth2/token?x=1&client_secret=s", body: ok, auth: []string{basic("a", "b")}}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
 		{name: "encoded key in query", req: tokenReq{target: "/oauth2/token?client%5Fsecret=s", body: ok}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
@@ -441,4 +441,38 @@ func TestDescriptionsNeverEchoInput(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestParseClientRequest(t *testing.T) {
+	newReq := func(body string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/revoke", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	t.Run("no grant_type needed; token kept in the form; secret removed", func(t *testing.T) {
+		req, e := ParseClientRequest(newReq("token=abc&client_id=c1&client_secret=s1"), 0)
+		if e != nil {
+			t.Fatal(e)
+		}
+		if req.Form.Get("token") != "abc" || req.ClientID != "c1" || req.ClientSecret != "s1" || req.AuthMethod != AuthMethodPost {
+			t.Fatalf("got %+v", req)
+		}
+		if _, ok := req.Form["client_secret"]; ok {
+			t.Fatal("client_secret left in the form")
+		}
+	})
+	t.Run("repeated token", func(t *testing.T) {
+		_, e := ParseClientRequest(newReq("token=a&token=b&client_id=c1&client_secret=s1"), 0)
+		if e == nil || e.Code != CodeInvalidRequest || e.Status != http.StatusBadRequest {
+			t.Fatalf("got %v", e)
+		}
+	})
+	t.Run("secret in the query", func(t *testing.T) {
+		r := newReq("token=a")
+		r.URL.RawQuery = "client_secret=s1"
+		_, e := ParseClientRequest(r, 0)
+		if e == nil || e.Code != CodeInvalidRequest {
+			t.Fatalf("got %v", e)
+		}
+	})
 }
