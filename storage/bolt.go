@@ -1,0 +1,407 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is the layout this build reads and writes. A store with a
+// higher version was written by a newer build and is refused rather than
+// misread; a later version migrates lower ones at open.
+const schemaVersion = 1
+
+// defaultTimeout is how long Open waits for the file lock when
+// BoltOptions.Timeout is zero.
+const defaultTimeout = time.Second
+
+// Buckets of the version 1 layout. Keys are client IDs unless said otherwise.
+var (
+	bucketClients     = []byte("clients")      // client ID → Client JSON
+	bucketClientNames = []byte("client_names") // nameKey(name) → client ID
+	bucketSigningKeys = []byte("signing_keys") // keySigningKeys → []SigningKey JSON
+	bucketRevocations = []byte("revocations")  // JTI → Revocation JSON
+	bucketUsage       = []byte("usage")        // client ID → Usage JSON
+	bucketMeta        = []byte("meta")         // the keys below
+
+	allBuckets = [][]byte{bucketClients, bucketClientNames, bucketSigningKeys, bucketRevocations, bucketUsage, bucketMeta}
+
+	// keySchemaVersion holds schemaVersion in decimal.
+	keySchemaVersion = []byte("schema_version")
+	// keyClientCount holds the number of clients as a big-endian uint64, so
+	// that counting and the max-clients check never walk the clients bucket.
+	keyClientCount = []byte("client_count")
+	// keySigningKeys holds the whole key set, replaced in one write.
+	keySigningKeys = []byte("keys")
+)
+
+// BoltOptions configures Open.
+type BoltOptions struct {
+	// Timeout is how long Open waits for the file lock while another process
+	// (or another open handle in this process) holds it. Zero means one second.
+	Timeout time.Duration
+}
+
+// Bolt is the Store kept in one bbolt file. Only one Bolt may have a given
+// file open at a time: bbolt locks the file, and a second Open waits for
+// BoltOptions.Timeout and then fails.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// Open opens the store at path, creating the file (mode 0600) and a missing
+// parent directory (mode 0700) when needed. An existing file whose mode gives
+// any access to group or others is narrowed to 0600, since it holds private
+// signing keys.
+//
+// Open fails with a clear error, never a panic, when the file is locked by
+// another process, is not a bbolt database, is truncated or has an unreadable
+// layout, or was written by a newer schema version. It validates the meta
+// pages, the file size and the store's own buckets; a walk of every page is
+// left to Check, which takes time proportional to the file.
+func Open(path string, opts BoltOptions) (*Bolt, error) {
+	if path == "" {
+		return nil, errors.New("storage: open: empty path")
+	}
+	timeout := opts.Timeout
+	switch {
+	case timeout < 0:
+		return nil, fmt.Errorf("storage: open %s: negative timeout %v", path, timeout)
+	case timeout == 0:
+		timeout = defaultTimeout
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create the directory of %s: %w", path, err)
+	}
+	db, err := openBolt(path, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := initialize(db, path); err != nil {
+		closeQuietly(db)
+		return nil, err
+	}
+	if err := restrictMode(path); err != nil {
+		closeQuietly(db)
+		return nil, err
+	}
+	return &Bolt{db: db, path: path}, nil
+}
+
+// openBolt opens the bbolt file and turns its failures, panics and memory
+// faults included, into errors that name the path.
+func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
+	// Remember the file so that it can be closed, which releases its lock,
+	// when bbolt panics half-way through Open and returns no handle.
+	var file *os.File
+	options := &bolt.Options{
+		Timeout: timeout,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			if err == nil {
+				file = f
+			}
+			return f, err
+		},
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// The memory map bbolt may have made leaks here: without a
+			// handle it cannot be unmapped. Open failing is fatal to start-up
+			// anyway, so this is not worth copying bbolt's internals for;
+			// but the lock must go, or a retry would see a locked file.
+			if file != nil {
+				releaseLock(file)
+				_ = file.Close()
+			}
+			db, err = nil, corruptError(path, panicCause(p))
+		}
+	}()
+	// A truncated file can make bbolt read past its end through the memory
+	// map: that is a fault, which this turns into a recoverable panic.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+
+	db, err = bolt.Open(path, 0o600, options)
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, &pathError{
+			msg: fmt.Sprintf("storage: %s is locked by another process (waited %v)", path, timeout),
+			err: err,
+		}
+	case err != nil:
+		return nil, corruptError(path, err)
+	}
+	return db, nil
+}
+
+// initialize checks an existing store's layout and schema version, or lays
+// out a new one: every bucket, the schema version and a zero client count,
+// in one transaction.
+func initialize(db *bolt.DB, path string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = corruptError(path, panicCause(p))
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+
+	info, err := os.Stat(path)
+	if err != nil {
+		return corruptError(path, err)
+	}
+	fresh := false
+	err = db.View(func(tx *bolt.Tx) error {
+		// Every page below the high-water mark must be inside the file; a
+		// shorter file was truncated, and reading it would fault.
+		if need := tx.Size(); info.Size() < need {
+			return corruptError(path, fmt.Errorf("file has %d bytes, its pages need %d", info.Size(), need))
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if name, _ := tx.Cursor().First(); name != nil {
+				return fmt.Errorf("storage: %s is a bbolt file of another application (it has a bucket %s)", path, quoteClipped(name))
+			}
+			fresh = true
+			return nil
+		}
+		return checkLayout(tx, meta, path)
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keySchemaVersion, []byte(strconv.Itoa(schemaVersion))); err != nil {
+			return err
+		}
+		return putCount(meta, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: lay out %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkLayout verifies the schema version and the buckets of an existing store.
+func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) error {
+	raw := meta.Get(keySchemaVersion)
+	var version uint64
+	err := errors.New("too long")
+	if len(raw) <= 20 {
+		version, err = strconv.ParseUint(string(raw), 10, 32)
+	}
+	if err != nil || version == 0 {
+		return corruptError(path, fmt.Errorf("unreadable schema version %s", quoteClipped(raw)))
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("storage: %s has schema version %d, and this build reads up to version %d: upgrade Scopegate", path, version, schemaVersion)
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return corruptError(path, fmt.Errorf("bucket %s is missing", name))
+		}
+	}
+	if _, err := readCount(meta); err != nil {
+		return corruptError(path, err)
+	}
+	return nil
+}
+
+// restrictMode narrows the file's mode to 0600 when group or others have any
+// access to it.
+func restrictMode(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("storage: stat %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("storage: restrict the mode of %s to 0600: %w", path, err)
+	}
+	return nil
+}
+
+// closeQuietly closes a handle whose Open is being abandoned. A layout check
+// that panicked on a corrupt page may have left bbolt in a state where
+// closing panics too; the error being returned already says what is wrong.
+func closeQuietly(db *bolt.DB) {
+	defer func() { _ = recover() }()
+	_ = db.Close()
+}
+
+// pathError is an error whose message is complete by itself while errors.Is
+// still reaches the underlying cause.
+type pathError struct {
+	msg string
+	err error
+}
+
+func (e *pathError) Error() string { return e.msg }
+func (e *pathError) Unwrap() error { return e.err }
+
+// panicCause describes what bbolt panicked with while reading a damaged file.
+func panicCause(p any) error {
+	if fault, ok := p.(interface{ Addr() uintptr }); ok {
+		return fmt.Errorf("a page lies past the end of the file (truncated?): %v", fault)
+	}
+	return fmt.Errorf("bbolt panicked: %v", p)
+}
+
+// corruptError reports a store file that cannot be used as it is.
+func corruptError(path string, cause error) error {
+	return fmt.Errorf("storage: %s is corrupt or unreadable: %w", path, cause)
+}
+
+// Path returns the file the store was opened from.
+func (b *Bolt) Path() string { return b.path }
+
+// Close releases the file and its lock. Calling it again does nothing.
+func (b *Bolt) Close() error {
+	b.closeMu.Lock()
+	defer b.closeMu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("storage: close %s: %w", b.path, err)
+	}
+	return nil
+}
+
+// maxCheckErrors bounds how many problems Check lists, so that a badly
+// damaged file gives a readable error.
+const maxCheckErrors = 10
+
+// Check verifies the whole file: bbolt's page-level consistency check, then
+// the store's own invariants (the client count and the name index agree with
+// the clients). It reads every page, so it takes time proportional to the
+// file; tests and operators call it, the request path never does.
+func (b *Bolt) Check() error {
+	var problems []error
+	total := 0
+	note := func(err error) {
+		total++
+		if len(problems) < maxCheckErrors {
+			problems = append(problems, err)
+		}
+	}
+	err := b.view(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			note(err)
+		}
+		if total > 0 {
+			// The pages are damaged: walking the buckets could fault.
+			return nil
+		}
+		return checkIndexes(tx, note)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: check %s: %w", b.path, err)
+	}
+	if total > 0 {
+		return fmt.Errorf("storage: %s failed its check with %d problems: %w", b.path, total, errors.Join(problems...))
+	}
+	return nil
+}
+
+// checkIndexes reports every disagreement between the clients bucket and the
+// client count and name index derived from it.
+func checkIndexes(tx *bolt.Tx, note func(error)) error {
+	clients := tx.Bucket(bucketClients)
+	names := tx.Bucket(bucketClientNames)
+	meta := tx.Bucket(bucketMeta)
+	if clients == nil || names == nil || meta == nil {
+		note(errors.New("a bucket is missing"))
+		return nil
+	}
+	var n uint64
+	err := clients.ForEach(func(id, v []byte) error {
+		n++
+		var head clientHead
+		if err := decodeJSON(v, &head); err != nil {
+			note(fmt.Errorf("client %s: %w", quoteClipped(id), err))
+			return nil
+		}
+		if head.ID != string(id) {
+			note(fmt.Errorf("client %s is stored with id %s", quoteClipped(id), quoteClipped([]byte(head.ID))))
+		}
+		if got := names.Get([]byte(nameKey(head.Name))); string(got) != string(id) {
+			note(fmt.Errorf("client %s: its name %s is indexed to %s", quoteClipped(id), quoteClipped([]byte(head.Name)), quoteClipped(got)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = names.ForEach(func(k, id []byte) error {
+		v := clients.Get(id)
+		if v == nil {
+			note(fmt.Errorf("name index entry %s points at missing client %s", quoteClipped(k), quoteClipped(id)))
+			return nil
+		}
+		var head clientHead
+		if err := decodeJSON(v, &head); err == nil && nameKey(head.Name) != string(k) {
+			note(fmt.Errorf("name index entry %s points at client %s, which is named %s", quoteClipped(k), quoteClipped(id), quoteClipped([]byte(head.Name))))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	count, err := readCount(meta)
+	if err != nil {
+		note(err)
+	} else if count != n {
+		note(fmt.Errorf("client count is %d, but %d clients are stored", count, n))
+	}
+	return nil
+}
+
+// maxQuoted bounds how much of a key or value read from the file an error
+// quotes: on a damaged page, a length field can claim gigabytes.
+const maxQuoted = 64
+
+// quoteClipped quotes b for an error message, cut to maxQuoted bytes.
+func quoteClipped(b []byte) string {
+	if len(b) > maxQuoted {
+		return strconv.Quote(string(b[:maxQuoted])) + fmt.Sprintf("… (%d bytes)", len(b))
+	}
+	return strconv.Quote(string(b))
+}
+
+// readCount returns the stored client count.
+func readCount(meta *bolt.Bucket) (uint64, error) {
+	raw := meta.Get(keyClientCount)
+	if len(raw) != 8 {
+		return 0, fmt.Errorf("client count has %d bytes, want 8", len(raw))
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// putCount stores the client count.
+func putCount(meta *bolt.Bucket, n uint64) error {
+	return meta.Put(keyClientCount, binary.BigEndian.AppendUint64(nil, n))
+}
+
+var _ Store = (*Bolt)(nil)

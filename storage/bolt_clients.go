@@ -1,0 +1,311 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// clientHead is the part of a stored client that index upkeep needs, so that
+// deleting a client does not decode the whole record.
+type clientHead struct {
+	ID   string `json:"client_id"`
+	Name string `json:"client_name"`
+}
+
+// callbackError carries an error returned by a caller's update function out
+// of the transaction, so that it can be returned exactly as it was.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
+// CreateClient stores a new client; see Store. The record is encoded before
+// the transaction, so the caller may reuse c at once.
+//
+// Concurrent calls are grouped into shared transactions (bbolt's Batch), so
+// many creators share one disk sync.
+func (b *Bolt) CreateClient(ctx context.Context, c Client, maxClients int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: create client: %w", err)
+	}
+	if err := checkIdentity(c); err != nil {
+		return fmt.Errorf("storage: create client: %w", err)
+	}
+	value, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("storage: create client %q: encode: %w", c.ID, err)
+	}
+	id, name := []byte(c.ID), []byte(nameKey(c.Name))
+	err = b.batch(func(tx *bolt.Tx) error {
+		clients := tx.Bucket(bucketClients)
+		names := tx.Bucket(bucketClientNames)
+		meta := tx.Bucket(bucketMeta)
+		if clients.Get(id) != nil {
+			return fmt.Errorf("client id: %w", ErrAlreadyExists)
+		}
+		if names.Get(name) != nil {
+			return fmt.Errorf("client name %q: %w", c.Name, ErrAlreadyExists)
+		}
+		count, err := readCount(meta)
+		if err != nil {
+			return err
+		}
+		if maxClients > 0 && count >= uint64(maxClients) {
+			return fmt.Errorf("%d clients exist, the maximum is %d: %w", count, maxClients, ErrLimitExceeded)
+		}
+		if err := clients.Put(id, value); err != nil {
+			return err
+		}
+		if err := names.Put(name, id); err != nil {
+			return err
+		}
+		return putCount(meta, count+1)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: create client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// checkIdentity refuses a client that the indexes could not hold.
+func checkIdentity(c Client) error {
+	if c.ID == "" {
+		return errors.New("empty client id")
+	}
+	if c.Name == "" {
+		return fmt.Errorf("client %q has an empty name", c.ID)
+	}
+	return nil
+}
+
+// GetClient returns the client with that ID; see Store.
+func (b *Bolt) GetClient(ctx context.Context, id string) (Client, error) {
+	if err := ctx.Err(); err != nil {
+		return Client{}, fmt.Errorf("storage: get client: %w", err)
+	}
+	var c Client
+	err := b.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketClients).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		return decodeJSON(v, &c)
+	})
+	if err != nil {
+		return Client{}, fmt.Errorf("storage: get client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListClients returns a page of clients in ascending order of ID; see Store
+// and ListOptions. A Limit below 1 is an error.
+func (b *Bolt) ListClients(ctx context.Context, opts ListOptions) ([]Client, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("storage: list clients: %w", err)
+	}
+	if opts.Limit < 1 {
+		return nil, false, fmt.Errorf("storage: list clients: limit is %d, want at least 1", opts.Limit)
+	}
+	var (
+		page []Client
+		more bool
+	)
+	err := b.view(func(tx *bolt.Tx) error {
+		clients := tx.Bucket(bucketClients)
+		if opts.Name != "" {
+			// Names are unique, so the filter leaves at most one client.
+			id := tx.Bucket(bucketClientNames).Get([]byte(nameKey(opts.Name)))
+			if id == nil || (opts.After != "" && string(id) <= opts.After) {
+				return nil
+			}
+			v := clients.Get(id)
+			if v == nil {
+				return fmt.Errorf("name index points at missing client %s", quoteClipped(id))
+			}
+			var c Client
+			if err := decodeJSON(v, &c); err != nil {
+				return err
+			}
+			page = []Client{c}
+			return nil
+		}
+		cur := clients.Cursor()
+		k, v := cur.First()
+		if opts.After != "" {
+			after := []byte(opts.After)
+			k, v = cur.Seek(after)
+			if bytes.Equal(k, after) {
+				k, v = cur.Next()
+			}
+		}
+		page = make([]Client, 0, min(opts.Limit, 100))
+		for ; k != nil; k, v = cur.Next() {
+			if len(page) == opts.Limit {
+				more = true
+				break
+			}
+			var c Client
+			if err := decodeJSON(v, &c); err != nil {
+				return fmt.Errorf("client %s: %w", quoteClipped(k), err)
+			}
+			page = append(page, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: list clients: %w", err)
+	}
+	return page, more, nil
+}
+
+// UpdateClient replaces a client atomically; see Store. The returned client
+// is decoded from what was written, so it matches a later GetClient and
+// shares no memory with what update returned.
+//
+// Concurrent calls are grouped into shared transactions, and bbolt may run a
+// grouped transaction more than once: update must therefore be pure, a
+// function of its argument without side effects, as it may be called several
+// times for one UpdateClient. Each call gets its own freshly decoded copy.
+func (b *Bolt) UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error) {
+	if err := ctx.Err(); err != nil {
+		return Client{}, fmt.Errorf("storage: update client: %w", err)
+	}
+	if update == nil {
+		return Client{}, errors.New("storage: update client: nil update function")
+	}
+	key := []byte(id)
+	var written []byte
+	err := b.batch(func(tx *bolt.Tx) error {
+		written = nil
+		clients := tx.Bucket(bucketClients)
+		names := tx.Bucket(bucketClientNames)
+		v := clients.Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		var old Client
+		if err := decodeJSON(v, &old); err != nil {
+			return err
+		}
+		oldName := nameKey(old.Name)
+		next, err := callUpdate(update, old)
+		if err != nil {
+			return &callbackError{err}
+		}
+		if next.ID != id {
+			return fmt.Errorf("the client id cannot change (to %q)", next.ID)
+		}
+		if err := checkIdentity(next); err != nil {
+			return err
+		}
+		if newName := nameKey(next.Name); newName != oldName {
+			if names.Get([]byte(newName)) != nil {
+				return fmt.Errorf("client name %q: %w", next.Name, ErrAlreadyExists)
+			}
+			if err := names.Delete([]byte(oldName)); err != nil {
+				return err
+			}
+			if err := names.Put([]byte(newName), key); err != nil {
+				return err
+			}
+		}
+		value, err := json.Marshal(next)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		if err := clients.Put(key, value); err != nil {
+			return err
+		}
+		written = value
+		return nil
+	})
+	if cerr := (*callbackError)(nil); errors.As(err, &cerr) {
+		return Client{}, cerr.err
+	}
+	if err != nil {
+		return Client{}, fmt.Errorf("storage: update client %q: %w", id, err)
+	}
+	var stored Client
+	if err := decodeJSON(written, &stored); err != nil {
+		return Client{}, fmt.Errorf("storage: update client %q: %w", id, err)
+	}
+	return stored, nil
+}
+
+// DeleteClient removes a client with its name index entry and usage; see
+// Store.
+func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: delete client: %w", err)
+	}
+	key := []byte(id)
+	err := b.batch(func(tx *bolt.Tx) error {
+		clients := tx.Bucket(bucketClients)
+		names := tx.Bucket(bucketClientNames)
+		meta := tx.Bucket(bucketMeta)
+		v := clients.Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		var head clientHead
+		if err := decodeJSON(v, &head); err != nil {
+			return err
+		}
+		count, err := readCount(meta)
+		if err != nil {
+			return err
+		}
+		if count == 0 {
+			return errors.New("client count is 0 while a client exists")
+		}
+		// Only drop the index entry if it is this client's: never let a
+		// damaged record free another client's name.
+		name := []byte(nameKey(head.Name))
+		if bytes.Equal(names.Get(name), key) {
+			if err := names.Delete(name); err != nil {
+				return err
+			}
+		}
+		if err := clients.Delete(key); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketUsage).Delete(key); err != nil {
+			return err
+		}
+		return putCount(meta, count-1)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: delete client %q: %w", id, err)
+	}
+	return nil
+}
+
+// CountClients returns how many clients exist, from a stored counter.
+func (b *Bolt) CountClients(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("storage: count clients: %w", err)
+	}
+	var n uint64
+	err := b.view(func(tx *bolt.Tx) error {
+		var err error
+		n, err = readCount(tx.Bucket(bucketMeta))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: count clients: %w", err)
+	}
+	return int(n), nil
+}
+
+// decodeJSON decodes a stored value. Decoding copies everything out of v,
+// which bbolt only keeps valid until the transaction ends.
+func decodeJSON(v []byte, into any) error {
+	if err := json.Unmarshal(v, into); err != nil {
+		return fmt.Errorf("decode stored record: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// epochShards is how many write epochs Cached keeps. A write bumps the
+// epoch of its client's shard; a read that missed only caches what it loaded
+// if its shard's epoch did not move meanwhile. More shards mean fewer
+// loads left uncached because an unrelated client was written at the same
+// moment.
+const epochShards = 256
+
+// Cached is a Store that keeps recently read clients in memory, in front of
+// another Store. Only GetClient is served from memory; every other method
+// passes through.
+//
+// A cached client is served without touching the inner store and without
+// copying: callers share the cached record read-only, as the package
+// documentation says. What is cached is a private deep copy of what the inner
+// store returned. After a client write (create, update, delete) has
+// committed, its entry is evicted before the write returns, so no read that
+// starts after a write returns sees the record from before it; the next read
+// loads the committed record. A write the inner store refused (not found,
+// already exists, limit exceeded, the update function's error) leaves the
+// cache unchanged; after any other failure the entry is
+// evicted too, since the inner store may or may not have committed.
+type Cached struct {
+	inner Store
+	lru   *lru.Cache[string, *Client]
+	seed  maphash.Seed
+
+	// mu orders cache inserts after a miss against invalidations.
+	mu     sync.Mutex
+	epochs [epochShards]uint64
+}
+
+// NewCached wraps s in an LRU cache of at most size clients (size >= 1).
+func NewCached(s Store, size int) (*Cached, error) {
+	if s == nil {
+		return nil, errors.New("storage: cache: nil store")
+	}
+	cache, err := lru.New[string, *Client](size)
+	if err != nil {
+		return nil, fmt.Errorf("storage: cache of %d clients: %w", size, err)
+	}
+	return &Cached{inner: s, lru: cache, seed: maphash.MakeSeed()}, nil
+}
+
+// Inner returns the wrapped store.
+func (c *Cached) Inner() Store { return c.inner }
+
+// Resize changes how many clients the cache holds (size >= 1), evicting the
+// least recently used ones when it shrinks.
+func (c *Cached) Resize(size int) error {
+	if size < 1 {
+		return fmt.Errorf("storage: cache size is %d, want at least 1", size)
+	}
+	c.lru.Resize(size)
+	return nil
+}
+
+// Len returns how many clients are cached now.
+func (c *Cached) Len() int { return c.lru.Len() }
+
+// shard returns the epoch shard of a client ID.
+func (c *Cached) shard(id string) int {
+	return int(maphash.String(c.seed, id) % epochShards)
+}
+
+// invalidate evicts a client after a write and moves its shard's epoch, so
+// that a load that started before the write is not cached.
+func (c *Cached) invalidate(id string) {
+	c.mu.Lock()
+	c.epochs[c.shard(id)]++
+	c.lru.Remove(id)
+	c.mu.Unlock()
+}
+
+// afterWrite updates the cache for a write of client id that returned err.
+// refused reports whether err proves the inner store changed nothing.
+func (c *Cached) afterWrite(id string, err error, refused bool) {
+	if err == nil || !refused {
+		c.invalidate(id)
+	}
+}
+
+// isRefusal reports whether err is one with which a Store turns a write down
+// before changing anything. A cancelled context is not among them: a store
+// may notice the cancellation only after it committed.
+func isRefusal(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExists) ||
+		errors.Is(err, ErrLimitExceeded)
+}
+
+// GetClient returns the client, from memory when it is cached. The returned
+// record is shared: callers must not change its slices.
+func (c *Cached) GetClient(ctx context.Context, id string) (Client, error) {
+	if err := ctx.Err(); err != nil {
+		return Client{}, fmt.Errorf("storage: get client: %w", err)
+	}
+	if cached, ok := c.lru.Get(id); ok {
+		return *cached, nil
+	}
+	shard := c.shard(id)
+	c.mu.Lock()
+	epoch := c.epochs[shard]
+	c.mu.Unlock()
+
+	loaded, err := c.inner.GetClient(ctx, id)
+	if err != nil {
+		return Client{}, err
+	}
+	private := loaded.Clone()
+	c.mu.Lock()
+	// A write to this shard since the load began may have committed after
+	// the load read the record: then it is not cached, and the next read
+	// loads again.
+	if c.epochs[shard] == epoch {
+		c.lru.Add(id, &private)
+	}
+	c.mu.Unlock()
+	return loaded, nil
+}
+
+// CreateClient creates the client in the inner store, then invalidates its
+// cache entry.
+func (c *Cached) CreateClient(ctx context.Context, client Client, maxClients int) error {
+	err := c.inner.CreateClient(ctx, client, maxClients)
+	c.afterWrite(client.ID, err, isRefusal(err))
+	return err
+}
+
+// UpdateClient updates the client in the inner store, then invalidates its
+// cache entry. update has the same duties as for the inner store (for Bolt:
+// it must be pure).
+func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error) {
+	if update == nil {
+		return Client{}, errors.New("storage: update client: nil update function")
+	}
+	// Remember the update function's last error: the inner store returns it
+	// as it is, and it means nothing was written.
+	var callbackErr error
+	updated, err := c.inner.UpdateClient(ctx, id, func(old Client) (Client, error) {
+		next, err := update(old)
+		callbackErr = err
+		return next, err
+	})
+	refused := isRefusal(err) || (callbackErr != nil && errors.Is(err, callbackErr))
+	c.afterWrite(id, err, refused)
+	return updated, err
+}
+
+// DeleteClient deletes the client in the inner store, then invalidates its
+// cache entry.
+func (c *Cached) DeleteClient(ctx context.Context, id string) error {
+	err := c.inner.DeleteClient(ctx, id)
+	c.afterWrite(id, err, isRefusal(err))
+	return err
+}
+
+// ListClients passes through: pages are not cached.
+func (c *Cached) ListClients(ctx context.Context, opts ListOptions) ([]Client, bool, error) {
+	return c.inner.ListClients(ctx, opts)
+}
+
+// CountClients passes through.
+func (c *Cached) CountClients(ctx context.Context) (int, error) {
+	return c.inner.CountClients(ctx)
+}
+
+// SigningKeys passes through.
+func (c *Cached) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	return c.inner.SigningKeys(ctx)
+}
+
+// UpdateSigningKeys passes through.
+func (c *Cached) UpdateSigningKeys(ctx context.Context, update func([]SigningKey) ([]SigningKey, error)) ([]SigningKey, error) {
+	return c.inner.UpdateSigningKeys(ctx, update)
+}
+
+// Revoke passes through.
+func (c *Cached) Revoke(ctx context.Context, r Revocation) error {
+	return c.inner.Revoke(ctx, r)
+}
+
+// Revocations passes through.
+func (c *Cached) Revocations(ctx context.Context, now time.Time) ([]Revocation, error) {
+	return c.inner.Revocations(ctx, now)
+}
+
+// PruneRevocations passes through.
+func (c *Cached) PruneRevocations(ctx context.Context, now time.Time) error {
+	return c.inner.PruneRevocations(ctx, now)
+}
+
+// AddUsage passes through.
+func (c *Cached) AddUsage(ctx context.Context, deltas map[string]Usage) error {
+	return c.inner.AddUsage(ctx, deltas)
+}
+
+// Usage passes through.
+func (c *Cached) Usage(ctx context.Context, clientID string) (Usage, error) {
+	return c.inner.Usage(ctx, clientID)
+}
+
+// Close empties the cache and closes the inner store.
+func (c *Cached) Close() error {
+	c.mu.Lock()
+	for i := range c.epochs {
+		c.epochs[i]++
+	}
+	c.lru.Purge()
+	c.mu.Unlock()
+	return c.inner.Close()
+}
+
+var _ Store = (*Cached)(nil)
