@@ -139,8 +139,8 @@ func (c *Cached) CreateClient(ctx context.Context, client Client, maxClients int
 }
 
 // UpdateClient updates the client in the inner store, then invalidates its
-// cache entry. update has the same duties as for the inner store (for Bolt:
-// it must be pure).
+// cache entry. As Store says, update may run more than once and must be pure;
+// each run gets its own deep copy of the client.
 func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error) {
 	if update == nil {
 		return Client{}, errors.New("storage: update client: nil update function")
@@ -149,7 +149,10 @@ func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client
 	// as it is, and it means nothing was written.
 	var callbackErr error
 	updated, err := c.inner.UpdateClient(ctx, id, func(old Client) (Client, error) {
-		next, err := update(old)
+		// The inner store should hand over a private copy already; cloning
+		// again keeps that promise whatever the inner store is, at a cost
+		// only admin writes pay.
+		next, err := update(old.Clone())
 		callbackErr = err
 		return next, err
 	})

@@ -23,7 +23,9 @@ var (
 	// ErrNotFound: no record with that key.
 	ErrNotFound = errors.New("not found")
 	// ErrAlreadyExists: a client with that ID, or with that name in any letter
-	// case, exists already.
+	// case, exists already. Names are compared under Unicode simple case
+	// folding, as strings.EqualFold does: "Billing" and "BILLING" are the same
+	// name, "Straße" and "STRASSE" are not.
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrLimitExceeded: creating the record would pass the configured maximum.
 	ErrLimitExceeded = errors.New("limit exceeded")
@@ -121,7 +123,8 @@ type ListOptions struct {
 	After string
 	// Limit is the page size; it must be at least 1.
 	Limit int
-	// Name, when set, keeps only the client with exactly this name (ignoring case).
+	// Name, when set, keeps only the client with exactly this name (ignoring
+	// case, as ErrAlreadyExists describes).
 	Name string
 }
 
@@ -139,6 +142,10 @@ type Store interface {
 	// An error from update aborts the change and is returned as it is. The ID
 	// cannot change; a new name must not be taken by another client
 	// (ErrAlreadyExists). It returns the stored result.
+	//
+	// update may be called more than once for one UpdateClient (a store may
+	// group concurrent writes into one transaction and retry it), so it must
+	// be a pure function of its argument, without side effects.
 	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
 	// DeleteClient removes the client and its usage counters, or returns ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
@@ -161,7 +168,8 @@ type Store interface {
 	// AddUsage adds each delta to the stored counters of its client. Deltas for
 	// clients that no longer exist are dropped.
 	AddUsage(ctx context.Context, deltas map[string]Usage) error
-	// Usage returns a client's stored counters (zero when none were recorded).
+	// Usage returns a client's stored counters (zero when none were recorded,
+	// which includes a client that does not exist).
 	Usage(ctx context.Context, clientID string) (Usage, error)
 
 	// Close releases the store. It is safe to call more than once.
