@@ -68,10 +68,14 @@ type Bolt struct {
 // signing keys.
 //
 // Open fails with a clear error, never a panic, when the file is locked by
-// another process, is not a bbolt database, is truncated or has an unreadable
-// layout, or was written by a newer schema version. It validates the meta
-// pages, the file size and the store's own buckets; a walk of every page is
-// left to Check, which takes time proportional to the file.
+// another process, is not a bbolt database or belongs to another
+// application, is truncated or has an unreadable layout, or was written by a
+// newer schema version. It validates the meta pages, the file size and the
+// store's own buckets; a walk of every page is left to Check, which takes
+// time proportional to the file. A read that reaches a damaged page later
+// fails with an error; a write can still panic inside bbolt's shared
+// transaction goroutine, which no caller can recover, so after a disk fault
+// run Check before serving.
 func Open(path string, opts BoltOptions) (*Bolt, error) {
 	if path == "" {
 		return nil, errors.New("storage: open: empty path")
