@@ -373,14 +373,20 @@ func do(t testing.TB, method, url string, body any, header ...string) apiRespons
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return doRequest(t, req)
+}
+
+// doRequest sends req and reads the whole answer.
+func doRequest(t testing.TB, req *http.Request) apiResponse {
+	t.Helper()
 	resp, err := send(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
+		t.Fatalf("%s %s: reading body: %v", req.Method, req.URL, err)
 	}
 	return apiResponse{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }

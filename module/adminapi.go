@@ -73,7 +73,7 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 
 // adminHandler builds the client-management API over this config's registry.
 func (a *App) adminHandler() http.Handler {
-	return admin.NewHandler(a.registry, admin.Options{Logger: a.logger.Named("admin")})
+	return admin.NewHandler(a.registry, admin.Options{Logger: a.logger.Named("admin"), Keys: keyAdmin{a}})
 }
 
 // Interface guards

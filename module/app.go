@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/throttle"
+	"github.com/scopegate/scopegate/token"
 )
 
 func init() {
@@ -28,6 +31,13 @@ const (
 	defaultAccessTokenTTL    = 15 * time.Minute
 	defaultMaxAccessTokenTTL = 90 * time.Minute
 	defaultLockTimeout       = time.Second
+	defaultSigningAlg        = token.AlgES256
+	defaultKeyRotation       = 30 * 24 * time.Hour
+	defaultLeeway            = 30 * time.Second
+	defaultVerifiedCacheSize = 10000
+	// maintenanceInterval is how often the app checks whether the signing key
+	// is due for rotation and forgets revocations of expired tokens.
+	maintenanceInterval = time.Minute
 )
 
 // App is the scopegate app: the state that Scopegate's handlers share, namely
@@ -65,9 +75,47 @@ type App struct {
 	// each client's. Default: 90m.
 	MaxAccessTokenTTL caddy.Duration `json:"max_access_token_ttl,omitempty"`
 
+	// SigningAlg is the JWS algorithm of the keys this server generates:
+	// ES256 (default), RS256 or EdDSA. Changing it takes effect at the next
+	// rotation.
+	SigningAlg string `json:"signing_alg,omitempty"`
+
+	// SigningKeyFile names a PEM file holding the one key to sign with
+	// (PKCS #8, SEC 1 or PKCS #1), instead of keys generated and kept in the
+	// store. Its kid is its RFC 7638 thumbprint. Rotation is then the
+	// operator's: replace the file and reload.
+	SigningKeyFile string `json:"signing_key_file,omitempty"`
+
+	// KeyRotation is how long a generated signing key signs before the next
+	// one takes over. Default: 720h (30 days). 0 turns automatic rotation off;
+	// POST /scopegate/keys/rotate rotates on demand either way.
+	KeyRotation *caddy.Duration `json:"key_rotation,omitempty"`
+
+	// Leeway is the clock skew tolerated when checking a token's exp, nbf and
+	// iat. Default: 30s.
+	Leeway caddy.Duration `json:"leeway,omitempty"`
+
+	// VerifiedTokenCacheSize is how many verified tokens are remembered, so a
+	// token seen before skips signature verification (never past its exp).
+	// Default: 10000.
+	VerifiedTokenCacheSize int `json:"verified_token_cache_size,omitempty"`
+
+	// FailedLoginLimit is how many failed logins one client ID may have within
+	// FailedLoginWindow before further attempts are refused with 429 until
+	// the window ends. Default: 10.
+	FailedLoginLimit int `json:"failed_login_limit,omitempty"`
+
+	// FailedLoginWindow is the window of FailedLoginLimit. Default: 1m.
+	FailedLoginWindow caddy.Duration `json:"failed_login_window,omitempty"`
+
+	ctx      caddy.Context
 	backend  *backend
 	registry *registry.Registry
+	verifier *token.Verifier
+	verified *token.VerifiedCache
+	logins   *throttle.Throttle
 	logger   *zap.Logger
+	now      func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -80,7 +128,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 
 // Provision applies defaults and opens (or shares) the store.
 func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.now = time.Now
 	if a.Storage == "" {
 		a.Storage = filepath.Join(caddy.AppDataDir(), "scopegate", "scopegate.db")
 	}
@@ -102,6 +152,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxAccessTokenTTL == 0 {
 		a.MaxAccessTokenTTL = caddy.Duration(defaultMaxAccessTokenTTL)
 	}
+	if a.SigningAlg == "" {
+		a.SigningAlg = defaultSigningAlg
+	}
+	if a.KeyRotation == nil {
+		d := caddy.Duration(defaultKeyRotation)
+		a.KeyRotation = &d
+	}
+	if a.Leeway == 0 {
+		a.Leeway = caddy.Duration(defaultLeeway)
+	}
+	if a.VerifiedTokenCacheSize == 0 {
+		a.VerifiedTokenCacheSize = defaultVerifiedCacheSize
+	}
 	// Validate runs after Provision; a bad config must not open the store.
 	if err := a.validateConfig(); err != nil {
 		return err
@@ -117,7 +180,46 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
 	})
+	if err := a.loadKeys(); err != nil {
+		return fmt.Errorf("scopegate: %w", err)
+	}
+	a.verifier = &token.Verifier{Issuer: a.Issuer, Leeway: time.Duration(a.Leeway), Now: a.now}
+	if a.verified, err = token.NewVerifiedCache(a.VerifiedTokenCacheSize); err != nil {
+		return fmt.Errorf("scopegate: %w", err)
+	}
+	a.logins = throttle.New(a.FailedLoginLimit, time.Duration(a.FailedLoginWindow), 0)
 	return nil
+}
+
+// loadKeys loads the operator's key file, or makes sure the store holds
+// generated keys. A key that cannot be read fails provisioning: the gateway
+// never serves without the keys it was told to use.
+func (a *App) loadKeys() error {
+	if a.SigningKeyFile != "" {
+		pemBytes, err := os.ReadFile(a.SigningKeyFile)
+		if err != nil {
+			return fmt.Errorf("reading signing_key_file: %w", err)
+		}
+		key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
+		if err != nil {
+			return fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
+		}
+		return a.backend.keys.loadFile(key)
+	}
+	if err := a.backend.keys.loadStored(a.ctx, a.SigningAlg); err != nil {
+		return err
+	}
+	if alg := a.backend.keys.keySet().SigningAlgorithm(); alg != a.SigningAlg {
+		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
+			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
+	}
+	return nil
+}
+
+// retiredKeyLifetime is how long a retired key stays published: until every
+// token it signed has expired, allowing for clock skew.
+func (a *App) retiredKeyLifetime() time.Duration {
+	return time.Duration(a.MaxAccessTokenTTL) + time.Duration(a.Leeway)
 }
 
 // validateConfig checks the options alone, without touching the store.
@@ -144,6 +246,18 @@ func (a *App) validateConfig() error {
 	case a.AccessTokenTTL > a.MaxAccessTokenTTL:
 		return fmt.Errorf("scopegate: access_token_ttl %s exceeds max_access_token_ttl %s",
 			time.Duration(a.AccessTokenTTL), time.Duration(a.MaxAccessTokenTTL))
+	case a.SigningAlg != token.AlgES256 && a.SigningAlg != token.AlgRS256 && a.SigningAlg != token.AlgEdDSA:
+		return fmt.Errorf("scopegate: signing_alg %q is not one of ES256, RS256, EdDSA", a.SigningAlg)
+	case a.KeyRotation != nil && *a.KeyRotation < 0:
+		return errors.New("scopegate: key_rotation must not be negative")
+	case a.KeyRotation != nil && *a.KeyRotation > 0 && time.Duration(*a.KeyRotation) < time.Duration(a.MaxAccessTokenTTL):
+		return errors.New("scopegate: key_rotation must be at least max_access_token_ttl")
+	case a.Leeway < 0 || a.Leeway > caddy.Duration(5*time.Minute):
+		return errors.New("scopegate: leeway must be between 0 and 5m")
+	case a.VerifiedTokenCacheSize < 0:
+		return errors.New("scopegate: verified_token_cache_size must not be negative")
+	case a.FailedLoginLimit < 0 || a.FailedLoginWindow < 0:
+		return errors.New("scopegate: failed_login_limit and failed_login_window must not be negative")
 	}
 	return nil
 }
@@ -153,10 +267,44 @@ func (a *App) Validate() error {
 	return a.validateConfig()
 }
 
-// Start implements caddy.App.
+// Start begins background maintenance: automatic key rotation and pruning of
+// expired revocations. It stops with the config.
 func (a *App) Start() error {
-	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path))
+	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
+		zap.String("signing_kid", a.backend.keys.keySet().SigningKeyID()))
+	go a.maintain()
 	return nil
+}
+
+// maintain runs periodic upkeep until the config stops.
+func (a *App) maintain() {
+	ticker := time.NewTicker(maintenanceInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-ticker.C:
+			a.maintainOnce()
+		}
+	}
+}
+
+// maintainOnce rotates the signing key when it is due and forgets expired
+// revocations.
+func (a *App) maintainOnce() {
+	if every := time.Duration(*a.KeyRotation); every > 0 && a.SigningKeyFile == "" {
+		rotated, err := a.backend.keys.rotate(a.ctx, a.SigningAlg, a.retiredKeyLifetime(), every)
+		switch {
+		case err != nil:
+			a.logger.Error("automatic key rotation failed", zap.Error(err))
+		case rotated:
+			a.logger.Info("signing key rotated", zap.String("kid", a.backend.keys.keySet().SigningKeyID()))
+		}
+	}
+	if err := a.backend.revocations.prune(a.ctx, a.now()); err != nil {
+		a.logger.Error("pruning expired revocations failed", zap.Error(err))
+	}
 }
 
 // Stop implements caddy.App.

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -25,6 +26,9 @@ type backend struct {
 	path  string
 	bolt  *storage.Bolt
 	store *storage.Cached
+
+	keys        *keyring
+	revocations *revocations
 }
 
 // acquireBackend returns the backend for path, opening the store the first time.
@@ -44,7 +48,18 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			_ = db.Close()
 			return nil, err
 		}
-		return &backend{path: key, bolt: db, store: cached}, nil
+		revoked, err := loadRevocations(context.Background(), cached, time.Now())
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return &backend{
+			path:        key,
+			bolt:        db,
+			store:       cached,
+			keys:        &keyring{store: cached, now: time.Now},
+			revocations: revoked,
+		}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -2,15 +2,21 @@ package module
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("scopegate", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("scopegate_issuer", parseIssuer)
+	// After basic_auth and before handle, route, respond and reverse_proxy, so
+	// a plain site block works without a route block.
+	httpcaddyfile.RegisterDirectiveOrder("scopegate_issuer", httpcaddyfile.After, "basic_auth")
 }
 
 // parseGlobalOption turns the `scopegate` global option into the scopegate app.
@@ -39,6 +45,13 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		max_scopes            <count>
 //		access_token_ttl      <duration>
 //		max_access_token_ttl  <duration>
+//		signing_alg           ES256|RS256|EdDSA
+//		signing_key_file      <pem file>
+//		key_rotation          <duration>   # 0: manual only
+//		leeway                <duration>
+//		verified_token_cache_size <tokens>
+//		failed_login_limit    <count>
+//		failed_login_window   <duration>
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
@@ -80,8 +93,86 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := countArg(d, &a.MaxScopes); err != nil {
 				return err
 			}
+		case "signing_alg":
+			if err := oneArg(d, &a.SigningAlg); err != nil {
+				return err
+			}
+		case "signing_key_file":
+			if err := oneArg(d, &a.SigningKeyFile); err != nil {
+				return err
+			}
+		case "key_rotation":
+			var every caddy.Duration
+			if err := durationArg(d, &every); err != nil {
+				return err
+			}
+			a.KeyRotation = &every
+		case "leeway":
+			if err := durationArg(d, &a.Leeway); err != nil {
+				return err
+			}
+		case "verified_token_cache_size":
+			if err := countArg(d, &a.VerifiedTokenCacheSize); err != nil {
+				return err
+			}
+		case "failed_login_limit":
+			if err := countArg(d, &a.FailedLoginLimit); err != nil {
+				return err
+			}
+		case "failed_login_window":
+			if err := durationArg(d, &a.FailedLoginWindow); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unknown scopegate option %q", option)
+		}
+	}
+	return nil
+}
+
+// parseIssuer sets up the issuer handler from its directive.
+func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	iss := new(Issuer)
+	err := iss.UnmarshalCaddyfile(h.Dispenser)
+	return iss, err
+}
+
+// UnmarshalCaddyfile sets up the issuer from Caddyfile tokens. Syntax:
+//
+//	scopegate_issuer {
+//		token_path       <path>
+//		revoke_path      <path>
+//		introspect_path  <path>
+//		jwks_path        <path>
+//	}
+//
+// The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
+// /oauth2/introspect and /.well-known/jwks.json.
+func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		option := d.Val()
+		var dst *string
+		switch option {
+		case "token_path":
+			dst = &iss.TokenPath
+		case "revoke_path":
+			dst = &iss.RevokePath
+		case "introspect_path":
+			dst = &iss.IntrospectPath
+		case "jwks_path":
+			dst = &iss.JWKSPath
+		default:
+			return d.Errf("unknown scopegate_issuer option %q", option)
+		}
+		if err := oneArg(d, dst); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(*dst, "/") {
+			return d.Errf("%s must start with /", option)
 		}
 	}
 	return nil
@@ -130,4 +221,7 @@ func countArg(d *caddyfile.Dispenser, dst *int) error {
 }
 
 // Interface guards
-var _ caddyfile.Unmarshaler = (*App)(nil)
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*Issuer)(nil)
+)

@@ -70,7 +70,8 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 func TestAppValidateConfig(t *testing.T) {
 	base := func() App {
 		return App{Issuer: "https://auth.example.com", CacheSize: 1, MaxClients: 1, MaxScopes: 1,
-			AccessTokenTTL: caddy.Duration(time.Minute), MaxAccessTokenTTL: caddy.Duration(time.Hour)}
+			AccessTokenTTL: caddy.Duration(time.Minute), MaxAccessTokenTTL: caddy.Duration(time.Hour),
+			SigningAlg: "ES256", Leeway: caddy.Duration(30 * time.Second)}
 	}
 	cases := []struct {
 		name    string
@@ -86,6 +87,10 @@ func TestAppValidateConfig(t *testing.T) {
 		{"issuer not http", func(a *App) { a.Issuer = "ftp://a.example" }, "absolute http(s) URL"},
 		{"ttl above max", func(a *App) { a.AccessTokenTTL = caddy.Duration(2 * time.Hour) }, "exceeds max_access_token_ttl"},
 		{"negative cache", func(a *App) { a.CacheSize = -1 }, "cache_size"},
+		{"symmetric algorithm", func(a *App) { a.SigningAlg = "HS256" }, "signing_alg"},
+		{"none algorithm", func(a *App) { a.SigningAlg = "none" }, "signing_alg"},
+		{"rotation shorter than tokens live", func(a *App) { d := caddy.Duration(time.Minute); a.KeyRotation = &d }, "key_rotation"},
+		{"huge leeway", func(a *App) { a.Leeway = caddy.Duration(time.Hour) }, "leeway"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +105,35 @@ func TestAppValidateConfig(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestIssuerUnmarshalCaddyfile(t *testing.T) {
+	var iss Issuer
+	err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`scopegate_issuer {
+		token_path      /t
+		revoke_path     /r
+		introspect_path /i
+		jwks_path       /k
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iss.TokenPath != "/t" || iss.RevokePath != "/r" || iss.IntrospectPath != "/i" || iss.JWKSPath != "/k" {
+		t.Fatalf("got %+v", iss)
+	}
+	for name, input := range map[string]string{
+		"unknown option":   "scopegate_issuer {\n colour red\n}",
+		"relative path":    "scopegate_issuer {\n token_path token\n}",
+		"missing argument": "scopegate_issuer {\n jwks_path\n}",
+		"inline argument":  "scopegate_issuer /x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var iss Issuer
+			if err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want an error with file and line", err)
 			}
 		})
 	}

@@ -1,0 +1,84 @@
+// Package grant decides what an authenticated client may be issued: the
+// OAuth 2.0 grant rules, free of transport and of Caddy. The token endpoint
+// authenticates the client, asks this package what to issue, and mints.
+// Later grants (refresh_token, authorization_code with PKCE) belong here too.
+package grant
+
+import (
+	"slices"
+
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+)
+
+// ClientCredentials is the grant_type of RFC 6749 §4.4.
+const ClientCredentials = "client_credentials"
+
+// Supported lists the grants this release implements.
+var Supported = []string{ClientCredentials}
+
+// Decision is what a token request may be issued.
+type Decision struct {
+	// Scopes are the granted scopes, in the order requested.
+	Scopes []string
+	// Audience is the token's aud.
+	Audience []string
+}
+
+// Decide applies the rules of the requested grant, in order: the grant is
+// supported, the client may use it, the scopes are allowed, the resources
+// are in the client's audience. gatewayAudience is the aud of tokens for a
+// client that names no audience: the gateway itself.
+func Decide(req *oauth.TokenRequest, c storage.Client, gatewayAudience string) (Decision, *oauth.Error) {
+	if !slices.Contains(Supported, req.GrantType) {
+		return Decision{}, oauth.UnsupportedGrantType("the grant type is not supported")
+	}
+	if !slices.Contains(c.GrantTypes, req.GrantType) {
+		return Decision{}, oauth.UnauthorizedClient("the client may not use this grant type")
+	}
+	scopes, e := grantedScopes(req.Scopes, c)
+	if e != nil {
+		return Decision{}, e
+	}
+	audience, e := audience(req.Resource, c, gatewayAudience)
+	if e != nil {
+		return Decision{}, e
+	}
+	return Decision{Scopes: scopes, Audience: audience}, nil
+}
+
+// grantedScopes checks the requested scopes against the client's: every one
+// must be allowed exactly (implication rules widen what a route accepts, never
+// what a client is issued). With none requested, a client that must ask gets
+// invalid_scope and any other gets all its scopes.
+func grantedScopes(requested []string, c storage.Client) ([]string, *oauth.Error) {
+	if len(requested) == 0 {
+		if c.RequireScopeRequest {
+			return nil, oauth.InvalidScope("this client must request a scope")
+		}
+		return c.Scopes, nil
+	}
+	if notAllowed := scope.Subset(requested, c.Scopes); len(notAllowed) > 0 {
+		return nil, oauth.InvalidScope("a requested scope is not allowed for this client")
+	}
+	return requested, nil
+}
+
+// audience picks aud: the requested resources, which must all be in the
+// client's audience (RFC 8707 §2), or else the client's whole audience, or the
+// gateway's for a client with none.
+func audience(resources []string, c storage.Client, gatewayAudience string) ([]string, *oauth.Error) {
+	if len(resources) == 0 {
+		if len(c.Audience) == 0 {
+			return []string{gatewayAudience}, nil
+		}
+		return c.Audience, nil
+	}
+	for _, res := range resources {
+		if !slices.Contains(c.Audience, res) {
+			return nil, oauth.InvalidTarget("a requested resource is not allowed for this client")
+		}
+	}
+	return resources, nil
+}

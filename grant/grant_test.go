@@ -1,0 +1,74 @@
+package grant
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/storage"
+)
+
+func TestDecide(t *testing.T) {
+	client := storage.Client{
+		ID:                  "c1",
+		GrantTypes:          []string{ClientCredentials},
+		Scopes:              []string{"read", "write"},
+		Audience:            []string{"https://a.example/", "https://b.example/"},
+		RequireScopeRequest: true,
+	}
+	lax := client
+	lax.RequireScopeRequest = false
+	noAudience := client
+	noAudience.Audience = nil
+	noGrant := client
+	noGrant.GrantTypes = []string{"authorization_code"}
+
+	cases := []struct {
+		name         string
+		req          oauth.TokenRequest
+		client       storage.Client
+		wantCode     string
+		wantScopes   []string
+		wantAudience []string
+	}{
+		{"granted as asked", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"write"}}, client,
+			"", []string{"write"}, client.Audience},
+		{"unsupported grant", oauth.TokenRequest{GrantType: "password", Scopes: []string{"read"}}, client,
+			oauth.CodeUnsupportedGrantType, nil, nil},
+		{"grant not allowed for the client", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}}, noGrant,
+			oauth.CodeUnauthorizedClient, nil, nil},
+		{"scope not allowed", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read", "admin"}}, client,
+			oauth.CodeInvalidScope, nil, nil},
+		{"look-alike scope", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"READ"}}, client,
+			oauth.CodeInvalidScope, nil, nil},
+		{"no scope when one must be asked for", oauth.TokenRequest{GrantType: ClientCredentials}, client,
+			oauth.CodeInvalidScope, nil, nil},
+		{"no scope on a lax client gets all", oauth.TokenRequest{GrantType: ClientCredentials}, lax,
+			"", []string{"read", "write"}, client.Audience},
+		{"resource in the audience", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}, Resource: []string{"https://b.example/"}}, client,
+			"", []string{"read"}, []string{"https://b.example/"}},
+		{"resource outside the audience", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}, Resource: []string{"https://a.example/x"}}, client,
+			oauth.CodeInvalidTarget, nil, nil},
+		{"one of two resources outside", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}, Resource: []string{"https://a.example/", "https://c.example/"}}, client,
+			oauth.CodeInvalidTarget, nil, nil},
+		{"no audience: the gateway's", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}}, noAudience,
+			"", []string{"read"}, []string{"https://gw.example"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, e := Decide(&tc.req, tc.client, "https://gw.example")
+			if tc.wantCode != "" {
+				if e == nil || e.Code != tc.wantCode || e.Status != 400 {
+					t.Fatalf("got %+v, %v; want %s", d, e, tc.wantCode)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("unexpected %v", e)
+			}
+			if !slices.Equal(d.Scopes, tc.wantScopes) || !slices.Equal(d.Audience, tc.wantAudience) {
+				t.Fatalf("got %+v, want scopes %v audience %v", d, tc.wantScopes, tc.wantAudience)
+			}
+		})
+	}
+}
