@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/throttle"
 	"github.com/scopegate/scopegate/token"
 )
@@ -108,14 +110,25 @@ type App struct {
 	// FailedLoginWindow is the window of FailedLoginLimit. Default: 1m.
 	FailedLoginWindow caddy.Duration `json:"failed_login_window,omitempty"`
 
+	// ScopeImplies are implication rules for guarded routes: a token granted
+	// a rule's `grant` scope also satisfies every scope its `implies` pattern
+	// matches: an exact scope, `*` (all) or a `prefix*`. Rules chain. They
+	// widen what a route accepts, never what a client is issued.
+	ScopeImplies []ScopeRule `json:"scope_implies,omitempty"`
+
 	ctx      caddy.Context
 	backend  *backend
 	registry *registry.Registry
 	verifier *token.Verifier
 	verified *token.VerifiedCache
 	logins   *throttle.Throttle
-	logger   *zap.Logger
-	now      func() time.Time
+	// scopeRules are ScopeImplies, compiled.
+	scopeRules *scope.Rules
+	// resourceMetadata maps RFC 9728 metadata paths to the documents of the
+	// guarded routes of this config; the issuer serves them too.
+	resourceMetadata *sync.Map
+	logger           *zap.Logger
+	now              func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -130,6 +143,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.resourceMetadata = new(sync.Map)
 	a.now = time.Now
 	if a.Storage == "" {
 		a.Storage = filepath.Join(caddy.AppDataDir(), "scopegate", "scopegate.db")
@@ -188,7 +202,36 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	a.logins = throttle.New(a.FailedLoginLimit, time.Duration(a.FailedLoginWindow), 0)
+	rules := make([]scope.Rule, len(a.ScopeImplies))
+	for i, r := range a.ScopeImplies {
+		rules[i] = scope.Rule{Grant: r.Grant, Implies: r.Implies}
+	}
+	if a.scopeRules, err = scope.NewRules(rules); err != nil {
+		return fmt.Errorf("scopegate: scope_implies: %w", err)
+	}
 	return nil
+}
+
+// ScopeRule is one scope implication rule.
+type ScopeRule struct {
+	// Grant is the scope a token holds.
+	Grant string `json:"grant"`
+	// Implies is what Grant also satisfies: a scope, `*`, or `prefix*`.
+	Implies string `json:"implies"`
+}
+
+// publishResourceMetadata records a guarded route's RFC 9728 document.
+func (a *App) publishResourceMetadata(path string, doc []byte) {
+	a.resourceMetadata.Store(path, doc)
+}
+
+// resourceMetadataAt returns the RFC 9728 document published at path.
+func (a *App) resourceMetadataAt(path string) ([]byte, bool) {
+	doc, ok := a.resourceMetadata.Load(path)
+	if !ok {
+		return nil, false
+	}
+	return doc.([]byte), true
 }
 
 // loadKeys loads the operator's key file, or makes sure the store holds

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,8 @@ func init() {
 	// After basic_auth and before handle, route, respond and reverse_proxy, so
 	// a plain site block works without a route block.
 	httpcaddyfile.RegisterDirectiveOrder("scopegate_issuer", httpcaddyfile.After, "basic_auth")
+	httpcaddyfile.RegisterHandlerDirective("scopegate_guard", parseGuard)
+	httpcaddyfile.RegisterDirectiveOrder("scopegate_guard", httpcaddyfile.Before, "forward_auth")
 }
 
 // parseGlobalOption turns the `scopegate` global option into the scopegate app.
@@ -52,6 +55,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		verified_token_cache_size <tokens>
 //		failed_login_limit    <count>
 //		failed_login_window   <duration>
+//		scope_implies         <grant> <pattern>   # repeatable
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
@@ -123,6 +127,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &a.FailedLoginWindow); err != nil {
 				return err
 			}
+		case "scope_implies":
+			var rule ScopeRule
+			if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {
+				return d.ArgErr()
+			}
+			a.ScopeImplies = append(a.ScopeImplies, rule)
 		default:
 			return d.Errf("unknown scopegate option %q", option)
 		}
@@ -178,6 +188,85 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// parseGuard sets up the guard from its directive.
+func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	g := new(Guard)
+	err := g.UnmarshalCaddyfile(h.Dispenser)
+	return g, err
+}
+
+// UnmarshalCaddyfile sets up the guard from Caddyfile tokens. Syntax:
+//
+//	scopegate_guard [<scope>...] {
+//		scopes              <scope>...
+//		mode                all|any
+//		method              <METHOD>... scopes <scope>...
+//		audience            <resource URI>
+//		resource            <resource URI>
+//		clients             <client_id>...
+//		strip_authorization
+//		realm               <name>
+//	}
+//
+// Scopes on the directive's line are the same as a scopes line.
+func (g *Guard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	g.Scopes = append(g.Scopes, d.RemainingArgs()...)
+	for d.NextBlock(0) {
+		option := d.Val()
+		switch option {
+		case "scopes":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			g.Scopes = append(g.Scopes, args...)
+		case "mode":
+			if err := oneArg(d, &g.Mode); err != nil {
+				return err
+			}
+			if g.Mode != "all" && g.Mode != "any" {
+				return d.Errf("mode must be all or any, not %q", g.Mode)
+			}
+		case "method":
+			var ms MethodScopes
+			args := d.RemainingArgs()
+			split := slices.Index(args, "scopes")
+			if split < 1 || split == len(args)-1 {
+				return d.Err("method needs one or more methods, then scopes and one or more scopes")
+			}
+			ms.Methods, ms.Scopes = args[:split], args[split+1:]
+			g.MethodScopes = append(g.MethodScopes, ms)
+		case "audience":
+			if err := oneArg(d, &g.Audience); err != nil {
+				return err
+			}
+		case "resource":
+			if err := oneArg(d, &g.Resource); err != nil {
+				return err
+			}
+		case "clients":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			g.Clients = append(g.Clients, args...)
+		case "strip_authorization":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			g.StripAuthorization = true
+		case "realm":
+			if err := oneArg(d, &g.Realm); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unknown scopegate_guard option %q", option)
+		}
+	}
+	return nil
+}
+
 // oneArg reads the single argument of the current option.
 func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	if !d.NextArg() {
@@ -224,4 +313,5 @@ func countArg(d *caddyfile.Dispenser, dst *int) error {
 var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*Issuer)(nil)
+	_ caddyfile.Unmarshaler = (*Guard)(nil)
 )

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,60 @@ func TestIssuerUnmarshalCaddyfile(t *testing.T) {
 				t.Fatalf("got %v, want an error with file and line", err)
 			}
 		})
+	}
+}
+
+func TestGuardUnmarshalCaddyfile(t *testing.T) {
+	var g Guard
+	err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`scopegate_guard orders:read {
+		scopes   extra
+		mode     any
+		method   POST PUT scopes orders:write
+		method   DELETE scopes orders:admin orders:write
+		audience https://api.example.com/orders
+		resource https://api.example.com/orders/v2
+		clients  a b
+		clients  c
+		strip_authorization
+		realm    orders
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(g)
+	want := `{"scopes":["orders:read","extra"],"mode":"any","method_scopes":[{"methods":["POST","PUT"],"scopes":["orders:write"]},` +
+		`{"methods":["DELETE"],"scopes":["orders:admin","orders:write"]}],"audience":"https://api.example.com/orders",` +
+		`"resource":"https://api.example.com/orders/v2","clients":["a","b","c"],"strip_authorization":true,"realm":"orders"}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	for name, input := range map[string]string{
+		"unknown option":         "scopegate_guard {\n colour red\n}",
+		"bad mode":               "scopegate_guard {\n mode some\n}",
+		"method without scopes":  "scopegate_guard {\n method POST\n}",
+		"method scopes but none": "scopegate_guard {\n method POST scopes\n}",
+		"scopes without methods": "scopegate_guard {\n method scopes a\n}",
+		"empty scopes":           "scopegate_guard {\n scopes\n}",
+		"strip with argument":    "scopegate_guard {\n strip_authorization yes\n}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var g Guard
+			if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want an error with file and line", err)
+			}
+		})
+	}
+}
+
+func TestScopeImpliesOption(t *testing.T) {
+	var a App
+	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate {\n scope_implies full *\n scope_implies read:full read:*\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.ScopeImplies) != 2 || a.ScopeImplies[1] != (ScopeRule{Grant: "read:full", Implies: "read:*"}) {
+		t.Fatalf("got %+v", a.ScopeImplies)
+	}
+	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate {\n scope_implies full\n}")); err == nil {
+		t.Fatal("one argument accepted")
 	}
 }

@@ -143,6 +143,12 @@ func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	case iss.metadataPath:
 		iss.serveDocument(w, r, iss.metadata, "public, max-age=3600")
 	default:
+		if strings.HasPrefix(r.URL.Path, protectedResourcePath) {
+			if doc, ok := iss.app.resourceMetadataAt(r.URL.Path); ok {
+				iss.serveDocument(w, r, doc, "public, max-age=3600")
+				return nil
+			}
+		}
 		return next.ServeHTTP(w, r)
 	}
 	return nil
