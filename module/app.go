@@ -366,6 +366,16 @@ func (a *App) Cleanup() error {
 	return err
 }
 
+// scopegateApp returns the config's scopegate app, provisioning it first if
+// needed.
+func scopegateApp(ctx caddy.Context) (*App, error) {
+	appModule, err := ctx.App("scopegate")
+	if err != nil {
+		return nil, err
+	}
+	return appModule.(*App), nil
+}
+
 // Registry returns the client registry.
 func (a *App) Registry() *registry.Registry { return a.registry }
 

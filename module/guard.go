@@ -95,12 +95,16 @@ func (Guard) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the route's policy and renders its metadata once.
 func (g *Guard) Provision(ctx caddy.Context) error {
-	g.logger = ctx.Logger()
-	appModule, err := ctx.App("scopegate")
+	app, err := scopegateApp(ctx)
 	if err != nil {
 		return err
 	}
-	g.app = appModule.(*App)
+	return g.setup(app, ctx.Logger())
+}
+
+// setup checks the policy against app and prepares what requests need.
+func (g *Guard) setup(app *App, logger *zap.Logger) error {
+	g.app, g.logger = app, logger
 	g.Realm = cmpOr(g.Realm, defaultRealm)
 	switch g.Mode {
 	case "", "all":

@@ -72,7 +72,16 @@ func (Issuer) CaddyModule() caddy.ModuleInfo {
 
 // Provision applies defaults, finds the app and renders the metadata once.
 func (iss *Issuer) Provision(ctx caddy.Context) error {
-	iss.logger = ctx.Logger()
+	app, err := scopegateApp(ctx)
+	if err != nil {
+		return err
+	}
+	return iss.setup(app, ctx.Logger())
+}
+
+// setup applies defaults and renders the metadata for app.
+func (iss *Issuer) setup(app *App, logger *zap.Logger) error {
+	iss.app, iss.logger = app, logger
 	for _, p := range []*string{&iss.TokenPath, &iss.RevokePath, &iss.IntrospectPath, &iss.JWKSPath} {
 		if *p != "" && !strings.HasPrefix(*p, "/") {
 			return errors.New("scopegate_issuer: endpoint paths must start with /")
@@ -83,16 +92,11 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 	iss.IntrospectPath = cmpOr(iss.IntrospectPath, defaultIntrospectPath)
 	iss.JWKSPath = cmpOr(iss.JWKSPath, defaultJWKSPath)
 
-	appModule, err := ctx.App("scopegate")
-	if err != nil {
-		return err
-	}
-	iss.app = appModule.(*App)
-
 	// RFC 8414 §3: the metadata of issuer https://host/path lives at
 	// /.well-known/oauth-authorization-server/path.
 	issuerURL, _ := url.Parse(iss.app.Issuer) // validated by the app
 	iss.metadataPath = metadataPathPrefix + strings.TrimSuffix(issuerURL.Path, "/")
+	var err error
 	iss.metadata, err = iss.renderMetadata()
 	return err
 }

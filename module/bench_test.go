@@ -1,0 +1,162 @@
+package module
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/token"
+)
+
+// newTestApp provisions a real app on a store in a temporary directory, as
+// Caddy would, without a Caddy config around it.
+func newTestApp(tb testing.TB) *App {
+	tb.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	a := &App{Issuer: "https://gw.example", Storage: filepath.Join(tb.TempDir(), "scopegate.db")}
+	if err := a.Provision(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		_ = a.Cleanup()
+	})
+	a.logger = zap.NewNop()
+	return a
+}
+
+// newTestClient creates a client and returns its ID and secret.
+func newTestClient(tb testing.TB, a *App, scopes string) (string, string) {
+	tb.Helper()
+	c, secret, err := a.registry.Create(context.Background(), registry.Metadata{ClientName: "bench-" + scopes, Scope: scopes})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.ClientID, secret
+}
+
+// mintToken signs a token for clientID the way the token endpoint does.
+func mintToken(tb testing.TB, a *App, clientID, scopes string) string {
+	tb.Helper()
+	now := time.Now()
+	raw, err := a.backend.keys.keySet().Sign(&token.Claims{
+		Issuer: a.Issuer, Subject: clientID, ClientID: clientID, Audience: token.Audience{a.Issuer},
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(10 * time.Minute).Unix(), JWTID: token.NewJTI(), Scope: scopes,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+// guardedRequest builds a request as Caddy hands it to a handler: with a
+// replacer and the resolved client IP in its context.
+func guardedRequest(raw string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "http://gw.example/orders/1", nil)
+	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
+	r = r.WithContext(ctx)
+	r.Header.Set("Authorization", "Bearer "+raw)
+	return r
+}
+
+// discard is a ResponseWriter that keeps nothing, so benchmarks measure the
+// handler rather than a recorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+var passThrough = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+func newTestGuard(tb testing.TB, a *App, scopes ...string) *Guard {
+	tb.Helper()
+	g := &Guard{Scopes: scopes}
+	if err := g.setup(a, zap.NewNop()); err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// BenchmarkGuardCachedToken is the common case: a token seen before, so the
+// signature check is skipped; everything else runs on every request.
+func BenchmarkGuardCachedToken(b *testing.B) {
+	a := newTestApp(b)
+	id, _ := newTestClient(b, a, "orders:read")
+	g := newTestGuard(b, a, "orders:read")
+	r := guardedRequest(mintToken(b, a, id, "orders:read"))
+	w := &discard{h: http.Header{}}
+	if err := g.ServeHTTP(w, r, passThrough); err != nil || r.Header.Get(headerClientID) != id {
+		b.Fatalf("guard refused: %v", err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_ = g.ServeHTTP(w, r, passThrough)
+	}
+}
+
+// BenchmarkGuardNewToken presents a token never seen before on every
+// request, so each one pays for an ES256 signature check.
+func BenchmarkGuardNewToken(b *testing.B) {
+	a := newTestApp(b)
+	id, _ := newTestClient(b, a, "orders:read")
+	g := newTestGuard(b, a, "orders:read")
+	const pool = 4096
+	reqs := make([]*http.Request, pool)
+	for i := range reqs {
+		reqs[i] = guardedRequest(mintToken(b, a, id, "orders:read"))
+	}
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if i%pool == 0 {
+			a.verified.Purge() // keep every token unseen
+		}
+		_ = g.ServeHTTP(w, reqs[i%pool], passThrough)
+		i++
+	}
+}
+
+// BenchmarkTokenEndpoint issues client_credentials tokens through the
+// handler, request parsing and client authentication included.
+func BenchmarkTokenEndpoint(b *testing.B) {
+	a := newTestApp(b)
+	id, secret := newTestClient(b, a, "orders:read")
+	iss := new(Issuer)
+	if err := iss.setup(a, zap.NewNop()); err != nil {
+		b.Fatal(err)
+	}
+	body := "grant_type=client_credentials&scope=orders%3Aread"
+	newReq := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "http://gw.example/oauth2/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(id, secret)
+		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
+		return r.WithContext(ctx)
+	}
+	rec := httptest.NewRecorder()
+	iss.serveToken(rec, newReq())
+	if rec.Code != http.StatusOK {
+		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
+	}
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		clear(w.h)
+		iss.serveToken(w, newReq())
+	}
+}
