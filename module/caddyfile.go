@@ -20,6 +20,20 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("scopegate_issuer", httpcaddyfile.After, "basic_auth")
 	httpcaddyfile.RegisterHandlerDirective("scopegate_guard", parseGuard)
 	httpcaddyfile.RegisterDirectiveOrder("scopegate_guard", httpcaddyfile.Before, "forward_auth")
+	httpcaddyfile.RegisterHandlerDirective("scopegate_admin", parseRemoteAdmin)
+	httpcaddyfile.RegisterDirectiveOrder("scopegate_admin", httpcaddyfile.Before, "respond")
+}
+
+// parseRemoteAdmin sets up the remote admin API from its directive, which
+// takes no options:
+//
+//	scopegate_admin
+func parseRemoteAdmin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // the directive's name
+	if h.NextArg() || h.NextBlock(0) {
+		return nil, h.Err("scopegate_admin takes no arguments or options")
+	}
+	return new(RemoteAdmin), nil
 }
 
 // parseGlobalOption turns the `scopegate` global option into the scopegate app.

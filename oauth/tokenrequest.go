@@ -289,7 +289,7 @@ func (req *TokenRequest) authenticate(h http.Header, form url.Values) *Error {
 	case len(auth) > 1:
 		return InvalidRequest("more than one Authorization header")
 	case len(auth) == 1:
-		id, secret, e := parseBasic(auth[0])
+		id, secret, e := ParseBasic(auth[0])
 		if e != nil {
 			return e
 		}
@@ -321,8 +321,10 @@ func (req *TokenRequest) authenticate(h http.Header, form url.Values) *Error {
 	return nil
 }
 
-// parseBasic decodes `Basic <base64(urlencode(id):urlencode(secret))>`.
-func parseBasic(value string) (id, secret string, e *Error) {
+// ParseBasic decodes an Authorization value `Basic <base64(urlencode(id):urlencode(secret))>`
+// (RFC 6749 Appendix B), bounded in length, for every endpoint that accepts
+// client credentials.
+func ParseBasic(value string) (id, secret string, e *Error) {
 	scheme, creds, _ := strings.Cut(value, " ")
 	if !asciiEqualFold(scheme, "basic") {
 		return "", "", InvalidClient("unsupported authentication scheme: use client_secret_basic or client_secret_post")
