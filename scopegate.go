@@ -7,4 +7,6 @@ package scopegate
 import (
 	// The Caddy modules: the app, the HTTP handlers and the admin API routes.
 	_ "github.com/scopegate/scopegate/module"
+	// The `caddy scopegate` subcommands.
+	_ "github.com/scopegate/scopegate/admin/cli"
 )
