@@ -4,6 +4,7 @@
 package module
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -189,7 +190,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("scopegate: opening store: %w", err)
 	}
 	a.backend = b
-	a.registry = registry.New(b.store, registry.Limits{
+	a.registry = registry.New(usageStore{Store: b.store, counters: b.usage}, registry.Limits{
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
@@ -310,8 +311,9 @@ func (a *App) Validate() error {
 	return a.validateConfig()
 }
 
-// Start begins background maintenance: automatic key rotation and pruning of
-// expired revocations. It stops with the config.
+// Start begins background maintenance: automatic key rotation, pruning of
+// expired revocations and flushing of usage counters. It stops with the
+// config.
 func (a *App) Start() error {
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
 		zap.String("signing_kid", a.backend.keys.keySet().SigningKeyID()))
@@ -348,11 +350,14 @@ func (a *App) maintainOnce() {
 	if err := a.backend.revocations.prune(a.ctx, a.now()); err != nil {
 		a.logger.Error("pruning expired revocations failed", zap.Error(err))
 	}
+	if err := a.backend.usage.flush(a.ctx, a.backend.store); err != nil {
+		a.logger.Error("flushing usage counters failed", zap.Error(err))
+	}
 }
 
-// Stop implements caddy.App.
+// Stop flushes the usage counters, so a clean stop or reload loses none.
 func (a *App) Stop() error {
-	return nil
+	return a.backend.usage.flush(context.Background(), a.backend.store)
 }
 
 // Cleanup releases this config's hold on the store. It is safe after a partial

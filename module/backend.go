@@ -29,6 +29,7 @@ type backend struct {
 
 	keys        *keyring
 	revocations *revocations
+	usage       *usageCounters
 }
 
 // acquireBackend returns the backend for path, opening the store the first time.
@@ -59,6 +60,7 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			store:       cached,
 			keys:        &keyring{store: cached, now: time.Now},
 			revocations: revoked,
+			usage:       new(usageCounters),
 		}, nil
 	})
 	if err != nil {
@@ -78,9 +80,14 @@ func releaseBackend(b *backend) error {
 	return err
 }
 
-// Destruct closes the store when no config uses it any more.
+// Destruct flushes the usage counters and closes the store when no config
+// uses it any more.
 func (b *backend) Destruct() error {
-	return b.bolt.Close()
+	flushErr := b.usage.flush(context.Background(), b.store)
+	if err := b.bolt.Close(); err != nil {
+		return err
+	}
+	return flushErr
 }
 
 var _ caddy.Destructor = (*backend)(nil)

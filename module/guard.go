@@ -209,6 +209,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return nil
 	}
 
+	g.app.backend.usage.request(claims.ClientID, true, g.app.now())
 	setIdentity(r, claims)
 	if g.StripAuthorization {
 		r.Header.Del("Authorization")
@@ -293,6 +294,9 @@ func (g *Guard) deny(w http.ResponseWriter, r *http.Request, description, reason
 }
 
 func (g *Guard) logRefusal(r *http.Request, reason, clientID string) {
+	if clientID != "" {
+		g.app.backend.usage.request(clientID, false, g.app.now())
+	}
 	g.logger.Info("request refused",
 		zap.String("reason", reason),
 		zap.String("client_id", clientID),

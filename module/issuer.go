@@ -234,6 +234,7 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		ExpiresIn:   int64(ttl / time.Second),
 		Scope:       claims.Scope,
 	})
+	iss.app.backend.usage.tokenIssued(client.ID, now)
 	h := w.Header()
 	oauth.NoStore(h)
 	h.Set("Content-Type", "application/json")

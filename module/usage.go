@@ -1,0 +1,130 @@
+package module
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/scopegate/scopegate/storage"
+)
+
+// usageCounters count per-client usage in memory, on the hot paths, with
+// atomics and no lock; flush moves what accumulated to the store in one
+// write. They live in the backend, so a reload neither loses nor doubles
+// them.
+type usageCounters struct {
+	clients sync.Map // client ID → *clientUsage
+}
+
+// clientUsage is one client's counts since the last flush, and its latest
+// times (Unix nanoseconds).
+type clientUsage struct {
+	tokens, allowed, denied atomic.Uint64
+	lastToken, lastSeen     atomic.Int64
+}
+
+func (u *usageCounters) of(clientID string) *clientUsage {
+	if c, ok := u.clients.Load(clientID); ok {
+		return c.(*clientUsage)
+	}
+	c, _ := u.clients.LoadOrStore(clientID, new(clientUsage))
+	return c.(*clientUsage)
+}
+
+// tokenIssued counts a token issued to the client at now.
+func (u *usageCounters) tokenIssued(clientID string, now time.Time) {
+	c := u.of(clientID)
+	c.tokens.Add(1)
+	storeLater(&c.lastToken, now.UnixNano())
+}
+
+// request counts a guarded request by the client, allowed or denied.
+func (u *usageCounters) request(clientID string, allowed bool, now time.Time) {
+	c := u.of(clientID)
+	if allowed {
+		c.allowed.Add(1)
+	} else {
+		c.denied.Add(1)
+	}
+	storeLater(&c.lastSeen, now.UnixNano())
+}
+
+// storeLater keeps the later of v and what t holds.
+func storeLater(t *atomic.Int64, v int64) {
+	for {
+		old := t.Load()
+		if v <= old || t.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// pending returns what the client accumulated since the last flush.
+func (u *usageCounters) pending(clientID string) storage.Usage {
+	c, ok := u.clients.Load(clientID)
+	if !ok {
+		return storage.Usage{}
+	}
+	return c.(*clientUsage).snapshot(false)
+}
+
+// snapshot reads the counts, zeroing them when take is set.
+func (c *clientUsage) snapshot(take bool) storage.Usage {
+	read := func(n *atomic.Uint64) uint64 {
+		if take {
+			return n.Swap(0)
+		}
+		return n.Load()
+	}
+	u := storage.Usage{TokensIssued: read(&c.tokens), RequestsAllowed: read(&c.allowed), RequestsDenied: read(&c.denied)}
+	if ns := c.lastToken.Load(); ns != 0 {
+		u.LastTokenAt = time.Unix(0, ns).UTC()
+	}
+	if ns := c.lastSeen.Load(); ns != 0 {
+		u.LastSeenAt = time.Unix(0, ns).UTC()
+	}
+	return u
+}
+
+// flush adds what accumulated to the store. If the write fails, the counts
+// are put back for the next flush.
+func (u *usageCounters) flush(ctx context.Context, store storage.Store) error {
+	deltas := map[string]storage.Usage{}
+	u.clients.Range(func(id, c any) bool {
+		d := c.(*clientUsage).snapshot(true)
+		if d.TokensIssued+d.RequestsAllowed+d.RequestsDenied > 0 {
+			deltas[id.(string)] = d
+		}
+		return true
+	})
+	if len(deltas) == 0 {
+		return nil
+	}
+	if err := store.AddUsage(ctx, deltas); err != nil {
+		for id, d := range deltas {
+			c := u.of(id)
+			c.tokens.Add(d.TokensIssued)
+			c.allowed.Add(d.RequestsAllowed)
+			c.denied.Add(d.RequestsDenied)
+		}
+		return err
+	}
+	return nil
+}
+
+// usageStore shows stored usage plus what has not been flushed yet, so the
+// admin API's figures are current.
+type usageStore struct {
+	storage.Store
+	counters *usageCounters
+}
+
+// Usage returns the stored counters with the pending ones added.
+func (s usageStore) Usage(ctx context.Context, clientID string) (storage.Usage, error) {
+	u, err := s.Store.Usage(ctx, clientID)
+	if err != nil {
+		return u, err
+	}
+	return u.Add(s.counters.pending(clientID)), nil
+}
