@@ -117,12 +117,17 @@ type App struct {
 	// widen what a route accepts, never what a client is issued.
 	ScopeImplies []ScopeRule `json:"scope_implies,omitempty"`
 
+	// MetricsPerClient adds a client_id label to the issued-token and guard
+	// metrics. Off by default: with many clients it multiplies the series.
+	MetricsPerClient bool `json:"metrics_per_client,omitempty"`
+
 	ctx      caddy.Context
 	backend  *backend
 	registry *registry.Registry
 	verifier *token.Verifier
 	verified *token.VerifiedCache
 	logins   *throttle.Throttle
+	metrics  *metrics
 	// scopeRules are ScopeImplies, compiled.
 	scopeRules *scope.Rules
 	// resourceMetadata maps RFC 9728 metadata paths to the documents of the
@@ -209,6 +214,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.scopeRules, err = scope.NewRules(rules); err != nil {
 		return fmt.Errorf("scopegate: scope_implies: %w", err)
+	}
+	if a.metrics, err = newMetrics(a.ctx.GetMetricsRegistry(), a.MetricsPerClient); err != nil {
+		return fmt.Errorf("scopegate: metrics: %w", err)
 	}
 	return nil
 }

@@ -70,6 +70,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		failed_login_limit    <count>
 //		failed_login_window   <duration>
 //		scope_implies         <grant> <pattern>   # repeatable
+//		metrics_per_client
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
@@ -141,6 +142,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &a.FailedLoginWindow); err != nil {
 				return err
 			}
+		case "metrics_per_client":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.MetricsPerClient = true
 		case "scope_implies":
 			var rule ScopeRule
 			if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -173,48 +174,74 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		writeJSONDocument(w, g.metadata)
 		return nil
 	}
-	raw, oerr := oauth.BearerToken(r.Header, g.app.verifier.MaxTokenLength)
-	if oerr == oauth.ErrNoBearer || (oerr == nil && raw == "") {
-		// RFC 6750 §3.1: no credentials, no error attribute.
-		g.challenge(w, r, nil, "", "no_token", "")
-		return nil
-	}
-	if oerr != nil {
-		g.challenge(w, r, oerr, "", "malformed_header", "")
-		return nil
-	}
-	claims, client, err := g.app.checkToken(r.Context(), raw)
-	var refusal *tokenRefusal
-	switch {
-	case errors.As(err, &refusal):
-		g.challenge(w, r, oauth.InvalidToken(refusal.description), "", refusal.reason, "")
-		return nil
-	case err != nil:
+	start := time.Now()
+	claims, refused, err := g.check(w, r)
+	if err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	if g.Audience != "" && !claims.HasAudience(g.Audience) {
-		g.challenge(w, r, oauth.InvalidToken("the token is not meant for this resource"), "", "audience", claims.ClientID)
+	if refused != "" {
+		clientID := ""
+		if claims != nil {
+			clientID = claims.ClientID
+			g.app.backend.usage.request(clientID, false, start)
+		}
+		g.app.metrics.guardDecided(refused, clientID, start)
+		g.logger.Info("request refused",
+			zap.String("reason", refused),
+			zap.String("client_id", clientID),
+			zap.String("method", r.Method),
+			zap.String("path", r.URL.Path))
 		return nil
 	}
-	if !addrAllowed(client, clientAddr(r)) {
-		g.deny(w, r, "the client may not connect from this address", "address", claims.ClientID)
-		return nil
-	}
-	if len(g.Clients) > 0 && !slices.Contains(g.Clients, claims.ClientID) {
-		g.deny(w, r, "the client may not use this route", "route_client", claims.ClientID)
-		return nil
-	}
-	if missing, ok := g.checkScopes(r.Method, claims); !ok {
-		g.challenge(w, r, oauth.InsufficientScope("the token lacks a scope this request needs"), missing, "scope", claims.ClientID)
-		return nil
-	}
-
-	g.app.backend.usage.request(claims.ClientID, true, g.app.now())
+	g.app.backend.usage.request(claims.ClientID, true, start)
+	g.app.metrics.guardDecided("allowed", claims.ClientID, start)
 	setIdentity(r, claims)
 	if g.StripAuthorization {
 		r.Header.Del("Authorization")
 	}
 	return next.ServeHTTP(w, r)
+}
+
+// check applies the policy. On refusal it writes the answer and returns the
+// reason, with the claims when the token itself was good; err is a fault of
+// the gateway, not of the request.
+func (g *Guard) check(w http.ResponseWriter, r *http.Request) (claims *token.Claims, refused string, err error) {
+	raw, oerr := oauth.BearerToken(r.Header, g.app.verifier.MaxTokenLength)
+	if oerr == oauth.ErrNoBearer || (oerr == nil && raw == "") {
+		// RFC 6750 §3.1: no credentials, no error attribute.
+		g.challenge(w, r, nil, "")
+		return nil, "no_token", nil
+	}
+	if oerr != nil {
+		g.challenge(w, r, oerr, "")
+		return nil, "malformed_header", nil
+	}
+	claims, client, err := g.app.checkToken(r.Context(), raw)
+	var refusal *tokenRefusal
+	switch {
+	case errors.As(err, &refusal):
+		g.challenge(w, r, oauth.InvalidToken(refusal.description), "")
+		return nil, refusal.reason, nil
+	case err != nil:
+		return nil, "", err
+	}
+	if g.Audience != "" && !claims.HasAudience(g.Audience) {
+		g.challenge(w, r, oauth.InvalidToken("the token is not meant for this resource"), "")
+		return claims, "audience", nil
+	}
+	if !addrAllowed(client, clientAddr(r)) {
+		deny(w, "the client may not connect from this address")
+		return claims, "address", nil
+	}
+	if len(g.Clients) > 0 && !slices.Contains(g.Clients, claims.ClientID) {
+		deny(w, "the client may not use this route")
+		return claims, "route_client", nil
+	}
+	if missing, ok := g.checkScopes(r.Method, claims); !ok {
+		g.challenge(w, r, oauth.InsufficientScope("the token lacks a scope this request needs"), missing)
+		return claims, "scope", nil
+	}
+	return claims, "", nil
 }
 
 // checkScopes applies the route's scope policy, with the app's implication
@@ -276,10 +303,8 @@ func headerNameEqual(name, want string) bool {
 
 // challenge answers 401 or 403 with an RFC 6750 WWW-Authenticate header and a
 // JSON body with the same code.
-func (g *Guard) challenge(w http.ResponseWriter, r *http.Request, e *oauth.Error, scopes, reason, clientID string) {
-	h := w.Header()
-	h.Set("WWW-Authenticate", oauth.BearerChallenge(g.Realm, e, scopes, g.metadataURL(r)))
-	g.logRefusal(r, reason, clientID)
+func (g *Guard) challenge(w http.ResponseWriter, r *http.Request, e *oauth.Error, scopes string) {
+	w.Header().Set("WWW-Authenticate", oauth.BearerChallenge(g.Realm, e, scopes, g.metadataURL(r)))
 	if e == nil {
 		e = &oauth.Error{Status: http.StatusUnauthorized}
 	}
@@ -288,20 +313,8 @@ func (g *Guard) challenge(w http.ResponseWriter, r *http.Request, e *oauth.Error
 
 // deny answers 403 access_denied for a client the route or its allowlist
 // refuses: a new token would not help, so there is no challenge.
-func (g *Guard) deny(w http.ResponseWriter, r *http.Request, description, reason, clientID string) {
-	g.logRefusal(r, reason, clientID)
+func deny(w http.ResponseWriter, description string) {
 	(&oauth.Error{Code: "access_denied", Description: description, Status: http.StatusForbidden}).Write(w)
-}
-
-func (g *Guard) logRefusal(r *http.Request, reason, clientID string) {
-	if clientID != "" {
-		g.app.backend.usage.request(clientID, false, g.app.now())
-	}
-	g.logger.Info("request refused",
-		zap.String("reason", reason),
-		zap.String("client_id", clientID),
-		zap.String("method", r.Method),
-		zap.String("path", r.URL.Path))
 }
 
 // metadataURL is where this route's RFC 9728 metadata is, on the request's

@@ -188,6 +188,8 @@ type tokenResponse struct {
 // request syntax, client authentication, client enabled, client address
 // (authenticate), then grant, scopes and resources (grant.Decide).
 func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { iss.app.metrics.tokenLatency.Observe(time.Since(start).Seconds()) }()
 	req, client, oerr := iss.authenticate(w, r, oauth.ParseTokenRequest)
 	if oerr != nil {
 		iss.refuse(w, r, req, oerr)
@@ -235,6 +237,7 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		Scope:       claims.Scope,
 	})
 	iss.app.backend.usage.tokenIssued(client.ID, now)
+	iss.app.metrics.tokenIssued(client.ID)
 	h := w.Header()
 	oauth.NoStore(h)
 	h.Set("Content-Type", "application/json")
@@ -295,6 +298,7 @@ func (iss *Issuer) refuse(w http.ResponseWriter, r *http.Request, req *oauth.Tok
 	if req != nil {
 		clientID = req.ClientID
 	}
+	iss.app.metrics.tokenRefused(e.Code)
 	iss.logger.Info("token request refused",
 		zap.String("endpoint", r.URL.Path),
 		zap.String("client_id", clientID),
