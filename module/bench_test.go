@@ -160,3 +160,106 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 		iss.serveToken(w, newReq())
 	}
 }
+
+// BenchmarkGuardCachedTokenParallel is BenchmarkGuardCachedToken from every
+// core at once, each goroutine with its own request as concurrent
+// connections have: it shows what the shared caches' locks cost under
+// contention.
+func BenchmarkGuardCachedTokenParallel(b *testing.B) {
+	a := newTestApp(b)
+	id, _ := newTestClient(b, a, "orders:read")
+	g := newTestGuard(b, a, "orders:read")
+	raw := mintToken(b, a, id, "orders:read")
+	if err := g.ServeHTTP(&discard{h: http.Header{}}, guardedRequest(raw), passThrough); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := guardedRequest(raw)
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			_ = g.ServeHTTP(w, r, passThrough)
+		}
+	})
+}
+
+// BenchmarkGuardRefused is what a refused request costs: the price an
+// unauthenticated caller can make the gateway pay. A forged signature costs
+// a full signature check, since only a verified token is cached.
+func BenchmarkGuardRefused(b *testing.B) {
+	a := newTestApp(b)
+	id, _ := newTestClient(b, a, "orders:read")
+	g := newTestGuard(b, a, "orders:read")
+	valid := mintToken(b, a, id, "orders:read")
+	// Change one character inside the signature, far from its end, so the
+	// encoding stays canonical and only the signature check can refuse it.
+	i := len(valid) - 20
+	swap := byte('A')
+	if valid[i] == 'A' {
+		swap = 'B'
+	}
+	forged := valid[:i] + string(swap) + valid[i+1:]
+	cases := []struct {
+		name   string
+		header string
+		status int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"not a JWT", "Bearer not-a-jwt", http.StatusUnauthorized},
+		{"forged signature", "Bearer " + forged, http.StatusUnauthorized},
+		{"missing scope", "Bearer " + mintToken(b, a, id, "orders:write"), http.StatusForbidden},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			r := guardedRequest("")
+			r.Header.Del("Authorization")
+			if c.header != "" {
+				r.Header.Set("Authorization", c.header)
+			}
+			rec := httptest.NewRecorder()
+			if err := g.ServeHTTP(rec, r, passThrough); err != nil || rec.Code != c.status {
+				b.Fatalf("status %d, err %v; want %d", rec.Code, err, c.status)
+			}
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				clear(w.h)
+				_ = g.ServeHTTP(w, r, passThrough)
+			}
+		})
+	}
+}
+
+// BenchmarkTokenEndpointParallel issues tokens from every core at once.
+func BenchmarkTokenEndpointParallel(b *testing.B) {
+	a := newTestApp(b)
+	id, secret := newTestClient(b, a, "orders:read")
+	iss := new(Issuer)
+	if err := iss.setup(a, zap.NewNop()); err != nil {
+		b.Fatal(err)
+	}
+	body := "grant_type=client_credentials&scope=orders%3Aread"
+	newReq := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "http://gw.example/oauth2/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(id, secret)
+		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
+		return r.WithContext(ctx)
+	}
+	rec := httptest.NewRecorder()
+	iss.serveToken(rec, newReq())
+	if rec.Code != http.StatusOK {
+		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			iss.serveToken(w, newReq())
+		}
+	})
+}

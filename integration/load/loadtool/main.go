@@ -1,0 +1,432 @@
+// Command loadtool is the helper of integration/load/run.sh: the upstream
+// that every proxied variant forwards to, client creation through the admin
+// API, the pool of tokens fetched before the measured rounds, and the Markdown
+// table made from wrk's results. It exists so that the script needs nothing
+// beyond bash, wrk and the Go toolchain.
+//
+// Usage:
+//
+//	loadtool ports    -n N
+//	loadtool upstream -addr 127.0.0.1:PORT
+//	loadtool client   -admin http://127.0.0.1:PORT -name NAME -scope SCOPE
+//	loadtool tokens   -url TOKEN_URL -id ID -secret SECRET -scope SCOPE -n N -out FILE
+//	loadtool report   -results FILE
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadtool ports|upstream|client|tokens|report [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "ports":
+		err = runPorts(args, os.Stdout)
+	case "upstream":
+		err = runUpstream(args)
+	case "client":
+		err = runClient(args)
+	case "tokens":
+		err = runTokens(args)
+	case "report":
+		err = runReport(args, os.Stdout)
+	default:
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtool:", err)
+		os.Exit(1)
+	}
+}
+
+// runPorts prints n free loopback TCP ports, one per line. All n listeners
+// are open at once, so the ports are distinct.
+func runPorts(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("ports", flag.ContinueOnError)
+	n := fs.Int("n", 1, "how many ports")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var ports []string
+	for range *n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("finding a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	_, err := fmt.Fprintln(w, strings.Join(ports, "\n"))
+	return err
+}
+
+// upstreamResponse is what the upstream answers to every request: small, so
+// the measurement is of the gateway's per-request work rather than of copying
+// bytes.
+const upstreamResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
+
+// runUpstream serves upstreamResponse on addr until SIGINT or SIGTERM. It is
+// a minimal HTTP/1.1 keep-alive responder rather than net/http: whatever the
+// upstream costs per request is added alike to the plain and the guarded
+// proxy and so dilutes the ratio between them, and on a 2-core machine it
+// also takes CPU from the proxy under test.
+func runUpstream(args []string) error {
+	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = l.Close()
+	}()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go serveConn(conn)
+	}
+}
+
+// serveConn answers each request on conn with upstreamResponse until the
+// peer closes it. Bodies with a Content-Length are skipped; a chunked body
+// is not supported and closes the connection.
+func serveConn(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	w := bufio.NewWriter(conn)
+	for {
+		bodyLen, err := readRequestHead(r)
+		if err != nil {
+			return
+		}
+		if _, err := r.Discard(int(bodyLen)); err != nil {
+			return
+		}
+		if _, err := w.WriteString(upstreamResponse); err != nil {
+			return
+		}
+		// Flush once the pipelined requests already read are all answered.
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// errUnsupported ends a connection whose request this upstream cannot frame.
+var errUnsupported = errors.New("unsupported request framing")
+
+// readRequestHead reads a request line and headers up to the blank line and
+// returns the body's Content-Length.
+func readRequestHead(r *bufio.Reader) (int64, error) {
+	var bodyLen int64
+	for first := true; ; first = false {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if first {
+				continue // RFC 9112 §2.2: ignore a blank line before the request line
+			}
+			return bodyLen, nil
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || first {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Length")):
+			bodyLen, err = strconv.ParseInt(string(bytes.TrimSpace(value)), 10, 64)
+			if err != nil || bodyLen < 0 || bodyLen > 1<<20 {
+				return 0, errUnsupported
+			}
+		case bytes.EqualFold(bytes.TrimSpace(name), []byte("Transfer-Encoding")):
+			return 0, errUnsupported
+		}
+	}
+}
+
+// runClient creates one API client through the admin API and prints its ID
+// and secret on one line, separated by a space.
+func runClient(args []string) error {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	admin := fs.String("admin", "", "admin endpoint base URL")
+	name := fs.String("name", "load", "client_name")
+	scope := fs.String("scope", "", "allowed scopes, space-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"client_name": *name, "scope": *scope})
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(*admin+"/scopegate/clients", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating client: status %d: %s", resp.StatusCode, raw)
+	}
+	var created struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(raw, &created); err != nil {
+		return fmt.Errorf("decoding the created client: %w", err)
+	}
+	fmt.Println(created.ClientID, created.ClientSecret)
+	return nil
+}
+
+// runTokens fetches n tokens from the token endpoint with 16 concurrent
+// requests and writes them to a file, one per line.
+func runTokens(args []string) error {
+	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
+	tokenURL := fs.String("url", "", "token endpoint URL")
+	id := fs.String("id", "", "client_id")
+	secret := fs.String("secret", "", "client_secret")
+	scope := fs.String("scope", "", "scope to request")
+	n := fs.Int("n", 1000, "how many tokens")
+	out := fs.String("out", "", "file to write the tokens to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {*scope}}.Encode()
+	client := &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 16},
+		Timeout:   30 * time.Second,
+	}
+	tokens := make([]string, *n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(tokens) {
+					return
+				}
+				tok, err := fetchToken(client, *tokenURL, form, *id, *secret)
+				if err != nil {
+					errs <- err
+					return
+				}
+				tokens[i] = tok
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return os.WriteFile(*out, []byte(strings.Join(tokens, "\n")+"\n"), 0o600)
+}
+
+// fetchToken asks for one client_credentials token.
+func fetchToken(client *http.Client, tokenURL, form, id, secret string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("token request: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return "", fmt.Errorf("token response (status %d): %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		return "", fmt.Errorf("token request refused: status %d, error %q", resp.StatusCode, body.Error)
+	}
+	return body.AccessToken, nil
+}
+
+// sample is one wrk run: the RESULT line that results.lua prints, prefixed
+// by the script with the round and the variant.
+type sample struct {
+	round   int
+	variant string
+	rps     float64
+	p50us   float64
+	p99us   float64
+	errors  int64
+}
+
+// parseResults reads lines of the form
+//
+//	<round> <variant> RESULT <requests/s> <p50 µs> <p99 µs> <requests> <errors>
+func parseResults(r io.Reader) ([]sample, error) {
+	var out []sample
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 8 || f[2] != "RESULT" {
+			return nil, fmt.Errorf("results line %d: want 8 fields with RESULT third, got %q", line, sc.Text())
+		}
+		var s sample
+		var err error
+		nums := make([]float64, 5)
+		for i, v := range f[3:] {
+			if nums[i], err = strconv.ParseFloat(v, 64); err != nil {
+				return nil, fmt.Errorf("results line %d: %q is not a number", line, v)
+			}
+		}
+		if s.round, err = strconv.Atoi(f[0]); err != nil {
+			return nil, fmt.Errorf("results line %d: round %q is not a number", line, f[0])
+		}
+		s.variant, s.rps, s.p50us, s.p99us, s.errors = f[1], nums[0], nums[1], nums[2], int64(nums[4])
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count), or 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// row is one line of the table: a variant and what it is compared with.
+type row struct {
+	variant, label, counterpart string
+}
+
+// tableRows are the variants in the order the table shows them. A variant
+// with a counterpart is compared with it round by round.
+var tableRows = []row{
+	{"plain", "plain `reverse_proxy`, one token", ""},
+	{"guard-cached", "guarded, one token (verification cached)", "plain"},
+	{"plain-rotating", "plain `reverse_proxy`, token pool", ""},
+	{"guard-new", "guarded, new token per request (ES256)", "plain-rotating"},
+	{"respond", "`respond` route, token request", ""},
+	{"token", "token endpoint (client_credentials, ES256)", "respond"},
+}
+
+// runReport prints the Markdown table of the medians in a results file.
+func runReport(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	results := fs.String("results", "", "results file written by run.sh")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := os.Open(*results)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	samples, err := parseResults(f)
+	if err != nil {
+		return err
+	}
+	return writeTable(w, samples)
+}
+
+// writeTable writes one row per variant: median requests/s, p50 and p99 over
+// the rounds, and against the counterpart the median of the per-round ratios
+// (rounds are interleaved, so each ratio compares runs made minutes apart at
+// most, which cancels much of a shared machine's drift).
+func writeTable(w io.Writer, samples []sample) error {
+	byKey := map[string]map[int]sample{}
+	for _, s := range samples {
+		if byKey[s.variant] == nil {
+			byKey[s.variant] = map[int]sample{}
+		}
+		byKey[s.variant][s.round] = s
+	}
+	var b strings.Builder
+	b.WriteString("| variant | req/s | p50 | p99 | errors | vs | req/s ratio | p99 ratio |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---|---:|---:|\n")
+	for _, r := range tableRows {
+		runs := byKey[r.variant]
+		if len(runs) == 0 {
+			continue
+		}
+		var rps, p50, p99, ratio, p99ratio []float64
+		var errs int64
+		for round, s := range runs {
+			rps, p50, p99 = append(rps, s.rps), append(p50, s.p50us), append(p99, s.p99us)
+			errs += s.errors
+			if c, ok := byKey[r.counterpart][round]; ok && c.rps > 0 && c.p99us > 0 {
+				ratio = append(ratio, s.rps/c.rps)
+				p99ratio = append(p99ratio, s.p99us/c.p99us)
+			}
+		}
+		vs, ratioCell, p99Cell := "", "", ""
+		if r.counterpart != "" && len(ratio) > 0 {
+			vs = r.counterpart
+			ratioCell = fmt.Sprintf("%.3f", median(ratio))
+			p99Cell = fmt.Sprintf("%.2f×", median(p99ratio))
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %d | %s | %s | %s |\n", r.label, median(rps),
+			formatMicros(median(p50)), formatMicros(median(p99)), errs, vs, ratioCell, p99Cell)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// formatMicros writes a latency given in microseconds in ms with two decimals.
+func formatMicros(us float64) string {
+	return fmt.Sprintf("%.2f ms", us/1000)
+}
