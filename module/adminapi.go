@@ -3,6 +3,7 @@ package module
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -22,8 +23,20 @@ const adminPathPrefix = "/scopegate"
 // /scopegate/. It is trusted like the rest of Caddy's admin API: whoever can
 // reach the admin endpoint manages clients.
 type AdminAPI struct {
+	app     *App
 	handler http.Handler
 	logger  *zap.Logger
+
+	// active is the API over the running config's app, when that is not
+	// app (see handlerFor).
+	active *activeAPI
+}
+
+// activeAPI is the admin API over another config's app.
+type activeAPI struct {
+	mu      sync.Mutex
+	app     *App
+	handler http.Handler
 }
 
 // CaddyModule returns the Caddy module information.
@@ -38,12 +51,13 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 // so a config without the app is not an error: the routes then answer 503.
 func (a *AdminAPI) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.active = new(activeAPI)
 	appModule, err := ctx.AppIfConfigured("scopegate")
 	if err != nil {
 		return nil
 	}
-	app := appModule.(*App)
-	a.handler = http.StripPrefix(adminPathPrefix, app.adminHandler())
+	a.app = appModule.(*App)
+	a.handler = http.StripPrefix(adminPathPrefix, a.app.adminHandler())
 	return nil
 }
 
@@ -58,7 +72,8 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 // serve writes every answer itself, so that errors keep the API's JSON shape
 // rather than Caddy's admin error format.
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	if a.handler == nil {
+	handler := a.handlerFor(caddy.ActiveContext())
+	if handler == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_ = json.NewEncoder(w).Encode(map[string]string{
@@ -67,8 +82,32 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	a.handler.ServeHTTP(w, r)
+	handler.ServeHTTP(w, r)
 	return nil
+}
+
+// handlerFor returns the API over the scopegate app of the running config
+// active. Caddy replaces its admin endpoint, with the new config's admin
+// modules, before it provisions the new config's apps, and keeps that
+// endpoint when the new config then fails to load: this module may belong
+// to a config that never ran, whose app failed or was cleaned up. Until a
+// config runs (at start-up), it serves its own.
+func (a *AdminAPI) handlerFor(active caddy.Context) http.Handler {
+	appModule, err := active.AppIfConfigured("scopegate")
+	if err != nil {
+		return a.handler
+	}
+	app, ok := appModule.(*App)
+	if !ok || app == a.app || a.active == nil {
+		return a.handler
+	}
+	a.active.mu.Lock()
+	defer a.active.mu.Unlock()
+	if a.active.app != app {
+		a.active.app = app
+		a.active.handler = http.StripPrefix(adminPathPrefix, app.adminHandler())
+	}
+	return a.active.handler
 }
 
 // adminHandler builds the client-management API over this config's registry.
