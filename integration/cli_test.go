@@ -345,3 +345,111 @@ func TestCLIFailures(t *testing.T) {
 		t.Errorf("`caddy scopegate client` does not show the commands:\n%s", r.Stdout)
 	}
 }
+
+// TestCLIExampleCaddyfile adapts examples/Caddyfile.production with
+// `caddy adapt`, so that the example keeps to the directives' syntax.
+func TestCLIExampleCaddyfile(t *testing.T) {
+	config, err := filepath.Abs("../examples/Caddyfile.production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "--", "adapt", "--config", config, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), beCaddyEnv+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("caddy adapt: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), `"level":"warn"`) {
+		t.Errorf("caddy adapt warns:\n%s", stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		`"handler":"scopegate_issuer"`,
+		`"handler":"scopegate_guard"`,
+		`"handler":"scopegate_admin"`,
+		`"audience":"https://api.example.com/orders"`,
+		`"strip_path_prefix":"/manage"`,
+		`"trusted_proxies_strict":1`,
+		`"issuer":"https://api.example.com"`,
+		`"api.example.com"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the adapted config has no %s", want)
+		}
+	}
+	if n := strings.Count(out, `"handler":"scopegate_guard"`); n != 3 {
+		t.Errorf("%d guarded routes, want 3 (orders, billing, reports)", n)
+	}
+}
+
+// TestCLIWalkthrough runs examples/walkthrough.sh against a gateway
+// running Caddyfile.example, moved to free ports, as a new user would run
+// it against `go run ./caddy run --config Caddyfile.example`.
+func TestCLIWalkthrough(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the walk-through needs %s", tool)
+		}
+	}
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := string(raw)
+	for _, s := range []string{"localhost:8080", "localhost:9000", "\n{\n", "handle /orders/*"} {
+		if !strings.Contains(example, s) {
+			t.Fatalf("Caddyfile.example has no %q: align examples/walkthrough.sh and this test with it", s)
+		}
+	}
+	example = strings.NewReplacer(
+		"localhost:8080", "127.0.0.1:{{.HTTPPort}}",
+		"localhost:9000", "127.0.0.1:{{.UpstreamPort}}",
+		"\n{\n", "\n{\n\tadmin 127.0.0.1:{{.AdminPort}}\n",
+	).Replace(example)
+	g := NewGateway(t, example)
+	g.Vars["UpstreamPort"] = freePort(t)
+	g.Start()
+
+	script, err := filepath.Abs("../examples/walkthrough.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(path string) (string, error) {
+		cmd := exec.Command("bash", script)
+		cmd.Env = append(os.Environ(), "ADMIN="+g.AdminURL(""), "GATEWAY="+g.URL(""))
+		if path != "" {
+			cmd.Env = append(cmd.Env, "PATH="+path)
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("")
+	if err != nil {
+		t.Fatalf("walkthrough.sh: %v\n%s", err, out)
+	}
+	for _, want := range []string{"== 1. Create a client", "   403, WWW-Authenticate: Bearer", "old secret: invalid_client",
+		"error=\"invalid_token\"", "a new token works", "its live token: 401", "== Done."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the walk-through's output has no %q:\n%s", want, out)
+		}
+	}
+	resp := do(t, "GET", g.AdminURL("/scopegate/clients"), nil)
+	if strings.Contains(string(resp.Body), "walkthrough-") {
+		t.Errorf("the walk-through left its client behind: %s", resp.Body)
+	}
+
+	// Without jq, it stops at once and says what to install.
+	bin := t.TempDir()
+	for _, tool := range []string{"bash", "curl", "env", "mktemp", "tr", "head", "cut", "grep", "date", "sleep", "rm"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, err = run(bin)
+	if err == nil || !strings.HasPrefix(out, "walkthrough: jq is required") || strings.Count(out, "\n") != 1 {
+		t.Errorf("without jq: %v\n%s", err, out)
+	}
+}
