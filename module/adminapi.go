@@ -23,17 +23,16 @@ const adminPathPrefix = "/scopegate"
 // /scopegate/. It is trusted like the rest of Caddy's admin API: whoever can
 // reach the admin endpoint manages clients.
 type AdminAPI struct {
-	app     *App
-	handler http.Handler
-	logger  *zap.Logger
+	// own is this config's app, served until a config is running.
+	own    *App
+	logger *zap.Logger
 
-	// active is the API over the running config's app, when that is not
-	// app (see handlerFor).
-	active *activeAPI
+	current *currentAPI
 }
 
-// activeAPI is the admin API over another config's app.
-type activeAPI struct {
+// currentAPI is the API over the app being served, rebuilt when that app
+// changes.
+type currentAPI struct {
 	mu      sync.Mutex
 	app     *App
 	handler http.Handler
@@ -51,13 +50,10 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 // so a config without the app is not an error: the routes then answer 503.
 func (a *AdminAPI) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	a.active = new(activeAPI)
-	appModule, err := ctx.AppIfConfigured("scopegate")
-	if err != nil {
-		return nil
+	a.current = new(currentAPI)
+	if appModule, err := ctx.AppIfConfigured("scopegate"); err == nil {
+		a.own = appModule.(*App)
 	}
-	a.app = appModule.(*App)
-	a.handler = http.StripPrefix(adminPathPrefix, a.app.adminHandler())
 	return nil
 }
 
@@ -72,7 +68,7 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 // serve writes every answer itself, so that errors keep the API's JSON shape
 // rather than Caddy's admin error format.
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	handler := a.handlerFor(caddy.ActiveContext())
+	handler := a.handlerFor()
 	if handler == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -86,28 +82,29 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handlerFor returns the API over the scopegate app of the running config
-// active. Caddy replaces its admin endpoint, with the new config's admin
-// modules, before it provisions the new config's apps, and keeps that
-// endpoint when the new config then fails to load: this module may belong
-// to a config that never ran, whose app failed or was cleaned up. Until a
-// config runs (at start-up), it serves its own.
-func (a *AdminAPI) handlerFor(active caddy.Context) http.Handler {
-	appModule, err := active.AppIfConfigured("scopegate")
-	if err != nil {
-		return a.handler
+// handlerFor returns the API over the running config's scopegate app, or nil
+// when there is none. Caddy replaces its admin endpoint, with the new
+// config's admin modules, before it provisions the new config's apps, and
+// keeps that endpoint when the new config then fails to load: this module may
+// belong to a config that never ran, whose app failed or was cleaned up. So
+// it serves whichever app is running, and its own only until one is.
+func (a *AdminAPI) handlerFor() http.Handler {
+	app := a.own
+	if running, err := caddy.ActiveContext().AppIfConfigured("scopegate"); err == nil {
+		if running, ok := running.(*App); ok {
+			app = running
+		}
 	}
-	app, ok := appModule.(*App)
-	if !ok || app == a.app || a.active == nil {
-		return a.handler
+	if app == nil {
+		return nil
 	}
-	a.active.mu.Lock()
-	defer a.active.mu.Unlock()
-	if a.active.app != app {
-		a.active.app = app
-		a.active.handler = http.StripPrefix(adminPathPrefix, app.adminHandler())
+	c := a.current
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.app != app {
+		c.app, c.handler = app, http.StripPrefix(adminPathPrefix, app.adminHandler())
 	}
-	return a.active.handler
+	return c.handler
 }
 
 // adminHandler builds the client-management API over this config's registry.
