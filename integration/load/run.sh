@@ -162,6 +162,9 @@ sed -i '/^0 /d' "$work/results.txt"
 # rotate, and which of a pair goes first alternates, so neither a slot nor
 # the machine's drift favours one side.
 pairs=("plain guard-cached" "plain-rotating guard-new" "respond token")
+# Storage writes during the rounds: the token and guard paths must not write;
+# the only writer is the once-a-minute flush of usage counters.
+written_before=$(awk '/^write_bytes:/ { print $2 }' "/proc/$caddy_pid/io")
 for ((r = 1; r <= ROUNDS; r++)); do
 	for ((k = 0; k < ${#pairs[@]}; k++)); do
 		read -r a b <<<"${pairs[$(((k + r) % ${#pairs[@]}))]}"
@@ -173,6 +176,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+written=$(($(awk '/^write_bytes:/ { print $2 }' "/proc/$caddy_pid/io") - written_before))
+requests=$(awk '{ n += $7 } END { print n }' "$work/results.txt")
 
 if [[ -n $PROFILE_DIR ]]; then
 	mkdir -p "$PROFILE_DIR"
@@ -200,6 +205,7 @@ Scopegate load run, $(date -u +%Y-%m-%dT%H:%MZ)
 - wrk: $THREADS threads, $CONNECTIONS connections, $ROUNDS interleaved rounds of $DURATION s per variant after a ${WARMUP} s warm-up; token pool $POOL, verified_token_cache_size $VERIFIED_CACHE
 - $upstream_check
 - gateway RSS at the end: $((rss_kb / 1024)) MB
+- storage writes by the gateway during the rounds: $((written / 1024)) KiB for $requests requests (/proc/PID/io write_bytes; usage counters are flushed once a minute)
 
 $("$work/loadtool" report -results "$work/results.txt")
 
