@@ -120,24 +120,35 @@ func (f *reloadFixture) tryGuarded(tok string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// errNoAnswer marks a request that got no HTTP answer twice.
-var errNoAnswer = errors.New("no answer, twice")
+// errNoAnswer marks a request that got no HTTP answer in any attempt.
+var errNoAnswer = errors.New("no answer")
 
-// retryOnce runs call, and once more when it got no HTTP answer at all: a
-// reload closes the old listening socket, and the kernel drops connections
-// still queued in it before any byte of the request is read (see
-// TestReloadsWhileRequestsFlow), which a client sees as a reset or EOF.
-func retryOnce(call func() (int, error), retries *atomic.Int64) (int, error) {
-	status, err := call()
-	if err == nil || status != 0 {
-		return status, err
+// noAnswerAttempts is how often a request that got no HTTP answer at all is
+// sent. A reload closes the old listening socket, and the kernel drops
+// connections still queued in it before any byte of the request is read
+// (see TestReloadsWhileRequestsFlow; Linux keeps them only with
+// net.ipv4.tcp_migrate_req=1), which a client sees as a reset or EOF: the
+// request never reached the gateway, and HTTP clients retry it. With
+// reloads back to back, the retry can meet the next reload's socket swap,
+// so one retry is not always enough; three attempts are, and the test
+// bounds how many requests needed a retry at all.
+const noAnswerAttempts = 3
+
+// retryNoAnswer runs call until it gets an HTTP answer, at most
+// noAnswerAttempts times. Any answer, right or wrong, ends the retries.
+func retryNoAnswer(call func() (int, error), retries *atomic.Int64) (int, error) {
+	var err error
+	for attempt := 1; attempt <= noAnswerAttempts; attempt++ {
+		var status int
+		status, err = call()
+		if err == nil || status != 0 {
+			return status, err
+		}
+		if attempt < noAnswerAttempts {
+			retries.Add(1)
+		}
 	}
-	retries.Add(1)
-	status, err = call()
-	if err != nil && status == 0 {
-		return 0, fmt.Errorf("%w: %v", errNoAnswer, err)
-	}
-	return status, err
+	return 0, fmt.Errorf("%w in %d attempts: %v", errNoAnswer, noAnswerAttempts, err)
 }
 
 // TestReloadsWhileTokensAndGuardedRequestsFlow loads 20 configs in a row
@@ -167,7 +178,7 @@ func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				var tok string
-				status, err := retryOnce(func() (int, error) {
+				status, err := retryNoAnswer(func() (int, error) {
 					s, got, err := f.tryToken()
 					tok = got
 					return s, err
@@ -190,7 +201,7 @@ func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
 				if i > 0 {
 					tok = *latest.Load() // one issued by some config
 				}
-				status, err := retryOnce(func() (int, error) { return f.tryGuarded(tok) }, &retries)
+				status, err := retryNoAnswer(func() (int, error) { return f.tryGuarded(tok) }, &retries)
 				guarded.Add(1)
 				if err != nil || status != http.StatusOK {
 					fail("guarded request", status, err)
@@ -216,6 +227,11 @@ func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
 	if tokens.Load() < 20 || guarded.Load() < 20 {
 		t.Fatalf("only %d token and %d guarded requests ran during 20 reloads", tokens.Load(), guarded.Load())
 	}
+	// Dropped connections are the kernel's doing at each socket swap, a
+	// handful per reload; many more would mean the gateway drops requests.
+	if total := tokens.Load() + guarded.Load(); retries.Load()*10 > total {
+		t.Errorf("%d of %d requests needed a retry", retries.Load(), total)
+	}
 	if resp := do(t, http.MethodGet, f.g.URL("/generation"), nil); string(resp.Body) != "20" {
 		t.Errorf("generation %q answers after 20 reloads", resp.Body)
 	}
@@ -227,7 +243,7 @@ func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
 	if n := f.g.OpenFiles(f.storePath); n != 1 {
 		t.Errorf("%d open handles on the store at the end", n)
 	}
-	t.Logf("%d token and %d guarded requests during 20 reloads, none failed; %d retried after a connection closed unanswered",
+	t.Logf("%d token and %d guarded requests during 20 reloads; %d retries after a connection closed unanswered",
 		tokens.Load(), guarded.Load(), retries.Load())
 }
 
