@@ -47,9 +47,12 @@ func TestKeyReferencesAreNeverFollowed(t *testing.T) {
 		},
 		"jwk of the signer, with a jku": func() string {
 			h := f.header()
-			pub := attacker.key.PublicKey
-			h["jwk"] = map[string]any{"kty": "EC", "crv": "P-256", "x": b64(pub.X.FillBytes(make([]byte, 32))),
-				"y": b64(pub.Y.FillBytes(make([]byte, 32))), "jku": trap + "/jwks.json"}
+			// The uncompressed point is 0x04 || X || Y.
+			point, err := attacker.key.PublicKey.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h["jwk"] = map[string]any{"kty": "EC", "crv": "P-256", "x": b64(point[1:33]), "y": b64(point[33:]), "jku": trap + "/jwks.json"}
 			return attacker.es256(t, h, f.claims())
 		},
 		"kid a URL": func() string {
