@@ -9,9 +9,10 @@
 #
 # Tunables (environment): ROUNDS (5), DURATION seconds per run (10), WARMUP
 # seconds (3), THREADS (2), CONNECTIONS (32), POOL tokens (20000),
-# VERIFIED_CACHE (1000), OUT_DIR (keep raw wrk output there), PROFILE_DIR
-# (also take 8 s CPU profiles of the guarded and token variants from Caddy's
-# /debug/pprof and keep them there).
+# VERIFIED_CACHE (1000), SIGNING_ALG (ES256; or EdDSA, RS256), OUT_DIR (keep
+# the raw wrk output there), PROFILE_DIR (also take 8 s CPU profiles of the
+# guarded and token variants from Caddy's /debug/pprof and keep them there,
+# with the binary).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -21,6 +22,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 POOL=${POOL:-20000}
 VERIFIED_CACHE=${VERIFIED_CACHE:-1000}
+SIGNING_ALG=${SIGNING_ALG:-ES256}
 OUT_DIR=${OUT_DIR:-}
 PROFILE_DIR=${PROFILE_DIR:-}
 
@@ -73,7 +75,7 @@ pids+=($!)
 
 SG_ADMIN_PORT=$admin_port SG_UPSTREAM_PORT=$upstream_port SG_PLAIN_PORT=$plain_port \
 SG_GUARD_PORT=$guard_port SG_ISSUER_PORT=$issuer_port SG_RESPOND_PORT=$respond_port \
-SG_DIR=$work SG_VERIFIED_CACHE=$VERIFIED_CACHE \
+SG_DIR=$work SG_VERIFIED_CACHE=$VERIFIED_CACHE SG_SIGNING_ALG=$SIGNING_ALG \
 XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config \
 	"$work/caddy" run --config "$here/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
 caddy_pid=$!
@@ -128,14 +130,27 @@ run_wrk() {
 	esac
 }
 
-# measure ROUND VARIANT runs one measured run and appends its RESULT line.
+clock_ticks=$(getconf CLK_TCK)
+
+# gateway_cpu_us prints the CPU time (user and system) the gateway has used.
+gateway_cpu_us() {
+	# Fields after the command name: utime and stime are the 12th and 13th.
+	local stat
+	stat=$(<"/proc/$caddy_pid/stat")
+	awk -v hz="$clock_ticks" '{ printf "%d\n", ($12 + $13) * 1000000 / hz }' <<<"${stat##*) }"
+}
+
+# measure ROUND VARIANT runs one measured run and appends its RESULT line,
+# with the gateway's CPU time during the run.
 measure() {
 	local round=$1 variant=$2 out="$work/wrk-$1-$2.txt"
+	local cpu_before cpu_after result
+	cpu_before=$(gateway_cpu_us)
 	run_wrk "$variant" "$DURATION" >"$out" 2>&1
-	local result
+	cpu_after=$(gateway_cpu_us)
 	result=$(grep '^RESULT ' "$out") || { log "wrk gave no result for $variant:"; cat "$out" >&2; exit 1; }
-	echo "$round $variant $result" >>"$work/results.txt"
-	log "round $round $(printf '%-15s' "$variant") $result"
+	echo "$round $variant $result $((cpu_after - cpu_before))" >>"$work/results.txt"
+	log "round $round $(printf '%-15s' "$variant") $result $((cpu_after - cpu_before))"
 }
 
 variants=(plain guard-cached plain-rotating guard-new respond token)
@@ -202,14 +217,17 @@ Scopegate load run, $(date -u +%Y-%m-%dT%H:%MZ)
 
 - machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM; $(go version | cut -d' ' -f3); $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)
 - load average (1, 5, 15 min): before $load_before, after $load_after
-- wrk: $THREADS threads, $CONNECTIONS connections, $ROUNDS interleaved rounds of $DURATION s per variant after a ${WARMUP} s warm-up; token pool $POOL, verified_token_cache_size $VERIFIED_CACHE
+- wrk: $THREADS threads, $CONNECTIONS connections, $ROUNDS interleaved rounds of $DURATION s per variant after a ${WARMUP} s warm-up; token pool $POOL, verified_token_cache_size $VERIFIED_CACHE, signing_alg $SIGNING_ALG
 - $upstream_check
 - gateway RSS at the end: $((rss_kb / 1024)) MB
 - storage writes by the gateway during the rounds: $((written / 1024)) KiB for $requests requests (/proc/PID/io write_bytes; usage counters are flushed once a minute)
 
-$("$work/loadtool" report -results "$work/results.txt")
+$("$work/loadtool" report -results "$work/results.txt" -alg "$SIGNING_ALG")
 
 req/s, p50 and p99 are medians over the rounds; the ratios are medians of the
 per-round ratios against the counterpart named in "vs", measured in the same
-round. "errors" sums socket errors, timeouts and responses >= 400 over all rounds.
+round. "errors" sums socket errors, timeouts and responses >= 400 over all
+rounds. "gateway CPU/req" is the Caddy process's user and system CPU time
+(/proc/PID/stat) over the requests of a run; the CPU ratio is the
+counterpart's CPU per request over the variant's.
 EOF

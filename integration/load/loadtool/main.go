@@ -10,7 +10,7 @@
 //	loadtool upstream -addr 127.0.0.1:PORT
 //	loadtool client   -admin http://127.0.0.1:PORT -name NAME -scope SCOPE
 //	loadtool tokens   -url TOKEN_URL -id ID -secret SECRET -scope SCOPE -n N -out FILE
-//	loadtool report   -results FILE
+//	loadtool report   -results FILE [-alg ES256]
 package main
 
 import (
@@ -293,19 +293,30 @@ func fetchToken(client *http.Client, tokenURL, form, id, secret string) (string,
 }
 
 // sample is one wrk run: the RESULT line that results.lua prints, prefixed
-// by the script with the round and the variant.
+// by the script with the round and the variant, and followed by the CPU time
+// the gateway process used during the run.
 type sample struct {
-	round   int
-	variant string
-	rps     float64
-	p50us   float64
-	p99us   float64
-	errors  int64
+	round    int
+	variant  string
+	rps      float64
+	p50us    float64
+	p99us    float64
+	requests float64
+	errors   int64
+	cpuus    float64
+}
+
+// cpuPerRequest is the gateway's CPU time per request, in µs.
+func (s sample) cpuPerRequest() float64 {
+	if s.requests == 0 {
+		return 0
+	}
+	return s.cpuus / s.requests
 }
 
 // parseResults reads lines of the form
 //
-//	<round> <variant> RESULT <requests/s> <p50 µs> <p99 µs> <requests> <errors>
+//	<round> <variant> RESULT <requests/s> <p50 µs> <p99 µs> <requests> <errors> <gateway CPU µs>
 func parseResults(r io.Reader) ([]sample, error) {
 	var out []sample
 	sc := bufio.NewScanner(r)
@@ -314,12 +325,12 @@ func parseResults(r io.Reader) ([]sample, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(f) != 8 || f[2] != "RESULT" {
-			return nil, fmt.Errorf("results line %d: want 8 fields with RESULT third, got %q", line, sc.Text())
+		if len(f) != 9 || f[2] != "RESULT" {
+			return nil, fmt.Errorf("results line %d: want 9 fields with RESULT third, got %q", line, sc.Text())
 		}
 		var s sample
 		var err error
-		nums := make([]float64, 5)
+		nums := make([]float64, 6)
 		for i, v := range f[3:] {
 			if nums[i], err = strconv.ParseFloat(v, 64); err != nil {
 				return nil, fmt.Errorf("results line %d: %q is not a number", line, v)
@@ -328,7 +339,8 @@ func parseResults(r io.Reader) ([]sample, error) {
 		if s.round, err = strconv.Atoi(f[0]); err != nil {
 			return nil, fmt.Errorf("results line %d: round %q is not a number", line, f[0])
 		}
-		s.variant, s.rps, s.p50us, s.p99us, s.errors = f[1], nums[0], nums[1], nums[2], int64(nums[4])
+		s.variant = f[1]
+		s.rps, s.p50us, s.p99us, s.requests, s.errors, s.cpuus = nums[0], nums[1], nums[2], nums[3], int64(nums[4]), nums[5]
 		out = append(out, s)
 	}
 	return out, sc.Err()
@@ -354,20 +366,22 @@ type row struct {
 }
 
 // tableRows are the variants in the order the table shows them. A variant
-// with a counterpart is compared with it round by round.
+// with a counterpart is compared with it round by round. A %s in a label is
+// the signing algorithm.
 var tableRows = []row{
 	{"plain", "plain `reverse_proxy`, one token", ""},
 	{"guard-cached", "guarded, one token (verification cached)", "plain"},
 	{"plain-rotating", "plain `reverse_proxy`, token pool", ""},
-	{"guard-new", "guarded, new token per request (ES256)", "plain-rotating"},
+	{"guard-new", "guarded, new token per request (%s)", "plain-rotating"},
 	{"respond", "`respond` route, token request", ""},
-	{"token", "token endpoint (client_credentials, ES256)", "respond"},
+	{"token", "token endpoint (client_credentials, %s)", "respond"},
 }
 
 // runReport prints the Markdown table of the medians in a results file.
 func runReport(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	results := fs.String("results", "", "results file written by run.sh")
+	alg := fs.String("alg", "ES256", "the gateway's signing algorithm, for the labels")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -380,17 +394,21 @@ func runReport(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeTable(w, samples); err != nil {
+	if err := writeTable(w, samples, *alg); err != nil {
 		return err
 	}
 	return writeHydraComparison(w, samples)
 }
 
-// writeTable writes one row per variant: median requests/s, p50 and p99 over
-// the rounds, and against the counterpart the median of the per-round ratios
-// (rounds are interleaved, so each ratio compares runs made minutes apart at
-// most, which cancels much of a shared machine's drift).
-func writeTable(w io.Writer, samples []sample) error {
+// writeTable writes one row per variant: median requests/s, p50, p99 and
+// gateway CPU per request over the rounds, and against the counterpart the
+// median of the per-round ratios (rounds are interleaved, so each ratio
+// compares runs made minutes apart at most, which cancels much of a shared
+// machine's drift). The CPU ratio is the counterpart's CPU per request over
+// the variant's: the req/s ratio the gateway would reach if its own CPU were
+// all that limited it, which a machine shared with wrk, the upstream and
+// other work does not show directly.
+func writeTable(w io.Writer, samples []sample, alg string) error {
 	byKey := map[string]map[int]sample{}
 	for _, s := range samples {
 		if byKey[s.variant] == nil {
@@ -399,31 +417,42 @@ func writeTable(w io.Writer, samples []sample) error {
 		byKey[s.variant][s.round] = s
 	}
 	var b strings.Builder
-	b.WriteString("| variant | req/s | p50 | p99 | errors | vs | req/s ratio | p99 ratio |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---|---:|---:|\n")
+	b.WriteString("| variant | req/s | p50 | p99 | errors | gateway CPU/req | vs | req/s ratio | p99 ratio | CPU ratio |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, r := range tableRows {
 		runs := byKey[r.variant]
 		if len(runs) == 0 {
 			continue
 		}
-		var rps, p50, p99, ratio, p99ratio []float64
+		var rps, p50, p99, cpu, ratio, p99ratio, cpuRatio []float64
 		var errs int64
 		for round, s := range runs {
-			rps, p50, p99 = append(rps, s.rps), append(p50, s.p50us), append(p99, s.p99us)
+			rps, p50, p99, cpu = append(rps, s.rps), append(p50, s.p50us), append(p99, s.p99us), append(cpu, s.cpuPerRequest())
 			errs += s.errors
-			if c, ok := byKey[r.counterpart][round]; ok && c.rps > 0 && c.p99us > 0 {
+			c, ok := byKey[r.counterpart][round]
+			if ok && c.rps > 0 && c.p99us > 0 {
 				ratio = append(ratio, s.rps/c.rps)
 				p99ratio = append(p99ratio, s.p99us/c.p99us)
 			}
+			if ok && s.cpuPerRequest() > 0 {
+				cpuRatio = append(cpuRatio, c.cpuPerRequest()/s.cpuPerRequest())
+			}
 		}
-		vs, ratioCell, p99Cell := "", "", ""
-		if r.counterpart != "" && len(ratio) > 0 {
+		vs, ratioCell, p99Cell, cpuCell := "", "", "", ""
+		if len(ratio) > 0 {
 			vs = r.counterpart
 			ratioCell = fmt.Sprintf("%.3f", median(ratio))
 			p99Cell = fmt.Sprintf("%.2f×", median(p99ratio))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %d | %s | %s | %s |\n", r.label, median(rps),
-			formatMicros(median(p50)), formatMicros(median(p99)), errs, vs, ratioCell, p99Cell)
+		if len(cpuRatio) > 0 {
+			cpuCell = fmt.Sprintf("%.3f", median(cpuRatio))
+		}
+		label := r.label
+		if strings.Contains(label, "%s") {
+			label = fmt.Sprintf(label, alg)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %d | %.0f µs | %s | %s | %s | %s |\n", label, median(rps),
+			formatMicros(median(p50)), formatMicros(median(p99)), errs, median(cpu), vs, ratioCell, p99Cell, cpuCell)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -46,16 +46,16 @@ func TestParseResults(t *testing.T) {
 	}{
 		{
 			name: "two lines and a blank one",
-			in:   "1 plain RESULT 1000.5 900 2000 10005 0\n\n2 token RESULT 300.0 100 400 3000 7\n",
+			in:   "1 plain RESULT 1000.5 900 2000 10005 0 500000\n\n2 token RESULT 300.0 100 400 3000 7 90000\n",
 			want: []sample{
-				{round: 1, variant: "plain", rps: 1000.5, p50us: 900, p99us: 2000, errors: 0},
-				{round: 2, variant: "token", rps: 300, p50us: 100, p99us: 400, errors: 7},
+				{round: 1, variant: "plain", rps: 1000.5, p50us: 900, p99us: 2000, requests: 10005, errors: 0, cpuus: 500000},
+				{round: 2, variant: "token", rps: 300, p50us: 100, p99us: 400, requests: 3000, errors: 7, cpuus: 90000},
 			},
 		},
-		{name: "missing field", in: "1 plain RESULT 1 2 3 4\n", wantErr: "line 1: want 8 fields"},
-		{name: "no RESULT marker", in: "1 plain OTHER 1 2 3 4 5\n", wantErr: "RESULT third"},
-		{name: "not a number", in: "1 plain RESULT 1 x 3 4 5\n", wantErr: `"x" is not a number`},
-		{name: "bad round", in: "one plain RESULT 1 2 3 4 5\n", wantErr: `round "one"`},
+		{name: "missing field", in: "1 plain RESULT 1 2 3 4 5\n", wantErr: "line 1: want 9 fields"},
+		{name: "no RESULT marker", in: "1 plain OTHER 1 2 3 4 5 6\n", wantErr: "RESULT third"},
+		{name: "not a number", in: "1 plain RESULT 1 x 3 4 5 6\n", wantErr: `"x" is not a number`},
+		{name: "bad round", in: "one plain RESULT 1 2 3 4 5 6\n", wantErr: `round "one"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,25 +84,31 @@ func TestParseResults(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	// Three rounds: guard-cached's per-round ratios are 0.9, 0.95 and 1.0,
 	// so the median ratio is 0.95 although the ratio of medians differs.
-	in := `1 plain RESULT 1000 1000 4000 10000 0
-1 guard-cached RESULT 900 1100 4400 9000 0
-2 plain RESULT 2000 900 3000 20000 0
-2 guard-cached RESULT 1900 950 3300 19000 2
-3 plain RESULT 800 1200 5000 8000 0
-3 guard-cached RESULT 800 1300 6000 8000 0
+	// Its CPU per request is 110, 100 and 125 µs against plain's 100, 100
+	// and 100: CPU ratios 0.909, 1 and 0.8.
+	in := `1 plain RESULT 1000 1000 4000 10000 0 1000000
+1 token RESULT 10 1000 4000 100 0 50000
+1 guard-cached RESULT 900 1100 4400 9000 0 990000
+2 plain RESULT 2000 900 3000 20000 0 2000000
+2 guard-cached RESULT 1900 950 3300 19000 2 1900000
+3 plain RESULT 800 1200 5000 8000 0 800000
+3 guard-cached RESULT 800 1300 6000 8000 0 1000000
 `
 	samples, err := parseResults(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := writeTable(&out, samples); err != nil {
+	if err := writeTable(&out, samples, "EdDSA"); err != nil {
 		t.Fatal(err)
 	}
-	want := "| variant | req/s | p50 | p99 | errors | vs | req/s ratio | p99 ratio |\n" +
-		"|---|---:|---:|---:|---:|---|---:|---:|\n" +
-		"| plain `reverse_proxy`, one token | 1000 | 1.00 ms | 4.00 ms | 0 |  |  |  |\n" +
-		"| guarded, one token (verification cached) | 900 | 1.10 ms | 4.40 ms | 2 | plain | 0.950 | 1.10× |\n"
+	want := "| variant | req/s | p50 | p99 | errors | gateway CPU/req | vs | req/s ratio | p99 ratio | CPU ratio |\n" +
+		"|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n" +
+		"| plain `reverse_proxy`, one token | 1000 | 1.00 ms | 4.00 ms | 0 | 100 µs |  |  |  |  |\n" +
+		"| guarded, one token (verification cached) | 900 | 1.10 ms | 4.40 ms | 2 | 110 µs | plain | 0.950 | 1.10× | 0.909 |\n" +
+		// A row without its counterpart has no ratio; the label names the
+		// signing algorithm.
+		"| token endpoint (client_credentials, EdDSA) | 10 | 1.00 ms | 4.00 ms | 0 | 500 µs |  |  |  |  |\n"
 	if out.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -162,13 +168,13 @@ func TestWriteHydraComparison(t *testing.T) {
 	}{
 		{
 			name: "median of the per-round ratios",
-			in: "1 respond RESULT 10000 1 1 1 0\n1 token RESULT 4000 1 1 1 0\n" +
-				"2 respond RESULT 10000 1 1 1 0\n2 token RESULT 6000 1 1 1 0\n" +
-				"3 respond RESULT 20000 1 1 1 0\n3 token RESULT 10000 1 1 1 0\n",
+			in: "1 respond RESULT 10000 1 1 1 0 1\n1 token RESULT 4000 1 1 1 0 1\n" +
+				"2 respond RESULT 10000 1 1 1 0 1\n2 token RESULT 6000 1 1 1 0 1\n" +
+				"3 respond RESULT 20000 1 1 1 0 1\n3 token RESULT 10000 1 1 1 0 1\n",
 			want: "\nToken endpoint vs Ory Hydra, as a ratio of ratios (not measured side by side: Hydra is not installable here): " +
 				"ours 0.500 of `respond` / Hydra's quoted 130 of 30000 = 0.0043 -> 115×\n",
 		},
-		{name: "no token rounds", in: "1 plain RESULT 10000 1 1 1 0\n", want: ""},
+		{name: "no token rounds", in: "1 plain RESULT 10000 1 1 1 0 1\n", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
