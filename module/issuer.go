@@ -245,6 +245,31 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// login checks a client's secret, throttled per client ID so that guessing
+// is slowed down without locking the client out for good. On failure it
+// returns the token endpoint's answer: slow_down (with Retry-After set on
+// w), invalid_client, or server_error for a fault of the store. Whether the
+// client is enabled and where it connects from is the caller's to check:
+// endpoints answer those differently.
+func (a *App) login(w http.ResponseWriter, r *http.Request, clientID, secret string) (storage.Client, *oauth.Error) {
+	now := a.now()
+	if wait, blocked := a.logins.Blocked(clientID, now); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		return storage.Client{}, oauth.SlowDown("too many failed logins for this client; retry later")
+	}
+	client, err := a.registry.Authenticate(r.Context(), clientID, secret)
+	switch {
+	case errors.Is(err, registry.ErrInvalidCredentials):
+		a.logins.Fail(clientID, now)
+		return storage.Client{}, oauth.InvalidClient("client authentication failed")
+	case err != nil:
+		a.logger.Error("client authentication failed", zap.Error(err))
+		return storage.Client{}, oauth.ServerError("client authentication is unavailable")
+	}
+	a.logins.Succeed(clientID)
+	return client, nil
+}
+
 // parseFunc reads a request a client authenticates to.
 type parseFunc func(*http.Request, int64) (*oauth.TokenRequest, *oauth.Error)
 
@@ -261,22 +286,10 @@ func (iss *Issuer) authenticate(w http.ResponseWriter, r *http.Request, parse pa
 	if req.AuthMethod == oauth.AuthMethodNone {
 		return req, storage.Client{}, oauth.InvalidClient("client authentication is required")
 	}
-	logins := iss.app.logins
-	now := iss.app.now()
-	if wait, blocked := logins.Blocked(req.ClientID, now); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		return req, storage.Client{}, oauth.SlowDown("too many failed logins for this client; retry later")
+	client, oerr := iss.app.login(w, r, req.ClientID, req.ClientSecret)
+	if oerr != nil {
+		return req, storage.Client{}, oerr
 	}
-	client, err := iss.app.registry.Authenticate(r.Context(), req.ClientID, req.ClientSecret)
-	if err != nil {
-		if !errors.Is(err, registry.ErrInvalidCredentials) {
-			iss.logger.Error("client authentication failed", zap.Error(err))
-			return req, storage.Client{}, oauth.ServerError("client authentication is unavailable")
-		}
-		logins.Fail(req.ClientID, now)
-		return req, storage.Client{}, oauth.InvalidClient("client authentication failed")
-	}
-	logins.Succeed(req.ClientID)
 	if client.Disabled {
 		return req, storage.Client{}, oauth.InvalidClient("the client is disabled")
 	}

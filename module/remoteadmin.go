@@ -4,9 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/oauth"
-	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -107,20 +104,13 @@ func (ra *RemoteAdmin) authenticate(w http.ResponseWriter, r *http.Request) (sto
 		if oerr != nil {
 			return storage.Client{}, ra.unauthorized(w, "malformed Basic credentials")
 		}
-		now := ra.app.now()
-		if wait, blocked := ra.app.logins.Blocked(id, now); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-			return storage.Client{}, oauth.SlowDown("too many failed logins for this client; retry later")
-		}
-		c, err := ra.app.registry.Authenticate(r.Context(), id, secret)
-		if errors.Is(err, registry.ErrInvalidCredentials) {
-			ra.app.logins.Fail(id, now)
+		c, oerr := ra.app.login(w, r, id, secret)
+		if oerr != nil && oerr.Code == oauth.CodeInvalidClient {
 			return storage.Client{}, ra.unauthorized(w, "authentication failed")
 		}
-		if err != nil {
-			return storage.Client{}, oauth.ServerError("authentication is unavailable")
+		if oerr != nil {
+			return storage.Client{}, oerr
 		}
-		ra.app.logins.Succeed(id)
 		if c.Disabled {
 			return c, forbidden("the client is disabled")
 		}
