@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -266,31 +265,24 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 	}
 	jwks := string(do(t, http.MethodGet, f.g.URL("/.well-known/jwks.json"), nil).Body)
 
-	// A config that reads signing_key_file and then fails still swaps the
-	// keys of the running config: the keyring is shared by every config on
-	// the store, and the app publishes the file's key into it during
-	// Provision (module/app.go loadKeys, keyring.loadFile). Those cases run
-	// with SCOPEGATE_KNOWN_BUGS=1 until that is fixed.
-	const sharedKeyringBug = "a failed reload replaces the running config's signing keys (module/app.go loadKeys publishes into the shared keyring during Provision)"
+	// A config that reads signing_key_file and then fails must not touch
+	// the keys of the running config, although the keyring is shared by
+	// every config on the store: a config installs its keys only at Start.
 	cases := []struct {
 		name       string
 		appExtra   string
 		guardScope string
 		wantInMsg  string
-		knownBug   string
 	}{
-		{"unknown directive", "colour red", "orders:read", "unknown scopegate option", ""},
-		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "signing_key_file", ""},
-		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "signing_key_file", ""},
-		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "scope_implies", sharedKeyringBug},
-		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "scopegate_guard", sharedKeyringBug},
-		{"bad guard, keys from the store", "", `"orders read"`, "scopegate_guard", ""},
+		{"unknown directive", "colour red", "orders:read", "unknown scopegate option"},
+		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "signing_key_file"},
+		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "signing_key_file"},
+		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "scope_implies"},
+		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "scopegate_guard"},
+		{"bad guard, keys from the store", "", `"orders read"`, "scopegate_guard"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBug != "" && os.Getenv("SCOPEGATE_KNOWN_BUGS") != "1" {
-				t.Skip("known bug: " + tc.knownBug + "; run with SCOPEGATE_KNOWN_BUGS=1")
-			}
 			f.g.Vars["Generation"] = 100 + i
 			f.g.Vars["AppExtra"] = tc.appExtra
 			f.g.Vars["GuardScope"] = tc.guardScope

@@ -128,6 +128,9 @@ type App struct {
 	verified *token.VerifiedCache
 	logins   *throttle.Throttle
 	metrics  *metrics
+	// keys are this config's signing keys, prepared at Provision and
+	// installed into the shared keyring at Start.
+	keys *token.KeySet
 	// scopeRules are ScopeImplies, compiled.
 	scopeRules *scope.Rules
 	// resourceMetadata maps RFC 9728 metadata paths to the documents of the
@@ -200,7 +203,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
 	})
-	if err := a.loadKeys(); err != nil {
+	if a.keys, err = a.prepareKeys(); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	a.verifier = &token.Verifier{Issuer: a.Issuer, Leeway: time.Duration(a.Leeway), Now: a.now}
@@ -243,28 +246,44 @@ func (a *App) resourceMetadataAt(path string) ([]byte, bool) {
 	return doc.([]byte), true
 }
 
-// loadKeys loads the operator's key file, or makes sure the store holds
-// generated keys. A key that cannot be read fails provisioning: the gateway
-// never serves without the keys it was told to use.
-func (a *App) loadKeys() error {
+// prepareKeys reads the operator's key file, or makes sure the store holds
+// generated keys, and parses them. A key that cannot be read fails
+// provisioning: the gateway never serves without the keys it was told to use.
+func (a *App) prepareKeys() (*token.KeySet, error) {
 	if a.SigningKeyFile != "" {
 		pemBytes, err := os.ReadFile(a.SigningKeyFile)
 		if err != nil {
-			return fmt.Errorf("reading signing_key_file: %w", err)
+			return nil, fmt.Errorf("reading signing_key_file: %w", err)
 		}
 		key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
 		if err != nil {
-			return fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
+			return nil, fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
 		}
-		return a.backend.keys.loadFile(key)
+		return prepareFile(key, a.now())
 	}
-	if err := a.backend.keys.loadStored(a.ctx, a.SigningAlg); err != nil {
-		return err
+	ks, err := a.backend.keys.prepareStored(a.ctx, a.SigningAlg)
+	if err != nil {
+		return nil, err
 	}
-	if alg := a.backend.keys.keySet().SigningAlgorithm(); alg != a.SigningAlg {
+	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
 		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
 			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
 	}
+	return ks, nil
+}
+
+// installKeys makes this config's keys the ones every config uses. Stored
+// keys are read again, so a rotation made by the previous config since this
+// one provisioned is kept.
+func (a *App) installKeys() error {
+	ks := a.keys
+	if a.SigningKeyFile == "" {
+		var err error
+		if ks, err = a.backend.keys.prepareStored(a.ctx, a.SigningAlg); err != nil {
+			return fmt.Errorf("scopegate: %w", err)
+		}
+	}
+	a.backend.keys.install(ks, a.SigningKeyFile != "")
 	return nil
 }
 
@@ -323,6 +342,9 @@ func (a *App) Validate() error {
 // expired revocations and flushing of usage counters. It stops with the
 // config.
 func (a *App) Start() error {
+	if err := a.installKeys(); err != nil {
+		return err
+	}
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
 		zap.String("signing_kid", a.backend.keys.keySet().SigningKeyID()))
 	go a.maintain()

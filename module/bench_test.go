@@ -31,6 +31,9 @@ func newTestApp(tb testing.TB) *App {
 		_ = a.Cleanup()
 	})
 	a.logger = zap.NewNop()
+	if err := a.Start(); err != nil {
+		tb.Fatal(err)
+	}
 	return a
 }
 

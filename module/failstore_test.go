@@ -145,6 +145,9 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	a.logger = zap.New(core)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
 
 	f := &failStoreFixture{t: t, app: a, bolt: db, store: fs, logs: logs}
 	f.issuer = new(Issuer)

@@ -32,9 +32,16 @@ type keyring struct {
 // the keyring is loaded.
 func (k *keyring) keySet() *token.KeySet { return k.current.Load() }
 
-// loadStored makes sure the store holds an active and a next key of alg (the
-// first start generates them) and builds the snapshot.
-func (k *keyring) loadStored(ctx context.Context, alg string) error {
+// A config's keys are loaded in two steps. At Provision it prepares them:
+// the stored set (made on first start) or the operator's file key, parsed
+// and checked, so a config with bad keys fails to load. Only when the config
+// starts, once everything in it provisioned, does it install them: a reload
+// that fails never touches the keys the running config signs with.
+
+// prepareStored makes sure the store holds an active and a next key of alg
+// (the first start generates them; an existing set is left as it is) and
+// parses them.
+func (k *keyring) prepareStored(ctx context.Context, alg string) (*token.KeySet, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
@@ -42,19 +49,23 @@ func (k *keyring) loadStored(ctx context.Context, alg string) error {
 		return ensured, err
 	})
 	if err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
+		return nil, fmt.Errorf("loading signing keys: %w", err)
 	}
-	k.fromFile = false
-	return k.publish(keys)
+	return token.NewKeySet(keys, k.now())
 }
 
-// loadFile uses the operator's key alone. Stored keys stay untouched for a
-// later return to managed keys.
-func (k *keyring) loadFile(key storage.SigningKey) error {
+// prepareFile parses the operator's key, to be used alone. Stored keys stay
+// untouched for a later return to managed keys.
+func prepareFile(key storage.SigningKey, now time.Time) (*token.KeySet, error) {
+	return token.NewKeySet([]storage.SigningKey{key}, now)
+}
+
+// install makes ks the set every config signs and verifies with.
+func (k *keyring) install(ks *token.KeySet, fromFile bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.fromFile = true
-	return k.publish([]storage.SigningKey{key})
+	k.fromFile = fromFile
+	k.current.Store(ks)
 }
 
 // rotate runs one rotation to alg. When due is set, it rotates only if the
