@@ -240,6 +240,33 @@ func memory(t *testing.T, pid int) memoryUse {
 	return m
 }
 
+// mappedRSS sums the resident size of the process's mappings of path, in
+// MiB: for the store, the pages of bbolt's memory map that reads touched.
+func mappedRSS(t *testing.T, pid int, path string) float64 {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatalf("reading the gateway's smaps: %v", err)
+	}
+	var kb float64
+	inPath := false
+	for line := range strings.Lines(string(raw)) {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			// A mapping's header: address range, perms, offset, device, inode, path.
+			inPath = len(fields) == 6 && fields[5] == path
+		case inPath && len(fields) == 3 && fields[0] == "Rss:":
+			v, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil {
+				t.Fatalf("smaps Rss %q: %v", fields[1], err)
+			}
+			kb += v
+		}
+	}
+	return kb / 1024
+}
+
 // goHeap reads the Go heap in use, in MiB, from the gateway's expvar
 // endpoint (Caddy serves /debug/vars on its admin endpoint).
 func goHeap(t *testing.T, g *Gateway) float64 {
@@ -370,7 +397,8 @@ func TestScale(t *testing.T) {
 	}
 	t.Logf("100k vs 10 clients: token endpoint %.2f, guard %.2f", tokenRatio, guardRatio)
 	for _, s := range sides {
-		t.Logf("%s: after load %v; Go heap in use %.0f MB", s.name, memory(t, s.g.PID()), goHeap(t, s.g))
+		t.Logf("%s: after load %v, of which the store's memory map %.0f MB; Go heap in use %.0f MB", s.name,
+			memory(t, s.g.PID()), mappedRSS(t, s.g.PID(), filepath.Join(s.g.Dir, "scopegate.db")), goHeap(t, s.g))
 	}
 	if fi, err := os.Stat(filepath.Join(large.g.Dir, "scopegate.db")); err == nil {
 		t.Logf("100k clients: store file %.0f MB", float64(fi.Size())/(1<<20))
