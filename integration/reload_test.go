@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,9 +17,9 @@ import (
 )
 
 // reloadCaddyfile issues tokens and guards a route. AppExtra adds lines to
-// the app's block and GuardScope is the route's scope, so a test can load
-// configs that fail in different places; Generation tells which config
-// answers.
+// the app's block, GuardScope is the route's scope and ExtraSite is another
+// site block, so a test can load configs that fail in different places;
+// Generation tells which config answers.
 const reloadCaddyfile = `{
 	admin 127.0.0.1:{{.AdminPort}}
 	auto_https off
@@ -37,6 +39,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 	respond /generation "{{.Generation}}"
 	respond 404
 }
+{{.ExtraSite}}
 `
 
 // reloadFixture is a gateway on reloadCaddyfile with one client.
@@ -54,6 +57,7 @@ func startReloadFixture(t *testing.T) *reloadFixture {
 	g.Vars["Generation"] = 0
 	g.Vars["AppExtra"] = ""
 	g.Vars["GuardScope"] = "orders:read"
+	g.Vars["ExtraSite"] = ""
 	g.Start()
 	return &reloadFixture{
 		g:         g,
@@ -265,55 +269,80 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 	}
 	jwks := string(do(t, http.MethodGet, f.g.URL("/.well-known/jwks.json"), nil).Body)
 
+	// A port some other process holds: a config with a site on it
+	// provisions completely and fails when the HTTP app starts.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busySite := fmt.Sprintf("http://%s {\n\trespond \"busy\"\n}", busy.Addr())
+
 	// A config that reads signing_key_file and then fails must not touch
 	// the keys of the running config, although the keyring is shared by
-	// every config on the store: a config installs its keys only at Start.
+	// every config on the store. A config that fails to start may have
+	// started its scopegate app first: Caddy starts apps in map order, so
+	// that case is loaded ten times. It fails today: the app installs its
+	// keys into the shared keyring at Start, and nothing puts the running
+	// config's keys back when another app of the new config then fails to
+	// start. It runs with SCOPEGATE_KNOWN_BUGS=1 until that is fixed.
+	const startFailureBug = "a reload that fails to start after the scopegate app started keeps the failed config's signing keys (module/app.go Start installs them into the shared keyring; nothing restores them)"
 	cases := []struct {
 		name       string
 		appExtra   string
 		guardScope string
+		extraSite  string
 		wantInMsg  string
+		attempts   int
+		knownBug   string
 	}{
-		{"unknown directive", "colour red", "orders:read", "unknown scopegate option"},
-		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "signing_key_file"},
-		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "signing_key_file"},
-		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "scope_implies"},
-		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "scopegate_guard"},
-		{"bad guard, keys from the store", "", `"orders read"`, "scopegate_guard"},
+		{"unknown directive", "colour red", "orders:read", "", "unknown scopegate option", 1, ""},
+		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "", "signing_key_file", 1, ""},
+		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "", "signing_key_file", 1, ""},
+		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "", "scope_implies", 1, ""},
+		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "", "scopegate_guard", 1, ""},
+		{"bad guard, keys from the store", "", `"orders read"`, "", "scopegate_guard", 1, ""},
+		{"site port taken, after every module provisioned", "signing_key_file " + keyFile, "orders:read", busySite, "address already in use", 10, startFailureBug},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.knownBug != "" && os.Getenv("SCOPEGATE_KNOWN_BUGS") != "1" {
+				t.Skip("known bug: " + tc.knownBug + "; run with SCOPEGATE_KNOWN_BUGS=1")
+			}
 			f.g.Vars["Generation"] = 100 + i
 			f.g.Vars["AppExtra"] = tc.appExtra
 			f.g.Vars["GuardScope"] = tc.guardScope
-			status, msg := f.g.Reload(reloadCaddyfile)
-			if status < 400 || status >= 500 || !strings.Contains(msg, tc.wantInMsg) {
-				t.Fatalf("reload answered %d %s, want a 4xx naming %q", status, msg, tc.wantInMsg)
-			}
-			if resp := do(t, http.MethodGet, f.g.URL("/generation"), nil); string(resp.Body) != "0" {
-				t.Errorf("generation %q answers, want the first config's", resp.Body)
-			}
-			if got := string(do(t, http.MethodGet, f.g.URL("/.well-known/jwks.json"), nil).Body); got != jwks {
-				t.Errorf("the keys changed:\n%s\nbefore:\n%s", got, jwks)
-			}
-			status, fresh, err := f.tryToken()
-			if err != nil || status != http.StatusOK {
-				t.Fatalf("token after the failed reload: %d %v", status, err)
-			}
-			for name, tok := range map[string]string{"earlier": before, "fresh": fresh} {
-				if status, err := f.tryGuarded(tok); err != nil || status != http.StatusOK {
-					t.Errorf("%s token at the guard: %d %v", name, status, err)
+			f.g.Vars["ExtraSite"] = tc.extraSite
+			for attempt := 1; attempt <= tc.attempts; attempt++ {
+				status, msg := f.g.Reload(reloadCaddyfile)
+				if status < 400 || status >= 500 || !strings.Contains(msg, tc.wantInMsg) {
+					t.Fatalf("reload answered %d %s, want a 4xx naming %q", status, msg, tc.wantInMsg)
 				}
-			}
-			if n := f.g.OpenFiles(f.storePath); n != 1 {
-				t.Errorf("%d open handles on the store, want 1", n)
-			}
-			// The admin API keeps answering too. Caddy replaces its admin
-			// endpoint, with the new config's admin modules, before it
-			// provisions the apps, and keeps that endpoint when the load
-			// fails.
-			if resp := do(t, http.MethodGet, f.g.AdminURL("/scopegate/clients/"+f.app.ClientID), nil); resp.Status != http.StatusOK {
-				t.Errorf("admin API after the failed reload: %d %s", resp.Status, resp.Body)
+				if resp := do(t, http.MethodGet, f.g.URL("/generation"), nil); string(resp.Body) != "0" {
+					t.Errorf("generation %q answers, want the first config's", resp.Body)
+				}
+				if got := string(do(t, http.MethodGet, f.g.URL("/.well-known/jwks.json"), nil).Body); got != jwks {
+					t.Fatalf("attempt %d: the keys changed:\n%s\nbefore:\n%s", attempt, got, jwks)
+				}
+				status, fresh, err := f.tryToken()
+				if err != nil || status != http.StatusOK {
+					t.Fatalf("token after the failed reload: %d %v", status, err)
+				}
+				for name, tok := range map[string]string{"earlier": before, "fresh": fresh} {
+					if status, err := f.tryGuarded(tok); err != nil || status != http.StatusOK {
+						t.Errorf("%s token at the guard: %d %v", name, status, err)
+					}
+				}
+				if n := f.g.OpenFiles(f.storePath); n != 1 {
+					t.Errorf("%d open handles on the store, want 1", n)
+				}
+				// The admin API keeps answering too. Caddy replaces its admin
+				// endpoint, with the new config's admin modules, before it
+				// provisions the apps, and keeps that endpoint when the load
+				// fails.
+				if resp := do(t, http.MethodGet, f.g.AdminURL("/scopegate/clients/"+f.app.ClientID), nil); resp.Status != http.StatusOK {
+					t.Errorf("admin API after the failed reload: %d %s", resp.Status, resp.Body)
+				}
 			}
 		})
 	}
@@ -322,6 +351,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 		f.g.Vars["Generation"] = 1
 		f.g.Vars["AppExtra"] = ""
 		f.g.Vars["GuardScope"] = "orders:read"
+		f.g.Vars["ExtraSite"] = ""
 		if status, msg := f.g.Reload(reloadCaddyfile); status != http.StatusOK {
 			t.Fatalf("reload: %d %s", status, msg)
 		}
