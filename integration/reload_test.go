@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -282,11 +281,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 	// the keys of the running config, although the keyring is shared by
 	// every config on the store. A config that fails to start may have
 	// started its scopegate app first: Caddy starts apps in map order, so
-	// that case is loaded ten times. It fails today: the app installs its
-	// keys into the shared keyring at Start, and nothing puts the running
-	// config's keys back when another app of the new config then fails to
-	// start. It runs with SCOPEGATE_KNOWN_BUGS=1 until that is fixed.
-	const startFailureBug = "a reload that fails to start after the scopegate app started keeps the failed config's signing keys (module/app.go Start installs them into the shared keyring; nothing restores them)"
+	// that case is loaded ten times.
 	cases := []struct {
 		name       string
 		appExtra   string
@@ -294,21 +289,17 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 		extraSite  string
 		wantInMsg  string
 		attempts   int
-		knownBug   string
 	}{
-		{"unknown directive", "colour red", "orders:read", "", "unknown scopegate option", 1, ""},
-		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "", "signing_key_file", 1, ""},
-		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "", "signing_key_file", 1, ""},
-		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "", "scope_implies", 1, ""},
-		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "", "scopegate_guard", 1, ""},
-		{"bad guard, keys from the store", "", `"orders read"`, "", "scopegate_guard", 1, ""},
-		{"site port taken, after every module provisioned", "signing_key_file " + keyFile, "orders:read", busySite, "address already in use", 10, startFailureBug},
+		{"unknown directive", "colour red", "orders:read", "", "unknown scopegate option", 1},
+		{"signing key file missing", "signing_key_file " + filepath.Join(f.g.Dir, "no-such-key.pem"), "orders:read", "", "signing_key_file", 1},
+		{"signing key file not a key", "signing_key_file " + filepath.Join(f.g.Dir, "Caddyfile"), "orders:read", "", "signing_key_file", 1},
+		{"bad scope rule after the key was read", "signing_key_file " + keyFile + "\n\t\tscope_implies read a*b", "orders:read", "", "scope_implies", 1},
+		{"bad guard after the app provisioned", "signing_key_file " + keyFile, `"orders read"`, "", "scopegate_guard", 1},
+		{"bad guard, keys from the store", "", `"orders read"`, "", "scopegate_guard", 1},
+		{"site port taken, after every module provisioned", "signing_key_file " + keyFile, "orders:read", busySite, "address already in use", 10},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBug != "" && os.Getenv("SCOPEGATE_KNOWN_BUGS") != "1" {
-				t.Skip("known bug: " + tc.knownBug + "; run with SCOPEGATE_KNOWN_BUGS=1")
-			}
 			f.g.Vars["Generation"] = 100 + i
 			f.g.Vars["AppExtra"] = tc.appExtra
 			f.g.Vars["GuardScope"] = tc.guardScope

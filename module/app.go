@@ -272,19 +272,28 @@ func (a *App) prepareKeys() (*token.KeySet, error) {
 	return ks, nil
 }
 
-// installKeys makes this config's keys the ones every config uses. Stored
-// keys are read again, so a rotation made by the previous config since this
-// one provisioned is kept.
+// installKeys makes the stored keys the ones every config on the store uses,
+// read again so a rotation made by the previous config since this one
+// provisioned is kept. A file key needs no installing: it is this config's.
 func (a *App) installKeys() error {
-	ks := a.keys
-	if a.SigningKeyFile == "" {
-		var err error
-		if ks, err = a.backend.keys.prepareStored(a.ctx, a.SigningAlg); err != nil {
-			return fmt.Errorf("scopegate: %w", err)
-		}
+	if a.SigningKeyFile != "" {
+		return nil
 	}
-	a.backend.keys.install(ks, a.SigningKeyFile != "")
+	ks, err := a.backend.keys.prepareStored(a.ctx, a.SigningAlg)
+	if err != nil {
+		return fmt.Errorf("scopegate: %w", err)
+	}
+	a.backend.keys.install(ks)
 	return nil
+}
+
+// keySet returns the keys this config signs and verifies with: its own file
+// key, or the set shared by every config on the store.
+func (a *App) keySet() *token.KeySet {
+	if a.SigningKeyFile != "" {
+		return a.keys
+	}
+	return a.backend.keys.keySet()
 }
 
 // retiredKeyLifetime is how long a retired key stays published: until every
@@ -346,7 +355,7 @@ func (a *App) Start() error {
 		return err
 	}
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
-		zap.String("signing_kid", a.backend.keys.keySet().SigningKeyID()))
+		zap.String("signing_kid", a.keySet().SigningKeyID()))
 	go a.maintain()
 	return nil
 }

@@ -143,7 +143,7 @@ func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	case iss.IntrospectPath:
 		iss.serveIntrospect(w, r)
 	case iss.JWKSPath:
-		iss.serveDocument(w, r, iss.app.backend.keys.keySet().JWKS(), jwksMaxAge)
+		iss.serveDocument(w, r, iss.app.keySet().JWKS(), jwksMaxAge)
 	case iss.metadataPath:
 		iss.serveDocument(w, r, iss.metadata, "public, max-age=3600")
 	default:
@@ -224,7 +224,7 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		Scope:     scope.Join(decision.Scopes),
 		Extra:     client.Claims,
 	}
-	signed, err := iss.app.backend.keys.keySet().Sign(claims)
+	signed, err := iss.app.keySet().Sign(claims)
 	if err != nil {
 		iss.logger.Error("signing an access token failed", zap.String("client_id", client.ID), zap.Error(err))
 		oauth.ServerError("the token could not be issued").Write(w)

@@ -23,9 +23,8 @@ type keyring struct {
 	store storage.Store
 	now   func() time.Time
 
-	mu       sync.Mutex // serialises changes; readers use current
-	current  atomic.Pointer[token.KeySet]
-	fromFile bool
+	mu      sync.Mutex // serialises changes; readers use current
+	current atomic.Pointer[token.KeySet]
 }
 
 // keySet returns the snapshot to sign and verify with. It is never nil once
@@ -34,9 +33,11 @@ func (k *keyring) keySet() *token.KeySet { return k.current.Load() }
 
 // A config's keys are loaded in two steps. At Provision it prepares them:
 // the stored set (made on first start) or the operator's file key, parsed
-// and checked, so a config with bad keys fails to load. Only when the config
-// starts, once everything in it provisioned, does it install them: a reload
-// that fails never touches the keys the running config signs with.
+// and checked, so a config with bad keys fails to load. A file key stays the
+// config's own, so a config that fails to load or start never touches the
+// keys of the one that runs. Stored keys are shared: a config installs them
+// when it starts, reading them again, so a rotation through one config is
+// seen by every config on the store.
 
 // prepareStored makes sure the store holds an active and a next key of alg
 // (the first start generates them; an existing set is left as it is) and
@@ -60,11 +61,11 @@ func prepareFile(key storage.SigningKey, now time.Time) (*token.KeySet, error) {
 	return token.NewKeySet([]storage.SigningKey{key}, now)
 }
 
-// install makes ks the set every config signs and verifies with.
-func (k *keyring) install(ks *token.KeySet, fromFile bool) {
+// install makes ks the set every config with stored keys signs and
+// verifies with.
+func (k *keyring) install(ks *token.KeySet) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.fromFile = fromFile
 	k.current.Store(ks)
 }
 
@@ -74,9 +75,6 @@ func (k *keyring) install(ks *token.KeySet, fromFile bool) {
 func (k *keyring) rotate(ctx context.Context, alg string, keep, due time.Duration) (rotated bool, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.fromFile {
-		return false, errKeysFromFile
-	}
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		now := k.now()
 		if due > 0 && !activeKeyOlderThan(keys, due, now) {
@@ -96,9 +94,6 @@ func (k *keyring) rotate(ctx context.Context, alg string, keep, due time.Duratio
 func (k *keyring) revoke(ctx context.Context, kid string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.fromFile {
-		return errKeysFromFile
-	}
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		return token.RevokeKey(keys, kid, k.now())
 	})

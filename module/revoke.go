@@ -31,7 +31,7 @@ func (iss *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	oauth.NoStore(w.Header())
-	claims, err := iss.app.verifier.Verify(iss.app.backend.keys.keySet(), raw)
+	claims, err := iss.app.verifier.Verify(iss.app.keySet(), raw)
 	if err != nil {
 		// RFC 7009 §2.2: an invalid or expired token needs no revoking, and
 		// the answer is the same 200.

@@ -39,7 +39,7 @@ var (
 // caller's. Nothing here touches the disk: keys, revocations and (cached)
 // clients are in memory.
 func (a *App) checkToken(ctx context.Context, raw string) (*token.Claims, storage.Client, error) {
-	claims, err := a.verifier.VerifyCached(a.backend.keys.keySet(), a.verified, raw)
+	claims, err := a.verifier.VerifyCached(a.keySet(), a.verified, raw)
 	if err != nil {
 		return nil, storage.Client{}, &tokenRefusal{reason: "invalid", description: err.Error()}
 	}
