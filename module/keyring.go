@@ -2,7 +2,6 @@ package module
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,9 +10,6 @@ import (
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/token"
 )
-
-// errKeysFromFile refuses rotation when the operator supplies the key.
-var errKeysFromFile = errors.New("the signing key comes from signing_key_file; replace the file and reload to rotate")
 
 // keyring holds the signing keys: the stored set and the parsed snapshot that
 // signs and verifies. It lives in the backend, so every config that shares a

@@ -2,9 +2,13 @@ package module
 
 import (
 	"context"
+	"errors"
 
 	"github.com/scopegate/scopegate/admin"
 )
+
+// errKeysFromFile refuses rotation when the operator supplies the key.
+var errKeysFromFile = errors.New("the signing key comes from signing_key_file; replace the file and reload to rotate")
 
 // keyAdmin gives the admin API the signing keys: their public descriptions,
 // and rotation on demand.
