@@ -82,7 +82,7 @@ func checkValidationError(t *testing.T, err error) {
 // FuzzCursor checks that no input crashes openCursor, and that the only
 // cursors it accepts are the ones sealCursor makes.
 func FuzzCursor(f *testing.F) {
-	r := New(newMemStore(), Limits{})
+	r := New(newTestStore(f), Limits{})
 	for _, seed := range []string{"", "Zm9yZ2Vk", r.sealCursor("abc"), "A", "====", "\x00"} {
 		f.Add(seed)
 	}

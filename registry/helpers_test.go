@@ -35,10 +35,10 @@ func (c *testClock) Set(t time.Time) {
 	c.t = t
 }
 
-// newTestRegistry returns a Registry over a fresh memStore with a test clock.
-func newTestRegistry(t testing.TB, limits Limits) (*Registry, *memStore, *testClock) {
+// newTestRegistry returns a Registry over a fresh bbolt store with a test clock.
+func newTestRegistry(t testing.TB, limits Limits) (*Registry, *testStore, *testClock) {
 	t.Helper()
-	store := newMemStore()
+	store := newTestStore(t)
 	clock := newTestClock()
 	r := New(store, limits)
 	r.Now = clock.Now

@@ -50,7 +50,7 @@ func TestCreate(t *testing.T) {
 	}
 
 	// Only the hash is stored; neither the secret nor its random part appears.
-	rec := store.record(c.ClientID)
+	rec := store.fileBytes(t)
 	if bytes.Contains(rec, []byte(secret)) || bytes.Contains(rec, []byte(strings.TrimPrefix(secret, "sgs_"))) {
 		t.Fatal("the stored record holds the secret")
 	}
@@ -98,7 +98,7 @@ func TestNameTakenIgnoringCase(t *testing.T) {
 	r, store, _ := newTestRegistry(t, Limits{})
 	a, _ := mustCreate(t, r, `{"client_name":"Billing Service"}`)
 	b, _ := mustCreate(t, r, `{"client_name":"Other"}`)
-	before := store.snapshot()
+	before := store.snapshot(t)
 
 	_, _, err := r.Create(ctx, Metadata{ClientName: "billing SERVICE"})
 	if !errors.Is(err, ErrNameTaken) || !errors.Is(err, storage.ErrAlreadyExists) {
@@ -110,7 +110,7 @@ func TestNameTakenIgnoringCase(t *testing.T) {
 	if _, err := r.Patch(ctx, b.ClientID, []byte(`{"client_name":"billing service"}`)); !errors.Is(err, ErrNameTaken) {
 		t.Fatalf("patch: got %v, want ErrNameTaken", err)
 	}
-	if store.snapshot() != before {
+	if store.snapshot(t) != before {
 		t.Fatal("refused writes changed the store")
 	}
 	// A client may change the case of its own name.
@@ -293,13 +293,13 @@ func TestPatchRefuses(t *testing.T) {
 			ctx := context.Background()
 			r, store, _ := newTestRegistry(t, Limits{})
 			c, _ := mustCreate(t, r, `{"client_name":"svc","scope":"a","claims":{"tenant":"t"}}`)
-			before := store.snapshot()
+			before := store.snapshot(t)
 			_, err := r.Patch(ctx, c.ClientID, []byte(tc.patch))
 			var ve *ValidationError
 			if !errors.As(err, &ve) || ve.Error() != tc.want {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
-			if store.snapshot() != before {
+			if store.snapshot(t) != before {
 				t.Fatal("a refused patch changed the store")
 			}
 		})
@@ -368,7 +368,7 @@ func TestRotateSecretWithGrace(t *testing.T) {
 	if !jsonEqual(t, got.Secrets, want) {
 		t.Fatalf("secrets %+v, want %+v", got.Secrets, want)
 	}
-	if bytes.Contains(store.record(c.ClientID), []byte(strings.TrimPrefix(newSecret, "sgs_"))) {
+	if bytes.Contains(store.fileBytes(t), []byte(strings.TrimPrefix(newSecret, "sgs_"))) {
 		t.Fatal("the new secret is stored in plain text")
 	}
 
@@ -465,12 +465,12 @@ func TestRotateSecret(t *testing.T) {
 				t.Fatalf("rotation %d: %v", i+1, err)
 			}
 		}
-		before := store.snapshot()
+		before := store.snapshot(t)
 		_, secret, id, err := r.RotateSecret(ctx, c.ClientID, RotateOptions{GracePeriod: time.Hour})
 		if !errors.Is(err, ErrTooManySecrets) || secret != "" || id != "" {
 			t.Fatalf("sixth secret: %v %q %q", err, secret, id)
 		}
-		if store.snapshot() != before {
+		if store.snapshot(t) != before {
 			t.Fatal("a refused rotation changed the store")
 		}
 		// Without grace the rotation replaces them all.
@@ -505,11 +505,11 @@ func TestRetireSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := store.snapshot()
+	before := store.snapshot(t)
 	if _, err := r.RetireSecret(ctx, c.ClientID, "unknown"); !errors.Is(err, ErrSecretNotFound) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown secret: %v", err)
 	}
-	if store.snapshot() != before {
+	if store.snapshot(t) != before {
 		t.Fatal("a refused retire changed the store")
 	}
 
@@ -679,7 +679,7 @@ func TestList(t *testing.T) {
 		raw, _ := base64.RawURLEncoding.DecodeString(good)
 		edited := append([]byte(nil), raw...)
 		edited[len(edited)-1] ^= 1
-		other := New(newMemStore(), Limits{}).sealCursor(page.Clients[0].ClientID)
+		other := New(newTestStore(t), Limits{}).sealCursor(page.Clients[0].ClientID)
 		for name, cursor := range map[string]string{
 			"forged":                "Zm9yZ2Vk",
 			"plain id":              page.Clients[0].ClientID,

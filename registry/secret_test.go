@@ -56,9 +56,9 @@ func TestAuthenticate(t *testing.T) {
 	}
 
 	t.Run("a huge id is not looked up", func(t *testing.T) {
-		before := store.gets
+		before := store.gets.Load()
 		_, _ = r.Authenticate(ctx, strings.Repeat("a", 256), secret)
-		if store.gets != before {
+		if store.gets.Load() != before {
 			t.Fatal("the store was read")
 		}
 	})

@@ -213,7 +213,7 @@ func TestValidationRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, store, _ := newTestRegistry(t, Limits{MaxScopes: 3})
 			mustCreate(t, r, `{"client_name":"existing"}`)
-			before := store.snapshot()
+			before := store.snapshot(t)
 			m, err := DecodeMetadata([]byte(tc.body))
 			if err != nil {
 				t.Fatalf("decode: %v", err)
@@ -229,7 +229,7 @@ func TestValidationRules(t *testing.T) {
 			if secret != "" {
 				t.Error("a refused create returned a secret")
 			}
-			if after := store.snapshot(); after != before {
+			if after := store.snapshot(t); after != before {
 				t.Error("a refused create changed the store")
 			}
 		})
@@ -314,14 +314,14 @@ func TestValidationNormalises(t *testing.T) {
 }
 
 func TestLimitsDefaults(t *testing.T) {
-	r := New(newMemStore(), Limits{})
+	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
 		!slices.Equal(l.GrantTypes, []string{"client_credentials"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
 		t.Fatalf("defaults: %+v", l)
 	}
-	r = New(newMemStore(), Limits{MaxClients: -1, MaxScopes: 5, MaxTokenTTL: time.Hour, Features: []string{"introspect"}})
+	r = New(newTestStore(t), Limits{MaxClients: -1, MaxScopes: 5, MaxTokenTTL: time.Hour, Features: []string{"introspect"}})
 	l = r.Limits()
 	if r.storeMaxClients() != 0 || l.MaxScopes != 5 || l.MaxTokenTTL != time.Hour || !slices.Equal(l.Features, []string{"introspect"}) {
 		t.Fatalf("explicit limits: %+v", l)
