@@ -17,8 +17,10 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// issuerCaddyfile serves the OAuth endpoints. The login throttle is tight
-// and short so its test runs in seconds.
+// issuerCaddyfile serves the OAuth endpoints. Every test here connects from
+// one address, and failed logins are counted per address, so the throttle is
+// set out of the way of the tests' deliberate failures; lockout_test.go
+// tests the throttle.
 const issuerCaddyfile = `{
 	admin 127.0.0.1:{{.AdminPort}}
 	auto_https off
@@ -26,8 +28,7 @@ const issuerCaddyfile = `{
 		issuer  http://127.0.0.1:{{.HTTPPort}}
 		storage {{.Dir}}/scopegate.db
 		access_token_ttl 10m
-		failed_login_limit 3
-		failed_login_window 3s
+		failed_login_limit 1000
 	}
 }
 
@@ -378,24 +379,6 @@ func TestTokenEndpointRefusesBadInput(t *testing.T) {
 			t.Fatalf("unsupported grant accepted: %d %s", resp.Status, resp.Body)
 		}
 	})
-}
-
-func TestTokenEndpointThrottlesGuessing(t *testing.T) {
-	g := startIssuer(t)
-	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
-	good := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
-	for range 3 {
-		postForm(t, g, "/oauth2/token", good, c.ClientID, "sgs_guess").wantError(t, http.StatusUnauthorized, "invalid_client")
-	}
-	ans := postForm(t, g, "/oauth2/token", good, c.ClientID, c.ClientSecret)
-	ans.wantError(t, http.StatusTooManyRequests, "slow_down")
-	if ra := ans.Header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Fatalf("Retry-After %q", ra)
-	}
-	time.Sleep(3100 * time.Millisecond) // the configured window
-	if ans := postForm(t, g, "/oauth2/token", good, c.ClientID, c.ClientSecret); ans.Status != http.StatusOK {
-		t.Fatalf("right secret after the window: %d %s", ans.Status, ans.Raw)
-	}
 }
 
 func TestTokenRefusedByClientState(t *testing.T) {

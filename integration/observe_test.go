@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMetricsOnCaddysEndpoint(t *testing.T) {
@@ -42,6 +44,8 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 // searches everything the process wrote for any secret or token.
 func TestLogsNeverHoldSecretsOrTokens(t *testing.T) {
 	f := startGuard(t)
+	// Refusals are logged at debug level; the search below needs them.
+	setLogLevel(t, f.g, "DEBUG")
 	secrets := []string{f.app.ClientSecret}
 	var tokens []string
 
@@ -88,5 +92,85 @@ func TestLogsNeverHoldSecretsOrTokens(t *testing.T) {
 				t.Errorf("a segment of token %d is in the logs", i)
 			}
 		}
+	}
+}
+
+// setLogLevel sets the level of Caddy's default log through the admin API,
+// which loads the changed config.
+func setLogLevel(t *testing.T, g *Gateway, level string) {
+	t.Helper()
+	body := map[string]any{"logs": map[string]any{"default": map[string]any{"level": level}}}
+	if resp := do(t, http.MethodPost, g.AdminURL("/config/logging"), body); resp.Status != http.StatusOK {
+		t.Fatalf("setting the log level: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// infoRefusals returns the log lines at info level or above that report a
+// refused request.
+func infoRefusals(logs string) []string {
+	var found []string
+	for _, line := range strings.Split(logs, "\n") {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Level == "debug" {
+			continue
+		}
+		if strings.Contains(entry.Msg, "refused") {
+			found = append(found, line)
+		}
+	}
+	return found
+}
+
+// TestRefusalsStayOutOfInfoLogs: a flood of bad requests to the token
+// endpoint or remote admin must not become a flood of log lines. Refusals
+// are logged at debug level and counted in the metrics.
+func TestRefusalsStayOutOfInfoLogs(t *testing.T) {
+	g := StartGateway(t, remoteAdminCaddyfile)
+	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
+	good := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+	refuse := func() {
+		t.Helper()
+		postForm(t, g, "/oauth2/token", good, c.ClientID, "sgs_wrong").wantError(t, http.StatusUnauthorized, "invalid_client")
+		postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"write"}}, c.ClientID, c.ClientSecret).
+			wantError(t, http.StatusBadRequest, "invalid_scope")
+		postForm(t, g, "/oauth2/revoke", url.Values{}, c.ClientID, c.ClientSecret).wantError(t, http.StatusBadRequest, "invalid_request")
+		if resp := do(t, http.MethodGet, g.URL("/manage/clients"), nil, "Authorization", "Basic "+b64(c.ClientID+":sgs_wrong")); resp.Status != http.StatusUnauthorized {
+			t.Fatalf("remote admin with a wrong secret: %d %s", resp.Status, resp.Body)
+		}
+		if resp := do(t, http.MethodGet, g.URL("/manage/clients"), nil, "Authorization", "Basic "+b64(c.ClientID+":"+c.ClientSecret)); resp.Status != http.StatusForbidden {
+			t.Fatalf("remote admin as a plain client: %d %s", resp.Status, resp.Body)
+		}
+	}
+	refuse()
+
+	metrics := string(do(t, http.MethodGet, g.AdminURL("/metrics"), nil).Body)
+	for _, want := range []string{
+		`scopegate_token_requests_refused_total{error="invalid_client"} 1`,
+		`scopegate_token_requests_refused_total{error="invalid_scope"} 1`,
+		`scopegate_token_requests_refused_total{error="invalid_request"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if lines := infoRefusals(g.Logs()); len(lines) > 0 {
+		t.Fatalf("refusals logged at info level or above:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// The same refusals do appear at debug level: the check above could fail.
+	setLogLevel(t, g, "DEBUG")
+	refuse()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(g.Logs(), `"token request refused"`) || !strings.Contains(g.Logs(), `"admin request refused"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no refusal logged at debug level")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if lines := infoRefusals(g.Logs()); len(lines) > 0 {
+		t.Fatalf("refusals logged at info level or above:\n%s", strings.Join(lines, "\n"))
 	}
 }

@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -28,7 +30,8 @@ http://127.0.0.1:{{.HTTPPort}} {
 func TestRemoteAdmin(t *testing.T) {
 	g := StartGateway(t, remoteAdminCaddyfile)
 	// The first owner is made through the trusted admin endpoint.
-	owner := createClient(t, g, map[string]any{"client_name": "ops", "scope": "admin", "features": []string{"owner"}})
+	owner := createClient(t, g, map[string]any{"client_name": "ops", "scope": "admin", "features": []string{"owner"},
+		"audience": []string{g.URL("/scopegate/admin")}})
 	reader := createClient(t, g, map[string]any{"client_name": "auditor", "scope": "admin", "features": []string{"client_read"}})
 	plain := createClient(t, g, map[string]any{"client_name": "app", "scope": "admin"})
 	basic := func(c createdClient) string { return "Basic " + b64(c.ClientID+":"+c.ClientSecret) }
@@ -52,9 +55,9 @@ func TestRemoteAdmin(t *testing.T) {
 			t.Error("audit line does not name the owner")
 		}
 	})
-	t.Run("owner with a bearer token", func(t *testing.T) {
-		tok := fetchToken(t, g, owner, "admin")
-		if resp := remote(http.MethodGet, "/clients", "Bearer "+tok.AccessToken, nil); resp.Status != http.StatusOK {
+	t.Run("owner with a bearer token minted for remote admin", func(t *testing.T) {
+		tok := adminToken(t, g, owner, g.URL("/scopegate/admin"))
+		if resp := remote(http.MethodGet, "/clients", "Bearer "+tok, nil); resp.Status != http.StatusOK {
 			t.Fatalf("list: %d %s", resp.Status, resp.Body)
 		}
 	})
@@ -112,13 +115,14 @@ func TestRemoteAdmin(t *testing.T) {
 		}
 	})
 	t.Run("disabled owner", func(t *testing.T) {
-		off := createClient(t, g, map[string]any{"client_name": "old-owner", "scope": "admin", "features": []string{"owner"}})
-		tok := fetchToken(t, g, off, "admin")
+		off := createClient(t, g, map[string]any{"client_name": "old-owner", "scope": "admin", "features": []string{"owner"},
+			"audience": []string{g.URL("/scopegate/admin")}})
+		tok := adminToken(t, g, off, g.URL("/scopegate/admin"))
 		do(t, http.MethodPost, g.AdminURL("/scopegate/clients/"+off.ClientID+"/disable"), nil)
 		if resp := remote(http.MethodGet, "/clients", basic(off), nil); resp.Status != http.StatusForbidden {
 			t.Fatalf("Basic: %d %s", resp.Status, resp.Body)
 		}
-		if resp := remote(http.MethodGet, "/clients", "Bearer "+tok.AccessToken, nil); resp.Status != http.StatusUnauthorized {
+		if resp := remote(http.MethodGet, "/clients", "Bearer "+tok, nil); resp.Status != http.StatusUnauthorized {
 			t.Fatalf("bearer: %d %s", resp.Status, resp.Body)
 		}
 	})
@@ -126,6 +130,128 @@ func TestRemoteAdmin(t *testing.T) {
 		for _, c := range []createdClient{owner, reader, plain} {
 			if strings.Contains(g.Logs(), c.ClientSecret) {
 				t.Fatalf("a secret is in the logs")
+			}
+		}
+	})
+}
+
+// adminToken gets a token for resource (RFC 8707) as client c, which must
+// have the scope admin and resource in its audience.
+func adminToken(t *testing.T, g *Gateway, c createdClient, resource string) string {
+	t.Helper()
+	ans := postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}, "resource": {resource}},
+		c.ClientID, c.ClientSecret)
+	tok, _ := ans.Body["access_token"].(string)
+	if ans.Status != http.StatusOK || tok == "" {
+		t.Fatalf("token for %s: %d %s", resource, ans.Status, ans.Raw)
+	}
+	return tok
+}
+
+// remoteAdminAudienceCaddyfile has a guarded API whose upstream receives the
+// Authorization header (the default), remote admin with its default
+// resource identifier and remote admin with one set by the operator.
+const remoteAdminAudienceCaddyfile = `{
+	admin 127.0.0.1:{{.AdminPort}}
+	auto_https off
+	scopegate {
+		issuer  http://127.0.0.1:{{.HTTPPort}}
+		storage {{.Dir}}/scopegate.db
+	}
+}
+
+http://127.0.0.1:{{.HTTPPort}} {
+	scopegate_issuer
+	handle /orders/* {
+		scopegate_guard {
+			scopes   admin
+			audience https://api.example.com/orders
+		}
+		reverse_proxy {{.Upstream}}
+	}
+	handle_path /manage/* {
+		scopegate_admin
+	}
+	handle_path /ops/* {
+		scopegate_admin {
+			resource https://ops.example.com/manage
+		}
+	}
+	respond 404
+}
+`
+
+// TestRemoteAdminAcceptsOnlyItsOwnTokens: an upstream behind the guard sees
+// the caller's bearer token; an owner's token minted for that upstream must
+// not work at remote admin. Only a token whose aud names remote admin's
+// resource identifier does.
+func TestRemoteAdminAcceptsOnlyItsOwnTokens(t *testing.T) {
+	upstream := echoUpstream(t)
+	g := NewGateway(t, remoteAdminAudienceCaddyfile)
+	g.Vars["Upstream"] = strings.TrimPrefix(upstream.URL, "http://")
+	g.Start()
+	const orders, ops = "https://api.example.com/orders", "https://ops.example.com/manage"
+	defaultResource := g.URL("/scopegate/admin") // the issuer's URL + /scopegate/admin
+	owner := createClient(t, g, map[string]any{"client_name": "ops", "scope": "admin", "features": []string{"owner"},
+		"audience": []string{orders, defaultResource, ops}})
+	noAudience := createClient(t, g, map[string]any{"client_name": "ops-plain", "scope": "admin", "features": []string{"owner"}})
+	list := func(path, tok string) apiResponse {
+		t.Helper()
+		return do(t, http.MethodGet, g.URL(path+"/clients"), nil, "Authorization", "Bearer "+tok)
+	}
+	wantRefused := func(t *testing.T, resp apiResponse) {
+		t.Helper()
+		challenges := strings.Join(resp.Header.Values("WWW-Authenticate"), ", ")
+		if resp.Status != http.StatusUnauthorized || resp.ErrorCode() != "unauthorized" || !strings.Contains(challenges, "Bearer") {
+			t.Fatalf("got %d %v %s, want 401 unauthorized with a Bearer challenge", resp.Status, challenges, resp.Body)
+		}
+	}
+
+	t.Run("a token an upstream has seen is refused", func(t *testing.T) {
+		tok := adminToken(t, g, owner, orders)
+		// The guarded upstream receives the token, as upstreams do by default.
+		resp := do(t, http.MethodGet, g.URL("/orders/1"), nil, "Authorization", "Bearer "+tok)
+		if seen := upstreamSaw(t, resp).Get("Authorization"); seen != "Bearer "+tok {
+			t.Fatalf("the upstream saw Authorization %q, want the token", seen)
+		}
+		wantRefused(t, list("/manage", tok))
+		wantRefused(t, list("/ops", tok))
+		if resp := do(t, http.MethodPost, g.URL("/manage/clients"), map[string]any{"client_name": "planted"},
+			"Authorization", "Bearer "+tok); resp.Status != http.StatusUnauthorized {
+			t.Fatalf("create with a replayed token: %d %s", resp.Status, resp.Body)
+		}
+	})
+	t.Run("a token with the gateway's default audience is refused", func(t *testing.T) {
+		tok := fetchToken(t, g, noAudience, "admin").AccessToken
+		wantRefused(t, list("/manage", tok))
+	})
+	t.Run("a token for the default resource works there only", func(t *testing.T) {
+		tok := adminToken(t, g, owner, defaultResource)
+		if resp := list("/manage", tok); resp.Status != http.StatusOK {
+			t.Fatalf("list: %d %s", resp.Status, resp.Body)
+		}
+		wantRefused(t, list("/ops", tok))
+	})
+	t.Run("a token for the configured resource works there only", func(t *testing.T) {
+		tok := adminToken(t, g, owner, ops)
+		if resp := list("/ops", tok); resp.Status != http.StatusOK {
+			t.Fatalf("list: %d %s", resp.Status, resp.Body)
+		}
+		wantRefused(t, list("/manage", tok))
+	})
+	t.Run("RFC 9728 metadata names the resource", func(t *testing.T) {
+		for path, resource := range map[string]string{
+			"/.well-known/oauth-protected-resource/scopegate/admin": defaultResource,
+			"/.well-known/oauth-protected-resource/manage":          ops,
+		} {
+			resp := do(t, http.MethodGet, g.URL(path), nil)
+			var md struct {
+				Resource             string   `json:"resource"`
+				AuthorizationServers []string `json:"authorization_servers"`
+			}
+			if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &md) != nil ||
+				md.Resource != resource || len(md.AuthorizationServers) != 1 || md.AuthorizationServers[0] != g.URL("") {
+				t.Errorf("%s: %d %s", path, resp.Status, resp.Body)
 			}
 		}
 	})

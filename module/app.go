@@ -103,12 +103,18 @@ type App struct {
 	// Default: 10000.
 	VerifiedTokenCacheSize int `json:"verified_token_cache_size,omitempty"`
 
-	// FailedLoginLimit is how many failed logins one client ID may have within
-	// FailedLoginWindow before further attempts are refused with 429 until
-	// the window ends. Default: 10.
+	// FailedLoginLimit is how many failed client logins (wrong or unknown
+	// client ID or secret, at the token, revocation and introspection
+	// endpoints and remote admin) one source may make within
+	// FailedLoginWindow before its further attempts are refused with 429 and
+	// Retry-After until the window ends. A source is Caddy's resolved client
+	// IP (which honours trusted_proxies): an IPv4 address, or an IPv6 /64.
+	// Failures are never counted against the client ID they name, so they
+	// cannot lock a client out of its own address. Default: 10.
 	FailedLoginLimit int `json:"failed_login_limit,omitempty"`
 
-	// FailedLoginWindow is the window of FailedLoginLimit. Default: 1m.
+	// FailedLoginWindow is the window of FailedLoginLimit, counted from a
+	// source's first failure. Default: 1m.
 	FailedLoginWindow caddy.Duration `json:"failed_login_window,omitempty"`
 
 	// ScopeImplies are implication rules for guarded routes: a token granted

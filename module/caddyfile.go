@@ -24,16 +24,37 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("scopegate_admin", httpcaddyfile.Before, "respond")
 }
 
-// parseRemoteAdmin sets up the remote admin API from its directive, which
-// takes no options:
-//
-//	scopegate_admin
+// parseRemoteAdmin sets up the remote admin API from its directive.
 func parseRemoteAdmin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	h.Next() // the directive's name
-	if h.NextArg() || h.NextBlock(0) {
-		return nil, h.Err("scopegate_admin takes no arguments or options")
+	ra := new(RemoteAdmin)
+	err := ra.UnmarshalCaddyfile(h.Dispenser)
+	return ra, err
+}
+
+// UnmarshalCaddyfile sets up remote admin from Caddyfile tokens. Syntax:
+//
+//	scopegate_admin {
+//		resource <uri>
+//	}
+//
+// The block is optional; resource defaults to the issuer followed by
+// /scopegate/admin.
+func (ra *RemoteAdmin) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		return d.ArgErr()
 	}
-	return new(RemoteAdmin), nil
+	for d.NextBlock(0) {
+		switch option := d.Val(); option {
+		case "resource":
+			if err := oneArg(d, &ra.Resource); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unknown scopegate_admin option %q", option)
+		}
+	}
+	return nil
 }
 
 // parseGlobalOption turns the `scopegate` global option into the scopegate app.
@@ -334,4 +355,5 @@ var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*Issuer)(nil)
 	_ caddyfile.Unmarshaler = (*Guard)(nil)
+	_ caddyfile.Unmarshaler = (*RemoteAdmin)(nil)
 )

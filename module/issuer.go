@@ -18,6 +18,7 @@ import (
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/throttle"
 	"github.com/scopegate/scopegate/token"
 )
 
@@ -245,28 +246,35 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// login checks a client's secret, throttled per client ID so that guessing
-// is slowed down without locking the client out for good. On failure it
-// returns the token endpoint's answer: slow_down (with Retry-After set on
-// w), invalid_client, or server_error for a fault of the store. Whether the
-// client is enabled and where it connects from is the caller's to check:
-// endpoints answer those differently.
+// login checks a client's secret, throttled by the source of the attempt
+// (Caddy's resolved client IP; an IPv6 source by its /64) and never by the
+// client ID, which is public: failures with a client's ID from elsewhere
+// never refuse the right secret from the client's own address. A throttled
+// source is answered before its credentials are checked. A success does not
+// clear the source's count: a source holding one valid secret could
+// otherwise clear it between guesses at others.
+//
+// On failure it returns the token endpoint's answer: 429
+// temporarily_unavailable (with Retry-After set on w), invalid_client, or
+// server_error for a fault of the store. Whether the client is enabled and
+// where it connects from is the caller's to check: endpoints answer those
+// differently.
 func (a *App) login(w http.ResponseWriter, r *http.Request, clientID, secret string) (storage.Client, *oauth.Error) {
 	now := a.now()
-	if wait, blocked := a.logins.Blocked(clientID, now); blocked {
+	source := throttle.SourceOf(clientAddr(r))
+	if wait, blocked := a.logins.Blocked(source, now); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
-		return storage.Client{}, oauth.SlowDown("too many failed logins for this client; retry later")
+		return storage.Client{}, oauth.TooManyAttempts("too many failed logins from this address; retry later")
 	}
 	client, err := a.registry.Authenticate(r.Context(), clientID, secret)
 	switch {
 	case errors.Is(err, registry.ErrInvalidCredentials):
-		a.logins.Fail(clientID, now)
+		a.logins.Fail(source, now)
 		return storage.Client{}, oauth.InvalidClient("client authentication failed")
 	case err != nil:
 		a.logger.Error("client authentication failed", zap.Error(err))
 		return storage.Client{}, oauth.ServerError("client authentication is unavailable")
 	}
-	a.logins.Succeed(clientID)
 	return client, nil
 }
 
@@ -300,7 +308,9 @@ func (iss *Issuer) authenticate(w http.ResponseWriter, r *http.Request, parse pa
 }
 
 // refuse writes an OAuth error and logs the refusal without any secret: the
-// client ID (when syntactically valid) and the error code only.
+// client ID (when syntactically valid) and the error code only. The line is
+// at debug level, so a flood of bad requests is not a flood of log lines;
+// scopegate_token_requests_refused_total counts every refusal.
 func (iss *Issuer) refuse(w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, e *oauth.Error) {
 	if e.Status == http.StatusUnauthorized && (req == nil || req.AuthMethod != oauth.AuthMethodPost) {
 		// RFC 6749 §5.2: a failed Basic login (or none) is answered with a
@@ -312,7 +322,7 @@ func (iss *Issuer) refuse(w http.ResponseWriter, r *http.Request, req *oauth.Tok
 		clientID = req.ClientID
 	}
 	iss.app.metrics.tokenRefused(e.Code)
-	iss.logger.Info("token request refused",
+	iss.logger.Debug("token request refused",
 		zap.String("endpoint", r.URL.Path),
 		zap.String("client_id", clientID),
 		zap.String("error", e.Code),

@@ -1,8 +1,11 @@
 package module
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -24,16 +27,30 @@ const (
 	featureOwner      = "owner"
 	featureClientRead = "client_read"
 	adminRealm        = "scopegate-admin"
+	// defaultAdminResourcePath is appended to the issuer to make remote
+	// admin's default resource identifier.
+	defaultAdminResourcePath = "/scopegate/admin"
 )
 
 // RemoteAdmin serves the client-management API on a site route, for remote
 // management and automation. Every request is authenticated, before any
 // routing, as a client with the `owner` feature (full access) or
 // `client_read` (GET and HEAD only): by HTTP Basic with the client's ID and
-// secret, or by a bearer token issued to it. The client must be enabled and
-// connect from an address in its allowlist. Mount it with handle_path, which
-// strips the route's prefix: the API's paths are relative (/clients, …).
+// secret, or by a bearer token issued to it for this API (its aud names
+// Resource). The client must be enabled and connect from an address in its
+// allowlist. Mount it with handle_path, which strips the route's prefix: the
+// API's paths are relative (/clients, …).
 type RemoteAdmin struct {
+	// Resource is this API's resource identifier (RFC 8707): a bearer token
+	// is accepted only if its aud contains it exactly, so a token minted for
+	// another API, which that API's upstream has seen, cannot be replayed
+	// here. A client gets such a token by sending resource=<Resource> to the
+	// token endpoint, which requires Resource in the client's audience. An
+	// absolute URI without a fragment. Default: the issuer followed by
+	// /scopegate/admin, such as https://api.example.com/scopegate/admin.
+	// Its RFC 9728 metadata is served by the issuer.
+	Resource string `json:"resource,omitempty"`
+
 	app     *App
 	handler http.Handler
 	logger  *zap.Logger
@@ -54,7 +71,33 @@ func (ra *RemoteAdmin) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	ra.app, ra.logger = app, ctx.Logger()
+	return ra.setup(app, ctx.Logger())
+}
+
+// setup applies the default resource, checks it and publishes its metadata.
+func (ra *RemoteAdmin) setup(app *App, logger *zap.Logger) error {
+	ra.app, ra.logger = app, logger
+	ra.Resource = cmpOr(ra.Resource, strings.TrimSuffix(app.Issuer, "/")+defaultAdminResourcePath)
+	if !oauth.ValidResource(ra.Resource) {
+		return fmt.Errorf("scopegate_admin: resource %q must be an absolute URI without a fragment, of at most %d bytes",
+			ra.Resource, oauth.MaxResourceLen)
+	}
+	if ra.Resource == app.Issuer {
+		// A client without an audience gets tokens for the issuer: they
+		// would all be admin tokens.
+		return fmt.Errorf("scopegate_admin: resource must not be the issuer %q, which is the audience of every token of a client without one", app.Issuer)
+	}
+	u, _ := url.Parse(ra.Resource) // checked just above
+	// RFC 9728 §3.1: the well-known segment goes between host and path.
+	doc, err := json.Marshal(map[string]any{
+		"resource":                 ra.Resource,
+		"authorization_servers":    []string{app.Issuer},
+		"bearer_methods_supported": []string{"header"},
+	})
+	if err != nil {
+		return err
+	}
+	app.publishResourceMetadata(protectedResourcePath+strings.TrimSuffix(u.Path, "/"), doc)
 	ra.handler = app.adminHandler()
 	return nil
 }
@@ -62,14 +105,16 @@ func (ra *RemoteAdmin) Provision(ctx caddy.Context) error {
 // ServeHTTP authenticates and authorises the caller, then serves the API.
 func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	client, refusal := ra.authenticate(w, r)
+	// Refusals are logged at debug level: a flood of bad requests is not a
+	// flood of log lines.
 	if refusal != nil {
-		ra.logger.Info("admin request refused", zap.String("client_id", client.ID), zap.String("reason", refusal.Description),
+		ra.logger.Debug("admin request refused", zap.String("client_id", client.ID), zap.String("reason", refusal.Description),
 			zap.String("method", r.Method))
 		refusal.Write(w)
 		return nil
 	}
 	if !ra.allowed(client, r.Method) {
-		ra.logger.Info("admin request refused", zap.String("client_id", client.ID), zap.String("reason", "not permitted"),
+		ra.logger.Debug("admin request refused", zap.String("client_id", client.ID), zap.String("reason", "not permitted"),
 			zap.String("method", r.Method))
 		(&oauth.Error{Code: "forbidden", Description: "the client may not make this request", Status: http.StatusForbidden}).Write(w)
 		return nil
@@ -88,9 +133,11 @@ func (ra *RemoteAdmin) allowed(client storage.Client, method string) bool {
 	return slices.Contains(client.Features, featureClientRead) && (method == http.MethodGet || method == http.MethodHead)
 }
 
-// authenticate identifies the caller by Basic credentials or a bearer token.
-// On failure it returns the error to send (401 with challenges for missing or
-// wrong credentials, 403 for a client refused as such, 429 when throttled).
+// authenticate identifies the caller by Basic credentials or a bearer token
+// minted for this API. On failure it returns the error to send (401 with
+// challenges for missing or wrong credentials or a token for another
+// audience, 403 for a client refused as such, 429 temporarily_unavailable
+// when the source is throttled).
 func (ra *RemoteAdmin) authenticate(w http.ResponseWriter, r *http.Request) (storage.Client, *oauth.Error) {
 	values := r.Header.Values("Authorization")
 	if len(values) != 1 {
@@ -120,13 +167,16 @@ func (ra *RemoteAdmin) authenticate(w http.ResponseWriter, r *http.Request) (sto
 		if oerr != nil {
 			return storage.Client{}, ra.unauthorized(w, "malformed bearer token")
 		}
-		_, c, err := ra.app.checkToken(r.Context(), raw)
+		claims, c, err := ra.app.checkToken(r.Context(), raw)
 		var refusal *tokenRefusal
 		if errors.As(err, &refusal) {
 			return storage.Client{}, ra.unauthorized(w, refusal.description)
 		}
 		if err != nil {
 			return storage.Client{}, oauth.ServerError("authentication is unavailable")
+		}
+		if !claims.HasAudience(ra.Resource) {
+			return storage.Client{}, ra.unauthorized(w, "the token was not issued for this API: its aud lacks the API's resource identifier")
 		}
 		client = c
 	default:

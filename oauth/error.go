@@ -14,7 +14,7 @@ import (
 	"net/http"
 )
 
-// Error codes from RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2 and RFC 8628 §3.5.
+// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and RFC 8707 §2.
 const (
 	CodeInvalidRequest         = "invalid_request"
 	CodeInvalidClient          = "invalid_client"
@@ -25,7 +25,6 @@ const (
 	CodeInvalidTarget          = "invalid_target"
 	CodeServerError            = "server_error"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
-	CodeSlowDown               = "slow_down"
 	CodeInvalidToken           = "invalid_token"
 	CodeInsufficientScope      = "insufficient_scope"
 )
@@ -118,10 +117,13 @@ func TemporarilyUnavailable(description string) *Error {
 	return &Error{Code: CodeTemporarilyUnavailable, Description: description, Status: http.StatusServiceUnavailable}
 }
 
-// SlowDown returns a 429 slow_down error for a throttled client; the caller
-// sets Retry-After before writing it.
-func SlowDown(description string) *Error {
-	return &Error{Code: CodeSlowDown, Description: description, Status: http.StatusTooManyRequests}
+// TooManyAttempts returns a 429 temporarily_unavailable error for a source
+// throttled after failed logins; the caller sets Retry-After before writing
+// it. temporarily_unavailable is OAuth's "try again later" (RFC 6749
+// §4.1.2.1, in IANA's OAuth Extensions Error registry); slow_down (RFC 8628)
+// is the device flow's polling signal and means nothing to other grants.
+func TooManyAttempts(description string) *Error {
+	return &Error{Code: CodeTemporarilyUnavailable, Description: description, Status: http.StatusTooManyRequests}
 }
 
 // InvalidToken returns a 401 invalid_token error (RFC 6750 §3.1).

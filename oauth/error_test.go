@@ -37,7 +37,7 @@ func TestConstructors(t *testing.T) {
 		{name: "invalid_target", fn: InvalidTarget, code: "invalid_target", status: 400},
 		{name: "server_error", fn: ServerError, code: "server_error", status: 500},
 		{name: "temporarily_unavailable", fn: TemporarilyUnavailable, code: "temporarily_unavailable", status: 503},
-		{name: "slow_down", fn: SlowDown, code: "slow_down", status: 429},
+		{name: "too many attempts", fn: TooManyAttempts, code: "temporarily_unavailable", status: 429},
 		{name: "invalid_token", fn: InvalidToken, code: "invalid_token", status: 401},
 		{name: "insufficient_scope", fn: InsufficientScope, code: "insufficient_scope", status: 403},
 	}
@@ -129,8 +129,8 @@ func TestWrite(t *testing.T) {
 			wantStatus: 500, wantBody: `{"error":"invalid_request"}`,
 		},
 		{
-			name: "slow down", err: SlowDown("too many attempts"),
-			wantStatus: 429, wantBody: `{"error":"slow_down","error_description":"too many attempts"}`,
+			name: "too many attempts", err: TooManyAttempts("too many failed logins"),
+			wantStatus: 429, wantBody: `{"error":"temporarily_unavailable","error_description":"too many failed logins"}`,
 		},
 	}
 	for _, tt := range tests {

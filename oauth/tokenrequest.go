@@ -431,6 +431,14 @@ func (req *TokenRequest) parseResource(values []string) *Error {
 	return nil
 }
 
+// ValidResource reports whether s may be sent as a resource parameter
+// (RFC 8707 §2): an absolute URI without a fragment, at most MaxResourceLen
+// bytes. A server's own resource identifiers are checked with it, so that
+// clients can always request them.
+func ValidResource(s string) bool {
+	return len(s) <= MaxResourceLen && isAbsoluteURI(s)
+}
+
 // isAbsoluteURI reports whether s is an absolute URI without a fragment and
 // without spaces or control characters.
 func isAbsoluteURI(s string) bool {

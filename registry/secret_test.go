@@ -150,7 +150,7 @@ func BenchmarkAuthenticateUnknown(b *testing.B) {
 
 // BenchmarkAuthenticateStore runs Authenticate over the bbolt store behind
 // its LRU cache, as the token endpoint does: a known client (cached) and an
-// unknown one (a store read every time).
+// unknown one (read from the store once, then remembered as unknown).
 func BenchmarkAuthenticateStore(b *testing.B) {
 	ctx := context.Background()
 	bolt, err := storage.Open(filepath.Join(b.TempDir(), "scopegate.db"), storage.BoltOptions{})

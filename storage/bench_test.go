@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -41,6 +42,29 @@ func BenchmarkGetClient(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if _, err := cache.GetClient(ctx, clients[i%len(clients)].ID); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("cached unknown", func(b *testing.B) {
+		// The same unknown IDs again and again, as a client with a stale or
+		// made-up ID would send them: after the first miss each one should
+		// cost what a cached hit costs, not a read of the store.
+		cache, err := storage.NewCached(store, len(clients))
+		if err != nil {
+			b.Fatal(err)
+		}
+		unknown := make([]string, len(clients))
+		for i := range unknown {
+			unknown[i] = fmt.Sprintf("unknown-client-%06d", i)
+			if _, err := cache.GetClient(ctx, unknown[i]); !errors.Is(err, storage.ErrNotFound) {
+				b.Fatal(err)
+			}
+		}
+		i := 0
+		for b.Loop() {
+			if _, err := cache.GetClient(ctx, unknown[i%len(unknown)]); !errors.Is(err, storage.ErrNotFound) {
 				b.Fatal(err)
 			}
 			i++

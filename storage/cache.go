@@ -22,6 +22,15 @@ const epochShards = 256
 // another Store. Only GetClient is served from memory; every other method
 // passes through.
 //
+// It also remembers, in a second LRU of the same size, client IDs the inner
+// store did not know, so that an unknown ID sent again costs what a cached
+// one costs rather than a read of the store: the time of a failed login
+// then says nothing about whether the ID exists. A flood of made-up IDs
+// evicts only other unknown IDs, never a cached client. Creating a client
+// forgets its ID as unknown before the create returns, with the same epoch
+// rule as below, so no read that starts after a create returns answers
+// ErrNotFound for it.
+//
 // A cached client is served without touching the inner store and without
 // copying: callers share the cached record read-only, as the package
 // documentation says. What is cached is a private deep copy of what the inner
@@ -35,7 +44,9 @@ const epochShards = 256
 type Cached struct {
 	inner Store
 	lru   *lru.Cache[string, *Client]
-	seed  maphash.Seed
+	// unknown holds IDs the inner store answered ErrNotFound for.
+	unknown *lru.Cache[string, struct{}]
+	seed    maphash.Seed
 
 	// mu orders cache inserts after a miss against invalidations.
 	mu     sync.Mutex
@@ -51,19 +62,28 @@ func NewCached(s Store, size int) (*Cached, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: cache of %d clients: %w", size, err)
 	}
-	return &Cached{inner: s, lru: cache, seed: maphash.MakeSeed()}, nil
+	unknown, err := lru.New[string, struct{}](size)
+	if err != nil {
+		return nil, fmt.Errorf("storage: cache of %d unknown client IDs: %w", size, err)
+	}
+	return &Cached{inner: s, lru: cache, unknown: unknown, seed: maphash.MakeSeed()}, nil
 }
+
+// errUnknownClient answers a read of an ID remembered as unknown. It is
+// allocated once: such reads cost no more than a cache hit.
+var errUnknownClient = fmt.Errorf("storage: get client: %w", ErrNotFound)
 
 // Inner returns the wrapped store.
 func (c *Cached) Inner() Store { return c.inner }
 
-// Resize changes how many clients the cache holds (size >= 1), evicting the
-// least recently used ones when it shrinks.
+// Resize changes how many clients, and how many unknown IDs, the cache holds
+// (size >= 1), evicting the least recently used ones when it shrinks.
 func (c *Cached) Resize(size int) error {
 	if size < 1 {
 		return fmt.Errorf("storage: cache size is %d, want at least 1", size)
 	}
 	c.lru.Resize(size)
+	c.unknown.Resize(size)
 	return nil
 }
 
@@ -75,12 +95,14 @@ func (c *Cached) shard(id string) int {
 	return int(maphash.String(c.seed, id) % epochShards)
 }
 
-// invalidate evicts a client after a write and moves its shard's epoch, so
-// that a load that started before the write is not cached.
+// invalidate evicts a client, and forgets its ID as unknown, after a write
+// and moves its shard's epoch, so that a load that started before the write
+// is not cached, found or not found.
 func (c *Cached) invalidate(id string) {
 	c.mu.Lock()
 	c.epochs[c.shard(id)]++
 	c.lru.Remove(id)
+	c.unknown.Remove(id)
 	c.mu.Unlock()
 }
 
@@ -100,7 +122,8 @@ func isRefusal(err error) bool {
 		errors.Is(err, ErrLimitExceeded)
 }
 
-// GetClient returns the client, from memory when it is cached. The returned
+// GetClient returns the client, from memory when it is cached, or
+// ErrNotFound from memory when the ID is remembered as unknown. The returned
 // record is shared: callers must not change its slices.
 func (c *Cached) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := ctx.Err(); err != nil {
@@ -109,12 +132,23 @@ func (c *Cached) GetClient(ctx context.Context, id string) (Client, error) {
 	if cached, ok := c.lru.Get(id); ok {
 		return *cached, nil
 	}
+	if _, unknown := c.unknown.Get(id); unknown {
+		return Client{}, errUnknownClient
+	}
 	shard := c.shard(id)
 	c.mu.Lock()
 	epoch := c.epochs[shard]
 	c.mu.Unlock()
 
 	loaded, err := c.inner.GetClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		c.mu.Lock()
+		// As below: a create since the load began must not be hidden.
+		if c.epochs[shard] == epoch {
+			c.unknown.Add(id, struct{}{})
+		}
+		c.mu.Unlock()
+	}
 	if err != nil {
 		return Client{}, err
 	}
@@ -221,6 +255,7 @@ func (c *Cached) Close() error {
 		c.epochs[i]++
 	}
 	c.lru.Purge()
+	c.unknown.Purge()
 	c.mu.Unlock()
 	return c.inner.Close()
 }

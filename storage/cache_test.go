@@ -515,3 +515,159 @@ func TestCachedInnerAndClose(t *testing.T) {
 		t.Fatal("GetClient on a closed cache succeeded")
 	}
 }
+
+func TestCachedRemembersUnknownIDs(t *testing.T) {
+	ctx := context.Background()
+	inner := &countingStore{Store: openTestBolt(t)}
+	cache := newCached(t, inner, 10)
+	for i := range 3 {
+		if _, err := cache.GetClient(ctx, "no-such-client"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("read %d of an unknown ID: error %v, want ErrNotFound", i+1, err)
+		}
+	}
+	if got := inner.gets.Load(); got != 1 {
+		t.Fatalf("inner store read %d times for three reads of one unknown ID, want 1", got)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := cache.GetClient(ctx, "no-such-client"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a remembered unknown ID allocates %v times, want 0 (as a cache hit)", allocs)
+	}
+}
+
+func TestCachedCreateForgetsUnknownID(t *testing.T) {
+	ctx := context.Background()
+	cache := newCached(t, openTestBolt(t), 10)
+	if _, err := cache.GetClient(ctx, "client-a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("before create: %v, want ErrNotFound", err)
+	}
+	want := sampleClient("client-a", "A")
+	if err := cache.CreateClient(ctx, want, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGetClient(t, cache, "client-a"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after create = %+v, want %+v", got, want)
+	}
+	// A delete makes it unknown again, and a second create known again.
+	if err := cache.DeleteClient(ctx, "client-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.GetClient(ctx, "client-a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("after delete: %v, want ErrNotFound", err)
+	}
+	if err := cache.CreateClient(ctx, want, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustGetClient(t, cache, "client-a")
+}
+
+func TestCachedUnknownIDsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	cache := newCached(t, openTestBolt(t), 10)
+	for i := range 1000 {
+		if _, err := cache.GetClient(ctx, fmt.Sprintf("made-up-%d", i)); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if n := storage.UnknownLen(cache); n != 10 {
+		t.Fatalf("remembering %d unknown IDs, want the cache size, 10", n)
+	}
+	if err := cache.Resize(3); err != nil {
+		t.Fatal(err)
+	}
+	if n := storage.UnknownLen(cache); n != 3 {
+		t.Fatalf("after Resize(3), remembering %d unknown IDs, want 3", n)
+	}
+	if err := cache.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := storage.UnknownLen(cache); n != 0 {
+		t.Fatalf("after Close, remembering %d unknown IDs, want 0", n)
+	}
+}
+
+// TestCachedMissRacingCreate holds a read of a not-yet-existing client
+// between its load (not found) and its return while the client is created:
+// the create must not be hidden by the unknown ID the racing read saw.
+func TestCachedMissRacingCreate(t *testing.T) {
+	ctx := context.Background()
+	gated := &gatedStore{Store: openTestBolt(t), loaded: make(chan struct{}), release: make(chan struct{})}
+	cache := newCached(t, gated, 10)
+	gated.armed.Store(true)
+	racing := make(chan error, 1)
+	go func() {
+		_, err := cache.GetClient(ctx, "client-a")
+		racing <- err
+	}()
+	<-gated.loaded
+	if err := cache.CreateClient(ctx, sampleClient("client-a", "A"), 0); err != nil {
+		t.Fatal(err)
+	}
+	close(gated.release)
+	if err := <-racing; !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the racing read: %v, want ErrNotFound from before the create", err)
+	}
+	mustGetClient(t, cache, "client-a")
+}
+
+// TestCachedCreatesNeverHiddenUnderConcurrency reads IDs while they are
+// being created: once a create has returned, no read may answer not found.
+func TestCachedCreatesNeverHiddenUnderConcurrency(t *testing.T) {
+	const (
+		clients = 64
+		readers = 8
+	)
+	ctx := context.Background()
+	// A small cache: unknown IDs and records are evicted all the time.
+	cache := newCached(t, openTestBolt(t), 4)
+	var (
+		created [clients]atomic.Bool
+		reading sync.WaitGroup
+		hidden  atomic.Int64
+		failed  atomic.Value
+		done    = make(chan struct{})
+	)
+	for r := range readers {
+		reading.Go(func() {
+			for k := r; ; k++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				i := k % clients
+				wasCreated := created[i].Load()
+				_, err := cache.GetClient(ctx, fmt.Sprintf("client-%d", i))
+				switch {
+				case errors.Is(err, storage.ErrNotFound):
+					if wasCreated {
+						hidden.Add(1)
+					}
+				case err != nil:
+					failed.Store(err)
+					return
+				}
+			}
+		})
+	}
+	for i := range clients {
+		if err := cache.CreateClient(ctx, sampleClient(fmt.Sprintf("client-%d", i), fmt.Sprintf("Client %d", i)), 0); err != nil {
+			t.Fatal(err)
+		}
+		created[i].Store(true)
+	}
+	close(done)
+	reading.Wait()
+	if err := failed.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if n := hidden.Load(); n > 0 {
+		t.Fatalf("%d reads answered not found for a client whose create had returned", n)
+	}
+	for i := range clients {
+		mustGetClient(t, cache, fmt.Sprintf("client-%d", i))
+	}
+}

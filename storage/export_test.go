@@ -95,3 +95,6 @@ func LeafPages(b *Bolt) ([]int, int, error) {
 	})
 	return ids, b.db.Info().PageSize, err
 }
+
+// UnknownLen returns how many client IDs the cache remembers as unknown.
+func UnknownLen(c *Cached) int { return c.unknown.Len() }

@@ -1,10 +1,16 @@
 // Package throttle slows down password guessing: it counts failed logins per
-// client ID and refuses further attempts for the rest of a window once too
-// many have failed. It never locks a client out for good: when the window
-// ends, the right secret works again.
+// key and refuses further attempts under that key for the rest of a window
+// once too many have failed. Nothing is locked out for good: when the window
+// ends, attempts are checked again.
+//
+// A key always names the source of the attempts (see Key), never only the
+// account they were made for. Client IDs and usernames are not secret; a
+// throttle keyed by them alone would let anyone who knows one lock its owner
+// out by failing on purpose.
 package throttle
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -18,16 +24,48 @@ const (
 	DefaultSize   = 10000
 )
 
+// ipv6SourceBits is the prefix length an IPv6 source is counted by. A single
+// host is usually given a whole /64 and can pick any address in it, so
+// counting per address would let it rotate past the limit.
+const ipv6SourceBits = 64
+
+// Key is what failures are counted against. It is comparable and allocation
+// free, so looking one up on every login costs nothing.
+type Key struct {
+	// Source is the network the attempts come from: one IPv4 address (/32)
+	// or one IPv6 /64. See SourceOf.
+	Source netip.Prefix
+	// Account, when set, narrows the key to attempts on one account from
+	// Source, such as a username at a sign-in page, so that a source is
+	// throttled per account it tries. Client logins leave it empty: they
+	// are counted per source alone, whatever client ID they name.
+	Account string
+}
+
+// SourceOf returns the key of every attempt from addr: its IPv4 address, or
+// the /64 of its IPv6 address (IPv4-mapped IPv6 counts as IPv4). An invalid
+// addr (a request whose address is unknown) gives the zero Source, which all
+// such attempts share.
+func SourceOf(addr netip.Addr) Key {
+	addr = addr.Unmap().WithZone("")
+	bits := 32
+	if addr.Is6() {
+		bits = ipv6SourceBits
+	}
+	source, _ := addr.Prefix(bits) // fails only for an invalid addr: zero
+	return Key{Source: source}
+}
+
 // Throttle counts failures per key in fixed windows. It is safe for concurrent
-// use. Keys are bounded by an LRU, so a flood of made-up client IDs cannot grow
-// it without limit; the cost is that such a flood can evict a real client's
+// use. Keys are bounded by an LRU, so a flood from many sources cannot grow it
+// without limit; the cost is that such a flood can evict another source's
 // count, which only ever makes the throttle more lenient, never stricter.
 type Throttle struct {
 	limit  int
 	window time.Duration
 
 	mu      sync.Mutex
-	windows *lru.Cache[string, window]
+	windows *lru.Cache[Key, window]
 }
 
 // window is one key's failures since start.
@@ -48,14 +86,14 @@ func New(limit int, windowLength time.Duration, size int) *Throttle {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	cache, _ := lru.New[string, window](size) // only fails for size <= 0
+	cache, _ := lru.New[Key, window](size) // only fails for size <= 0
 	return &Throttle{limit: limit, window: windowLength, windows: cache}
 }
 
 // Blocked reports whether key has used up its failures in the current window,
 // and if so how long until it may try again (rounded up to whole seconds, as
 // Retry-After wants).
-func (t *Throttle) Blocked(key string, now time.Time) (retryAfter time.Duration, blocked bool) {
+func (t *Throttle) Blocked(key Key, now time.Time) (retryAfter time.Duration, blocked bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w, ok := t.windows.Peek(key)
@@ -74,7 +112,7 @@ func (t *Throttle) Blocked(key string, now time.Time) (retryAfter time.Duration,
 }
 
 // Fail records a failed attempt for key.
-func (t *Throttle) Fail(key string, now time.Time) {
+func (t *Throttle) Fail(key Key, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w, ok := t.windows.Get(key)
@@ -85,8 +123,10 @@ func (t *Throttle) Fail(key string, now time.Time) {
 	t.windows.Add(key, w)
 }
 
-// Succeed forgets key's failures after a successful login.
-func (t *Throttle) Succeed(key string) {
+// Forget drops key's failures, for a successful login on an Account key.
+// Never call it for a source-only key: a source that also holds one valid
+// credential (its own client) could then clear its count between guesses.
+func (t *Throttle) Forget(key Key) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.windows.Remove(key)

@@ -120,7 +120,7 @@ func (o *options) fetchToken(cmd *cobra.Command, f tokenFlags) error {
 		Scopes:       strings.Fields(f.scope),
 		// One method, and no retry with the other: a failed Basic login
 		// followed by a form login would count two failures against the
-		// client's login throttle.
+		// caller's address in the login throttle.
 		AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	if rs := nonEmpty(f.resources); len(rs) > 0 {
