@@ -7,7 +7,9 @@
 // Upgrade: go get -tool github.com/ory/hydra/v2@VERSION, then carry over the
 // replace of github.com/gobuffalo/pop/v6 from that version's go.mod (its
 // other replace, of hydra-client-go to a directory inside Hydra's tree,
-// cannot apply outside it; the proxy's release of that module builds).
+// cannot apply outside it; the proxy's release of that module builds), and
+// check that the defaults run.sh and loadtool's labels describe (hasher,
+// iterations, key) are still Hydra's.
 module github.com/scopegate/scopegate/integration/load/hydra
 
 go 1.26.8
