@@ -640,11 +640,11 @@ func writeTable(w io.Writer, samples []sample, alg string) error {
 		vs, ratioCell, p99Cell, cpuCell := "", "", "", ""
 		if len(c.rps) > 0 {
 			vs = r.counterpart
-			ratioCell = fmt.Sprintf("%.3f", median(c.rps))
+			ratioCell = formatRatio(median(c.rps))
 			p99Cell = fmt.Sprintf("%.2f×", median(c.p99))
 		}
 		if len(c.cpu) > 0 {
-			cpuCell = fmt.Sprintf("%.3f", median(c.cpu))
+			cpuCell = formatRatio(median(c.cpu))
 		}
 		label := r.label
 		if strings.Contains(label, "%s") {
@@ -686,6 +686,15 @@ func timesCell(ratios []float64) string {
 		return ""
 	}
 	return fmt.Sprintf("%.1f×", median(ratios))
+}
+
+// formatRatio writes a ratio with three decimals, or four below 0.01, where
+// three would leave one digit (Hydra's defaults against `respond`).
+func formatRatio(r float64) string {
+	if r < 0.01 {
+		return fmt.Sprintf("%.4f", r)
+	}
+	return fmt.Sprintf("%.3f", r)
 }
 
 // formatMicros writes a latency given in microseconds in ms with two decimals.
