@@ -1,22 +1,25 @@
 // Command loadtool is the helper of integration/load/run.sh: the upstream
 // that every proxied variant forwards to, client creation through the admin
-// API, the pool of tokens fetched before the measured rounds, and the Markdown
-// table made from wrk's results. It exists so that the script needs nothing
-// beyond bash, wrk and the Go toolchain.
+// API of the gateway or of Ory Hydra, Hydra's access-token signing key, the
+// pool of tokens fetched before the measured rounds, and the Markdown tables
+// made from wrk's results. It exists so that the script needs nothing beyond
+// bash, wrk and the Go toolchain.
 //
 // Usage:
 //
-//	loadtool ports    -n N
-//	loadtool upstream -addr 127.0.0.1:PORT
-//	loadtool client   -admin http://127.0.0.1:PORT -name NAME -scope SCOPE
-//	loadtool tokens   -url TOKEN_URL -id ID -secret SECRET -scope SCOPE -n N -out FILE
-//	loadtool report   -results FILE [-alg ES256]
+//	loadtool ports     -n N
+//	loadtool upstream  -addr 127.0.0.1:PORT
+//	loadtool client    -admin http://127.0.0.1:PORT [-api scopegate|hydra] -name NAME -scope SCOPE
+//	loadtool hydra-key -admin http://127.0.0.1:PORT -alg ES256
+//	loadtool tokens    -url TOKEN_URL -id ID -secret SECRET -scope SCOPE -n N [-alg ES256] -out FILE
+//	loadtool report    -results FILE [-alg ES256]
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -38,7 +41,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadtool ports|upstream|client|tokens|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadtool ports|upstream|client|hydra-key|tokens|report [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -48,7 +51,9 @@ func main() {
 	case "upstream":
 		err = runUpstream(args)
 	case "client":
-		err = runClient(args)
+		err = runClient(args, os.Stdout)
+	case "hydra-key":
+		err = runHydraKey(args)
 	case "tokens":
 		err = runTokens(args)
 	case "report":
@@ -183,40 +188,159 @@ func readRequestHead(r *bufio.Reader) (int64, error) {
 	}
 }
 
-// runClient creates one API client through the admin API and prints its ID
-// and secret on one line, separated by a space.
-func runClient(args []string) error {
+// adminTimeout bounds each admin API call, so a server that accepts the
+// connection and never answers stops the script instead of hanging it.
+const adminTimeout = 30 * time.Second
+
+// runClient creates one API client through an admin API and prints its ID,
+// its secret and its HTTP Basic credentials (for token.lua) on one line,
+// separated by spaces.
+func runClient(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	admin := fs.String("admin", "", "admin endpoint base URL")
+	api := fs.String("api", "scopegate", "whose admin API: scopegate or hydra")
 	name := fs.String("name", "load", "client_name")
 	scope := fs.String("scope", "", "allowed scopes, space-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	body, err := json.Marshal(map[string]any{"client_name": *name, "scope": *scope})
+	id, secret, err := createClient(&http.Client{Timeout: adminTimeout}, *admin, *api, *name, *scope)
 	if err != nil {
 		return err
 	}
-	resp, err := http.Post(*admin+"/scopegate/clients", "application/json", bytes.NewReader(body))
+	_, err = fmt.Fprintln(w, id, secret, basicCredentials(id, secret))
+	return err
+}
+
+// clientAPIs say, per admin API, where a client is created and what the
+// request asks for. Hydra's clients default to the authorization_code grant,
+// so its request names the grant and the authentication method the load
+// uses.
+var clientAPIs = map[string]struct {
+	path  string
+	extra map[string]any
+}{
+	"scopegate": {path: "/scopegate/clients"},
+	"hydra": {path: "/admin/clients", extra: map[string]any{
+		"grant_types":                []string{"client_credentials"},
+		"token_endpoint_auth_method": "client_secret_basic",
+	}},
+}
+
+// createClient creates a client_credentials client named name, allowed
+// scope, through the admin API at admin, and returns its ID and secret.
+func createClient(c *http.Client, admin, api, name, scope string) (id, secret string, err error) {
+	spec, ok := clientAPIs[api]
+	if !ok {
+		return "", "", fmt.Errorf("unknown admin API %q (want scopegate or hydra)", api)
+	}
+	fields := map[string]any{"client_name": name, "scope": scope}
+	for k, v := range spec.extra {
+		fields[k] = v
+	}
+	body, err := json.Marshal(fields)
 	if err != nil {
-		return fmt.Errorf("creating client: %w", err)
+		return "", "", err
+	}
+	resp, err := c.Post(admin+spec.path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", "", fmt.Errorf("creating client: %w", err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("creating client: %w", err)
+		return "", "", fmt.Errorf("creating client: %w", err)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("creating client: status %d: %s", resp.StatusCode, raw)
+		// A refusal carries no secret: it is the server's error document.
+		return "", "", fmt.Errorf("creating client: status %d: %s", resp.StatusCode, raw)
 	}
 	var created struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
 	if err := json.Unmarshal(raw, &created); err != nil {
-		return fmt.Errorf("decoding the created client: %w", err)
+		return "", "", fmt.Errorf("decoding the created client: %w", err)
 	}
-	fmt.Println(created.ClientID, created.ClientSecret)
+	if created.ClientID == "" || created.ClientSecret == "" {
+		return "", "", errors.New("creating client: the answer has no client_id or client_secret")
+	}
+	return created.ClientID, created.ClientSecret, nil
+}
+
+// basicCredentials is the value after "Basic " for a client: ID and secret
+// are form-urlencoded before they are joined (RFC 6749 §2.3.1), since
+// Hydra's generated secrets, unlike ours, are not limited to unreserved
+// characters.
+func basicCredentials(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
+
+// hydraAccessTokenKeySet is the JSON Web Key Set whose first private key
+// Hydra signs JWT access tokens with; Hydra creates it with an RS256 key
+// (4096 bits) on first use.
+const hydraAccessTokenKeySet = "hydra.jwt.access-token"
+
+// runHydraKey gives Hydra's access tokens a new signing key of the named
+// algorithm.
+func runHydraKey(args []string) error {
+	fs := flag.NewFlagSet("hydra-key", flag.ContinueOnError)
+	admin := fs.String("admin", "", "Hydra's admin base URL")
+	alg := fs.String("alg", "ES256", "JWS algorithm of the new key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return replaceHydraKey(&http.Client{Timeout: adminTimeout}, *admin, *alg)
+}
+
+// replaceHydraKey deletes Hydra's access-token key set, if there is one, and
+// has Hydra generate a new one with one key of algorithm alg. Deleting first
+// matters: creating a key in an existing set adds to it, and the old key
+// would stay in the set. Hydra signs with the set's newest private key;
+// with the set deleted first the new key is the only one, whatever the
+// resolution of the creation times. The answer holds the private key, so
+// nothing of it is printed or put in an error.
+func replaceHydraKey(c *http.Client, admin, alg string) error {
+	setURL := admin + "/admin/keys/" + hydraAccessTokenKeySet
+	req, err := http.NewRequest(http.MethodDelete, setURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("deleting key set %s: %w", hydraAccessTokenKeySet, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
+		return fmt.Errorf("deleting key set %s: status %d", hydraAccessTokenKeySet, resp.StatusCode)
+	}
+	body, err := json.Marshal(map[string]string{"alg": alg, "use": "sig", "kid": "load-" + strings.ToLower(alg)})
+	if err != nil {
+		return err
+	}
+	resp, err = c.Post(setURL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("creating key set %s: %w", hydraAccessTokenKeySet, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating key set %s: status %d", hydraAccessTokenKeySet, resp.StatusCode)
+	}
+	var set struct {
+		Keys []struct {
+			Alg string `json:"alg"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		return fmt.Errorf("decoding key set %s: %w", hydraAccessTokenKeySet, err)
+	}
+	if len(set.Keys) != 1 || set.Keys[0].Alg != alg {
+		got := ""
+		if len(set.Keys) > 0 {
+			got = set.Keys[0].Alg
+		}
+		return fmt.Errorf("creating key set %s: want one %s key, got a key with alg %q (%d keys)", hydraAccessTokenKeySet, alg, got, len(set.Keys))
+	}
 	return nil
 }
 
@@ -229,6 +353,7 @@ func runTokens(args []string) error {
 	secret := fs.String("secret", "", "client_secret")
 	scope := fs.String("scope", "", "scope to request")
 	n := fs.Int("n", 1000, "how many tokens")
+	alg := fs.String("alg", "", "if set, every token must be a JWT signed with this algorithm")
 	out := fs.String("out", "", "file to write the tokens to")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -250,6 +375,9 @@ func runTokens(args []string) error {
 					return
 				}
 				tok, err := fetchToken(client, *tokenURL, form, *id, *secret)
+				if err == nil && *alg != "" {
+					err = checkAlg(tok, *alg)
+				}
 				if err != nil {
 					errs <- err
 					return
@@ -273,7 +401,7 @@ func fetchToken(client *http.Client, tokenURL, form, id, secret string) (string,
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	req.Header.Set("Authorization", "Basic "+basicCredentials(id, secret))
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("token request: %w", err)
@@ -290,6 +418,43 @@ func fetchToken(client *http.Client, tokenURL, form, id, secret string) (string,
 		return "", fmt.Errorf("token request refused: status %d, error %q", resp.StatusCode, body.Error)
 	}
 	return body.AccessToken, nil
+}
+
+// checkAlg fails unless token is a JWT signed with alg: the proof that a
+// server issues what the table's label says (Hydra issues opaque tokens
+// unless told otherwise, and signs with RS256 unless given another key).
+func checkAlg(token, alg string) error {
+	got, err := jwtAlg(token)
+	if err != nil {
+		return err
+	}
+	if got != alg {
+		return fmt.Errorf("token signed with %s, want %s", got, alg)
+	}
+	return nil
+}
+
+// jwtAlg returns the alg of a JWS compact serialisation's protected header.
+// The signature is not checked: this only tells what the server chose.
+func jwtAlg(token string) (string, error) {
+	header, _, ok := strings.Cut(token, ".")
+	if !ok || strings.Count(token, ".") != 2 {
+		return "", errors.New("token is not a JWT (three dot-separated parts): an opaque token?")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return "", fmt.Errorf("token header: %w", err)
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return "", fmt.Errorf("token header: %w", err)
+	}
+	if h.Alg == "" {
+		return "", errors.New("token header has no alg")
+	}
+	return h.Alg, nil
 }
 
 // sample is one wrk run: the RESULT line that results.lua prints, prefixed
@@ -367,7 +532,9 @@ type row struct {
 
 // tableRows are the variants in the order the table shows them. A variant
 // with a counterpart is compared with it round by round. A %s in a label is
-// the signing algorithm.
+// the signing algorithm. The Hydra rows are compared with `respond`, the
+// form in which DESIGN.md §8 quotes Hydra; run.sh describes both Hydra
+// configurations.
 var tableRows = []row{
 	{"plain", "plain `reverse_proxy`, one token", ""},
 	{"guard-cached", "guarded, one token (verification cached)", "plain"},
@@ -375,9 +542,18 @@ var tableRows = []row{
 	{"guard-new", "guarded, new token per request (%s)", "plain-rotating"},
 	{"respond", "`respond` route, token request", ""},
 	{"token", "token endpoint (client_credentials, %s)", "respond"},
+	{"hydra-default", "Ory Hydra token endpoint, defaults (PBKDF2 25,000 iterations, RS256)", "respond"},
+	{"hydra-tuned", "Ory Hydra token endpoint, tuned (PBKDF2 1 iteration, ES256)", "respond"},
 }
 
-// runReport prints the Markdown table of the medians in a results file.
+// hydraRows are the rows of the comparison of the token endpoint with Hydra:
+// each Hydra variant is the counterpart of the token endpoint.
+var hydraRows = []row{
+	{"token", "Ory Hydra, defaults", "hydra-default"},
+	{"token", "Ory Hydra, tuned", "hydra-tuned"},
+}
+
+// runReport prints the Markdown tables of the medians in a results file.
 func runReport(args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	results := fs.String("results", "", "results file written by run.sh")
@@ -397,18 +573,11 @@ func runReport(args []string, w io.Writer) error {
 	if err := writeTable(w, samples, *alg); err != nil {
 		return err
 	}
-	return writeHydraComparison(w, samples)
+	return writeHydraComparison(w, samples, *alg)
 }
 
-// writeTable writes one row per variant: median requests/s, p50, p99 and
-// gateway CPU per request over the rounds, and against the counterpart the
-// median of the per-round ratios (rounds are interleaved, so each ratio
-// compares runs made minutes apart at most, which cancels much of a shared
-// machine's drift). The CPU ratio is the counterpart's CPU per request over
-// the variant's: the req/s ratio the gateway would reach if its own CPU were
-// all that limited it, which a machine shared with wrk, the upstream and
-// other work does not show directly.
-func writeTable(w io.Writer, samples []sample, alg string) error {
+// runsByVariant indexes samples by variant, then by round.
+func runsByVariant(samples []sample) map[string]map[int]sample {
 	byKey := map[string]map[int]sample{}
 	for _, s := range samples {
 		if byKey[s.variant] == nil {
@@ -416,36 +585,66 @@ func writeTable(w io.Writer, samples []sample, alg string) error {
 		}
 		byKey[s.variant][s.round] = s
 	}
+	return byKey
+}
+
+// comparison holds, for the rounds in which a variant and its counterpart
+// both ran, the per-round ratios: req/s and p99 of the variant over the
+// counterpart's, and the counterpart's CPU per request over the variant's.
+type comparison struct {
+	rps, p99, cpu []float64
+}
+
+// compare pairs the runs of a variant with its counterpart's, round by round.
+func compare(runs, counterpart map[int]sample) comparison {
+	var c comparison
+	for round, s := range runs {
+		other, ok := counterpart[round]
+		if ok && other.rps > 0 && other.p99us > 0 {
+			c.rps = append(c.rps, s.rps/other.rps)
+			c.p99 = append(c.p99, s.p99us/other.p99us)
+		}
+		if ok && s.cpuPerRequest() > 0 {
+			c.cpu = append(c.cpu, other.cpuPerRequest()/s.cpuPerRequest())
+		}
+	}
+	return c
+}
+
+// writeTable writes one row per variant: median requests/s, p50, p99 and
+// CPU per request of the serving process (the gateway, or Hydra for its
+// rows) over the rounds, and against the counterpart the median of the
+// per-round ratios (rounds are interleaved, so each ratio compares runs made
+// minutes apart at most, which cancels much of a shared machine's drift).
+// The CPU ratio is the counterpart's CPU per request over the variant's: the
+// req/s ratio the server would reach if its own CPU were all that limited
+// it, which a machine shared with wrk, the upstream and other work does not
+// show directly.
+func writeTable(w io.Writer, samples []sample, alg string) error {
+	byKey := runsByVariant(samples)
 	var b strings.Builder
-	b.WriteString("| variant | req/s | p50 | p99 | errors | gateway CPU/req | vs | req/s ratio | p99 ratio | CPU ratio |\n")
+	b.WriteString("| variant | req/s | p50 | p99 | errors | server CPU/req | vs | req/s ratio | p99 ratio | CPU ratio |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
 	for _, r := range tableRows {
 		runs := byKey[r.variant]
 		if len(runs) == 0 {
 			continue
 		}
-		var rps, p50, p99, cpu, ratio, p99ratio, cpuRatio []float64
+		var rps, p50, p99, cpu []float64
 		var errs int64
-		for round, s := range runs {
+		for _, s := range runs {
 			rps, p50, p99, cpu = append(rps, s.rps), append(p50, s.p50us), append(p99, s.p99us), append(cpu, s.cpuPerRequest())
 			errs += s.errors
-			c, ok := byKey[r.counterpart][round]
-			if ok && c.rps > 0 && c.p99us > 0 {
-				ratio = append(ratio, s.rps/c.rps)
-				p99ratio = append(p99ratio, s.p99us/c.p99us)
-			}
-			if ok && s.cpuPerRequest() > 0 {
-				cpuRatio = append(cpuRatio, c.cpuPerRequest()/s.cpuPerRequest())
-			}
 		}
+		c := compare(runs, byKey[r.counterpart])
 		vs, ratioCell, p99Cell, cpuCell := "", "", "", ""
-		if len(ratio) > 0 {
+		if len(c.rps) > 0 {
 			vs = r.counterpart
-			ratioCell = fmt.Sprintf("%.3f", median(ratio))
-			p99Cell = fmt.Sprintf("%.2f×", median(p99ratio))
+			ratioCell = formatRatio(median(c.rps))
+			p99Cell = fmt.Sprintf("%.2f×", median(c.p99))
 		}
-		if len(cpuRatio) > 0 {
-			cpuCell = fmt.Sprintf("%.3f", median(cpuRatio))
+		if len(c.cpu) > 0 {
+			cpuCell = formatRatio(median(c.cpu))
 		}
 		label := r.label
 		if strings.Contains(label, "%s") {
@@ -458,39 +657,44 @@ func writeTable(w io.Writer, samples []sample, alg string) error {
 	return err
 }
 
-// DESIGN.md §8 quotes Ory Hydra (default hasher, JWT tokens, in-memory
-// store) at about 130 tokens/s on a machine where a Caddy `respond` route
-// does about 30,000 requests/s. Hydra cannot be installed here, so the token
-// endpoint is compared with it through each one's ratio to `respond`.
-const (
-	hydraTokensPerSecond  = 130.0
-	hydraRespondPerSecond = 30000.0
-)
-
-// writeHydraComparison writes the ratio of ratios: (token endpoint /
-// respond, median of rounds) over (Hydra / respond, as quoted).
-func writeHydraComparison(w io.Writer, samples []sample) error {
-	byRound := map[int]map[string]float64{}
-	for _, s := range samples {
-		if byRound[s.round] == nil {
-			byRound[s.round] = map[string]float64{}
-		}
-		byRound[s.round][s.variant] = s.rps
+// writeHydraComparison writes how many times Hydra's throughput the token
+// endpoint reaches, and how many times the gateway's CPU per token Hydra
+// spends, each the median of the per-round ratios of this run, for both
+// Hydra configurations; or that Hydra was not measured (HYDRA=0).
+func writeHydraComparison(w io.Writer, samples []sample, alg string) error {
+	byKey := runsByVariant(samples)
+	if len(byKey["hydra-default"]) == 0 && len(byKey["hydra-tuned"]) == 0 {
+		_, err := io.WriteString(w, "\nHydra: not measured\n")
+		return err
 	}
-	var ratios []float64
-	for _, v := range byRound {
-		if v["token"] > 0 && v["respond"] > 0 {
-			ratios = append(ratios, v["token"]/v["respond"])
-		}
+	var b strings.Builder
+	b.WriteString("\nToken endpoint vs Ory Hydra, measured side by side in this run (medians of the per-round ratios; " +
+		"CPU ratio: Hydra's CPU per request over the gateway's):\n\n")
+	fmt.Fprintf(&b, "| token endpoint (client_credentials, %s) vs | req/s ratio | CPU ratio |\n", alg)
+	b.WriteString("|---|---:|---:|\n")
+	for _, r := range hydraRows {
+		c := compare(byKey[r.variant], byKey[r.counterpart])
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", r.label, timesCell(c.rps), timesCell(c.cpu))
 	}
-	if len(ratios) == 0 {
-		return nil
-	}
-	ours := median(ratios)
-	hydra := hydraTokensPerSecond / hydraRespondPerSecond
-	_, err := fmt.Fprintf(w, "\nToken endpoint vs Ory Hydra, as a ratio of ratios (not measured side by side: Hydra is not installable here): "+
-		"ours %.3f of `respond` / Hydra's quoted %.0f of %.0f = %.4f -> %.0f×\n", ours, hydraTokensPerSecond, hydraRespondPerSecond, hydra, ours/hydra)
+	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// timesCell writes the median of ratios as a multiple, or nothing for none.
+func timesCell(ratios []float64) string {
+	if len(ratios) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.1f×", median(ratios))
+}
+
+// formatRatio writes a ratio with three decimals, or four below 0.01, where
+// three would leave one digit (Hydra's defaults against `respond`).
+func formatRatio(r float64) string {
+	if r < 0.01 {
+		return fmt.Sprintf("%.4f", r)
+	}
+	return fmt.Sprintf("%.3f", r)
 }
 
 // formatMicros writes a latency given in microseconds in ms with two decimals.
