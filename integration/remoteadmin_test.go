@@ -137,13 +137,13 @@ func TestRemoteAdmin(t *testing.T) {
 
 // adminToken gets a token for resource (RFC 8707) as client c, which must
 // have the scope admin and resource in its audience.
-func adminToken(t *testing.T, g *Gateway, c createdClient, resource string) string {
+func adminToken(t *testing.T, g *Gateway, c createdClient, resources ...string) string {
 	t.Helper()
-	ans := postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}, "resource": {resource}},
+	ans := postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}, "resource": resources},
 		c.ClientID, c.ClientSecret)
 	tok, _ := ans.Body["access_token"].(string)
 	if ans.Status != http.StatusOK || tok == "" {
-		t.Fatalf("token for %s: %d %s", resource, ans.Status, ans.Raw)
+		t.Fatalf("token for %v: %d %s", resources, ans.Status, ans.Raw)
 	}
 	return tok
 }
@@ -220,6 +220,15 @@ func TestRemoteAdminAcceptsOnlyItsOwnTokens(t *testing.T) {
 			"Authorization", "Bearer "+tok); resp.Status != http.StatusUnauthorized {
 			t.Fatalf("create with a replayed token: %d %s", resp.Status, resp.Body)
 		}
+	})
+	t.Run("a token that names other audiences too is refused", func(t *testing.T) {
+		// Without resource= the token carries the client's whole audience,
+		// the admin API's among them; it would be sent to the orders API too.
+		tok := fetchToken(t, g, owner, "admin").AccessToken
+		wantRefused(t, list("/manage", tok))
+		wantRefused(t, list("/ops", tok))
+		both := adminToken(t, g, owner, orders, defaultResource)
+		wantRefused(t, list("/manage", both))
 	})
 	t.Run("a token with the gateway's default audience is refused", func(t *testing.T) {
 		tok := fetchToken(t, g, noAudience, "admin").AccessToken

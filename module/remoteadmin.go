@@ -175,8 +175,11 @@ func (ra *RemoteAdmin) authenticate(w http.ResponseWriter, r *http.Request) (sto
 		if err != nil {
 			return storage.Client{}, oauth.ServerError("authentication is unavailable")
 		}
-		if !claims.HasAudience(ra.Resource) {
-			return storage.Client{}, ra.unauthorized(w, "the token was not issued for this API: its aud lacks the API's resource identifier")
+		if len(claims.Audience) != 1 || claims.Audience[0] != ra.Resource {
+			// A token meant for other resources as well may have been sent
+			// to them, and so seen by their upstreams: only a token minted
+			// for this API alone is an admin credential.
+			return storage.Client{}, ra.unauthorized(w, "the token was not issued for this API alone: its aud must be exactly the API's resource identifier")
 		}
 		client = c
 	default:
