@@ -202,6 +202,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
+		TokenIssuer: a.Issuer,
 	})
 	if a.keys, err = a.prepareKeys(); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
