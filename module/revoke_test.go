@@ -186,4 +186,3 @@ func TestTokenTooLongIsAClientError(t *testing.T) {
 		t.Fatalf("token for an oversized client: %d %s", ans.status, ans.body)
 	}
 }
-
