@@ -13,6 +13,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -26,21 +27,42 @@ import (
 // is zero: 64 KiB, four times the largest valid client metadata.
 const DefaultMaxBodyBytes = 64 << 10
 
-// KeyManager lists and rotates the token signing keys. The results are
-// written to the client as JSON, as they are: they must hold public key
-// material only.
+// KeyManager lists, rotates and revokes the token signing keys. The results
+// are written to the client as JSON, as they are: they must hold public key
+// material only. Errors are answered by kind: ErrKeyNotFound is 404, a
+// *KeyConflictError is 409 with its reason, anything else a server fault.
 type KeyManager interface {
 	// Keys returns the signing keys' public parts.
 	Keys(ctx context.Context) (any, error)
 	// RotateKeys rotates the signing keys and returns the new key set.
 	RotateKeys(ctx context.Context) (any, error)
+	// RevokeKey retires the key kid at once, for a key that may be
+	// compromised: tokens it signed stop verifying. It returns the new key
+	// set.
+	RevokeKey(ctx context.Context, kid string) (any, error)
 }
+
+// ErrKeyNotFound is a KeyManager's answer for a kid it does not hold.
+var ErrKeyNotFound = errors.New("no signing key with this kid")
+
+// KeyConflictError refuses a key change that the server's configuration does
+// not allow, such as rotating a key the operator supplies as a file. Reason
+// is shown to the caller: it says what to do instead, and never holds key
+// material.
+type KeyConflictError struct {
+	// Reason says why, and what to do instead.
+	Reason string
+}
+
+// Error returns the reason.
+func (e *KeyConflictError) Error() string { return e.Reason }
 
 // Options configures NewHandler.
 type Options struct {
 	// Logger receives the audit lines and server errors. Nil discards them.
 	Logger *zap.Logger
-	// Keys serves /keys and /keys/rotate; nil leaves those paths unrouted.
+	// Keys serves /keys, /keys/rotate and /keys/{kid}/revoke; nil leaves
+	// those paths unrouted.
 	Keys KeyManager
 	// MaxBodyBytes bounds request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -70,6 +92,7 @@ type handler struct {
 //	POST   /clients/{id}/revoke                 revoke every token issued so far
 //	POST   /clients/{id}/disable, /enable       disable or enable
 //	GET    /keys, POST /keys/rotate             signing keys (with Options.Keys)
+//	POST   /keys/{kid}/revoke                   retire a signing key at once
 func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	h := &handler{
 		reg:     reg,
@@ -98,6 +121,7 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	if h.keys != nil {
 		h.mux.HandleFunc("GET /keys", h.listKeys)
 		h.mux.HandleFunc("POST /keys/rotate", h.rotateKeys)
+		h.mux.HandleFunc("POST /keys/{kid}/revoke", h.revokeKey)
 	}
 	return h
 }

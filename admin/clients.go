@@ -19,15 +19,16 @@ import (
 
 // Audit actions.
 const (
-	actionCreate  = "client.create"
-	actionUpdate  = "client.update"
-	actionDelete  = "client.delete"
-	actionRotate  = "secret.rotate"
-	actionRetire  = "secret.retire"
-	actionRevoke  = "tokens.revoke"
-	actionDisable = "client.disable"
-	actionEnable  = "client.enable"
-	actionKeys    = "keys.rotate"
+	actionCreate    = "client.create"
+	actionUpdate    = "client.update"
+	actionDelete    = "client.delete"
+	actionRotate    = "secret.rotate"
+	actionRetire    = "secret.retire"
+	actionRevoke    = "tokens.revoke"
+	actionDisable   = "client.disable"
+	actionEnable    = "client.enable"
+	actionKeys      = "keys.rotate"
+	actionKeyRevoke = "keys.revoke"
 )
 
 // secretResponse is the answer to create and rotate: the client, and the
@@ -288,9 +289,38 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request) {
 func (h *handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
 	keys, err := h.keys.RotateKeys(r.Context())
 	if err != nil {
-		h.serverError(w, r, err)
+		h.failKeys(w, r, err)
 		return
 	}
 	h.audit(r.Context(), actionKeys, "")
 	h.respond(w, r, http.StatusOK, keys)
+}
+
+// revokeKey serves POST /keys/{kid}/revoke: 200 with the new key set.
+func (h *handler) revokeKey(w http.ResponseWriter, r *http.Request) {
+	kid := r.PathValue("kid")
+	keys, err := h.keys.RevokeKey(r.Context(), kid)
+	if err != nil {
+		h.failKeys(w, r, err)
+		return
+	}
+	// A kid is public (it is in the JWKS), and only one that was found
+	// gets here.
+	h.audit(r.Context(), actionKeyRevoke, "", zap.String("kid", kid))
+	h.respond(w, r, http.StatusOK, keys)
+}
+
+// failKeys answers a KeyManager's error: 404 for an unknown kid, 409 with
+// the manager's reason for a change the configuration does not allow, 500
+// for anything else.
+func (h *handler) failKeys(w http.ResponseWriter, r *http.Request, err error) {
+	var conflict *KeyConflictError
+	switch {
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, codeConflict, conflict.Reason)
+	case errors.Is(err, ErrKeyNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, "no signing key with this kid")
+	default:
+		h.serverError(w, r, err)
+	}
 }

@@ -167,8 +167,9 @@ func servedPatterns(t *testing.T) []string {
 }
 
 // openAPIKeys answers the keys routes with the shape the Caddy module
-// serves: {"keys": [token.KeyInfo…]}.
-type openAPIKeys struct{}
+// serves: {"keys": [token.KeyInfo…]}. fromFile makes it refuse changes as a
+// signing_key_file configuration does.
+type openAPIKeys struct{ fromFile bool }
 
 func (openAPIKeys) Keys(context.Context) (any, error) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -179,11 +180,30 @@ func (openAPIKeys) Keys(context.Context) (any, error) {
 	}}, nil
 }
 
-func (k openAPIKeys) RotateKeys(ctx context.Context) (any, error) { return k.Keys(ctx) }
+func (k *openAPIKeys) RotateKeys(ctx context.Context) (any, error) {
+	if k.fromFile {
+		return nil, &KeyConflictError{Reason: "the signing key comes from signing_key_file; replace the file and reload to rotate"}
+	}
+	return k.Keys(ctx)
+}
+
+func (k *openAPIKeys) RevokeKey(ctx context.Context, kid string) (any, error) {
+	switch {
+	case kid != "k1":
+		return nil, ErrKeyNotFound
+	case k.fromFile:
+		return nil, &KeyConflictError{Reason: "the key comes from signing_key_file; replace the file and reload"}
+	}
+	return k.Keys(ctx)
+}
+
+// keyFile makes the fixture's keys refuse changes as a key file does.
+func keyFile(f *fixture) { f.keys.fromFile = true }
 
 // fixture is an API with one client that holds two live secrets.
 type fixture struct {
 	api      *testAPI
+	keys     *openAPIKeys
 	clientID string
 	secrets  []string
 }
@@ -193,8 +213,9 @@ type fixture struct {
 // sent again).
 func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fixture {
 	t.Helper()
+	keys := &openAPIKeys{}
 	api := newTestAPI(t, func(l *registry.Limits, o *Options) {
-		o.Keys = openAPIKeys{}
+		o.Keys = keys
 		for _, f := range limits {
 			f(l)
 		}
@@ -220,7 +241,7 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	if err := json.Unmarshal(resp.Body, &c); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{api: api, clientID: c.ClientID}
+	f := &fixture{api: api, keys: keys, clientID: c.ClientID}
 	for _, s := range c.Secrets {
 		f.secrets = append(f.secrets, s.ID)
 	}
@@ -229,7 +250,7 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 
 // fill puts the fixture's IDs into a documented path.
 func (f *fixture) fill(path string) string {
-	return strings.NewReplacer("{id}", f.clientID, "{secret_id}", f.secrets[0]).Replace(path)
+	return strings.NewReplacer("{id}", f.clientID, "{secret_id}", f.secrets[0], "{kid}", "k1").Replace(path)
 }
 
 // example returns the documented request example of an operation for a
@@ -488,6 +509,9 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		{name: "unknown client", op: "revokeTokens", path: "/clients/nosuch/revoke", status: 404},
 		{name: "unknown client", op: "disableClient", path: "/clients/nosuch/disable", status: 404},
 		{name: "unknown client", op: "enableClient", path: "/clients/nosuch/enable", status: 404},
+		{name: "key file", op: "rotateKeys", path: "/keys/rotate", before: keyFile, status: 409},
+		{name: "unknown kid", op: "revokeKey", path: "/keys/nosuch/revoke", status: 404},
+		{name: "key file", op: "revokeKey", path: "/keys/{kid}/revoke", before: keyFile, status: 409},
 	}
 	covered := map[string]bool{}
 	for _, p := range probes {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +17,8 @@ func TestRefused(t *testing.T) {
 		badReq   = "invalid_request"
 		mustJSON = "Content-Type must be application/json (UTF-8)"
 		limit    = "limit: must be a whole number from 1 to 1000"
+		// badClaims is the token package's rule for claims, in its words.
+		badClaims = "claims: must be valid JSON: strings in UTF-8 without lone surrogates, numbers in JSON syntax, nested at most 32 levels deep"
 	)
 	huge := `{"client_name":"a","metadata":{"k":"` + strings.Repeat("x", 64<<10) + `"}}`
 	cases := []struct {
@@ -86,6 +89,13 @@ func TestRefused(t *testing.T) {
 			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
 		{name: "reserved claim", method: "POST", path: "/clients", body: `{"client_name":"a","claims":{"iss":"https://evil"}}`,
 			status: 400, code: meta, desc: `claims: must not set the registered claim "iss"`},
+		// A lone surrogate passes encoding/json, but no token can carry it.
+		{name: "lone surrogate claim", method: "POST", path: "/clients", body: `{"client_name":"a","claims":{"note":"\ud800"}}`,
+			status: 400, code: meta, desc: badClaims},
+		{name: "lone surrogate claim by patch", method: "PATCH", path: "/clients/{id}", body: `{"claims":{"note":"\udc00"}}`,
+			status: 400, code: meta, desc: badClaims},
+		{name: "lone surrogate claim by put", method: "PUT", path: "/clients/{id}", body: `{"client_name":"existing","claims":{"a":["\ud800"]}}`,
+			status: 400, code: meta, desc: badClaims},
 		{name: "bad scope", method: "POST", path: "/clients", body: `{"client_name":"a","scope":"a\\b"}`,
 			status: 400, code: meta, desc: "scope: scope token 1, byte 2: character not allowed in a scope token"},
 		// Bodies that are not one JSON object.
@@ -228,5 +238,40 @@ func TestHugeBodyWithoutLength(t *testing.T) {
 	}
 	if n, _ := a.store.CountClients(t.Context()); n != 0 {
 		t.Fatalf("%d clients stored", n)
+	}
+}
+
+// TestClientsOverTokenLengthRefused: scope, audience and claims, each within
+// its own bounds, that together would make tokens longer than the guard
+// reads are refused on create, replace and patch, with the limit named;
+// nothing is stored.
+func TestClientsOverTokenLengthRefused(t *testing.T) {
+	api := newTestAPI(t)
+	existing := api.create(`{"client_name":"existing","scope":"a"}`)
+	list := make([]string, 60)
+	for i := range list {
+		list[i] = `"https://api.example.com/` + strings.Repeat("r", 90) + strconv.Itoa(i) + `"`
+	}
+	audience := "[" + strings.Join(list, ",") + "]"
+	before := api.snapshot()
+	for _, req := range []struct{ method, path, body string }{
+		{"POST", "/clients", `{"client_name":"wide","audience":` + audience + `}`},
+		{"PUT", "/clients/" + existing.ClientID, `{"client_name":"existing","audience":` + audience + `}`},
+		{"PATCH", "/clients/" + existing.ClientID, `{"audience":` + audience + `}`},
+	} {
+		t.Run(req.method, func(t *testing.T) {
+			res := api.do(req.method, req.path, req.body)
+			code, desc := res.errorCode(t)
+			if res.Status != http.StatusBadRequest || code != "invalid_client_metadata" {
+				t.Fatalf("%d %s %s", res.Status, code, desc)
+			}
+			if !strings.HasPrefix(desc, "scope, audience and claims: would make access tokens of up to ") ||
+				!strings.Contains(desc, "over the 8192-byte limit on access tokens") {
+				t.Errorf("description %q does not say why and what the limit is", desc)
+			}
+		})
+	}
+	if api.snapshot() != before {
+		t.Error("a refused change was stored")
 	}
 }

@@ -259,6 +259,79 @@ func (k *fakeKeys) RotateKeys(context.Context) (any, error) {
 	return map[string]any{"keys": []map[string]string{{"kid": "k2", "kty": "EC"}}}, k.err
 }
 
+// RevokeKey knows k1 and k2; k2 stands for the operator's file key.
+func (k *fakeKeys) RevokeKey(_ context.Context, kid string) (any, error) {
+	switch {
+	case k.err != nil:
+		return nil, k.err
+	case kid == "k2":
+		return nil, &KeyConflictError{Reason: "the key comes from signing_key_file; replace the file and reload"}
+	case kid != "k1":
+		return nil, ErrKeyNotFound
+	}
+	return map[string]any{"keys": []map[string]string{{"kid": "k3", "kty": "EC"}}}, nil
+}
+
+// TestRevokeKey: POST /keys/{kid}/revoke answers 200 with the new key set
+// and one audit line naming the kid; an unknown kid is 404 and a key the
+// configuration does not let go is 409 with the manager's reason, neither
+// of them audited.
+func TestRevokeKey(t *testing.T) {
+	keys := &fakeKeys{}
+	a := newTestAPI(t, func(_ *registry.Limits, o *Options) { o.Keys = keys })
+	res := a.do(http.MethodPost, "/keys/k1/revoke", "")
+	if res.Status != http.StatusOK || string(res.Body) != `{"keys":[{"kid":"k3","kty":"EC"}]}`+"\n" {
+		t.Fatalf("revoke: %d %s", res.Status, res.Body)
+	}
+	audit := a.logs.FilterMessage("admin change").All()
+	if len(audit) != 1 || audit[0].ContextMap()["action"] != "keys.revoke" || audit[0].ContextMap()["kid"] != "k1" {
+		t.Fatalf("audit: %+v", audit)
+	}
+	for _, tt := range []struct {
+		path, code, desc string
+		status           int
+	}{
+		{"/keys/nope/revoke", "not_found", "no signing key with this kid", 404},
+		{"/keys/%3Cscript%3E/revoke", "not_found", "no signing key with this kid", 404},
+		{"/keys/k2/revoke", "conflict", "the key comes from signing_key_file; replace the file and reload", 409},
+	} {
+		res := a.do(http.MethodPost, tt.path, "")
+		code, desc := res.errorCode(t)
+		if res.Status != tt.status || code != tt.code || desc != tt.desc {
+			t.Errorf("%s: %d %s %q", tt.path, res.Status, code, desc)
+		}
+	}
+	if n := a.logs.FilterMessage("admin change").Len(); n != 1 {
+		t.Errorf("%d audit lines, want only the successful revocation's", n)
+	}
+	res = a.do(http.MethodGet, "/keys/k1/revoke", "")
+	if res.Status != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "POST" {
+		t.Errorf("GET revoke: %d %q", res.Status, res.Header.Get("Allow"))
+	}
+	keys.err = errors.New("key store unreadable")
+	if res := a.do(http.MethodPost, "/keys/k1/revoke", ""); res.Status != 500 {
+		t.Errorf("a manager fault: %d", res.Status)
+	}
+}
+
+// TestRotateKeysConflict: a rotation the configuration does not allow is a
+// 409 with the manager's reason, not a server error.
+func TestRotateKeysConflict(t *testing.T) {
+	a := newTestAPI(t, func(_ *registry.Limits, o *Options) { o.Keys = &fileKeys{} })
+	res := a.do(http.MethodPost, "/keys/rotate", "")
+	code, desc := res.errorCode(t)
+	if res.Status != http.StatusConflict || code != "conflict" || desc != "replace the file and reload" {
+		t.Fatalf("rotate: %d %s %q", res.Status, code, desc)
+	}
+}
+
+// fileKeys refuses rotation as a key file does.
+type fileKeys struct{ fakeKeys }
+
+func (*fileKeys) RotateKeys(context.Context) (any, error) {
+	return nil, &KeyConflictError{Reason: "replace the file and reload"}
+}
+
 func TestKeys(t *testing.T) {
 	keys := &fakeKeys{keys: map[string]any{"keys": []map[string]string{{"kid": "k1", "kty": "EC"}}}}
 	a := newTestAPI(t, func(_ *registry.Limits, o *Options) { o.Keys = keys })

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,6 +142,10 @@ func (s *signer) es256(t *testing.T, header, claims any) string {
 	r, sv, err := ecdsa.Sign(rand.Reader, s.key, digest[:])
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The low-S form, as the gateway writes it; the guard refuses the other.
+	if n := elliptic.P256().Params().N; sv.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		sv.Sub(n, sv)
 	}
 	sig := make([]byte, 64)
 	r.FillBytes(sig[:32])

@@ -38,6 +38,10 @@ const (
 	defaultKeyRotation       = 30 * 24 * time.Hour
 	defaultLeeway            = 30 * time.Second
 	defaultVerifiedCacheSize = 10000
+	// maxLeeway bounds the leeway option. Revocations are kept until the
+	// token's exp plus this bound, whatever the current leeway, so that a
+	// reload that raises the leeway cannot revive a revoked token.
+	maxLeeway = 5 * time.Minute
 	// maintenanceInterval is how often the app checks whether the signing key
 	// is due for rotation and forgets revocations of expired tokens.
 	maintenanceInterval = time.Minute
@@ -144,6 +148,9 @@ type App struct {
 	resourceMetadata *sync.Map
 	logger           *zap.Logger
 	now              func() time.Time
+
+	// revokeLimit bounds RFC 7009 revocations per client (revoke.go).
+	revokeLimit *throttle.Throttle
 }
 
 // CaddyModule returns the Caddy module information.
@@ -208,6 +215,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
+		TokenIssuer: a.Issuer,
 	})
 	if a.keys, err = a.prepareKeys(); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
@@ -217,6 +225,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	a.logins = throttle.New(a.FailedLoginLimit, time.Duration(a.FailedLoginWindow), 0)
+	a.revokeLimit = throttle.New(revocationsPerWindow, revocationWindow, 0)
 	rules := make([]scope.Rule, len(a.ScopeImplies))
 	for i, r := range a.ScopeImplies {
 		rules[i] = scope.Rule{Grant: r.Grant, Implies: r.Implies}
@@ -338,7 +347,7 @@ func (a *App) validateConfig() error {
 		return errors.New("scopegate: key_rotation must not be negative")
 	case a.KeyRotation != nil && *a.KeyRotation > 0 && time.Duration(*a.KeyRotation) < time.Duration(a.MaxAccessTokenTTL):
 		return errors.New("scopegate: key_rotation must be at least max_access_token_ttl")
-	case a.Leeway < 0 || a.Leeway > caddy.Duration(5*time.Minute):
+	case a.Leeway < 0 || a.Leeway > caddy.Duration(maxLeeway):
 		return errors.New("scopegate: leeway must be between 0 and 5m")
 	case a.VerifiedTokenCacheSize < 0:
 		return errors.New("scopegate: verified_token_cache_size must not be negative")

@@ -176,6 +176,11 @@ func (iss *Issuer) serveDocument(w http.ResponseWriter, r *http.Request, doc []b
 	}
 }
 
+// tooLargeDescription answers a token request whose token would be longer
+// than the guard reads.
+var tooLargeDescription = "the access token would be longer than the " + strconv.Itoa(token.MaxLength) +
+	"-byte limit on access tokens; request fewer scopes or resources, or ask the operator to shorten the client's scope, audience or claims"
+
 // tokenResponse is the successful token response (RFC 6749 §5.1). There is
 // no refresh token: a client_credentials client simply asks again.
 type tokenResponse struct {
@@ -226,6 +231,13 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		Extra:     client.Claims,
 	}
 	signed, err := iss.app.keySet().Sign(claims)
+	if errors.Is(err, token.ErrTokenTooLarge) {
+		// Only a client stored before its metadata was bounded (or an issuer
+		// renamed to a longer URL) gets here; the admin API refuses such
+		// metadata. Not a server fault: the client may ask for less.
+		iss.refuse(w, r, req, oauth.InvalidRequest(tooLargeDescription))
+		return
+	}
 	if err != nil {
 		iss.logger.Error("signing an access token failed", zap.String("client_id", client.ID), zap.Error(err))
 		oauth.ServerError("the token could not be issued").Write(w)

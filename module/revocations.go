@@ -32,6 +32,15 @@ func loadRevocations(ctx context.Context, store storage.Store, now time.Time) (*
 	return r, nil
 }
 
+// revokeToken records that the token jti of clientID, which expires at
+// exp, is revoked: durably, then in memory. The record is kept until exp
+// plus maxLeeway, the largest leeway any config may allow, rather than the
+// current leeway: a reload that raises the leeway makes the verifier accept
+// the token for longer, and its revocation must outlive that.
+func (r *revocations) revokeToken(ctx context.Context, jti, clientID string, exp time.Time) error {
+	return r.revoke(ctx, storage.Revocation{JTI: jti, ClientID: clientID, ExpiresAt: exp.Add(maxLeeway)})
+}
+
 // revoke records a revocation durably, then in memory.
 func (r *revocations) revoke(ctx context.Context, rev storage.Revocation) error {
 	if err := r.store.Revoke(ctx, rev); err != nil {
@@ -51,8 +60,8 @@ func (r *revocations) isRevoked(jti string) bool {
 	return ok
 }
 
-// prune forgets revocations of tokens that have expired, in memory and in the
-// store.
+// prune forgets revocations whose tokens no verifier accepts any more (past
+// exp plus maxLeeway, see revokeToken), in memory and in the store.
 func (r *revocations) prune(ctx context.Context, now time.Time) error {
 	r.mu.Lock()
 	for jti, exp := range r.revoked {

@@ -5,16 +5,30 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/oauth"
-	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/throttle"
 )
 
 // featureIntrospect lets a client call the introspection endpoint.
 const featureIntrospect = "introspect"
+
+// Each client may store at most revocationsPerWindow revocations per
+// revocationWindow. Every revocation is kept until its token expires (up to
+// max_access_token_ttl plus the 5m leeway bound), so without a rate a
+// client could mint and revoke tokens until the store and the in-memory set
+// the guard reads are full. With it, one client holds at most 10 per minute
+// times 95 minutes (950) live revocations at the default maximum lifetime.
+// Revoking one's own tokens is rare; a client that needs more can ask the
+// operator to revoke all its tokens at once through the admin API.
+const (
+	revocationsPerWindow = 10
+	revocationWindow     = time.Minute
+)
 
 // serveRevoke is the revocation endpoint (RFC 7009): a client revokes one of
 // its own access tokens. The revocation is stored, survives restarts and is
@@ -42,11 +56,23 @@ func (iss *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		iss.refuse(w, r, req, oauth.UnauthorizedClient("the token was not issued to this client"))
 		return
 	}
-	err = iss.app.backend.revocations.revoke(r.Context(), storage.Revocation{
-		JTI:       claims.JWTID,
-		ClientID:  claims.ClientID,
-		ExpiresAt: time.Unix(claims.ExpiresAt, 0).Add(time.Duration(iss.app.Leeway)),
-	})
+	if iss.app.backend.revocations.isRevoked(claims.JWTID) {
+		// Already revoked: nothing new to store, nothing to count.
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	now := iss.app.now()
+	// The limit is the authenticated client's own: its revocations grow the
+	// store, nobody else's count against it.
+	limitKey := throttle.Key{Account: client.ID}
+	if wait, blocked := iss.app.revokeLimit.Blocked(limitKey, now); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+		iss.refuse(w, r, req, oauth.TooManyAttempts("this client has revoked "+strconv.Itoa(revocationsPerWindow)+
+			" tokens in the last "+revocationWindow.String()+"; retry later"))
+		return
+	}
+	iss.app.revokeLimit.Fail(limitKey, now) // counts a revocation, not a failure
+	err = iss.app.backend.revocations.revokeToken(r.Context(), claims.JWTID, claims.ClientID, time.Unix(claims.ExpiresAt, 0))
 	if err != nil {
 		iss.logger.Error("storing a revocation failed", zap.String("client_id", client.ID), zap.Error(err))
 		oauth.TemporarilyUnavailable("the token could not be revoked; retry").Write(w)

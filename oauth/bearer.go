@@ -2,12 +2,15 @@ package oauth
 
 import (
 	"net/http"
+
+	"github.com/scopegate/scopegate/token"
 )
 
 // DefaultMaxBearerLen is the token length limit BearerToken applies when
-// given maxLen <= 0. Scopegate's ES256 access tokens are well under 1 KiB;
-// the margin covers long scope strings and admin-set claims.
-const DefaultMaxBearerLen = 4096
+// given maxLen <= 0: token.MaxLength, the one limit on Scopegate's access
+// tokens, which the issuer never exceeds, so the guard never refuses a
+// token the issuer minted for being long.
+const DefaultMaxBearerLen = token.MaxLength
 
 // maxExtraSpaces is how many spaces beyond the one RFC 6750 shows may
 // separate "Bearer" from the token before a long value is refused on its

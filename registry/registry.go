@@ -83,6 +83,10 @@ type Limits struct {
 	// Features lists the feature names clients may be given. Default: the
 	// closed list owner, client_read, introspect.
 	Features []string
+	// TokenIssuer is the iss of the tokens clients are issued, and their
+	// aud when a client names no audience. It counts toward the length of
+	// every token, which must stay within token.MaxLength.
+	TokenIssuer string
 }
 
 // withDefaults returns l with every zero field set to its default.

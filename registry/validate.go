@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/scopegate/scopegate/ipallow"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
 )
 
 // ValidationError is a refused field. Its message names the field and the
@@ -45,14 +47,6 @@ const (
 	// for longer than it says, and one that lives seconds is a mistake.
 	minTokenTTL = time.Minute
 )
-
-// reservedClaims are the claim names the token issuer sets itself (RFC 7519,
-// RFC 9068, RFC 8693, RFC 8705); an admin-set claim must not replace one.
-// The token package keeps the same list for minting.
-var reservedClaims = map[string]bool{
-	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true,
-	"jti": true, "client_id": true, "scope": true, "cnf": true, "act": true, "may_act": true,
-}
 
 // normalize validates m and returns a record holding its fields in stored
 // form (parsed scopes and prefixes, defaults applied, JSON compacted).
@@ -90,13 +84,16 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.Claims, err = checkObject("claims", m.Claims, maxClaimsBytes); err != nil {
 		return storage.Client{}, err
 	}
-	if err := checkClaimNames(c.Claims); err != nil {
+	if err := checkClaims(c.Claims); err != nil {
 		return storage.Client{}, err
 	}
 	if c.Metadata, err = checkObject("metadata", m.Metadata, maxMetadataBytes); err != nil {
 		return storage.Client{}, err
 	}
 	c.Disabled = m.Disabled
+	if err := r.checkTokenLength(c); err != nil {
+		return storage.Client{}, err
+	}
 	return c, nil
 }
 
@@ -257,28 +254,55 @@ func checkObject(field string, raw json.RawMessage, max int) (json.RawMessage, e
 	return buf.Bytes(), nil
 }
 
-// checkClaimNames refuses empty and registered claim names.
-func checkClaimNames(claims json.RawMessage) error {
-	if claims == nil {
-		return nil
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(claims, &members); err != nil {
+// checkClaims applies the token package's rule for extra claims, the one
+// Sign applies when writing them, so that claims stored here always sign
+// and the verifier reads them back. Its reasons never quote a value.
+func checkClaims(claims json.RawMessage) error {
+	var ce *token.ClaimsError
+	if err := token.CheckExtraClaims(claims); errors.As(err, &ce) {
+		return &ValidationError{Field: "claims", Reason: ce.Reason}
+	} else if err != nil {
 		return &ValidationError{Field: "claims", Reason: "must be a JSON object"}
 	}
-	names := make([]string, 0, len(members))
-	for name := range members {
-		names = append(names, name)
+	return nil
+}
+
+// clientIDPlaceholder stands in for a client ID when the length of its
+// tokens is counted: every ID newClientID makes has its length.
+var clientIDPlaceholder = strings.Repeat("a", len(newClientID()))
+
+// tokenLengthField names what checkTokenLength refuses: the three fields
+// that together make a token long.
+const tokenLengthField = "scope, audience and claims"
+
+// checkTokenLength refuses a client whose tokens could be longer than
+// token.MaxLength, which the guard reads: every allowed scope, every
+// audience (or the issuer, the default audience), the claims, the fixed
+// claims and the largest key's signature, as token.WorstCaseLength counts
+// them. Without it, such a client would be issued tokens the guard refuses,
+// or none at all.
+func (r *Registry) checkTokenLength(c storage.Client) error {
+	aud := c.Audience
+	if len(aud) == 0 && r.limits.TokenIssuer != "" {
+		aud = []string{r.limits.TokenIssuer}
 	}
-	slices.Sort(names) // the same input always gives the same message
-	for _, name := range names {
-		if name == "" {
-			return &ValidationError{Field: "claims", Reason: "must not hold an empty claim name"}
+	n, err := token.WorstCaseLength(&token.Claims{
+		Issuer:   r.limits.TokenIssuer,
+		Subject:  clientIDPlaceholder,
+		ClientID: clientIDPlaceholder,
+		Audience: aud,
+		Scope:    scope.Join(c.Scopes),
+		Extra:    c.Claims,
+	})
+	if err != nil {
+		if ve := checkClaims(c.Claims); ve != nil {
+			return ve
 		}
-		if reservedClaims[name] {
-			// The name is one of ours, so it is safe to repeat.
-			return &ValidationError{Field: "claims", Reason: "must not set the registered claim " + strconv.Quote(name)}
-		}
+		return fmt.Errorf("counting the length of the client's tokens: %w", err)
+	}
+	if n > token.MaxLength {
+		return &ValidationError{Field: tokenLengthField, Reason: "would make access tokens of up to " + strconv.Itoa(n) +
+			" bytes, over the " + strconv.Itoa(token.MaxLength) + "-byte limit on access tokens; allow fewer or shorter scopes or audiences, or smaller claims"}
 	}
 	return nil
 }

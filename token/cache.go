@@ -71,7 +71,7 @@ func (vc *VerifiedCache) add(key [sha256.Size]byte, c *Claims) {
 // hashToken returns the SHA-256 of raw. The bytes go through a pooled buffer,
 // since converting the string to a slice would allocate a copy on every call.
 func hashToken(raw string) [sha256.Size]byte {
-	if len(raw) > DefaultMaxTokenLength {
+	if len(raw) > MaxLength {
 		return sha256.Sum256([]byte(raw))
 	}
 	sc := scratchPool.Get().(*scratch)

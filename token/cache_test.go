@@ -159,7 +159,7 @@ func TestVerifyCached(t *testing.T) {
 		}
 	})
 	t.Run("too long before hashing", func(t *testing.T) {
-		long := make([]byte, DefaultMaxTokenLength+1)
+		long := make([]byte, MaxLength+1)
 		if _, err := v.VerifyCached(ks, vc, string(long)); !errors.Is(err, ErrTooLong) {
 			t.Errorf("error = %v, want ErrTooLong", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -68,7 +69,9 @@ func (c *Claims) HasAudience(aud string) bool { return c.Audience.Contains(aud) 
 
 // reservedClaims are the names Extra may never set: the registered claims
 // this package writes or checks, and those RFC 8693 gives security meaning
-// (cnf binds a token to a key; act and may_act express delegation).
+// (cnf binds a token to a key; act and may_act express delegation). This is
+// the one list: the registry refuses admin-set claims through
+// CheckExtraClaims, which reads it.
 var reservedClaims = map[string]struct{}{
 	"iss": {}, "sub": {}, "aud": {}, "exp": {}, "iat": {}, "nbf": {}, "jti": {},
 	"client_id": {}, "scope": {}, "cnf": {}, "act": {}, "may_act": {},
@@ -82,6 +85,94 @@ var reservedClaims = map[string]struct{}{
 func IsReservedClaim(name string) bool {
 	_, ok := reservedClaims[name]
 	return ok
+}
+
+// ReservedClaims returns the reserved claim names, sorted, for documentation
+// and messages.
+func ReservedClaims() []string {
+	names := make([]string, 0, len(reservedClaims))
+	for name := range reservedClaims {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ClaimsError is extra claims that cannot be put into a token. Reason
+// completes the phrase "extra claims …" and never quotes the input, except a
+// reserved name, which is one of ours. It matches ErrInvalidExtraClaims, or
+// ErrReservedClaim for a registered name, with errors.Is.
+type ClaimsError struct {
+	// Reason says what is wrong, e.g. "must be a JSON object".
+	Reason string
+	kind   error
+}
+
+// Error returns "extra claims " followed by the reason.
+func (e *ClaimsError) Error() string { return "extra claims " + e.Reason }
+
+// Unwrap returns the sentinel the error matches.
+func (e *ClaimsError) Unwrap() error { return e.kind }
+
+var (
+	errExtraNotObject = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must be a JSON object"}
+	errExtraInvalid   = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must be valid JSON: strings in UTF-8 without lone surrogates, " +
+		"numbers in JSON syntax, nested at most " + strconv.Itoa(maxJSONDepth) + " levels deep"}
+	errExtraEmptyName = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must not hold an empty claim name"}
+	errExtraRepeated  = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must not repeat a claim name"}
+)
+
+// CheckExtraClaims reports whether extra can be a token's extra claims (see
+// Claims.Extra): null or empty, or one JSON object whose member names are
+// distinct, non-empty and not reserved, and whose values this package's
+// strict reader accepts. It is the one rule for admin-set claims: the
+// registry calls it before storing them and Sign applies it while writing
+// them, so whatever the admin API accepts signs, and whatever is signed
+// Verify reads back. Errors are *ClaimsError.
+func CheckExtraClaims(extra json.RawMessage) error {
+	return walkExtraClaims(extra, func(string, []byte) {})
+}
+
+// walkExtraClaims checks extra as CheckExtraClaims does and calls member
+// with each name (unescaped) and raw value, in order.
+func walkExtraClaims(extra []byte, member func(name string, value []byte)) error {
+	if i := skipSpace(extra, 0); i == len(extra) {
+		return nil
+	} else if extra[i] == 'n' {
+		if _, err := skipLiteral(extra, i, "null"); err == nil && skipSpace(extra, i+4) == len(extra) {
+			return nil
+		}
+	}
+	r, err := openObject(extra)
+	if err != nil {
+		return errExtraNotObject
+	}
+	var names []string
+	for {
+		key, _, done, err := r.next()
+		if err != nil {
+			return errExtraInvalid
+		}
+		if done {
+			return nil
+		}
+		name := string(key)
+		switch {
+		case name == "":
+			return errExtraEmptyName
+		case IsReservedClaim(name):
+			// The name is one of ours, so it is safe to repeat.
+			return &ClaimsError{kind: ErrReservedClaim, Reason: "must not set the registered claim " + strconv.Quote(name)}
+		case slices.Contains(names, name):
+			return errExtraRepeated
+		}
+		names = append(names, name)
+		valueStart := r.i
+		if err := r.skip(); err != nil {
+			return errExtraInvalid
+		}
+		member(name, extra[valueStart:r.i])
+	}
 }
 
 // Bits recording which known claims have been read, to refuse repeats.
@@ -359,50 +450,24 @@ func appendClaims(dst []byte, c *Claims) ([]byte, error) {
 	return append(w.buf, '}'), nil
 }
 
-// appendExtra writes the members of the JSON object extra. Each name is
-// unescaped and then written again with appendString, so a name holding a
-// quote or a backslash stays one member and cannot close its own string and
-// inject another (GHSA-4cf7-xm37-g63h in jwx v2). Values are checked and
-// copied as they are. A JSON null counts as no extra claims.
+// appendExtra writes the members of the JSON object extra, checked by
+// walkExtraClaims. Each name is unescaped and then written again with
+// appendString, so a name holding a quote or a backslash stays one member
+// and cannot close its own string and inject another (GHSA-4cf7-xm37-g63h in
+// jwx v2). Values are copied as they are. A JSON null counts as no extra
+// claims.
 func appendExtra(dst, extra []byte, comma bool) ([]byte, error) {
-	if i := skipSpace(extra, 0); i < len(extra) && extra[i] == 'n' {
-		if _, err := skipLiteral(extra, i, "null"); err == nil && skipSpace(extra, i+4) == len(extra) {
-			return dst, nil
-		}
-	}
-	r, err := openObject(extra)
-	if err != nil {
-		return nil, fmt.Errorf("extra claims are not a JSON object")
-	}
-	var names []string
-	for {
-		key, _, done, err := r.next()
-		if err != nil {
-			return nil, fmt.Errorf("extra claims are not a valid JSON object")
-		}
-		if done {
-			return dst, nil
-		}
-		name := string(key)
-		if IsReservedClaim(name) {
-			return nil, fmt.Errorf("extra claim %q: %w", name, ErrReservedClaim)
-		}
-		for _, n := range names {
-			if n == name {
-				return nil, fmt.Errorf("extra claim %q is repeated", name)
-			}
-		}
-		names = append(names, name)
-		valueStart := r.i
-		if err := r.skip(); err != nil {
-			return nil, fmt.Errorf("extra claims are not a valid JSON object")
-		}
+	err := walkExtraClaims(extra, func(name string, value []byte) {
 		if comma {
 			dst = append(dst, ',')
 		}
 		comma = true
 		dst = appendString(dst, name)
 		dst = append(dst, ':')
-		dst = append(dst, extra[valueStart:r.i]...)
+		dst = append(dst, value...)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return dst, nil
 }

@@ -1,12 +1,16 @@
 package token
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors for a refused token, checked with errors.Is. The guard maps
 // every one of them to an RFC 6750 invalid_token answer; the error text is
 // short and never contains token bytes, so it can serve as the description.
 var (
-	// ErrTooLong: the token is longer than Verifier.MaxTokenLength.
+	// ErrTooLong: the token is longer than Verifier.MaxTokenLength
+	// (MaxLength by default).
 	ErrTooLong = errors.New("token too long")
 	// ErrMalformed: not a compact JWS of three base64url segments holding
 	// JSON objects of the expected shape.
@@ -29,7 +33,8 @@ var (
 	ErrExpired = errors.New("token expired")
 	// ErrNotYetValid: nbf or iat is in the future beyond the leeway.
 	ErrNotYetValid = errors.New("token not yet valid")
-	// ErrMissingClaim: a required claim (exp, jti, sub, client_id) is absent.
+	// ErrMissingClaim: a required claim (exp, iat, jti, sub, client_id) is
+	// absent.
 	ErrMissingClaim = errors.New("token claim missing")
 	// ErrInvalidClaim: a claim is present but not acceptable (sub differs from
 	// client_id).
@@ -47,6 +52,13 @@ var (
 	// ErrReservedClaim: an extra claim uses a registered claim name (see
 	// IsReservedClaim).
 	ErrReservedClaim = errors.New("reserved claim name")
+	// ErrInvalidExtraClaims: extra claims that are not a JSON object of
+	// distinct, non-empty names and values the strict reader accepts (see
+	// CheckExtraClaims).
+	ErrInvalidExtraClaims = errors.New("invalid extra claims")
+	// ErrTokenTooLarge: the signed token would be longer than MaxLength, so
+	// Sign refuses to write it rather than mint a token the guard refuses.
+	ErrTokenTooLarge = fmt.Errorf("token would be longer than the %d-byte limit on access tokens", MaxLength)
 )
 
 // reason is a refusal with a fixed, precise text that still matches its
@@ -84,6 +96,7 @@ var (
 	errClaimType       = newReason(ErrMalformed, "token malformed: claim of the wrong type or repeated")
 	errNumericDate     = newReason(ErrMalformed, "token malformed: time claim is not a valid NumericDate")
 	errMissingExp      = newReason(ErrMissingClaim, "token claim exp missing")
+	errMissingIat      = newReason(ErrMissingClaim, "token claim iat missing")
 	errMissingJTI      = newReason(ErrMissingClaim, "token claim jti missing")
 	errMissingSub      = newReason(ErrMissingClaim, "token claim sub missing")
 	errMissingClientID = newReason(ErrMissingClaim, "token claim client_id missing")

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +111,9 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		}
 		for i, s := range headerSeeds {
 			write("FuzzParseHeader", fmt.Sprintf("seed%d", i), fmt.Sprintf("[]byte(%q)", s))
+		}
+		for i, s := range extraClaimsSeeds {
+			write("FuzzExtraClaims", fmt.Sprintf("seed%d", i), fmt.Sprintf("[]byte(%q)", s))
 		}
 	}
 	// The committed valid seeds must still verify, or the corpus no longer
@@ -257,4 +262,77 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("alg %q, encoding/json reads %q", h.alg, alg)
 		}
 	})
+}
+
+var extraClaimsSeeds = []string{
+	`{"tenant":"acme","roles":["a","b"],"n":1.5e3,"ok":true,"none":null}`,
+	`{"note":"\ud800"}`,
+	`{"note":"\ud83d\ude00","\u0074":{"x":[[[]]]}}`,
+	`{"\u0069ss":"x"}`,
+	`{"a":1,"a":2}`,
+	`{"":0}`,
+	`{"q\"":"\u2028"}`,
+	`null`,
+	`[]`,
+	"{\"a\":\"\xff\"}",
+}
+
+// FuzzExtraClaims feeds arbitrary JSON to CheckExtraClaims, the one rule for
+// admin-set claims. What it accepts must sign, and what is signed must
+// verify with the same claims: the admin API can never store claims that
+// break token issuance or that the guard cannot read.
+func FuzzExtraClaims(f *testing.F) {
+	for _, s := range extraClaimsSeeds {
+		f.Add([]byte(s))
+	}
+	ks, _ := fuzzKeys(f)
+	v := &Verifier{Issuer: testIssuer, Now: func() time.Time { return t0 }}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkErr := CheckExtraClaims(data)
+		c := validClaims()
+		c.Extra = data
+		raw, signErr := ks.Sign(c)
+		if checkErr != nil {
+			var ce *ClaimsError
+			if !errors.As(checkErr, &ce) || (!errors.Is(checkErr, ErrInvalidExtraClaims) && !errors.Is(checkErr, ErrReservedClaim)) {
+				t.Fatalf("error %v is not a ClaimsError", checkErr)
+			}
+			if signErr == nil {
+				t.Fatalf("Sign accepted claims the validator refused: %q", data)
+			}
+			return
+		}
+		if errors.Is(signErr, ErrTokenTooLarge) {
+			return
+		}
+		if signErr != nil {
+			t.Fatalf("accepted %q, but Sign: %v", data, signErr)
+		}
+		got, err := v.Verify(ks, raw)
+		if err != nil {
+			t.Fatalf("accepted %q, but Verify of its token: %v", data, err)
+		}
+		if want, have := decodeJSON(t, data), decodeJSON(t, got.Extra); !reflect.DeepEqual(want, have) {
+			t.Fatalf("extra claims changed on the way: %q became %q", data, got.Extra)
+		}
+	})
+}
+
+// decodeJSON reads accepted extra claims for comparison; empty, null and
+// {} all mean none.
+func decodeJSON(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	if len(bytes.TrimSpace(b)) == 0 {
+		return map[string]any{}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("encoding/json cannot read %q: %v", b, err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
 }

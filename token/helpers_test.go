@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,11 @@ func signWith(t testing.TB, alg string, priv crypto.Signer) func([]byte) []byte 
 			r, s, err := ecdsa.Sign(rand.Reader, priv.(*ecdsa.PrivateKey), d[:])
 			if err != nil {
 				t.Fatalf("ecdsa sign: %v", err)
+			}
+			// The low-S form, as a conforming signer writes it (Verify
+			// refuses the other).
+			if n := elliptic.P256().Params().N; s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+				s.Sub(n, s)
 			}
 			out := make([]byte, 64)
 			r.FillBytes(out[:32])

@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +149,9 @@ func TestJWXSignedTokensVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if alg == AlgES256 {
+				raw = []byte(lowS(t, ks, string(raw)))
+			}
 			got, err := testVerifier().Verify(ks, string(raw))
 			if err != nil {
 				t.Fatalf("Verify of a jwx token: %v", err)
@@ -155,5 +160,44 @@ func TestJWXSignedTokensVerify(t *testing.T) {
 				t.Errorf("claims = %+v", got)
 			}
 		})
+	}
+}
+
+// lowS returns an ES256 token from another signer in the low-S form Verify
+// accepts. jwx picks either form at random; when it picked the high one,
+// Verify must refuse it as it is.
+func lowS(t *testing.T, ks *KeySet, raw string) string {
+	t.Helper()
+	dot := strings.LastIndexByte(raw, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("ES256 signature: %d bytes, %v", len(sig), err)
+	}
+	if !isHighS(sig[32:]) {
+		return raw
+	}
+	if _, err := testVerifier().Verify(ks, raw); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("high-S jwx token: %v, want ErrBadSignature", err)
+	}
+	negateModOrder(sig[32:])
+	return raw[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestJWXVerifiesOurLowSTokens: low-S normalisation keeps our ES256 tokens
+// standard; jwx, which accepts either form, verifies every one of many.
+func TestJWXVerifiesOurLowSTokens(t *testing.T) {
+	ks, k := keySetFor(t, AlgES256)
+	pub, err := jwk.Import(privateOf(t, k).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 64 {
+		raw, err := ks.Sign(validClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jws.Verify([]byte(raw), jws.WithKey(jwa.ES256(), pub)); err != nil {
+			t.Fatalf("token %d: jwx: %v", i, err)
+		}
 	}
 }

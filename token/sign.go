@@ -1,12 +1,15 @@
 package token
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // NewJTI returns a fresh token identifier: 128 random bits, base64url-encoded
@@ -16,8 +19,10 @@ func NewJTI() string { return randomID() }
 // Sign writes c as an access token signed by the set's active key: a compact
 // JWS with the header {"alg":…,"kid":…,"typ":"at+jwt"} (RFC 9068). iss, sub,
 // client_id, jti and exp are required, as Verify requires them. The members
-// of c.Extra follow the registered claims; a reserved name in Extra is
-// ErrReservedClaim.
+// of c.Extra follow the registered claims, checked as CheckExtraClaims
+// does. A token that would be longer than MaxLength is not signed:
+// ErrTokenTooLarge. ES256 signatures are written low-S, the only form Verify
+// accepts.
 //
 // The header is encoded once per KeySet and the payload is built without
 // reflection, so the cost is mostly the signature itself.
@@ -42,6 +47,9 @@ func (ks *KeySet) Sign(c *Claims) (string, error) {
 	sk := ks.signing
 	enc := base64.RawURLEncoding
 	size := len(sk.header) + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(sk.m.signatureSize())
+	if size > MaxLength {
+		return "", fmt.Errorf("sign token: %d bytes: %w", size, ErrTokenTooLarge)
+	}
 	buf := make([]byte, 0, size)
 	buf = append(buf, sk.header...)
 	buf = enc.AppendEncode(buf, payload)
@@ -54,6 +62,40 @@ func (ks *KeySet) Sign(c *Claims) (string, error) {
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
 }
+
+// WorstCaseLength returns the length of the longest token Sign could write
+// for c's issuer, subject, client_id, audience, scope and extra claims,
+// whatever key signs it and whenever: the longest header (alg and a kid of
+// the longest length a key set accepts), the widest exp and iat, a jti as
+// long as NewJTI's, and the signature of the largest RSA key accepted. A
+// client whose claims stay within MaxLength here can always be issued a
+// token. c is not modified; its Extra is checked as CheckExtraClaims does.
+func WorstCaseLength(c *Claims) (int, error) {
+	w := *c
+	w.ExpiresAt, w.IssuedAt = maxNumericDate, maxNumericDate
+	if w.NotBefore != 0 {
+		w.NotBefore = maxNumericDate
+	}
+	if len(w.JWTID) < jtiLength {
+		w.JWTID = jtiPlaceholder
+	}
+	payload, err := appendClaims(nil, &w)
+	if err != nil {
+		return 0, err
+	}
+	enc := base64.RawURLEncoding
+	return enc.EncodedLen(worstHeaderLength) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(rsaMaxBits/8), nil
+}
+
+// jtiLength is the length of a NewJTI; jtiPlaceholder stands in for one.
+const (
+	jtiLength      = 22
+	jtiPlaceholder = "0123456789abcdefghijkl"
+)
+
+// worstHeaderLength is the longest JWS header a KeySet writes: the longest
+// alg name and a kid of maxKeyIDLength (base64url, so never escaped).
+var worstHeaderLength = len(`{"alg":"EdDSA","kid":"","typ":"at+jwt"}`) + maxKeyIDLength
 
 // signatureSize returns the length of the key's raw JWS signature.
 func (m *keyMaterial) signatureSize() int {
@@ -78,7 +120,43 @@ func (m *keyMaterial) sign(input, dst []byte) ([]byte, error) {
 	}
 	// crypto/ecdsa writes ASN.1 DER; JWS wants the fixed-width r||s of RFC
 	// 7518 §3.4.
-	return ecdsaDERToRaw(dst, sig)
+	raw, err := ecdsaDERToRaw(dst, sig)
+	if err != nil {
+		return nil, err
+	}
+	if s := raw[len(raw)-32:]; isHighS(s) {
+		negateModOrder(s)
+	}
+	return raw, nil
+}
+
+// p256Order is n, the order of P-256's base point, and p256HalfOrder is
+// n/2 (rounded down), both big-endian.
+var (
+	p256Order = [32]byte{
+		0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+	}
+	p256HalfOrder = [32]byte{
+		0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+	}
+)
+
+// isHighS reports whether s, 32 big-endian bytes, is above n/2. Of the two
+// valid signatures (r, s) and (r, n-s) only the low one is accepted, so that
+// a token has one spelling (signature malleability).
+func isHighS(s []byte) bool { return bytes.Compare(s, p256HalfOrder[:]) > 0 }
+
+// negateModOrder replaces s, 32 big-endian bytes below n, with n - s, on the
+// stack and without math/big.
+func negateModOrder(s []byte) {
+	var borrow uint64
+	for i := 24; i >= 0; i -= 8 {
+		var d uint64
+		d, borrow = bits.Sub64(binary.BigEndian.Uint64(p256Order[i:]), binary.BigEndian.Uint64(s[i:]), borrow)
+		binary.BigEndian.PutUint64(s[i:], d)
+	}
 }
 
 var errDER = errors.New("malformed ECDSA signature")

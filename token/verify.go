@@ -12,13 +12,17 @@ import (
 	"time"
 )
 
-// Defaults for a Verifier's zero fields.
-const (
-	// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
-	DefaultLeeway = 30 * time.Second
-	// DefaultMaxTokenLength caps a token at 8 KiB before any work is done.
-	DefaultMaxTokenLength = 8 << 10
-)
+// DefaultLeeway is the clock skew a Verifier allows on exp, nbf and iat when
+// its Leeway is zero.
+const DefaultLeeway = 30 * time.Second
+
+// MaxLength is the longest access token, in bytes: the one size limit of
+// Scopegate's tokens. Sign never writes a longer one (ErrTokenTooLarge), a
+// Verifier with a zero MaxTokenLength refuses a longer one before any work,
+// the guard's bearer parser and the verified-token cache use it, and the
+// registry refuses client metadata whose tokens could exceed it
+// (WorstCaseLength).
+const MaxLength = 8 << 10
 
 // maxHeaderLength caps the encoded JWS header. Ours is about 80 characters;
 // the cap keeps the header on the stack and a huge kid out of the key map.
@@ -35,7 +39,7 @@ type Verifier struct {
 	// Zero means DefaultLeeway (30s); a negative value means none.
 	Leeway time.Duration
 	// MaxTokenLength is the longest token looked at, in bytes. Zero means
-	// DefaultMaxTokenLength (8 KiB).
+	// MaxLength (8 KiB), the length Sign never exceeds.
 	MaxTokenLength int
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
@@ -45,7 +49,7 @@ func (v *Verifier) maxLength() int {
 	if v.MaxTokenLength > 0 {
 		return v.MaxTokenLength
 	}
-	return DefaultMaxTokenLength
+	return MaxLength
 }
 
 func (v *Verifier) leewaySeconds() int64 {
@@ -67,7 +71,7 @@ func (v *Verifier) now() time.Time {
 
 // scratch is a reusable buffer for the signing input and the decoded
 // payload, so that a verification allocates only what it returns.
-type scratch struct{ buf [DefaultMaxTokenLength]byte }
+type scratch struct{ buf [MaxLength]byte }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -88,14 +92,18 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 //     key's pinned algorithm, so "none", HS256 or a foreign algorithm fail;
 //  7. the signature over the ASCII header.payload, with the pinned key;
 //  8. only then the claims: iss equal to Issuer; exp present and after now
-//     minus the leeway; nbf and iat not after now plus the leeway; jti, sub
-//     and client_id present, with sub equal to client_id.
+//     minus the leeway; iat present (RFC 9068 §2.2); nbf and iat not after
+//     now plus the leeway; jti, sub and client_id present, with sub equal
+//     to client_id.
 //
 // Signatures are checked with crypto/ecdsa, crypto/rsa and crypto/ed25519
 // directly: with the key and algorithm already pinned there is nothing left
 // for a general JOSE library to select, and the direct calls skip its key
 // conversions and option handling. An ES256 signature must be exactly 64
-// bytes (r||s).
+// bytes (r||s) with s in the lower half of the group order (low-S): (r, n-s)
+// is just as valid mathematically, and refusing it leaves each token one
+// spelling, so a token's hash (the verified cache's key, a revocation list's
+// entry elsewhere) cannot be dodged by re-encoding its signature.
 //
 // Errors match the package's sentinels with errors.Is and never contain
 // token bytes. Refusals before the signature check allocate nothing.
@@ -206,6 +214,10 @@ func (v *Verifier) checkClaims(c *Claims) error {
 	if c.ExpiresAt == 0 {
 		return errMissingExp
 	}
+	if c.IssuedAt == 0 {
+		// RFC 9068 §2.2 requires iat; the per-client revoke-all compares it.
+		return errMissingIat
+	}
 	if c.ExpiresAt <= now-leeway {
 		return ErrExpired
 	}
@@ -236,6 +248,9 @@ func (m *keyMaterial) verifySignature(input, sig []byte) bool {
 	digest := sha256.Sum256(input)
 	if m.rsa != nil {
 		return rsa.VerifyPKCS1v15(m.rsa, crypto.SHA256, digest[:], sig) == nil
+	}
+	if isHighS(sig[32:64]) {
+		return false
 	}
 	var der [72]byte
 	return ecdsa.VerifyASN1(m.ec, digest[:], ecdsaRawToDER(der[:0], sig))

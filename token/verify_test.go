@@ -320,7 +320,7 @@ func TestVerifyRejectsHugeInputFast(t *testing.T) {
 	}{
 		{"1 MiB of dots", strings.Repeat(".", 1<<20)},
 		{"1 MiB of base64", strings.Repeat("QUFB", 1<<18)},
-		{"8 KiB plus one", strings.Repeat("a", DefaultMaxTokenLength+1)},
+		{"8 KiB plus one", strings.Repeat("a", MaxLength+1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,8 +377,8 @@ func TestVerifyClaimNamesAreExact(t *testing.T) {
 	ours := signWith(t, AlgES256, privateOf(t, k))
 	// encoding/json would let "Client_ID" and "SUB", coming later, replace
 	// client_id and sub; the strict reader keeps them as extra claims.
-	payload := `{"iss":"` + testIssuer + `","sub":"client-1","client_id":"client-1","jti":"j","exp":` +
-		fmt.Sprint(t0.Unix()+60) + `,"Client_ID":"admin","SUB":"admin"}`
+	payload := `{"iss":"` + testIssuer + `","sub":"client-1","client_id":"client-1","jti":"j","iat":` +
+		fmt.Sprint(t0.Unix()) + `,"exp":` + fmt.Sprint(t0.Unix()+60) + `,"Client_ID":"admin","SUB":"admin"}`
 	c, err := testVerifier().Verify(ks, forge(headerJSON(AlgES256, k.ID, "at+jwt"), payload, ours))
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
@@ -398,8 +398,8 @@ func TestVerifierDefaults(t *testing.T) {
 		wantLeeway int64
 		wantMax    int
 	}{
-		{"zero values", Verifier{}, 30, DefaultMaxTokenLength},
-		{"negative leeway means none", Verifier{Leeway: -time.Second}, 0, DefaultMaxTokenLength},
+		{"zero values", Verifier{}, 30, MaxLength},
+		{"negative leeway means none", Verifier{Leeway: -time.Second}, 0, MaxLength},
 		{"explicit", Verifier{Leeway: 5 * time.Second, MaxTokenLength: 100}, 5, 100},
 	}
 	for _, tt := range tests {

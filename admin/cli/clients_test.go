@@ -562,6 +562,25 @@ func TestKeys(t *testing.T) {
 	if req := ts.Requests()[len(ts.Requests())-1]; req.Method != http.MethodPost || req.Path != "/scopegate/keys/rotate" {
 		t.Errorf("rotate sent %s %s", req.Method, req.Path)
 	}
+	r = runOK(t, "keys", "revoke", "k1", "--address", ts.Addr)
+	if !regexp.MustCompile(`(?m)^k1 +ES256 +revoked `).MatchString(r.Stdout) || !regexp.MustCompile(`(?m)^k2 +ES256 +active `).MatchString(r.Stdout) {
+		t.Errorf("keys revoke:\n%s", r.Stdout)
+	}
+	if req := ts.Requests()[len(ts.Requests())-1]; req.Method != http.MethodPost || req.Path != "/scopegate/keys/k1/revoke" {
+		t.Errorf("revoke sent %s %s", req.Method, req.Path)
+	}
+	for _, tt := range []struct{ kid, want string }{
+		{"nosuch", "scopegate: no signing key with this kid (HTTP 404)\n"},
+		{"k2", "scopegate: this key comes from signing_key_file; replace the file and reload (HTTP 409)\n"},
+		{"a/../../clients", "scopegate: no signing key with this kid (HTTP 404)\n"},
+	} {
+		if stderr := runFail(t, nil, "keys", "revoke", tt.kid, "--address", ts.Addr); stderr != tt.want {
+			t.Errorf("keys revoke %s: %q, want %q", tt.kid, stderr, tt.want)
+		}
+	}
+	if stderr := runFail(t, nil, "keys", "revoke", "--address", ts.Addr); !strings.HasPrefix(stderr, "scopegate: missing KID; usage: ") {
+		t.Errorf("keys revoke without a kid: %q", stderr)
+	}
 	ts.keys.mu.Lock()
 	ts.keys.failWith = fmt.Errorf("disk on fire")
 	ts.keys.mu.Unlock()

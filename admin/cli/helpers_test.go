@@ -25,6 +25,7 @@ import (
 type testKeys struct {
 	mu       sync.Mutex
 	rotated  int
+	revoked  string
 	failWith error
 }
 
@@ -32,9 +33,12 @@ func (k *testKeys) set() map[string]any {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	active := token.KeyInfo{KeyID: "k1", Algorithm: "ES256", CreatedAt: created, ActiveAt: created, Status: "active"}
 	next := token.KeyInfo{KeyID: "k2", Algorithm: "ES256", CreatedAt: created, Status: "next"}
-	if k.rotated > 0 {
+	if k.rotated > 0 || k.revoked == "k1" {
 		active.Status, active.RetiredAt = "retired", created.Add(time.Hour)
 		next.Status, next.ActiveAt = "active", created.Add(time.Hour)
+	}
+	if k.revoked == "k1" {
+		active.Status, active.Revoked = "revoked", true
 	}
 	return map[string]any{"keys": []token.KeyInfo{active, next}}
 }
@@ -53,6 +57,20 @@ func (k *testKeys) RotateKeys(context.Context) (any, error) {
 	defer k.mu.Unlock()
 	k.rotated++
 	return k.set(), nil
+}
+
+// RevokeKey knows k1; k2 stands for a signing_key_file key.
+func (k *testKeys) RevokeKey(_ context.Context, kid string) (any, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch kid {
+	case "k1":
+		k.revoked = kid
+		return k.set(), nil
+	case "k2":
+		return nil, &admin.KeyConflictError{Reason: "this key comes from signing_key_file; replace the file and reload"}
+	}
+	return nil, admin.ErrKeyNotFound
 }
 
 // testServer is the admin API over a real bbolt store, mounted under

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,7 @@ import (
 func keysCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys <command>",
-		Short: "Lists and rotates the token signing keys",
+		Short: "Lists, rotates and revokes the token signing keys",
 		RunE:  groupRun,
 	}
 	addAdminFlags(cmd, o)
@@ -39,6 +40,19 @@ they expire.`,
 			Args: args(),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				return o.keys(cmd, http.MethodPost, "/keys/rotate")
+			},
+		},
+		&cobra.Command{
+			Use:   "revoke KID",
+			Short: "Retires a signing key at once (a key that may be compromised)",
+			Long: `Retires the key KID at once: it leaves the JWKS, and every token it signed
+is refused on the next request, even one the gateway has already verified.
+When it was the active key, the next key starts signing and a new next key
+is published. With signing_key_file the file's key is the only one; replace
+the file and reload instead.`,
+			Args: args("KID"),
+			RunE: func(cmd *cobra.Command, a []string) error {
+				return o.keys(cmd, http.MethodPost, "/keys/"+url.PathEscape(a[0])+"/revoke")
 			},
 		},
 	)
