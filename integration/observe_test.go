@@ -42,6 +42,11 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 // searches everything the process wrote for any secret or token.
 func TestLogsNeverHoldSecretsOrTokens(t *testing.T) {
 	f := startGuard(t)
+	// Refusals log at Debug: search what the gateway writes at its most
+	// talkative level.
+	if status, msg := f.g.Reload(strings.Replace(guardCaddyfile, "auto_https off", "auto_https off\n\tdebug", 1)); status != http.StatusOK {
+		t.Fatalf("reload with debug: %d %s", status, msg)
+	}
 	secrets := []string{f.app.ClientSecret}
 	var tokens []string
 
