@@ -302,6 +302,14 @@ func TestGuardAdmitsAndIdentifies(t *testing.T) {
 		writer := f.token(t, f.app, "orders:read", "orders:write")
 		upstreamSaw(t, f.call(t, http.MethodPost, "/orders/1", "Bearer "+writer))
 	})
+	t.Run("a method policy holds whatever the method's case", func(t *testing.T) {
+		// /orders/ needs orders:write for POST PUT DELETE; tok lacks it.
+		// Servers and frameworks (Flask, Express) route `delete` to their
+		// DELETE handler, so every spelling must be held to the policy.
+		for _, method := range []string{"delete", "Delete", "post", "pUt"} {
+			wantChallenge(t, f.call(t, method, "/orders/42", "Bearer "+tok), http.StatusForbidden, "insufficient_scope")
+		}
+	})
 	t.Run("a token cached on one route does not carry to another", func(t *testing.T) {
 		only := f.token(t, f.app, "orders:read")
 		upstreamSaw(t, f.call(t, http.MethodGet, "/orders/2", "Bearer "+only))
@@ -512,6 +520,23 @@ func TestGuardRefusesBadRequests(t *testing.T) {
 			c["iat"] = time.Now().Unix() + 3600
 			return f.key.es256(t, f.header(), c)
 		},
+		"scope with a tab": func() string {
+			// Split on any whitespace this would grant orders:read; the
+			// RFC 6749 grammar the token endpoint issues with refuses it.
+			c := f.claims()
+			c["scope"] = "billing:read\torders:read"
+			return f.key.es256(t, f.header(), c)
+		},
+		"scope with a double space": func() string {
+			c := f.claims()
+			c["scope"] = "orders:read  billing:read"
+			return f.key.es256(t, f.header(), c)
+		},
+		"scope with a control character": func() string {
+			c := f.claims()
+			c["scope"] = "orders:read\x0bbilling:read"
+			return f.key.es256(t, f.header(), c)
+		},
 		"expired and badly signed": func() string {
 			c := f.claims()
 			c["exp"] = time.Now().Unix() - 120
@@ -618,11 +643,31 @@ func TestGuardFollowsClientChanges(t *testing.T) {
 		admin(http.MethodPatch, "", `{"ip_allowlist":null}`)
 		upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+tok))
 	})
-	t.Run("scope removed from the client does not cut live tokens", func(t *testing.T) {
-		// Tokens carry the scopes granted at issuance; revoke to cut them.
+	t.Run("narrowing the client's scopes holds on the next request", func(t *testing.T) {
+		// A live token admits only the scopes its client still holds: what
+		// the token grants, cut to the client's current scopes.
 		tok := live()
+		both := f.token(t, f.app, "orders:read", "billing:read")
+		upstreamSaw(t, f.call(t, http.MethodGet, "/orders/1", "Bearer "+both)) // now cached
 		admin(http.MethodPatch, "", `{"scope":"orders:read"}`)
+		wantChallenge(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+tok), http.StatusForbidden, "insufficient_scope")
+		wantChallenge(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+both), http.StatusForbidden, "insufficient_scope")
+		// What is left still works, and the upstream is told only that.
+		saw := upstreamSaw(t, f.call(t, http.MethodGet, "/orders/1", "Bearer "+both))
+		if got := saw.Values("X-Scope"); len(got) != 1 || got[0] != "orders:read" {
+			t.Errorf("X-Scope %q, want the effective scopes only", got)
+		}
+		// A scope given back works again at once.
+		admin(http.MethodPatch, "", `{"scope":"orders:read orders:write billing:read read:all full read:full"}`)
 		upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+tok))
+	})
+	t.Run("narrowing cuts an implied scope too", func(t *testing.T) {
+		// full implies every scope: once the client no longer holds full,
+		// a token granted full implies nothing.
+		full := f.token(t, f.app, "full")
+		upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+full))
+		admin(http.MethodPatch, "", `{"scope":"orders:read billing:read"}`)
+		wantChallenge(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+full), http.StatusForbidden, "insufficient_scope")
 		admin(http.MethodPatch, "", `{"scope":"orders:read orders:write billing:read read:all full read:full"}`)
 	})
 	t.Run("revoke one token", func(t *testing.T) {

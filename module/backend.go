@@ -30,6 +30,9 @@ type backend struct {
 	keys        *keyring
 	revocations *revocations
 	usage       *usageCounters
+	// clientScopes holds the cached client records' scopes as sets, for
+	// the guard; shared like the cache it follows.
+	clientScopes *clientScopeSets
 }
 
 // acquireBackend returns the backend for path, opening the store the first time.
@@ -55,12 +58,13 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			return nil, err
 		}
 		return &backend{
-			path:        key,
-			bolt:        db,
-			store:       cached,
-			keys:        &keyring{store: cached, now: time.Now},
-			revocations: revoked,
-			usage:       new(usageCounters),
+			path:         key,
+			bolt:         db,
+			store:        cached,
+			keys:         &keyring{store: cached, now: time.Now},
+			revocations:  revoked,
+			usage:        new(usageCounters),
+			clientScopes: newClientScopeSets(cacheSize),
 		}, nil
 	})
 	if err != nil {

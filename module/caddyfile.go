@@ -242,6 +242,7 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		scopes              <scope>...
 //		mode                all|any
 //		method              <METHOD>... scopes <scope>...
+//		method       except <METHOD>... scopes <scope>...
 //		audience            <resource URI>
 //		resource            <resource URI>
 //		clients             <client_id>...
@@ -249,7 +250,9 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		realm               <name>
 //	}
 //
-// Scopes on the directive's line are the same as a scopes line.
+// Scopes on the directive's line are the same as a scopes line. A method
+// line covers the methods it names, or with except every method but those:
+// `method except GET HEAD OPTIONS scopes orders:write` cannot forget one.
 func (g *Guard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	g.Scopes = append(g.Scopes, d.RemainingArgs()...)
@@ -272,11 +275,20 @@ func (g *Guard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "method":
 			var ms MethodScopes
 			args := d.RemainingArgs()
+			except := len(args) > 0 && args[0] == "except"
+			if except {
+				args = args[1:]
+			}
 			split := slices.Index(args, "scopes")
 			if split < 1 || split == len(args)-1 {
-				return d.Err("method needs one or more methods, then scopes and one or more scopes")
+				return d.Err("method needs [except] one or more methods, then scopes and one or more scopes")
 			}
-			ms.Methods, ms.Scopes = args[:split], args[split+1:]
+			if except {
+				ms.ExceptMethods = args[:split]
+			} else {
+				ms.Methods = args[:split]
+			}
+			ms.Scopes = args[split+1:]
 			g.MethodScopes = append(g.MethodScopes, ms)
 		case "audience":
 			if err := oneArg(d, &g.Audience); err != nil {

@@ -147,6 +147,7 @@ func TestGuardUnmarshalCaddyfile(t *testing.T) {
 		mode     any
 		method   POST PUT scopes orders:write
 		method   DELETE scopes orders:admin orders:write
+		method   except GET HEAD OPTIONS scopes orders:any-write
 		audience https://api.example.com/orders
 		resource https://api.example.com/orders/v2
 		clients  a b
@@ -159,7 +160,8 @@ func TestGuardUnmarshalCaddyfile(t *testing.T) {
 	}
 	got, _ := json.Marshal(g)
 	want := `{"scopes":["orders:read","extra"],"mode":"any","method_scopes":[{"methods":["POST","PUT"],"scopes":["orders:write"]},` +
-		`{"methods":["DELETE"],"scopes":["orders:admin","orders:write"]}],"audience":"https://api.example.com/orders",` +
+		`{"methods":["DELETE"],"scopes":["orders:admin","orders:write"]},` +
+		`{"except_methods":["GET","HEAD","OPTIONS"],"scopes":["orders:any-write"]}],"audience":"https://api.example.com/orders",` +
 		`"resource":"https://api.example.com/orders/v2","clients":["a","b","c"],"strip_authorization":true,"realm":"orders"}`
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -170,6 +172,8 @@ func TestGuardUnmarshalCaddyfile(t *testing.T) {
 		"method without scopes":  "scopegate_guard {\n method POST\n}",
 		"method scopes but none": "scopegate_guard {\n method POST scopes\n}",
 		"scopes without methods": "scopegate_guard {\n method scopes a\n}",
+		"except without methods": "scopegate_guard {\n method except scopes a\n}",
+		"except, no scopes":      "scopegate_guard {\n method except GET\n}",
 		"empty scopes":           "scopegate_guard {\n scopes\n}",
 		"strip with argument":    "scopegate_guard {\n strip_authorization yes\n}",
 	} {

@@ -313,6 +313,9 @@ func (iss *Issuer) authenticate(w http.ResponseWriter, r *http.Request, parse pa
 	if client.Disabled {
 		return req, storage.Client{}, oauth.InvalidClient("the client is disabled")
 	}
+	if oerr := addrUnproven(client, r); oerr != nil {
+		return req, storage.Client{}, oerr
+	}
 	if !addrAllowed(client, clientAddr(r)) {
 		return req, storage.Client{}, oauth.UnauthorizedClient("the client may not connect from this address")
 	}

@@ -77,3 +77,28 @@ func (s Set) Strings() []string {
 // String returns the scopes joined by single spaces, as in a token's scope
 // claim.
 func (s Set) String() string { return Join(s.list) }
+
+// Intersect returns the scopes of s that other also holds, in s's order.
+// When other holds every scope of s, it returns s itself without allocating:
+// the common case where nothing was taken away costs one Has per scope.
+func (s Set) Intersect(other Set) Set {
+	for i, v := range s.list {
+		if !other.Has(v) {
+			return s.keepFrom(i, other)
+		}
+	}
+	return s
+}
+
+// keepFrom builds the intersection once s.list[first] is known to be
+// missing from other: the scopes before it are all kept.
+func (s Set) keepFrom(first int, other Set) Set {
+	kept := make([]string, first, len(s.list)-1)
+	copy(kept, s.list[:first])
+	for _, v := range s.list[first+1:] {
+		if other.Has(v) {
+			kept = append(kept, v)
+		}
+	}
+	return NewSet(kept)
+}

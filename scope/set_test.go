@@ -108,3 +108,43 @@ func TestParseSet(t *testing.T) {
 		})
 	}
 }
+
+func TestSetIntersect(t *testing.T) {
+	many := make([]string, 0, 20)
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("api:%02d", i))
+	}
+	tests := []struct {
+		name        string
+		set, other  Set
+		want        []string
+		unallocated bool // nothing taken away: s itself comes back
+	}{
+		{name: "both empty", set: Set{}, other: Set{}, want: nil, unallocated: true},
+		{name: "other empty", set: NewSet([]string{"a", "b"}), other: Set{}, want: nil},
+		{name: "all held", set: NewSet([]string{"a", "b"}), other: NewSet([]string{"c", "b", "a"}), want: []string{"a", "b"}, unallocated: true},
+		{name: "first taken away", set: NewSet([]string{"a", "b", "c"}), other: NewSet([]string{"b", "c"}), want: []string{"b", "c"}},
+		{name: "middle taken away", set: NewSet([]string{"a", "b", "c"}), other: NewSet([]string{"a", "c"}), want: []string{"a", "c"}},
+		{name: "none held", set: NewSet([]string{"a", "b"}), other: NewSet([]string{"x"}), want: nil},
+		{name: "exact, case-sensitive", set: NewSet([]string{"read", "READ", "read:x"}), other: NewSet([]string{"read"}), want: []string{"read"}},
+		{name: "large sets", set: NewSet(many), other: NewSet(many[5:]), want: many[5:]},
+		{name: "large, all held", set: NewSet(many), other: NewSet(many), want: many, unallocated: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.set.Intersect(tt.other)
+			if !slices.Equal(got.Strings(), tt.want) {
+				t.Fatalf("Intersect = %q, want %q", got.Strings(), tt.want)
+			}
+			for _, s := range tt.want {
+				if !got.Has(s) {
+					t.Errorf("result lacks %q", s)
+				}
+			}
+			allocs := testing.AllocsPerRun(10, func() { _ = tt.set.Intersect(tt.other) })
+			if tt.unallocated && allocs != 0 {
+				t.Errorf("Intersect allocated %v times with nothing taken away", allocs)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/scopegate/scopegate/scope"
 )
 
 // Claims is the claims set of an access token (RFC 9068 §2.2): a fixed struct,
@@ -35,6 +37,10 @@ type Claims struct {
 	ClientID string
 	// Scope is "scope": space-separated scope tokens.
 	Scope string
+	// Scopes is Scope parsed with the RFC 6749 §3.3 grammar, set by Verify
+	// (which refuses a token whose scope is not that syntax). It is not a
+	// claim of its own and is never written into a payload.
+	Scopes scope.Set
 	// Extra holds admin-set claims as a JSON object; its members are written
 	// after the registered claims when signing. Names for which
 	// IsReservedClaim is true are refused (ErrReservedClaim), as is a name

@@ -201,6 +201,9 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
 	}
+	if err := parseScope(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

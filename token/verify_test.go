@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -65,6 +66,9 @@ func TestVerifyRoundTrip(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			want.KeyID = k.ID
+			if want.Scopes, err = scope.ParseSet(want.Scope); err != nil {
+				t.Fatal(err)
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("claims differ:\n got %+v\nwant %+v", got, want)
 			}
