@@ -135,6 +135,9 @@ func (iss *Issuer) renderMetadata() ([]byte, error) {
 
 // ServeHTTP serves the issuer's endpoints and passes anything else on.
 func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := iss.app.awaitStart(r.Context()); err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	switch r.URL.Path {
 	case iss.TokenPath:
 		iss.serveToken(w, r)

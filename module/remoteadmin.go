@@ -34,9 +34,8 @@ const (
 // connect from an address in its allowlist. Mount it with handle_path, which
 // strips the route's prefix: the API's paths are relative (/clients, …).
 type RemoteAdmin struct {
-	app     *App
-	handler http.Handler
-	logger  *zap.Logger
+	app    *App
+	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -47,20 +46,22 @@ func (RemoteAdmin) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the API over the app's registry: the same handler as on
-// Caddy's admin endpoint.
+// Provision finds the app, whose API (the same handler as on Caddy's admin
+// endpoint) exists once the app has started.
 func (ra *RemoteAdmin) Provision(ctx caddy.Context) error {
 	app, err := scopegateApp(ctx)
 	if err != nil {
 		return err
 	}
 	ra.app, ra.logger = app, ctx.Logger()
-	ra.handler = app.adminHandler()
 	return nil
 }
 
 // ServeHTTP authenticates and authorises the caller, then serves the API.
 func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if err := ra.app.awaitStart(r.Context()); err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	client, refusal := ra.authenticate(w, r)
 	if refusal != nil {
 		ra.logger.Info("admin request refused", zap.String("client_id", client.ID), zap.String("reason", refusal.Description),
@@ -74,7 +75,7 @@ func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		(&oauth.Error{Code: "forbidden", Description: "the client may not make this request", Status: http.StatusForbidden}).Write(w)
 		return nil
 	}
-	ra.handler.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
+	ra.app.admin.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
 	return nil
 }
 
