@@ -87,6 +87,8 @@ func TestRefused(t *testing.T) {
 			status: 400, code: meta, desc: "client_name: is required"},
 		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
 			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
+		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["password"]}`,
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials)"},
 		{name: "reserved claim", method: "POST", path: "/clients", body: `{"client_name":"a","claims":{"iss":"https://evil"}}`,
 			status: 400, code: meta, desc: `claims: must not set the registered claim "iss"`},
 		// A lone surrogate passes encoding/json, but no token can carry it.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/template"
@@ -45,7 +46,11 @@ func TestMain(m *testing.M) {
 		caddycmd.Main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if n, u := retriedRefused.Load(), retriedUnanswered.Load(); n+u > 0 {
+		fmt.Printf("integration: %d requests retried after a refused connection, %d after a connection closed unanswered\n", n, u)
+	}
+	os.Exit(code)
 }
 
 // freePort asks the OS for a free loopback port.
@@ -255,7 +260,9 @@ func (g *Gateway) URL(path string) string {
 }
 
 // Reload loads a new Caddyfile (a template, rendered like the first) through
-// the admin endpoint, as `caddy reload` does, and returns the status.
+// the admin endpoint, as `caddy reload` does, and returns the status. A load
+// replaces the admin endpoint and shuts the old one down in the background;
+// Reload returns once that is done (see awaitOldAdminStopped).
 func (g *Gateway) Reload(caddyfileTemplate string) (int, string) {
 	g.t.Helper()
 	body := g.render(caddyfileTemplate)
@@ -268,7 +275,38 @@ func (g *Gateway) Reload(caddyfileTemplate string) (int, string) {
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
+	g.awaitOldAdminStopped()
 	return resp.StatusCode, string(msg)
+}
+
+// Caddy's log lines for the life of its admin endpoint.
+const (
+	adminStartedLog     = `"msg":"admin endpoint started"`
+	adminStoppedLog     = `"msg":"stopped previous server"`
+	adminStopFailedLog  = `"msg":"stopping current admin endpoint"`
+	adminSwapMaxSeconds = 15 // Caddy gives the old endpoint 10 s to finish
+)
+
+// awaitOldAdminStopped waits until every admin endpoint but the newest has
+// shut down. Until then the old endpoint's listening socket is open, and a
+// connection queued in it when it closes is closed unanswered: a POST sent
+// right after a reload could be lost that way, and send retries only
+// idempotent requests.
+func (g *Gateway) awaitOldAdminStopped() {
+	g.t.Helper()
+	deadline := time.Now().Add(adminSwapMaxSeconds * time.Second)
+	for {
+		logs := g.Logs()
+		started := strings.Count(logs, adminStartedLog)
+		ended := strings.Count(logs, adminStoppedLog) + strings.Count(logs, adminStopFailedLog)
+		if ended >= started-1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("the old admin endpoint did not shut down within %ds (%d started, %d ended)", adminSwapMaxSeconds, started, ended)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // OpenFiles counts the process's open file descriptors on path.
@@ -299,25 +337,69 @@ var httpClient = &http.Client{
 	Timeout:   30 * time.Second,
 }
 
-// send sends req, retrying only when the connection is refused: then the
-// request never reached the server (the admin endpoint is between its old and
-// new listener during a config load), so retrying cannot apply it twice.
+// sendAttempts bounds the attempts of one request in send.
+const sendAttempts = 50
+
+// Requests that send retried, by cause; TestMain reports them, so a rise in
+// retries shows even while every test passes.
+var retriedRefused, retriedUnanswered atomic.Int64
+
+// send sends req, retrying, at most sendAttempts times in all, when the
+// request cannot have had an effect or may safely have it twice:
+//
+//   - the connection was refused: the request never reached the server (the
+//     admin endpoint is between its old and new listener during a config
+//     load), whatever its method;
+//   - an idempotent request (RFC 9110 §9.2.2) got no response because the
+//     connection was reset or closed: a config load replaces the listening
+//     sockets, and a connection still queued in the old one is closed
+//     unanswered. HTTP clients retry such requests; a POST is not retried,
+//     since it may have been applied.
 func send(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
 		body, _ = io.ReadAll(req.Body)
 		req.Body.Close()
 	}
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if body != nil {
 			req.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		resp, err := httpClient.Do(req)
-		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || attempt == 50 {
+		if err == nil || attempt == sendAttempts {
+			return resp, err
+		}
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			retriedRefused.Add(1)
+		case idempotent(req.Method) && closedUnanswered(err):
+			retriedUnanswered.Add(1)
+		default:
 			return resp, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// idempotent reports whether a request with method may be applied twice
+// with the effect of once (RFC 9110 §9.2.2).
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// closedUnanswered reports whether err means the server reset or closed the
+// connection before any response; a timeout is not such a case.
+func closedUnanswered(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return false
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // apiResponse is a decoded JSON answer.

@@ -244,6 +244,11 @@ func TestTokenWithStandardClientVerifiesAgainstJWKS(t *testing.T) {
 				t.Errorf("%s (%s) answers %d", field, endpoint, r.Status)
 			}
 		}
+		for name, v := range md {
+			if list, ok := v.([]any); ok && len(list) == 0 {
+				t.Errorf("%s is an empty list", name)
+			}
+		}
 		if resp := do(t, http.MethodGet, g.URL("/elsewhere"), nil); resp.Status != http.StatusNotFound {
 			t.Errorf("other paths are not passed on: %d", resp.Status)
 		}

@@ -68,46 +68,54 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 // serve writes every answer itself, so that errors keep the API's JSON shape
 // rather than Caddy's admin error format.
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	handler := a.handlerFor()
-	if handler == nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"error":             "not_configured",
-			"error_description": "the scopegate app is not configured",
-		})
+	app := a.servedApp()
+	if app == nil {
+		writeUnavailable(w, "not_configured", "the scopegate app is not configured")
 		return nil
 	}
-	handler.ServeHTTP(w, r)
+	if err := app.awaitStart(r.Context()); err != nil {
+		writeUnavailable(w, "temporarily_unavailable", "the scopegate app has not started")
+		return nil
+	}
+	a.handlerFor(app).ServeHTTP(w, r)
 	return nil
 }
 
-// handlerFor returns the API over the running config's scopegate app, or nil
-// when there is none. Caddy replaces its admin endpoint, with the new
-// config's admin modules, before it provisions the new config's apps, and
-// keeps that endpoint when the new config then fails to load: this module may
-// belong to a config that never ran, whose app failed or was cleaned up. So
-// it serves whichever app is running, and its own only until one is.
-func (a *AdminAPI) handlerFor() http.Handler {
-	app := a.own
+// writeUnavailable answers 503 with an error in the API's JSON shape.
+func writeUnavailable(w http.ResponseWriter, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// servedApp returns the running config's scopegate app, or nil when there is
+// none. Caddy replaces its admin endpoint, with the new config's admin
+// modules, before it provisions the new config's apps, and keeps that
+// endpoint when the new config then fails to load: this module may belong to
+// a config that never ran, whose app failed or was cleaned up. So it serves
+// whichever app is running, and its own only until one is.
+func (a *AdminAPI) servedApp() *App {
 	if running, err := caddy.ActiveContext().AppIfConfigured("scopegate"); err == nil {
 		if running, ok := running.(*App); ok {
-			app = running
+			return running
 		}
 	}
-	if app == nil {
-		return nil
-	}
+	return a.own
+}
+
+// handlerFor returns the API over app, a started app, under /scopegate.
+func (a *AdminAPI) handlerFor(app *App) http.Handler {
 	c := a.current
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.app != app {
-		c.app, c.handler = app, http.StripPrefix(adminPathPrefix, app.adminHandler())
+		c.app, c.handler = app, http.StripPrefix(adminPathPrefix, app.admin)
 	}
 	return c.handler
 }
 
-// adminHandler builds the client-management API over this config's registry.
+// adminHandler builds the client-management API over this config's
+// registry, once the store is open.
 func (a *App) adminHandler() http.Handler {
 	return admin.NewHandler(a.registry, admin.Options{Logger: a.logger.Named("admin"), Keys: keyAdmin{a}})
 }

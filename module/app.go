@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -131,15 +132,21 @@ type App struct {
 	// metrics. Off by default: with many clients it multiplies the series.
 	MetricsPerClient bool `json:"metrics_per_client,omitempty"`
 
-	ctx      caddy.Context
+	ctx caddy.Context
+	// started is closed when Start has opened the store: backend, registry
+	// and admin are set from then on. Provision never opens the store, so
+	// that `caddy validate` (Provision and Validate, no Start) works while a
+	// gateway holds the store's lock; handlers wait on started instead.
+	started  chan struct{}
 	backend  *backend
 	registry *registry.Registry
+	admin    http.Handler
 	verifier *token.Verifier
 	verified *token.VerifiedCache
 	logins   *throttle.Throttle
 	metrics  *metrics
-	// keys are this config's signing keys, prepared at Provision and
-	// installed into the shared keyring at Start.
+	// keys is this config's own key, read from signing_key_file at
+	// Provision; nil when keys are generated and kept in the store.
 	keys *token.KeySet
 	// scopeRules are ScopeImplies, compiled.
 	scopeRules *scope.Rules
@@ -161,9 +168,12 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies defaults and opens (or shares) the store.
+// Provision applies defaults and prepares everything that does not need the
+// store: a signing_key_file is read here, so a config naming a bad one fails
+// to load. The store is opened at Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
+	a.started = make(chan struct{})
 	a.logger = ctx.Logger()
 	a.resourceMetadata = new(sync.Map)
 	a.now = time.Now
@@ -206,19 +216,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	b, err := acquireBackend(a.Storage, a.CacheSize, time.Duration(a.LockTimeout))
-	if err != nil {
-		return fmt.Errorf("scopegate: opening store: %w", err)
-	}
-	a.backend = b
-	a.registry = registry.New(usageStore{Store: b.store, counters: b.usage}, registry.Limits{
-		MaxClients:  a.MaxClients,
-		MaxScopes:   a.MaxScopes,
-		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
-		TokenIssuer: a.Issuer,
-	})
-	if a.keys, err = a.prepareKeys(); err != nil {
-		return fmt.Errorf("scopegate: %w", err)
+	var err error
+	if a.SigningKeyFile != "" {
+		if a.keys, err = a.readKeyFile(); err != nil {
+			return fmt.Errorf("scopegate: %w", err)
+		}
 	}
 	a.verifier = &token.Verifier{Issuer: a.Issuer, Leeway: time.Duration(a.Leeway), Now: a.now}
 	if a.verified, err = token.NewVerifiedCache(a.VerifiedTokenCacheSize); err != nil {
@@ -261,35 +263,25 @@ func (a *App) resourceMetadataAt(path string) ([]byte, bool) {
 	return doc.([]byte), true
 }
 
-// prepareKeys reads the operator's key file, or makes sure the store holds
-// generated keys, and parses them. A key that cannot be read fails
-// provisioning: the gateway never serves without the keys it was told to use.
-func (a *App) prepareKeys() (*token.KeySet, error) {
-	if a.SigningKeyFile != "" {
-		pemBytes, err := os.ReadFile(a.SigningKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading signing_key_file: %w", err)
-		}
-		key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
-		if err != nil {
-			return nil, fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
-		}
-		return prepareFile(key, a.now())
-	}
-	ks, err := a.backend.keys.prepareStored(a.ctx, a.SigningAlg)
+// readKeyFile reads and parses the operator's signing_key_file. A key that
+// cannot be read fails provisioning: the gateway never serves without the
+// keys it was told to use.
+func (a *App) readKeyFile() (*token.KeySet, error) {
+	pemBytes, err := os.ReadFile(a.SigningKeyFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading signing_key_file: %w", err)
 	}
-	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
-		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
-			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
+	key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
+	if err != nil {
+		return nil, fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
 	}
-	return ks, nil
+	return prepareFile(key, a.now())
 }
 
-// installKeys makes the stored keys the ones every config on the store uses,
-// read again so a rotation made by the previous config since this one
-// provisioned is kept. A file key needs no installing: it is this config's.
+// installKeys makes sure the store holds generated keys (the first start
+// makes them) and makes them the ones every config on the store uses, read
+// at Start so that a rotation made by the previous config is kept. A file
+// key needs no installing: it is this config's.
 func (a *App) installKeys() error {
 	if a.SigningKeyFile != "" {
 		return nil
@@ -297,6 +289,10 @@ func (a *App) installKeys() error {
 	ks, err := a.backend.keys.prepareStored(a.ctx, a.SigningAlg)
 	if err != nil {
 		return fmt.Errorf("scopegate: %w", err)
+	}
+	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
+		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
+			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
 	}
 	a.backend.keys.install(ks)
 	return nil
@@ -362,13 +358,31 @@ func (a *App) Validate() error {
 	return a.validateConfig()
 }
 
-// Start begins background maintenance: automatic key rotation, pruning of
-// expired revocations and flushing of usage counters. It stops with the
-// config.
+// Start opens (or shares) the store, installs the signing keys, and begins
+// background maintenance: automatic key rotation, pruning of expired
+// revocations and flushing of usage counters. It stops with the config.
+//
+// Caddy starts apps in no set order, so the http app may already serve this
+// config's routes: the handlers wait for started (see awaitStart). If Start
+// fails, Caddy cancels the config and the waiting handlers answer 503; what
+// this Start acquired is released by Cleanup.
 func (a *App) Start() error {
+	b, err := acquireBackend(a.Storage, a.CacheSize, time.Duration(a.LockTimeout))
+	if err != nil {
+		return fmt.Errorf("scopegate: opening store: %w", err)
+	}
+	a.backend = b
+	a.registry = registry.New(usageStore{Store: b.store, counters: b.usage}, registry.Limits{
+		MaxClients:  a.MaxClients,
+		MaxScopes:   a.MaxScopes,
+		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
+		TokenIssuer: a.Issuer,
+	})
 	if err := a.installKeys(); err != nil {
 		return err
 	}
+	a.admin = a.adminHandler()
+	close(a.started)
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
 		zap.String("signing_kid", a.keySet().SigningKeyID()))
 	go a.maintain()
@@ -409,8 +423,35 @@ func (a *App) maintainOnce() {
 	}
 }
 
+// errNotStarted answers requests that reach a config whose app will never
+// start: its Start failed, another app's did, or it was only validated.
+var errNotStarted = errors.New("scopegate: the gateway's store is not open (the config did not start)")
+
+// awaitStart returns once the app has started, so its store, registry and
+// keys may be used; or errNotStarted when the config is cancelled first, or
+// ctx's error when the request goes away. Once started it costs one
+// non-blocking channel receive and no allocation.
+func (a *App) awaitStart(ctx context.Context) error {
+	select {
+	case <-a.started:
+		return nil
+	default:
+	}
+	select {
+	case <-a.started:
+		return nil
+	case <-a.ctx.Done():
+		return errNotStarted
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stop flushes the usage counters, so a clean stop or reload loses none.
 func (a *App) Stop() error {
+	if a.backend == nil {
+		return nil
+	}
 	return a.backend.usage.flush(context.Background(), a.backend.store)
 }
 
@@ -435,7 +476,7 @@ func scopegateApp(ctx caddy.Context) (*App, error) {
 	return appModule.(*App), nil
 }
 
-// Registry returns the client registry.
+// Registry returns the client registry; nil until the app has started.
 func (a *App) Registry() *registry.Registry { return a.registry }
 
 // Interface guards

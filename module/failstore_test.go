@@ -111,8 +111,8 @@ type failStoreFixture struct {
 }
 
 // newFailStoreFixture opens the backend as the app does, then puts a
-// failingStore under its cache, so the app provisions onto it exactly as it
-// would onto the store it opened itself.
+// failingStore under its cache, so the app starts on it exactly as it
+// would on the store it opened itself.
 func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "scopegate.db")
@@ -140,13 +140,13 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 		cancel()
 		_ = a.Cleanup()
 	})
-	if a.backend != b {
-		t.Fatal("the app did not share the pooled backend")
-	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	a.logger = zap.New(core)
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if a.backend != b {
+		t.Fatal("the app did not share the pooled backend")
 	}
 
 	f := &failStoreFixture{t: t, app: a, bolt: db, store: fs, logs: logs}

@@ -111,7 +111,12 @@ func cmpOr(v, def string) string {
 }
 
 // renderMetadata builds the RFC 8414 document: exactly what this handler
-// serves.
+// serves. There is no authorization endpoint yet, so neither it nor
+// response_types_supported (the response types that endpoint accepts) is
+// published: RFC 8414 lets authorization_endpoint go when no grant uses it,
+// and an empty response_types_supported, the only true value, is refused by
+// clients that validate metadata. Both arrive with the authorization code
+// grant.
 func (iss *Issuer) renderMetadata() ([]byte, error) {
 	base := strings.TrimSuffix(iss.app.Issuer, "/")
 	issuerURL, _ := url.Parse(iss.app.Issuer)
@@ -127,7 +132,6 @@ func (iss *Issuer) renderMetadata() ([]byte, error) {
 		"revocation_endpoint":                           base + iss.RevokePath,
 		"introspection_endpoint":                        base + iss.IntrospectPath,
 		"grant_types_supported":                         grant.Supported,
-		"response_types_supported":                      []string{},
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,
@@ -136,6 +140,9 @@ func (iss *Issuer) renderMetadata() ([]byte, error) {
 
 // ServeHTTP serves the issuer's endpoints and passes anything else on.
 func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := iss.app.awaitStart(r.Context()); err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	switch r.URL.Path {
 	case iss.TokenPath:
 		iss.serveToken(w, r)

@@ -27,13 +27,13 @@ type keyring struct {
 // the keyring is loaded.
 func (k *keyring) keySet() *token.KeySet { return k.current.Load() }
 
-// A config's keys are loaded in two steps. At Provision it prepares them:
-// the stored set (made on first start) or the operator's file key, parsed
-// and checked, so a config with bad keys fails to load. A file key stays the
-// config's own, so a config that fails to load or start never touches the
-// keys of the one that runs. Stored keys are shared: a config installs them
-// when it starts, reading them again, so a rotation through one config is
-// seen by every config on the store.
+// A config's keys are loaded in one of two ways. The operator's file key is
+// read and checked at Provision, so a config with a bad key file fails to
+// load (and `caddy validate` reports it); it stays the config's own, so a
+// config that fails to load or start never touches the keys of the one that
+// runs. Stored keys are shared: a config reads them (the first start makes
+// them) and installs them when it starts, which is when it opens the store,
+// so a rotation through one config is seen by every config on the store.
 
 // prepareStored makes sure the store holds an active and a next key of alg
 // (the first start generates them; an existing set is left as it is) and

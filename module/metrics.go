@@ -2,6 +2,7 @@ package module
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,19 +60,46 @@ func newMetrics(reg prometheus.Registerer, perClient bool) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.000001, 2, 18),
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.tokensIssued, m.tokensRefused, m.tokenLatency, m.guard, m.guardLatency} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return nil, err
-			}
-		}
+	var err error
+	if m.tokensIssued, err = register(reg, m.tokensIssued); err != nil {
+		return nil, err
+	}
+	if m.tokensRefused, err = register(reg, m.tokensRefused); err != nil {
+		return nil, err
+	}
+	if m.tokenLatency, err = register(reg, m.tokenLatency); err != nil {
+		return nil, err
+	}
+	if m.guard, err = register(reg, m.guard); err != nil {
+		return nil, err
+	}
+	if m.guardLatency, err = register(reg, m.guardLatency); err != nil {
+		return nil, err
 	}
 	if !perClient {
 		m.allowed = m.guard.WithLabelValues("allowed")
 		m.issued = m.tokensIssued.WithLabelValues()
 	}
 	return m, nil
+}
+
+// register registers c in reg and returns the collector to count with: c, or
+// the one already registered under the same description (another provision
+// on the same registry). Counting into c then would never show on /metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var already prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c, nil
+	case !errors.As(err, &already):
+		return c, err
+	}
+	existing, ok := already.ExistingCollector.(C)
+	if !ok {
+		return c, fmt.Errorf("metric already registered as a %T: %w", already.ExistingCollector, err)
+	}
+	return existing, nil
 }
 
 // tokenIssued counts an issued token.

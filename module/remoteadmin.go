@@ -52,7 +52,6 @@ type RemoteAdmin struct {
 	Resource string `json:"resource,omitempty"`
 
 	app     *App
-	handler http.Handler
 	logger  *zap.Logger
 }
 
@@ -64,8 +63,8 @@ func (RemoteAdmin) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the API over the app's registry: the same handler as on
-// Caddy's admin endpoint.
+// Provision finds the app, whose API (the same handler as on Caddy's admin
+// endpoint) exists once the app has started.
 func (ra *RemoteAdmin) Provision(ctx caddy.Context) error {
 	app, err := scopegateApp(ctx)
 	if err != nil {
@@ -98,12 +97,14 @@ func (ra *RemoteAdmin) setup(app *App, logger *zap.Logger) error {
 		return err
 	}
 	app.publishResourceMetadata(protectedResourcePath+strings.TrimSuffix(u.Path, "/"), doc)
-	ra.handler = app.adminHandler()
 	return nil
 }
 
 // ServeHTTP authenticates and authorises the caller, then serves the API.
 func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if err := ra.app.awaitStart(r.Context()); err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	client, refusal := ra.authenticate(w, r)
 	// Refusals are logged at debug level: a flood of bad requests is not a
 	// flood of log lines.
@@ -119,7 +120,7 @@ func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		(&oauth.Error{Code: "forbidden", Description: "the client may not make this request", Status: http.StatusForbidden}).Write(w)
 		return nil
 	}
-	ra.handler.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
+	ra.app.admin.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
 	return nil
 }
 

@@ -40,6 +40,9 @@ var (
 // caller's. Nothing here touches the disk: keys, revocations and (cached)
 // clients are in memory.
 func (a *App) checkToken(ctx context.Context, raw string) (*token.Claims, storage.Client, error) {
+	if err := a.awaitStart(ctx); err != nil {
+		return nil, storage.Client{}, err
+	}
 	claims, err := a.verifier.VerifyCached(a.keySet(), a.verified, raw)
 	if err != nil {
 		return nil, storage.Client{}, &tokenRefusal{reason: "invalid", description: err.Error()}

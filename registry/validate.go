@@ -74,7 +74,7 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
 		return storage.Client{}, err
 	}
-	if c.Features, err = checkClosedList("features", m.Features, r.limits.Features, "known feature ("+strings.Join(r.limits.Features, ", ")+")"); err != nil {
+	if c.Features, err = checkClosedList("features", m.Features, r.limits.Features, "known feature"); err != nil {
 		return storage.Client{}, err
 	}
 	c.RequireScopeRequest = m.RequireScopeRequest == nil || *m.RequireScopeRequest
@@ -120,11 +120,12 @@ func checkName(name string) (string, error) {
 }
 
 // checkClosedList checks that values are distinct members of allowed and
-// returns a copy (nil when empty).
+// returns a copy (nil when empty). A refusal lists the allowed values, which
+// are the server's own names, never the caller's input.
 func checkClosedList(field string, values, allowed []string, what string) ([]string, error) {
 	for i, v := range values {
 		if !slices.Contains(allowed, v) {
-			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " is not a " + what}
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " is not a " + what + " (" + strings.Join(allowed, ", ") + ")"}
 		}
 		if slices.Contains(values[:i], v) {
 			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " repeats an earlier entry"}

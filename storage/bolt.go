@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -88,7 +89,7 @@ func Open(path string, opts BoltOptions) (*Bolt, error) {
 		timeout = defaultTimeout
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("storage: create the directory of %s: %w", path, err)
+		return nil, fmt.Errorf("storage: cannot create the directory of %s: %w", path, err)
 	}
 	db, err := openBolt(path, timeout)
 	if err != nil {
@@ -109,8 +110,15 @@ func Open(path string, opts BoltOptions) (*Bolt, error) {
 // faults included, into errors that name the path.
 func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 	// Remember the file so that it can be closed, which releases its lock,
-	// when bbolt panics half-way through Open and returns no handle.
-	var file *os.File
+	// when bbolt panics half-way through Open and returns no handle; and
+	// whether the system refused to open it at all, which says nothing of
+	// its content.
+	var (
+		file    *os.File
+		openErr error
+	)
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
 	options := &bolt.Options{
 		Timeout: timeout,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -118,6 +126,7 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 			if err == nil {
 				file = f
 			}
+			openErr = err
 			return f, err
 		},
 	}
@@ -145,6 +154,8 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 			msg: fmt.Sprintf("storage: %s is locked by another process (waited %v)", path, timeout),
 			err: err,
 		}
+	case openErr != nil:
+		return nil, accessError(path, existed, openErr)
 	case err != nil:
 		return nil, corruptError(path, err)
 	}
@@ -274,6 +285,21 @@ func panicCause(p any) error {
 // corruptError reports a store file that cannot be used as it is.
 func corruptError(path string, cause error) error {
 	return fmt.Errorf("storage: %s is corrupt or unreadable: %w", path, cause)
+}
+
+// accessError reports a store file that the system would not open for
+// reading and writing (no permission, a read-only or immutable file system,
+// no space for a new file): the operator must fix access, not content. It
+// gives the system's reason alone, since the message already names path.
+func accessError(path string, existed bool, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if existed {
+		return fmt.Errorf("storage: cannot open %s for reading and writing: %w", path, err)
+	}
+	return fmt.Errorf("storage: cannot create %s: %w", path, err)
 }
 
 // Path returns the file the store was opened from.

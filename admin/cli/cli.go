@@ -66,12 +66,25 @@ func flagError(cmd *cobra.Command, err error) error {
 }
 
 // groupRun runs a command that only groups others: it prints the help, or
-// refuses an unknown subcommand (cobra would print the help and succeed).
+// refuses an unknown subcommand and names the ones there are (cobra would
+// print the help and succeed).
 func groupRun(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("unknown command %q for '%s'; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
+		return fmt.Errorf("unknown command %q for '%s'; the commands are %s; see '%s --help'",
+			args[0], cmd.CommandPath(), strings.Join(subcommandNames(cmd), ", "), cmd.CommandPath())
 	}
 	return cmd.Help()
+}
+
+// subcommandNames lists cmd's visible subcommands, in cobra's order.
+func subcommandNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return names
 }
 
 // addAdminFlags adds the flags that locate the admin endpoint.
