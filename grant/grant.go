@@ -5,7 +5,9 @@
 package grant
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/scope"
@@ -60,9 +62,32 @@ func grantedScopes(requested []string, c storage.Client) ([]string, *oauth.Error
 		return c.Scopes, nil
 	}
 	if notAllowed := scope.Subset(requested, c.Scopes); len(notAllowed) > 0 {
-		return nil, oauth.InvalidScope("a requested scope is not allowed for this client")
+		return nil, oauth.InvalidScope(notAllowedDescription(notAllowed))
 	}
 	return requested, nil
+}
+
+// maxNamedScopes is how many refused scopes a description names.
+const maxNamedScopes = 3
+
+// notAllowedDescription says which requested scopes the client may not have,
+// so a developer sees what to fix. Scopes are the client's own input: they
+// are named only when oauth.Echoable passes them, else counted.
+func notAllowedDescription(notAllowed []string) string {
+	named := make([]string, 0, maxNamedScopes)
+	for _, s := range notAllowed {
+		if !oauth.Echoable(s) {
+			return "a requested scope is not allowed for this client"
+		}
+		if len(named) < maxNamedScopes {
+			named = append(named, s)
+		}
+	}
+	desc := "not allowed for this client: " + strings.Join(named, " ")
+	if more := len(notAllowed) - len(named); more > 0 {
+		desc += fmt.Sprintf(" and %d more", more)
+	}
+	return desc
 }
 
 // audience picks aud: the requested resources, which must all be in the

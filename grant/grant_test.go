@@ -72,3 +72,23 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestNotAllowedScopesAreNamedWhenSafe(t *testing.T) {
+	client := storage.Client{ID: "c1", GrantTypes: []string{ClientCredentials}, Scopes: []string{"read"}}
+	for _, tc := range []struct {
+		name, want string
+		scopes     []string
+	}{
+		{"one scope", "not allowed for this client: write", []string{"read", "write"}},
+		{"several, capped", "not allowed for this client: a b c and 2 more", []string{"a", "b", "c", "d", "e"}},
+		{"markup is not repeated", "a requested scope is not allowed for this client", []string{"write", "<script>"}},
+		{"a quote-like token is not repeated", "a requested scope is not allowed for this client", []string{"it's"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, e := Decide(&oauth.TokenRequest{GrantType: ClientCredentials, Scopes: tc.scopes}, client, "https://gw.example")
+			if e == nil || e.Code != oauth.CodeInvalidScope || e.Description != tc.want {
+				t.Fatalf("got %+v, want invalid_scope %q", e, tc.want)
+			}
+		})
+	}
+}

@@ -343,6 +343,13 @@ func TestTokenEndpointRefusesBadInput(t *testing.T) {
 				wantError(t, http.StatusBadRequest, "invalid_scope")
 		})
 	}
+	t.Run("the refusal names the scope that is not allowed", func(t *testing.T) {
+		ans := postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"read admin"}}, c.ClientID, c.ClientSecret)
+		ans.wantError(t, http.StatusBadRequest, "invalid_scope")
+		if got := ans.Body["error_description"]; got != "not allowed for this client: admin" {
+			t.Fatalf("error_description %q", got)
+		}
+	})
 	t.Run("scope omitted when the client must request one", func(t *testing.T) {
 		postForm(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, c.ClientID, c.ClientSecret).
 			wantError(t, http.StatusBadRequest, "invalid_scope")
