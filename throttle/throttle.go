@@ -3,10 +3,12 @@
 // once too many have failed. Nothing is locked out for good: when the window
 // ends, attempts are checked again.
 //
-// A key always names the source of the attempts (see Key), never only the
-// account they were made for. Client IDs and usernames are not secret; a
-// throttle keyed by them alone would let anyone who knows one lock its owner
-// out by failing on purpose.
+// A failed-login key always names the source of the attempts (see Key), never
+// only the account they were made for. Client IDs and usernames are not
+// secret; a throttle keyed by them alone would let anyone who knows one lock
+// its owner out by failing on purpose. An Account-only key is right for one
+// thing: limiting what an authenticated caller does itself (a client's own
+// token revocations), where the only one it can slow down is the caller.
 package throttle
 
 import (
