@@ -168,6 +168,35 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if d.Refusal != nil {
 		return refuse(w, r, d.Refusal)
 	}
+	setIdentity(r, d)
+	if g.StripAuthorization {
+		r.Header.Del("Authorization")
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// refuse answers a refused request. On a server with handle_errors routes,
+// the refusal is returned as a caddyhttp.Error with its WWW-Authenticate
+// challenge already set, as basic_auth's are, so those routes shape the
+// answer ({http.error.status_code}, {http.error.message} and
+// {scopegate.refusal} tell them what happened). On a server without any,
+// Caddy would answer an empty body, so the guard writes the RFC 6750 JSON
+// body itself, which API clients read.
+func refuse(w http.ResponseWriter, r *http.Request, refusal *authserver.Refusal) error {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("scopegate.refusal", refusal.Reason)
+	}
+	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.Errors != nil && len(srv.Errors.Routes) > 0 {
+		refusal.SetChallenge(w.Header())
+		return caddyhttp.Error(refusal.Status(), refusal)
+	}
+	refusal.Write(w)
+	return nil
+}
+
+// setIdentity tells the upstream and later handlers who the caller is: the
+// identity headers, and the placeholders.
+func setIdentity(r *http.Request, d authserver.Decision) {
 	authserver.SetIdentity(r, d.Claims.ClientID, d.Scope)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("scopegate.client_id", d.Claims.ClientID)
@@ -175,16 +204,6 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 		repl.Set("scopegate.jti", d.Claims.JWTID)
 		repl.Set("http.auth.user.id", d.Claims.ClientID)
 	}
-	if g.StripAuthorization {
-		r.Header.Del("Authorization")
-	}
-	return next.ServeHTTP(w, r)
-}
-
-// refuse answers a refused request with its RFC 6750 JSON body.
-func refuse(w http.ResponseWriter, _ *http.Request, refusal *authserver.Refusal) error {
-	refusal.Write(w)
-	return nil
 }
 
 // clientAddr is the request's client address as Caddy resolved it: the peer,
