@@ -7,8 +7,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-
-	"github.com/scopegate/scopegate/admin"
 )
 
 func init() {
@@ -73,7 +71,7 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		writeUnavailable(w, "not_configured", "the scopegate app is not configured")
 		return nil
 	}
-	if err := app.awaitStart(r.Context()); err != nil {
+	if err := app.server.AwaitOpen(r.Context()); err != nil {
 		writeUnavailable(w, "temporarily_unavailable", "the scopegate app has not started")
 		return nil
 	}
@@ -112,12 +110,6 @@ func (a *AdminAPI) handlerFor(app *App) http.Handler {
 		c.app, c.handler = app, http.StripPrefix(adminPathPrefix, app.admin)
 	}
 	return c.handler
-}
-
-// adminHandler builds the client-management API over this config's
-// registry, once the store is open.
-func (a *App) adminHandler() http.Handler {
-	return admin.NewHandler(a.registry, admin.Options{Logger: a.logger.Named("admin"), Keys: keyAdmin{a}})
 }
 
 // Interface guards

@@ -1,6 +1,7 @@
 // Package module holds Scopegate's Caddy modules: the scopegate app, the
-// issuer, guard and admin HTTP handlers, the admin endpoint routes and their
-// Caddyfile syntax. It is thin glue over packages that do not import Caddy.
+// issuer, guard and admin HTTP handlers, the authentication provider, the
+// admin endpoint routes and their Caddyfile syntax. It is the Caddy adapter
+// over package authserver, which holds the authorization server.
 package module
 
 import (
@@ -9,17 +10,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/admin"
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
-	"github.com/scopegate/scopegate/throttle"
 	"github.com/scopegate/scopegate/token"
 )
 
@@ -39,10 +39,6 @@ const (
 	defaultKeyRotation       = 30 * 24 * time.Hour
 	defaultLeeway            = 30 * time.Second
 	defaultVerifiedCacheSize = 10000
-	// maxLeeway bounds the leeway option. Revocations are kept until the
-	// token's exp plus this bound, whatever the current leeway, so that a
-	// reload that raises the leeway cannot revive a revoked token.
-	maxLeeway = 5 * time.Minute
 	// maintenanceInterval is how often the app checks whether the signing key
 	// is due for rotation and forgets revocations of expired tokens.
 	maintenanceInterval = time.Minute
@@ -133,31 +129,14 @@ type App struct {
 	MetricsPerClient bool `json:"metrics_per_client,omitempty"`
 
 	ctx caddy.Context
-	// started is closed when Start has opened the store: backend, registry
-	// and admin are set from then on. Provision never opens the store, so
-	// that `caddy validate` (Provision and Validate, no Start) works while a
-	// gateway holds the store's lock; handlers wait on started instead.
-	started  chan struct{}
-	backend  *backend
-	registry *registry.Registry
-	admin    http.Handler
-	verifier *token.Verifier
-	verified *token.VerifiedCache
-	logins   *throttle.Throttle
-	metrics  *metrics
-	// keys is this config's own key, read from signing_key_file at
-	// Provision; nil when keys are generated and kept in the store.
-	keys *token.KeySet
-	// scopeRules are ScopeImplies, compiled.
-	scopeRules *scope.Rules
-	// resourceMetadata maps RFC 9728 metadata paths to the documents of the
-	// guarded routes of this config; the issuer serves them too.
-	resourceMetadata *sync.Map
-	logger           *zap.Logger
-	now              func() time.Time
-
-	// revokeLimit bounds RFC 7009 revocations per client (revoke.go).
-	revokeLimit *throttle.Throttle
+	// server is this config's authorization server. Provision builds it
+	// and never opens the store, so that `caddy validate` (Provision and
+	// Validate, no Start) works while a gateway holds the store's lock;
+	// Start opens it, and its handlers wait for that (AwaitOpen).
+	server  *authserver.Server
+	backend *backend
+	admin   http.Handler
+	logger  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -168,15 +147,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision applies defaults and prepares everything that does not need the
-// store: a signing_key_file is read here, so a config naming a bad one fails
-// to load. The store is opened at Start.
+// Provision applies defaults and builds the authorization server with
+// everything that does not need the store. The store is opened at Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
-	a.started = make(chan struct{})
 	a.logger = ctx.Logger()
-	a.resourceMetadata = new(sync.Map)
-	a.now = time.Now
 	if a.Storage == "" {
 		a.Storage = filepath.Join(caddy.AppDataDir(), "scopegate", "scopegate.db")
 	}
@@ -216,27 +191,43 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	return a.provisionServer()
+}
+
+// provisionServer builds the authorization server from the options: what
+// does not need the store. A signing_key_file is read here, so a config
+// naming a bad one fails to load.
+func (a *App) provisionServer() error {
+	cfg := authserver.Config{
+		Issuer:                 a.Issuer,
+		AccessTokenTTL:         time.Duration(a.AccessTokenTTL),
+		MaxAccessTokenTTL:      time.Duration(a.MaxAccessTokenTTL),
+		Leeway:                 time.Duration(a.Leeway),
+		VerifiedTokenCacheSize: a.VerifiedTokenCacheSize,
+		FailedLoginLimit:       a.FailedLoginLimit,
+		FailedLoginWindow:      time.Duration(a.FailedLoginWindow),
+		ClientAddr:             clientAddr,
+		Logger:                 a.logger,
+	}
+	cfg.Keys = &authserver.StoredKeys{Alg: a.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
 	var err error
 	if a.SigningKeyFile != "" {
-		if a.keys, err = a.readKeyFile(); err != nil {
+		if cfg.Keys, err = authserver.ReadKeyFile(a.SigningKeyFile, a.SigningAlg, time.Now()); err != nil {
 			return fmt.Errorf("scopegate: %w", err)
 		}
 	}
-	a.verifier = &token.Verifier{Issuer: a.Issuer, Leeway: time.Duration(a.Leeway), Now: a.now}
-	if a.verified, err = token.NewVerifiedCache(a.VerifiedTokenCacheSize); err != nil {
-		return fmt.Errorf("scopegate: %w", err)
-	}
-	a.logins = throttle.New(a.FailedLoginLimit, time.Duration(a.FailedLoginWindow), 0)
-	a.revokeLimit = throttle.New(revocationsPerWindow, revocationWindow, 0)
 	rules := make([]scope.Rule, len(a.ScopeImplies))
 	for i, r := range a.ScopeImplies {
 		rules[i] = scope.Rule{Grant: r.Grant, Implies: r.Implies}
 	}
-	if a.scopeRules, err = scope.NewRules(rules); err != nil {
+	if cfg.ScopeRules, err = scope.NewRules(rules); err != nil {
 		return fmt.Errorf("scopegate: scope_implies: %w", err)
 	}
-	if a.metrics, err = newMetrics(a.ctx.GetMetricsRegistry(), a.MetricsPerClient); err != nil {
+	if cfg.Metrics, err = authserver.NewMetrics(a.ctx.GetMetricsRegistry(), a.MetricsPerClient); err != nil {
 		return fmt.Errorf("scopegate: metrics: %w", err)
+	}
+	if a.server, err = authserver.New(cfg, a.ctx.Done()); err != nil {
+		return fmt.Errorf("scopegate: %w", err)
 	}
 	return nil
 }
@@ -247,70 +238,6 @@ type ScopeRule struct {
 	Grant string `json:"grant"`
 	// Implies is what Grant also satisfies: a scope, `*`, or `prefix*`.
 	Implies string `json:"implies"`
-}
-
-// publishResourceMetadata records a guarded route's RFC 9728 document.
-func (a *App) publishResourceMetadata(path string, doc []byte) {
-	a.resourceMetadata.Store(path, doc)
-}
-
-// resourceMetadataAt returns the RFC 9728 document published at path.
-func (a *App) resourceMetadataAt(path string) ([]byte, bool) {
-	doc, ok := a.resourceMetadata.Load(path)
-	if !ok {
-		return nil, false
-	}
-	return doc.([]byte), true
-}
-
-// readKeyFile reads and parses the operator's signing_key_file. A key that
-// cannot be read fails provisioning: the gateway never serves without the
-// keys it was told to use.
-func (a *App) readKeyFile() (*token.KeySet, error) {
-	pemBytes, err := os.ReadFile(a.SigningKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading signing_key_file: %w", err)
-	}
-	key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
-	if err != nil {
-		return nil, fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
-	}
-	return prepareFile(key, a.now())
-}
-
-// installKeys makes sure the store holds generated keys (the first start
-// makes them) and makes them the ones every config on the store uses, read
-// at Start so that a rotation made by the previous config is kept. A file
-// key needs no installing: it is this config's.
-func (a *App) installKeys() error {
-	if a.SigningKeyFile != "" {
-		return nil
-	}
-	ks, err := a.backend.keys.prepareStored(a.ctx, a.SigningAlg)
-	if err != nil {
-		return fmt.Errorf("scopegate: %w", err)
-	}
-	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
-		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
-			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
-	}
-	a.backend.keys.install(ks)
-	return nil
-}
-
-// keySet returns the keys this config signs and verifies with: its own file
-// key, or the set shared by every config on the store.
-func (a *App) keySet() *token.KeySet {
-	if a.SigningKeyFile != "" {
-		return a.keys
-	}
-	return a.backend.keys.keySet()
-}
-
-// retiredKeyLifetime is how long a retired key stays published: until every
-// token it signed has expired, allowing for clock skew.
-func (a *App) retiredKeyLifetime() time.Duration {
-	return time.Duration(a.MaxAccessTokenTTL) + time.Duration(a.Leeway)
 }
 
 // validateConfig checks the options alone, without touching the store.
@@ -343,7 +270,7 @@ func (a *App) validateConfig() error {
 		return errors.New("scopegate: key_rotation must not be negative")
 	case a.KeyRotation != nil && *a.KeyRotation > 0 && time.Duration(*a.KeyRotation) < time.Duration(a.MaxAccessTokenTTL):
 		return errors.New("scopegate: key_rotation must be at least max_access_token_ttl")
-	case a.Leeway < 0 || a.Leeway > caddy.Duration(maxLeeway):
+	case a.Leeway < 0 || a.Leeway > caddy.Duration(authserver.MaxLeeway):
 		return errors.New("scopegate: leeway must be between 0 and 5m")
 	case a.VerifiedTokenCacheSize < 0:
 		return errors.New("scopegate: verified_token_cache_size must not be negative")
@@ -358,38 +285,46 @@ func (a *App) Validate() error {
 	return a.validateConfig()
 }
 
-// Start opens (or shares) the store, installs the signing keys, and begins
-// background maintenance: automatic key rotation, pruning of expired
-// revocations and flushing of usage counters. It stops with the config.
+// Start opens (or shares) the store, opens the authorization server on it
+// (which loads the signing keys), and begins background maintenance. It
+// stops with the config.
 //
 // Caddy starts apps in no set order, so the http app may already serve this
-// config's routes: the handlers wait for started (see awaitStart). If Start
-// fails, Caddy cancels the config and the waiting handlers answer 503; what
-// this Start acquired is released by Cleanup.
+// config's routes: the handlers wait for the server to open (AwaitOpen). If
+// Start fails, Caddy cancels the config and the waiting handlers answer 503;
+// what this Start acquired is released by Cleanup.
 func (a *App) Start() error {
 	b, err := acquireBackend(a.Storage, a.CacheSize, time.Duration(a.LockTimeout))
 	if err != nil {
 		return fmt.Errorf("scopegate: opening store: %w", err)
 	}
 	a.backend = b
-	a.registry = registry.New(usageStore{Store: b.store, counters: b.usage}, registry.Limits{
+	reg := registry.New(authserver.UsageStore{Store: b.store, Counters: b.usage}, registry.Limits{
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
 		TokenIssuer: a.Issuer,
 	})
-	if err := a.installKeys(); err != nil {
+	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
+	err = a.server.Open(a.ctx, authserver.Shared{
+		Store: b.store, Registry: reg, KeyRing: b.keys, Revoked: b.revoked, Usage: b.usage, ClientScopes: b.clientScopes,
+	})
+	if err != nil {
 		return err
 	}
-	a.admin = a.adminHandler()
-	close(a.started)
+	ks := a.server.KeySet()
+	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
+		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
+			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
+	}
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
-		zap.String("signing_kid", a.keySet().SigningKeyID()))
+		zap.String("signing_kid", ks.SigningKeyID()))
 	go a.maintain()
 	return nil
 }
 
-// maintain runs periodic upkeep until the config stops.
+// maintain runs periodic upkeep until the config stops: automatic key
+// rotation, pruning of expired revocations, flushing of usage counters.
 func (a *App) maintain() {
 	ticker := time.NewTicker(maintenanceInterval)
 	defer ticker.Stop()
@@ -403,48 +338,9 @@ func (a *App) maintain() {
 	}
 }
 
-// maintainOnce rotates the signing key when it is due and forgets expired
-// revocations.
+// maintainOnce runs one round of upkeep.
 func (a *App) maintainOnce() {
-	if every := time.Duration(*a.KeyRotation); every > 0 && a.SigningKeyFile == "" {
-		rotated, err := a.backend.keys.rotate(a.ctx, a.SigningAlg, a.retiredKeyLifetime(), every)
-		switch {
-		case err != nil:
-			a.logger.Error("automatic key rotation failed", zap.Error(err))
-		case rotated:
-			a.logger.Info("signing key rotated", zap.String("kid", a.backend.keys.keySet().SigningKeyID()))
-		}
-	}
-	if err := a.backend.revocations.prune(a.ctx, a.now()); err != nil {
-		a.logger.Error("pruning expired revocations failed", zap.Error(err))
-	}
-	if err := a.backend.usage.flush(a.ctx, a.backend.store); err != nil {
-		a.logger.Error("flushing usage counters failed", zap.Error(err))
-	}
-}
-
-// errNotStarted answers requests that reach a config whose app will never
-// start: its Start failed, another app's did, or it was only validated.
-var errNotStarted = errors.New("scopegate: the gateway's store is not open (the config did not start)")
-
-// awaitStart returns once the app has started, so its store, registry and
-// keys may be used; or errNotStarted when the config is cancelled first, or
-// ctx's error when the request goes away. Once started it costs one
-// non-blocking channel receive and no allocation.
-func (a *App) awaitStart(ctx context.Context) error {
-	select {
-	case <-a.started:
-		return nil
-	default:
-	}
-	select {
-	case <-a.started:
-		return nil
-	case <-a.ctx.Done():
-		return errNotStarted
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	a.server.Maintain(a.ctx, time.Duration(*a.KeyRotation))
 }
 
 // Stop flushes the usage counters, so a clean stop or reload loses none.
@@ -452,7 +348,7 @@ func (a *App) Stop() error {
 	if a.backend == nil {
 		return nil
 	}
-	return a.backend.usage.flush(context.Background(), a.backend.store)
+	return a.backend.usage.Flush(context.Background(), a.backend.store)
 }
 
 // Cleanup releases this config's hold on the store. It is safe after a partial
@@ -477,7 +373,7 @@ func scopegateApp(ctx caddy.Context) (*App, error) {
 }
 
 // Registry returns the client registry; nil until the app has started.
-func (a *App) Registry() *registry.Registry { return a.registry }
+func (a *App) Registry() *registry.Registry { return a.server.Registry }
 
 // Interface guards
 var (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -27,12 +28,12 @@ type backend struct {
 	bolt  *storage.Bolt
 	store *storage.Cached
 
-	keys        *keyring
-	revocations *revocations
-	usage       *usageCounters
+	keys    *authserver.KeyRing
+	revoked *authserver.RevokedTokens
+	usage   *authserver.Usage
 	// clientScopes holds the cached client records' scopes as sets, for
 	// the guard; shared like the cache it follows.
-	clientScopes *clientScopeSets
+	clientScopes *authserver.ClientScopeSets
 }
 
 // acquireBackend returns the backend for path, opening the store the first time.
@@ -52,7 +53,7 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			_ = db.Close()
 			return nil, err
 		}
-		revoked, err := loadRevocations(context.Background(), cached, time.Now())
+		revoked, err := authserver.LoadRevokedTokens(context.Background(), cached, time.Now())
 		if err != nil {
 			_ = db.Close()
 			return nil, err
@@ -61,10 +62,10 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			path:         key,
 			bolt:         db,
 			store:        cached,
-			keys:         &keyring{store: cached, now: time.Now},
-			revocations:  revoked,
-			usage:        new(usageCounters),
-			clientScopes: newClientScopeSets(cacheSize),
+			keys:         authserver.NewKeyRing(cached),
+			revoked:      revoked,
+			usage:        new(authserver.Usage),
+			clientScopes: authserver.NewClientScopeSets(cacheSize),
 		}, nil
 	})
 	if err != nil {
@@ -87,7 +88,7 @@ func releaseBackend(b *backend) error {
 // Destruct flushes the usage counters and closes the store when no config
 // uses it any more.
 func (b *backend) Destruct() error {
-	flushErr := b.usage.flush(context.Background(), b.store)
+	flushErr := b.usage.Flush(context.Background(), b.store)
 	if err := b.bolt.Close(); err != nil {
 		return err
 	}

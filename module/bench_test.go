@@ -40,7 +40,7 @@ func newTestApp(tb testing.TB) *App {
 // newTestClient creates a client and returns its ID and secret.
 func newTestClient(tb testing.TB, a *App, scopes string) (string, string) {
 	tb.Helper()
-	c, secret, err := a.registry.Create(context.Background(), registry.Metadata{ClientName: "bench-" + scopes, Scope: scopes})
+	c, secret, err := a.server.Registry.Create(context.Background(), registry.Metadata{ClientName: "bench-" + scopes, Scope: scopes})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func newTestClient(tb testing.TB, a *App, scopes string) (string, string) {
 func mintToken(tb testing.TB, a *App, clientID, scopes string) string {
 	tb.Helper()
 	now := time.Now()
-	raw, err := a.backend.keys.keySet().Sign(&token.Claims{
+	raw, err := a.server.KeySet().Sign(&token.Claims{
 		Issuer: a.Issuer, Subject: clientID, ClientID: clientID, Audience: token.Audience{a.Issuer},
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(10 * time.Minute).Unix(), JWTID: token.NewJTI(), Scope: scopes,
 	})
@@ -85,7 +85,7 @@ var passThrough = caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request)
 func newTestGuard(tb testing.TB, a *App, scopes ...string) *Guard {
 	tb.Helper()
 	g := &Guard{Scopes: scopes}
-	if err := g.setup(a, zap.NewNop()); err != nil {
+	if err := g.setup(a.server); err != nil {
 		tb.Fatal(err)
 	}
 	return g
@@ -99,7 +99,7 @@ func BenchmarkGuardCachedToken(b *testing.B) {
 	g := newTestGuard(b, a, "orders:read")
 	r := guardedRequest(mintToken(b, a, id, "orders:read"))
 	w := &discard{h: http.Header{}}
-	if err := g.ServeHTTP(w, r, passThrough); err != nil || r.Header.Get(headerClientID) != id {
+	if err := g.ServeHTTP(w, r, passThrough); err != nil || r.Header.Get("X-Client-Id") != id {
 		b.Fatalf("guard refused: %v", err)
 	}
 	b.ReportAllocs()
@@ -126,7 +126,7 @@ func BenchmarkGuardNewToken(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		if i%pool == 0 {
-			a.verified.Purge() // keep every token unseen
+			a.server.ForgetVerifiedTokens() // keep every token unseen
 		}
 		_ = g.ServeHTTP(w, reqs[i%pool], passThrough)
 		i++
@@ -139,7 +139,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 	a := newTestApp(b)
 	id, secret := newTestClient(b, a, "orders:read")
 	iss := new(Issuer)
-	if err := iss.setup(a, zap.NewNop()); err != nil {
+	if err := iss.setup(a.server); err != nil {
 		b.Fatal(err)
 	}
 	body := "grant_type=client_credentials&scope=orders%3Aread"
@@ -151,7 +151,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 		return r.WithContext(ctx)
 	}
 	rec := httptest.NewRecorder()
-	iss.serveToken(rec, newReq())
+	iss.endpoints[iss.TokenPath].ServeHTTP(rec, newReq())
 	if rec.Code != http.StatusOK {
 		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
 	}
@@ -160,7 +160,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		clear(w.h)
-		iss.serveToken(w, newReq())
+		iss.endpoints[iss.TokenPath].ServeHTTP(w, newReq())
 	}
 }
 
@@ -240,7 +240,7 @@ func BenchmarkTokenEndpointParallel(b *testing.B) {
 	a := newTestApp(b)
 	id, secret := newTestClient(b, a, "orders:read")
 	iss := new(Issuer)
-	if err := iss.setup(a, zap.NewNop()); err != nil {
+	if err := iss.setup(a.server); err != nil {
 		b.Fatal(err)
 	}
 	body := "grant_type=client_credentials&scope=orders%3Aread"
@@ -252,7 +252,7 @@ func BenchmarkTokenEndpointParallel(b *testing.B) {
 		return r.WithContext(ctx)
 	}
 	rec := httptest.NewRecorder()
-	iss.serveToken(rec, newReq())
+	iss.endpoints[iss.TokenPath].ServeHTTP(rec, newReq())
 	if rec.Code != http.StatusOK {
 		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
 	}
@@ -262,7 +262,7 @@ func BenchmarkTokenEndpointParallel(b *testing.B) {
 		w := &discard{h: http.Header{}}
 		for pb.Next() {
 			clear(w.h)
-			iss.serveToken(w, newReq())
+			iss.endpoints[iss.TokenPath].ServeHTTP(w, newReq())
 		}
 	})
 }

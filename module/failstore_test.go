@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -125,8 +126,8 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	if b.store, err = storage.NewCached(fs, 100); err != nil {
 		t.Fatal(err)
 	}
-	b.keys = &keyring{store: b.store, now: time.Now}
-	if b.revocations, err = loadRevocations(context.Background(), b.store, time.Now()); err != nil {
+	b.keys = authserver.NewKeyRing(b.store)
+	if b.revoked, err = authserver.LoadRevokedTokens(context.Background(), b.store, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	db := b.bolt
@@ -142,6 +143,7 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	})
 	core, logs := observer.New(zapcore.DebugLevel)
 	a.logger = zap.New(core)
+	a.server.Logger = a.logger
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +153,14 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 
 	f := &failStoreFixture{t: t, app: a, bolt: db, store: fs, logs: logs}
 	f.issuer = new(Issuer)
-	if err := f.issuer.setup(a, a.logger); err != nil {
+	if err := f.issuer.setup(a.server); err != nil {
 		t.Fatal(err)
 	}
 	f.guard = &Guard{Scopes: []string{"orders:read"}}
-	if err := f.guard.setup(a, a.logger); err != nil {
+	if err := f.guard.setup(a.server); err != nil {
 		t.Fatal(err)
 	}
-	f.admin = http.StripPrefix(adminPathPrefix, a.adminHandler())
+	f.admin = http.StripPrefix(adminPathPrefix, a.admin)
 	return f
 }
 
@@ -340,7 +342,7 @@ func TestFailingStore(t *testing.T) {
 	diskBefore := f.diskState()
 	getBefore := f.adminDo(http.MethodGet, "/clients/"+appID, "")
 	listBefore := f.adminDo(http.MethodGet, "/clients", "")
-	jwksBefore := string(f.app.backend.keys.keySet().JWKS())
+	jwksBefore := string(f.app.server.KeySet().JWKS())
 	if getBefore.status != http.StatusOK || listBefore.status != http.StatusOK {
 		t.Fatalf("reads before the failure: %d %d", getBefore.status, listBefore.status)
 	}
@@ -409,7 +411,7 @@ func TestFailingStore(t *testing.T) {
 		if got := f.adminDo(http.MethodGet, "/clients", ""); got.status != http.StatusOK || withoutUsage(t, got.body) != withoutUsage(t, listBefore.body) {
 			t.Fatalf("list: %d %s\nbefore: %s", got.status, got.body, listBefore.body)
 		}
-		if got := string(f.app.backend.keys.keySet().JWKS()); got != jwksBefore {
+		if got := string(f.app.server.KeySet().JWKS()); got != jwksBefore {
 			t.Fatalf("JWKS changed: %s", got)
 		}
 	})

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/scopegate/scopegate/registry"
@@ -39,7 +37,7 @@ func TestGuardMethodScopes(t *testing.T) {
 	writer := mintToken(t, a, id, "r w")
 	guard := func(ms ...MethodScopes) *Guard {
 		g := &Guard{Scopes: []string{"r"}, MethodScopes: ms}
-		if err := g.setup(a, zap.NewNop()); err != nil {
+		if err := g.setup(a.server); err != nil {
 			t.Fatal(err)
 		}
 		return g
@@ -119,7 +117,7 @@ func TestGuardMethodScopesConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Guard{MethodScopes: []MethodScopes{tc.ms}}
-			err := g.setup(a, zap.NewNop())
+			err := g.setup(a.server)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
 			}
@@ -140,7 +138,7 @@ func earlyData(r *http.Request, complete bool) *http.Request {
 // endpoint alike, as Caddy's own client_ip matcher does.
 func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 	a := newTestApp(t)
-	c, secret, err := a.registry.Create(context.Background(), registry.Metadata{
+	c, secret, err := a.server.Registry.Create(context.Background(), registry.Metadata{
 		ClientName: "pinned", Scope: "r", IPAllowlist: []string{"127.0.0.1/32"},
 	})
 	if err != nil {
@@ -170,7 +168,7 @@ func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 	})
 
 	iss := new(Issuer)
-	if err := iss.setup(a, zap.NewNop()); err != nil {
+	if err := iss.setup(a.server); err != nil {
 		t.Fatal(err)
 	}
 	tokenRequest := func(complete bool) *httptest.ResponseRecorder {
@@ -179,7 +177,7 @@ func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 		r.SetBasicAuth(c.ClientID, secret)
 		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
 		rec := httptest.NewRecorder()
-		iss.serveToken(rec, earlyData(r.WithContext(ctx), complete))
+		iss.endpoints[iss.TokenPath].ServeHTTP(rec, earlyData(r.WithContext(ctx), complete))
 		return rec
 	}
 	t.Run("token endpoint, early data", func(t *testing.T) {

@@ -39,15 +39,15 @@ func TestRevokedSigningKeyRefusedAtOnce(t *testing.T) {
 		t.Fatalf("before the revocation: %d", rec.Code)
 	}
 	unseen := mintToken(t, a, id, "orders:read")
-	kid := a.backend.keys.keySet().SigningKeyID()
+	kid := a.server.KeySet().SigningKeyID()
 
-	if err := a.backend.keys.revoke(context.Background(), kid); err != nil {
+	if err := a.server.Keys.Retire(context.Background(), kid); err != nil {
 		t.Fatal(err)
 	}
-	if a.backend.keys.keySet().HasKey(kid) {
+	if a.server.KeySet().HasKey(kid) {
 		t.Fatal("the revoked key still verifies")
 	}
-	if strings.Contains(string(a.backend.keys.keySet().JWKS()), kid) {
+	if strings.Contains(string(a.server.KeySet().JWKS()), kid) {
 		t.Fatal("the revoked key is still published")
 	}
 	for name, raw := range map[string]string{"cached": cached, "unseen": unseen} {
@@ -60,7 +60,7 @@ func TestRevokedSigningKeyRefusedAtOnce(t *testing.T) {
 		})
 	}
 	t.Run("the next key signs and verifies", func(t *testing.T) {
-		if next := a.backend.keys.keySet().SigningKeyID(); next == kid || next == "" {
+		if next := a.server.KeySet().SigningKeyID(); next == kid || next == "" {
 			t.Fatalf("signing key after the revocation: %q", next)
 		}
 		if rec, reached := serve(mintToken(t, a, id, "orders:read")); rec.Code != http.StatusOK || !reached {

@@ -44,7 +44,7 @@ func keyStatuses(t *testing.T, body string) map[string]string {
 func TestRevokeKeyThroughAdminAPI(t *testing.T) {
 	f := newFailStoreFixture(t)
 	id, secret := newTestClient(t, f.app, "orders:read")
-	before := f.app.keySet()
+	before := f.app.server.KeySet()
 	active, next := before.SigningKeyID(), ""
 	for kid, status := range keyStatuses(t, f.adminDo("GET", "/keys", "").body) {
 		if status == token.StatusNext {
@@ -70,7 +70,7 @@ func TestRevokeKeyThroughAdminAPI(t *testing.T) {
 	if newNext != 1 {
 		t.Fatalf("after revoking the active key: %d next keys: %v", newNext, statuses)
 	}
-	if strings.Contains(string(f.app.keySet().JWKS()), active) {
+	if strings.Contains(string(f.app.server.KeySet().JWKS()), active) {
 		t.Error("the revoked key is still published")
 	}
 	if status, reached := f.guarded(old); status != http.StatusUnauthorized || reached {
@@ -120,7 +120,7 @@ func newKeyFileApp(t *testing.T) (*App, http.Handler) {
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return a, http.StripPrefix(adminPathPrefix, a.adminHandler())
+	return a, http.StripPrefix(adminPathPrefix, a.admin)
 }
 
 // TestKeyFileChangesAreConflicts: with signing_key_file the key is the
@@ -129,7 +129,7 @@ func newKeyFileApp(t *testing.T) (*App, http.Handler) {
 // rotation used to be a 500; the key keeps signing. Another kid is 404.
 func TestKeyFileChangesAreConflicts(t *testing.T) {
 	a, api := newKeyFileApp(t)
-	kid := a.keySet().SigningKeyID()
+	kid := a.server.KeySet().SigningKeyID()
 	do := func(path string) (int, string, string) {
 		rec := httptest.NewRecorder()
 		api.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://localhost:2019"+adminPathPrefix+path, nil))
@@ -149,7 +149,7 @@ func TestKeyFileChangesAreConflicts(t *testing.T) {
 	if status, code, _ := do("/keys/nosuchkid/revoke"); status != http.StatusNotFound || code != "not_found" {
 		t.Errorf("unknown kid: %d %s", status, code)
 	}
-	if a.keySet().SigningKeyID() != kid {
+	if a.server.KeySet().SigningKeyID() != kid {
 		t.Error("the file key no longer signs")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/grant"
 )
 
@@ -16,11 +17,11 @@ import (
 func TestMetadataHasNoEmptyLists(t *testing.T) {
 	a := newTestApp(t)
 	iss := new(Issuer)
-	if err := iss.setup(a, a.logger); err != nil {
+	if err := iss.setup(a.server); err != nil {
 		t.Fatal(err)
 	}
 	var md map[string]any
-	if err := json.Unmarshal(iss.metadata, &md); err != nil {
+	if err := json.Unmarshal(iss.endpoints["/.well-known/oauth-authorization-server"].(authserver.Document).Body, &md); err != nil {
 		t.Fatal(err)
 	}
 	for name, v := range md {

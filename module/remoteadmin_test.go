@@ -1,11 +1,13 @@
 package module
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 )
@@ -56,7 +58,12 @@ func TestRemoteAdminResource(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			app := &App{Issuer: tc.issuer, resourceMetadata: new(sync.Map), logger: zap.NewNop()}
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			app := &App{Issuer: tc.issuer, Storage: filepath.Join(t.TempDir(), "scopegate.db")}
+			if err := app.Provision(ctx); err != nil {
+				t.Fatal(err)
+			}
 			ra := RemoteAdmin{Resource: tc.resource}
 			err := ra.setup(app, zap.NewNop())
 			if tc.wantErr != "" {
@@ -68,14 +75,14 @@ func TestRemoteAdminResource(t *testing.T) {
 			if err != nil || ra.Resource != tc.wantResource {
 				t.Fatalf("got %q, %v; want %q", ra.Resource, err, tc.wantResource)
 			}
-			doc, ok := app.resourceMetadataAt(tc.wantPath)
+			doc, ok := app.server.Resources().Lookup(tc.wantPath)
 			var md struct {
 				Resource             string   `json:"resource"`
 				AuthorizationServers []string `json:"authorization_servers"`
 			}
-			if !ok || json.Unmarshal(doc, &md) != nil || md.Resource != tc.wantResource ||
+			if !ok || json.Unmarshal(doc.Body, &md) != nil || md.Resource != tc.wantResource ||
 				len(md.AuthorizationServers) != 1 || md.AuthorizationServers[0] != tc.issuer {
-				t.Fatalf("metadata at %s: %v %s", tc.wantPath, ok, doc)
+				t.Fatalf("metadata at %s: %v %s", tc.wantPath, ok, doc.Body)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -36,8 +37,7 @@ func (c *testClock) add(d time.Duration) {
 
 // useClock makes the app and its verifier read time from c.
 func useClock(a *App, c *testClock) {
-	a.now = c.now
-	a.verifier.Now = c.now
+	a.server.SetClock(c.now)
 }
 
 // TestRevocationOutlivesARaisedLeeway: a revoked token stays revoked when a
@@ -61,7 +61,7 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 	// A reload raises the leeway to 5m: the token's exp is within it again.
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	reloaded := &App{Issuer: f.app.Issuer, Storage: f.app.Storage, Leeway: caddy.Duration(maxLeeway)}
+	reloaded := &App{Issuer: f.app.Issuer, Storage: f.app.Storage, Leeway: caddy.Duration(authserver.MaxLeeway)}
 	if err := reloaded.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,9 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 
 	// Past exp plus the leeway bound, no config accepts the token: the
 	// revocation is forgotten, in memory and in the store.
-	clock.add(maxLeeway)
+	clock.add(authserver.MaxLeeway)
 	f.app.maintainOnce()
-	if stored(t, f.app.backend.store, clock.now()) || len(f.app.backend.revocations.revoked) != 0 {
+	if stored(t, f.app.backend.store, clock.now()) || f.app.backend.revoked.Len() != 0 {
 		t.Fatal("the revocation outlived every possible use of its token")
 	}
 }
@@ -124,6 +124,8 @@ func (h nextHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error { r
 // revoked token still answers 200 and does not count; the next window
 // allows revocations again.
 func TestRevocationRateLimited(t *testing.T) {
+	// The rate the revocation endpoint documents (authserver/revocation.go).
+	const revocationsPerWindow, revocationWindow = 10, time.Minute
 	f := newFailStoreFixture(t)
 	clock := &testClock{t: time.Now()}
 	useClock(f.app, clock)
@@ -153,7 +155,7 @@ func TestRevocationRateLimited(t *testing.T) {
 	if status, reached := f.guarded(over); status != http.StatusOK || !reached {
 		t.Fatalf("the refused revocation was applied: guard %d", status)
 	}
-	if n := len(f.app.backend.revocations.revoked); n != revocationsPerWindow {
+	if n := f.app.backend.revoked.Len(); n != revocationsPerWindow {
 		t.Fatalf("%d revocations held, want %d", n, revocationsPerWindow)
 	}
 

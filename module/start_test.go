@@ -83,7 +83,7 @@ func TestHandlersWaitForStart(t *testing.T) {
 	}
 	newIssuer := func(t *testing.T, a *App) *Issuer {
 		iss := new(Issuer)
-		if err := iss.setup(a, zap.NewNop()); err != nil {
+		if err := iss.setup(a.server); err != nil {
 			t.Fatal(err)
 		}
 		return iss

@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/scopegate/scopegate/token"
 )
 
-// keyring holds the signing keys: the stored set and the parsed snapshot that
-// signs and verifies. It lives in the backend, so every config that shares a
-// store signs and verifies with the same keys, and a rotation made through one
-// is seen by all at once.
-type keyring struct {
+// KeyRing holds the signing keys kept in the store: the stored set and the
+// parsed snapshot that signs and verifies. One ring serves every config on a
+// store, so they all sign and verify with the same keys, and a rotation made
+// through one is seen by all at once.
+type KeyRing struct {
 	store storage.Store
 	now   func() time.Time
 
@@ -23,22 +23,20 @@ type keyring struct {
 	current atomic.Pointer[token.KeySet]
 }
 
-// keySet returns the snapshot to sign and verify with. It is never nil once
-// the keyring is loaded.
-func (k *keyring) keySet() *token.KeySet { return k.current.Load() }
+// NewKeyRing returns the ring of the keys in store. It holds no keys until
+// a config loads them (see StoredKeys).
+func NewKeyRing(store storage.Store) *KeyRing {
+	return &KeyRing{store: store, now: time.Now}
+}
 
-// A config's keys are loaded in one of two ways. The operator's file key is
-// read and checked at Provision, so a config with a bad key file fails to
-// load (and `caddy validate` reports it); it stays the config's own, so a
-// config that fails to load or start never touches the keys of the one that
-// runs. Stored keys are shared: a config reads them (the first start makes
-// them) and installs them when it starts, which is when it opens the store,
-// so a rotation through one config is seen by every config on the store.
+// keySet returns the snapshot to sign and verify with. It is never nil once
+// the ring is loaded.
+func (k *KeyRing) keySet() *token.KeySet { return k.current.Load() }
 
 // prepareStored makes sure the store holds an active and a next key of alg
 // (the first start generates them; an existing set is left as it is) and
 // parses them.
-func (k *keyring) prepareStored(ctx context.Context, alg string) (*token.KeySet, error) {
+func (k *KeyRing) prepareStored(ctx context.Context, alg string) (*token.KeySet, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
@@ -51,15 +49,9 @@ func (k *keyring) prepareStored(ctx context.Context, alg string) (*token.KeySet,
 	return token.NewKeySet(keys, k.now())
 }
 
-// prepareFile parses the operator's key, to be used alone. Stored keys stay
-// untouched for a later return to managed keys.
-func prepareFile(key storage.SigningKey, now time.Time) (*token.KeySet, error) {
-	return token.NewKeySet([]storage.SigningKey{key}, now)
-}
-
 // install makes ks the set every config with stored keys signs and
 // verifies with.
-func (k *keyring) install(ks *token.KeySet) {
+func (k *KeyRing) install(ks *token.KeySet) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.current.Store(ks)
@@ -68,7 +60,7 @@ func (k *keyring) install(ks *token.KeySet) {
 // rotate runs one rotation to alg. When due is set, it rotates only if the
 // active key is older than due, checked inside the transaction, so that two
 // configs alive during a reload never rotate twice.
-func (k *keyring) rotate(ctx context.Context, alg string, keep, due time.Duration) (rotated bool, err error) {
+func (k *KeyRing) rotate(ctx context.Context, alg string, keep, due time.Duration) (rotated bool, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
@@ -86,21 +78,21 @@ func (k *keyring) rotate(ctx context.Context, alg string, keep, due time.Duratio
 	return rotated, k.publish(keys)
 }
 
-// revoke retires one key at once, for a key that may be compromised.
-func (k *keyring) revoke(ctx context.Context, kid string) error {
+// retire retires one key at once, for a key that may be compromised.
+func (k *KeyRing) retire(ctx context.Context, kid string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	keys, err := k.store.UpdateSigningKeys(ctx, func(keys []storage.SigningKey) ([]storage.SigningKey, error) {
 		return token.RevokeKey(keys, kid, k.now())
 	})
 	if err != nil {
-		return fmt.Errorf("revoking signing key: %w", err)
+		return fmt.Errorf("retiring signing key: %w", err)
 	}
 	return k.publish(keys)
 }
 
 // publish swaps in a snapshot of keys. Callers hold mu.
-func (k *keyring) publish(keys []storage.SigningKey) error {
+func (k *KeyRing) publish(keys []storage.SigningKey) error {
 	ks, err := token.NewKeySet(keys, k.now())
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are Scopegate's Prometheus collectors, registered in Caddy's
-// registry so they appear on Caddy's /metrics. Labels are bounded sets
+// Metrics are Scopegate's Prometheus collectors, registered in the host's
+// registry (Caddy's, so they appear on Caddy's /metrics). Labels are bounded sets
 // (error codes, refusal reasons), plus the client ID when the operator turns
 // per-client labels on.
-type metrics struct {
+type Metrics struct {
 	perClient bool
 
 	tokensIssued  *prometheus.CounterVec
@@ -27,15 +27,16 @@ type metrics struct {
 
 const metricsNamespace = "scopegate"
 
-// newMetrics creates the collectors and registers them in reg.
-func newMetrics(reg prometheus.Registerer, perClient bool) (*metrics, error) {
+// NewMetrics creates the collectors and registers them in reg; perClient
+// adds a client_id label to the issued-token and guard counts.
+func NewMetrics(reg prometheus.Registerer, perClient bool) (*Metrics, error) {
 	clientLabel := func(labels ...string) []string {
 		if perClient {
 			return append(labels, "client_id")
 		}
 		return labels
 	}
-	m := &metrics{
+	m := &Metrics{
 		perClient: perClient,
 		tokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "tokens_issued_total",
@@ -103,7 +104,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 }
 
 // tokenIssued counts an issued token.
-func (m *metrics) tokenIssued(clientID string) {
+func (m *Metrics) tokenIssued(clientID string) {
 	if m.perClient {
 		m.tokensIssued.WithLabelValues(clientID).Inc()
 		return
@@ -112,12 +113,12 @@ func (m *metrics) tokenIssued(clientID string) {
 }
 
 // tokenRefused counts a refused request by its OAuth error code.
-func (m *metrics) tokenRefused(code string) {
+func (m *Metrics) tokenRefused(code string) {
 	m.tokensRefused.WithLabelValues(code).Inc()
 }
 
 // guardDecided counts a decision and how long it took.
-func (m *metrics) guardDecided(result, clientID string, start time.Time) {
+func (m *Metrics) guardDecided(result, clientID string, start time.Time) {
 	m.guardLatency.Observe(time.Since(start).Seconds())
 	switch {
 	case m.perClient:

@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"context"
@@ -18,10 +18,10 @@ func (failingUsage) AddUsage(context.Context, map[string]storage.Usage) error {
 }
 
 func TestUsageCountersFlushExactly(t *testing.T) {
-	a := newTestApp(t)
-	id, _ := newTestClient(t, a, "read")
+	s := newTestServer(t)
+	id, _ := newTestClient(t, s, "read")
 	ctx := context.Background()
-	u := a.backend.usage
+	u := s.Usage
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 	var wg sync.WaitGroup
@@ -35,7 +35,7 @@ func TestUsageCountersFlushExactly(t *testing.T) {
 					u.tokenIssued(id, t0)
 				}
 				if i%100 == 0 {
-					if err := u.flush(ctx, a.backend.store); err != nil {
+					if err := u.Flush(ctx, s.Store); err != nil {
 						t.Error(err)
 					}
 				}
@@ -45,7 +45,7 @@ func TestUsageCountersFlushExactly(t *testing.T) {
 	wg.Wait()
 
 	// Pending counts show through the registry before any flush …
-	c, err := a.registry.Get(ctx, id)
+	c, err := s.Registry.Get(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,17 +55,17 @@ func TestUsageCountersFlushExactly(t *testing.T) {
 		t.Fatalf("usage %+v, want %+v", c.Usage, want)
 	}
 	// … a failed flush keeps them …
-	if err := u.flush(ctx, failingUsage{a.backend.store}); err == nil {
+	if err := u.Flush(ctx, failingUsage{s.Store}); err == nil {
 		t.Fatal("flush into a failing store reported no error")
 	}
 	if got := u.pending(id); got.RequestsAllowed+got.TokensIssued == 0 {
 		t.Fatal("a failed flush lost the counts")
 	}
 	// … and the final flush stores the exact totals.
-	if err := u.flush(ctx, a.backend.store); err != nil {
+	if err := u.Flush(ctx, s.Store); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := a.backend.store.Usage(ctx, id)
+	stored, err := s.Store.Usage(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

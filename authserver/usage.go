@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/scopegate/scopegate/storage"
 )
 
-// usageCounters count per-client usage in memory, on the hot paths, with
-// atomics and no lock; flush moves what accumulated to the store in one
-// write. They live in the backend, so a reload neither loses nor doubles
-// them.
-type usageCounters struct {
+// Usage counts per-client usage in memory, on the hot paths, with atomics
+// and no lock; Flush moves what accumulated to the store in one write. One
+// Usage serves every config on a store, so a reload neither loses nor
+// doubles the counts.
+type Usage struct {
 	clients sync.Map // client ID → *clientUsage
 }
 
@@ -24,7 +24,7 @@ type clientUsage struct {
 	lastToken, lastSeen     atomic.Int64
 }
 
-func (u *usageCounters) of(clientID string) *clientUsage {
+func (u *Usage) of(clientID string) *clientUsage {
 	if c, ok := u.clients.Load(clientID); ok {
 		return c.(*clientUsage)
 	}
@@ -33,14 +33,14 @@ func (u *usageCounters) of(clientID string) *clientUsage {
 }
 
 // tokenIssued counts a token issued to the client at now.
-func (u *usageCounters) tokenIssued(clientID string, now time.Time) {
+func (u *Usage) tokenIssued(clientID string, now time.Time) {
 	c := u.of(clientID)
 	c.tokens.Add(1)
 	storeLater(&c.lastToken, now.UnixNano())
 }
 
 // request counts a guarded request by the client, allowed or denied.
-func (u *usageCounters) request(clientID string, allowed bool, now time.Time) {
+func (u *Usage) request(clientID string, allowed bool, now time.Time) {
 	c := u.of(clientID)
 	if allowed {
 		c.allowed.Add(1)
@@ -61,7 +61,7 @@ func storeLater(t *atomic.Int64, v int64) {
 }
 
 // pending returns what the client accumulated since the last flush.
-func (u *usageCounters) pending(clientID string) storage.Usage {
+func (u *Usage) pending(clientID string) storage.Usage {
 	c, ok := u.clients.Load(clientID)
 	if !ok {
 		return storage.Usage{}
@@ -87,9 +87,9 @@ func (c *clientUsage) snapshot(take bool) storage.Usage {
 	return u
 }
 
-// flush adds what accumulated to the store. If the write fails, the counts
+// Flush adds what accumulated to the store. If the write fails, the counts
 // are put back for the next flush.
-func (u *usageCounters) flush(ctx context.Context, store storage.Store) error {
+func (u *Usage) Flush(ctx context.Context, store storage.Store) error {
 	deltas := map[string]storage.Usage{}
 	u.clients.Range(func(id, c any) bool {
 		d := c.(*clientUsage).snapshot(true)
@@ -113,18 +113,18 @@ func (u *usageCounters) flush(ctx context.Context, store storage.Store) error {
 	return nil
 }
 
-// usageStore shows stored usage plus what has not been flushed yet, so the
+// UsageStore shows stored usage plus what has not been flushed yet, so the
 // admin API's figures are current.
-type usageStore struct {
+type UsageStore struct {
 	storage.Store
-	counters *usageCounters
+	Counters *Usage
 }
 
 // Usage returns the stored counters with the pending ones added.
-func (s usageStore) Usage(ctx context.Context, clientID string) (storage.Usage, error) {
+func (s UsageStore) Usage(ctx context.Context, clientID string) (storage.Usage, error) {
 	u, err := s.Store.Usage(ctx, clientID)
 	if err != nil {
 		return u, err
 	}
-	return u.Add(s.counters.pending(clientID)), nil
+	return u.Add(s.Counters.pending(clientID)), nil
 }

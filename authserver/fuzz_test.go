@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"sync"
@@ -7,7 +7,7 @@ import (
 	"github.com/scopegate/scopegate/storage"
 )
 
-// clientScopeSets remembers each client record's registered scopes as a set,
+// ClientScopeSets remembers each client record's registered scopes as a set,
 // so that the guard's check "does the client still hold what its token
 // grants" costs a map lookup per request rather than building a set.
 //
@@ -16,7 +16,7 @@ import (
 // record (an admin update invalidates the cache) comes with a new slice, so
 // an entry is used only for the very record it describes. Holding the slice
 // keeps its memory from being reused while the entry lives.
-type clientScopeSets struct {
+type ClientScopeSets struct {
 	mu      sync.RWMutex
 	entries map[string]clientScopeSet
 	// max bounds the entries, as the client cache bounds its records; when
@@ -29,12 +29,13 @@ type clientScopeSet struct {
 	set  scope.Set
 }
 
-func newClientScopeSets(max int) *clientScopeSets {
-	return &clientScopeSets{entries: make(map[string]clientScopeSet), max: max}
+// NewClientScopeSets holds at most max clients' sets.
+func NewClientScopeSets(max int) *ClientScopeSets {
+	return &ClientScopeSets{entries: make(map[string]clientScopeSet), max: max}
 }
 
 // of returns c's registered scopes as a set.
-func (cs *clientScopeSets) of(c storage.Client) scope.Set {
+func (cs *ClientScopeSets) of(c storage.Client) scope.Set {
 	cs.mu.RLock()
 	e, ok := cs.entries[c.ID]
 	cs.mu.RUnlock()

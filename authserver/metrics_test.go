@@ -1,4 +1,4 @@
-package module
+package authserver
 
 import (
 	"testing"
@@ -19,11 +19,11 @@ func TestMetricsSharedRegistry(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
-			first, err := newMetrics(reg, perClient)
+			first, err := NewMetrics(reg, perClient)
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := newMetrics(reg, perClient)
+			second, err := NewMetrics(reg, perClient)
 			if err != nil {
 				t.Fatalf("second registration: %v", err)
 			}

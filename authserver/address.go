@@ -1,0 +1,32 @@
+package authserver
+
+import (
+	"net/http"
+	"net/netip"
+
+	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/storage"
+)
+
+// addrUnproven refuses to decide an allowlist on an address that is not yet
+// proven. A request sent as TLS 1.3 or HTTP/3 early data (0-RTT) arrives
+// before the handshake completes: its source address may be spoofed and the
+// request replayed. Such a request is asked to come again after the
+// handshake (425 Too Early, RFC 8470 §5.2), as Caddy's own client_ip matcher
+// does. A client without an allowlist has no address decision to make: nil.
+func addrUnproven(c storage.Client, r *http.Request) *oauth.Error {
+	if len(c.IPAllowlist) == 0 || r.TLS == nil || r.TLS.HandshakeComplete {
+		return nil
+	}
+	return &oauth.Error{
+		Code:        oauth.CodeTemporarilyUnavailable,
+		Description: "the client's address cannot be verified before the TLS handshake completes; send the request again after it",
+		Status:      http.StatusTooEarly,
+	}
+}
+
+// addrAllowed reports whether the client may connect from addr.
+func addrAllowed(c storage.Client, addr netip.Addr) bool {
+	return ipallow.List(c.IPAllowlist).Contains(addr)
+}

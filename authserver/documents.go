@@ -1,0 +1,153 @@
+package authserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/oauth"
+)
+
+// Well-known paths and cache lifetimes of the public documents.
+const (
+	// MetadataPathPrefix is RFC 8414's well-known prefix.
+	MetadataPathPrefix = "/.well-known/oauth-authorization-server"
+	// ResourceMetadataPrefix is RFC 9728's well-known prefix.
+	ResourceMetadataPrefix = "/.well-known/oauth-protected-resource"
+	// jwksMaxAge lets verifiers cache the key set briefly. Rotation publishes
+	// a key a whole rotation period before it signs, so caching never makes a
+	// verifier miss a new key; a retired key vanishes within this time.
+	jwksMaxAge = "public, max-age=300"
+	// documentMaxAge is the cache lifetime of the metadata documents, which
+	// change only with the config.
+	documentMaxAge = "public, max-age=3600"
+)
+
+// Document is a public JSON document, answered to GET and HEAD.
+type Document struct {
+	// Body is the document.
+	Body []byte
+	// CacheControl is its Cache-Control header.
+	CacheControl string
+}
+
+// ServeHTTP answers GET and HEAD with the document, other methods with 405.
+func (d Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	writeDocument(w, r, d.Body, d.CacheControl)
+}
+
+// writeDocument answers GET and HEAD with a public JSON document.
+func writeDocument(w http.ResponseWriter, r *http.Request, doc []byte, cacheControl string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		oauth.MethodNotAllowed("this document is read with GET").Write(w)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Content-Length", strconv.Itoa(len(doc)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(doc)
+	}
+}
+
+// JWKSEndpoint serves the public signing keys (RFC 7517), the current set at
+// each request.
+type JWKSEndpoint struct{ *Server }
+
+// ServeHTTP answers with the key set.
+func (e JWKSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	writeDocument(w, r, e.KeySet().JWKS(), jwksMaxAge)
+}
+
+// EndpointPaths are where the OAuth endpoints are served, on the issuer's
+// host.
+type EndpointPaths struct {
+	Token, Revocation, Introspection, JWKS string
+}
+
+// MetadataPath is where the RFC 8414 metadata of issuer is served: the
+// metadata of https://host/path lives at
+// /.well-known/oauth-authorization-server/path (§3).
+func MetadataPath(issuer string) string {
+	u, _ := url.Parse(issuer) // validated with the config
+	return MetadataPathPrefix + strings.TrimSuffix(u.Path, "/")
+}
+
+// Metadata renders the RFC 8414 document: exactly what the issuer serves.
+// There is no authorization endpoint yet, so neither it nor
+// response_types_supported (the response types that endpoint accepts) is
+// published: RFC 8414 lets authorization_endpoint go when no grant uses it,
+// and an empty response_types_supported, the only true value, is refused by
+// clients that validate metadata. Both arrive with the authorization code
+// grant.
+func Metadata(issuer string, paths EndpointPaths) (Document, error) {
+	base := strings.TrimSuffix(issuer, "/")
+	issuerURL, _ := url.Parse(issuer)
+	if issuerURL.Path != "" && issuerURL.Path != "/" {
+		// Endpoints are served on the issuer's host at their own paths.
+		base = issuerURL.Scheme + "://" + issuerURL.Host
+	}
+	authMethods := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost}
+	body, err := json.Marshal(map[string]any{
+		"issuer":                                        issuer,
+		"token_endpoint":                                base + paths.Token,
+		"jwks_uri":                                      base + paths.JWKS,
+		"revocation_endpoint":                           base + paths.Revocation,
+		"introspection_endpoint":                        base + paths.Introspection,
+		"grant_types_supported":                         grant.Supported,
+		"token_endpoint_auth_methods_supported":         authMethods,
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"introspection_endpoint_auth_methods_supported": authMethods,
+	})
+	return Document{Body: body, CacheControl: documentMaxAge}, err
+}
+
+// ResourceMetadata holds the RFC 9728 documents of one config's protected
+// resources (guarded routes and remote admin), by path, so that the issuer
+// serves them too.
+type ResourceMetadata struct{ docs sync.Map }
+
+// Publish renders the document of resource, served by authServer, and
+// records it at its well-known path, which it returns. scopes may be nil.
+func (m *ResourceMetadata) Publish(resource, authServer string, scopes []string) (string, Document, error) {
+	u, err := url.Parse(resource)
+	if err != nil {
+		return "", Document{}, err
+	}
+	fields := map[string]any{
+		"resource":                 resource,
+		"authorization_servers":    []string{authServer},
+		"bearer_methods_supported": []string{"header"},
+	}
+	if scopes != nil {
+		fields["scopes_supported"] = scopes
+	}
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return "", Document{}, err
+	}
+	// RFC 9728 §3.1: the well-known segment goes between host and path.
+	path := ResourceMetadataPrefix + strings.TrimSuffix(u.Path, "/")
+	doc := Document{Body: body, CacheControl: documentMaxAge}
+	m.docs.Store(path, doc)
+	return path, doc, nil
+}
+
+// Lookup returns the document published at path.
+func (m *ResourceMetadata) Lookup(path string) (Document, bool) {
+	if !strings.HasPrefix(path, ResourceMetadataPrefix) {
+		return Document{}, false
+	}
+	doc, ok := m.docs.Load(path)
+	if !ok {
+		return Document{}, false
+	}
+	return doc.(Document), true
+}

@@ -1,0 +1,77 @@
+package authserver
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
+)
+
+// newTestServer opens a server on a bbolt store in a temporary directory,
+// without Caddy; a request's client address is its RemoteAddr.
+func newTestServer(tb testing.TB) *Server {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(filepath.Join(tb.TempDir(), "scopegate.db"), storage.BoltOptions{Timeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	cached, err := storage.NewCached(db, 100)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	metrics, err := NewMetrics(prometheus.NewRegistry(), false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rules, _ := scope.NewRules(nil)
+	cfg := Config{
+		Issuer: "https://gw.example", AccessTokenTTL: 15 * time.Minute, MaxAccessTokenTTL: 90 * time.Minute,
+		Leeway: 30 * time.Second, VerifiedTokenCacheSize: 100, ScopeRules: rules, Metrics: metrics,
+		ClientAddr: func(r *http.Request) netip.Addr {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			addr, _ := netip.ParseAddr(host)
+			return addr
+		},
+	}
+	cfg.Keys = &StoredKeys{Alg: token.AlgES256, RetiredLifetime: cfg.RetiredKeyLifetime()}
+	s, err := New(cfg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	usage := new(Usage)
+	revoked, err := LoadRevokedTokens(ctx, cached, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg := registry.New(UsageStore{Store: cached, Counters: usage}, registry.Limits{
+		MaxClients: 100, MaxScopes: 100, MaxTokenTTL: cfg.MaxAccessTokenTTL, TokenIssuer: cfg.Issuer,
+	})
+	err = s.Open(ctx, Shared{Store: cached, Registry: reg, KeyRing: NewKeyRing(cached), Revoked: revoked,
+		Usage: usage, ClientScopes: NewClientScopeSets(100)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// newTestClient creates a client and returns its ID and secret.
+func newTestClient(tb testing.TB, s *Server, scopes string) (string, string) {
+	tb.Helper()
+	c, secret, err := s.Registry.Create(context.Background(), registry.Metadata{ClientName: "test-" + scopes, Scope: scopes})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.ClientID, secret
+}

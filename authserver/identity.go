@@ -1,0 +1,125 @@
+package authserver
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Identity headers the upstream receives.
+const (
+	headerClientID = "X-Client-Id"
+	headerScope    = "X-Scope"
+)
+
+// SetIdentity removes identity headers the caller sent (in any case, with
+// underscores or hyphens: some upstreams treat them alike) and sets the
+// gateway's: X-Client-Id and X-Scope. The caller may not remove the gateway's
+// headers either: identity names are dropped from Connection (a proxy drops
+// the headers it names) and from request trailers (which arrive after the
+// guard has run).
+func SetIdentity(r *http.Request, clientID, scopes string) {
+	for name, values := range r.Header {
+		switch {
+		case isIdentityHeader(name):
+			delete(r.Header, name)
+		case name == "Connection" || name == "Trailer":
+			dropIdentityTokens(r.Header, name, values)
+		}
+	}
+	if r.Trailer != nil && r.Body != nil && r.Body != http.NoBody {
+		deleteIdentityNames(r.Trailer)
+		r.Body = &trailerGuard{ReadCloser: r.Body, trailer: r.Trailer}
+	}
+	r.Header[headerClientID] = []string{clientID}
+	r.Header[headerScope] = []string{scopes}
+}
+
+// trailerGuard removes identity names from the request's trailers when the
+// body has been read to its end. Go's server merges the trailers it receives
+// (declared or not) into the request's Trailer map only then, and
+// reverse_proxy sends that same map to the upstream after the body. The map
+// is non-nil only when the caller declared trailers, so only such requests
+// are wrapped.
+type trailerGuard struct {
+	io.ReadCloser
+	trailer http.Header
+}
+
+func (t *trailerGuard) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF {
+		deleteIdentityNames(t.trailer)
+	}
+	return n, err
+}
+
+// deleteIdentityNames deletes every identity header from h.
+func deleteIdentityNames(h http.Header) {
+	for name := range h {
+		if isIdentityHeader(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// dropIdentityTokens removes identity names from the comma-separated lists
+// of the header name (Connection or Trailer), deleting the header when
+// nothing else is left. Lists without an identity name are left alone and
+// cost no allocation.
+func dropIdentityTokens(h http.Header, name string, values []string) {
+	if !slices.ContainsFunc(values, listsIdentityName) {
+		return
+	}
+	var kept []string
+	for _, v := range values {
+		var rest []string
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.Trim(item, " \t"); item != "" && !isIdentityHeader(item) {
+				rest = append(rest, item)
+			}
+		}
+		if len(rest) > 0 {
+			kept = append(kept, strings.Join(rest, ", "))
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, name)
+		return
+	}
+	h[name] = kept
+}
+
+// listsIdentityName reports whether a comma-separated header value names an
+// identity header.
+func listsIdentityName(v string) bool {
+	for item := range strings.SplitSeq(v, ",") {
+		if isIdentityHeader(strings.Trim(item, " \t")) {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdentityHeader reports whether name is X-Client-Id or X-Scope, ignoring
+// case and treating '_' as '-'.
+func isIdentityHeader(name string) bool {
+	return headerNameEqual(name, headerClientID) || headerNameEqual(name, headerScope)
+}
+
+func headerNameEqual(name, want string) bool {
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		a, b := name[i], want[i]
+		if a == '_' {
+			a = '-'
+		}
+		if a|0x20 != b|0x20 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,170 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/scopegate/scopegate/admin"
+	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
+)
+
+// KeySource is where a config's signing keys come from: the keys generated
+// and kept in the store (StoredKeys) or the operator's key file (FileKey).
+// Everything that signs, verifies, rotates or retires keys goes through it,
+// so nothing else asks which kind it is.
+type KeySource interface {
+	// KeySet returns the keys to sign and verify with; never nil once
+	// loaded.
+	KeySet() *token.KeySet
+	// Load prepares the keys once the store is open; ring is the store's.
+	Load(ctx context.Context, ring *KeyRing) error
+	// Rotate makes the next key sign. With due > 0 it is the automatic
+	// rotation, done only when the active key is older than due; with 0 it
+	// is an operator's request. It reports whether it rotated.
+	Rotate(ctx context.Context, due time.Duration) (rotated bool, err error)
+	// Retire takes the key kid out of service at once, for a key that may
+	// be compromised: its tokens stop verifying. admin.ErrKeyNotFound when
+	// there is no such key.
+	Retire(ctx context.Context, kid string) error
+}
+
+// StoredKeys are keys generated and kept in the store, rotated by the
+// gateway. They are shared: a config reads them when it starts (the first
+// start makes them), so a rotation through one config is seen by every
+// config on the store.
+type StoredKeys struct {
+	// Alg is the algorithm of the keys generated from now on.
+	Alg string
+	// RetiredLifetime is how long a retired key stays published.
+	RetiredLifetime time.Duration
+
+	ring *KeyRing
+}
+
+// KeySet returns the ring's current keys.
+func (s *StoredKeys) KeySet() *token.KeySet { return s.ring.keySet() }
+
+// Load makes sure the store holds an active and a next key and installs
+// them for every config on the store, read now so that a rotation made by
+// the previous config is kept.
+func (s *StoredKeys) Load(ctx context.Context, ring *KeyRing) error {
+	ks, err := ring.prepareStored(ctx, s.Alg)
+	if err != nil {
+		return fmt.Errorf("scopegate: %w", err)
+	}
+	s.ring = ring
+	ring.install(ks)
+	return nil
+}
+
+// Rotate rotates to Alg, when due (see KeySource).
+func (s *StoredKeys) Rotate(ctx context.Context, due time.Duration) (bool, error) {
+	return s.ring.rotate(ctx, s.Alg, s.RetiredLifetime, due)
+}
+
+// Retire retires kid at once. Retiring the active key makes the next key
+// sign and publishes a new next key.
+func (s *StoredKeys) Retire(ctx context.Context, kid string) error {
+	err := s.ring.retire(ctx, kid)
+	if errors.Is(err, token.ErrKeyNotFound) {
+		return admin.ErrKeyNotFound
+	}
+	return err
+}
+
+// Refusals of key changes when the operator supplies the key as a file:
+// the file is the only key, so the way to change it is to replace it.
+var (
+	errRotateKeyFile = &admin.KeyConflictError{Reason: "the signing key comes from signing_key_file; " +
+		"to rotate, replace the file and reload the config"}
+	errRetireKeyFile = &admin.KeyConflictError{Reason: "this key comes from signing_key_file and is the only key that signs; " +
+		"to retire it, replace the file with a new key and reload the config"}
+)
+
+// FileKey is the operator's one signing key, read from a file. It is read
+// and checked when the config loads, so a config with a bad key file fails
+// to load (and `caddy validate` reports it); it stays the config's own, so a
+// config that fails to load or start never touches the keys of the one that
+// runs. Stored keys stay untouched for a later return to managed keys.
+type FileKey struct {
+	keys *token.KeySet
+}
+
+// ReadKeyFile reads the PEM key at path for alg. A key that cannot be read
+// is an error: the gateway never serves without the keys it was told to use.
+func ReadKeyFile(path, alg string, now time.Time) (*FileKey, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing_key_file: %w", err)
+	}
+	key, err := token.KeyFromPEM(pemBytes, alg, now)
+	if err != nil {
+		return nil, fmt.Errorf("signing_key_file %s: %w", path, err)
+	}
+	ks, err := token.NewKeySet([]storage.SigningKey{key}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &FileKey{keys: ks}, nil
+}
+
+// KeySet returns the file's key.
+func (f *FileKey) KeySet() *token.KeySet { return f.keys }
+
+// Load does nothing: the key was read with the config.
+func (f *FileKey) Load(context.Context, *KeyRing) error { return nil }
+
+// Rotate is the operator's, by replacing the file: automatic rotation
+// passes, a request is refused with a conflict that says so.
+func (f *FileKey) Rotate(_ context.Context, due time.Duration) (bool, error) {
+	if due > 0 {
+		return false, nil
+	}
+	return false, errRotateKeyFile
+}
+
+// Retire refuses: the file's key is the only key there is.
+func (f *FileKey) Retire(_ context.Context, kid string) error {
+	if f.keys.HasKey(kid) {
+		return errRetireKeyFile
+	}
+	return admin.ErrKeyNotFound
+}
+
+// KeyAdmin gives the admin API the signing keys: their public descriptions,
+// rotation on demand, and retirement of a key that may be compromised.
+type KeyAdmin struct{ Source KeySource }
+
+// Keys lists every signing key's public description, as {"keys": [...]}.
+func (k KeyAdmin) Keys(context.Context) (any, error) {
+	return map[string][]token.KeyInfo{"keys": k.Source.KeySet().Keys()}, nil
+}
+
+// RotateKeys rotates now: the published next key starts signing, the active
+// one retires and stays published until its tokens have expired.
+func (k KeyAdmin) RotateKeys(ctx context.Context) (any, error) {
+	if _, err := k.Source.Rotate(ctx, 0); err != nil {
+		return nil, err
+	}
+	return k.Keys(ctx)
+}
+
+// RevokeKey retires the key kid at once: it leaves the JWKS and its tokens
+// are refused on the next request, cached or not, because the guard only
+// accepts tokens of keys in the current set.
+func (k KeyAdmin) RevokeKey(ctx context.Context, kid string) (any, error) {
+	if err := k.Source.Retire(ctx, kid); err != nil {
+		return nil, err
+	}
+	return k.Keys(ctx)
+}
+
+var (
+	_ KeySource        = (*StoredKeys)(nil)
+	_ KeySource        = (*FileKey)(nil)
+	_ admin.KeyManager = KeyAdmin{}
+)

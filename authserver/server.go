@@ -1,0 +1,213 @@
+// Package authserver is Scopegate's OAuth 2.0 authorization server, free of
+// Caddy: the OAuth endpoints as http.Handlers (token, revocation,
+// introspection, JWKS and the metadata documents), one file per grant, the
+// throttled client login, token checking, the signing key sources, the
+// revoked-token set, usage counters and metrics, the guard's decision and
+// remote admin's caller authentication. The Caddy adapter (package module)
+// configures a Server, opens its store and hands requests to it.
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/throttle"
+	"github.com/scopegate/scopegate/token"
+)
+
+// MaxLeeway bounds the leeway a config may allow. Revocations are kept until
+// the token's exp plus this bound, whatever the current leeway, so that a
+// reload that raises the leeway cannot revive a revoked token.
+const MaxLeeway = 5 * time.Minute
+
+// Config is what a Server is built from: the options of one config, already
+// defaulted and checked by the adapter.
+type Config struct {
+	// Issuer is the exact iss of the tokens issued and accepted.
+	Issuer string
+	// AccessTokenTTL is the lifetime of a token whose client sets none.
+	AccessTokenTTL time.Duration
+	// MaxAccessTokenTTL bounds every token's lifetime.
+	MaxAccessTokenTTL time.Duration
+	// Leeway is the clock skew tolerated on exp, nbf and iat.
+	Leeway time.Duration
+	// VerifiedTokenCacheSize is how many verified tokens are remembered.
+	VerifiedTokenCacheSize int
+	// FailedLoginLimit and FailedLoginWindow throttle failed client logins
+	// per source; zero takes throttle's defaults.
+	FailedLoginLimit  int
+	FailedLoginWindow time.Duration
+	// ScopeRules are the compiled scope implication rules of guarded routes.
+	ScopeRules *scope.Rules
+	// Keys is where the signing keys come from.
+	Keys KeySource
+	// Metrics counts what the server does; see NewMetrics.
+	Metrics *Metrics
+	// ClientAddr returns a request's client address as the host server
+	// resolved it (trusted proxies honoured), never from a header; the zero
+	// Addr when unknown.
+	ClientAddr func(*http.Request) netip.Addr
+	// Logger receives the server's log lines. Default: a no-op logger.
+	Logger *zap.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Shared is the state every config on one store shares, and the store-backed
+// registry of this config: it exists once the store is open.
+type Shared struct {
+	// Store is the open store, behind its cache.
+	Store storage.Store
+	// Registry is the client registry over the open store.
+	Registry *registry.Registry
+	// KeyRing holds the keys kept in the store.
+	KeyRing *KeyRing
+	// Revoked is the set of tokens revoked at the revocation endpoint.
+	Revoked *RevokedTokens
+	// Usage counts per-client usage until it is flushed to the store.
+	Usage *Usage
+	// ClientScopes caches client records' scopes as sets for the guard.
+	ClientScopes *ClientScopeSets
+}
+
+// Server is one config's authorization server. Its handlers may be mounted
+// before its store is open: they wait for Open (see AwaitOpen).
+type Server struct {
+	Config
+	// Shared is set by Open; read it only after AwaitOpen returns nil.
+	Shared
+
+	verifier    *token.Verifier
+	verified    *token.VerifiedCache
+	logins      *throttle.Throttle
+	revokeLimit *throttle.Throttle
+	resources   *ResourceMetadata
+
+	// done ends the wait for Open: the config stopped before it opened.
+	done <-chan struct{}
+	// opened is closed by Open.
+	opened chan struct{}
+}
+
+// New builds a server from cfg. done is closed when the config stops; a
+// request still waiting for Open then gets ErrNotOpen.
+func New(cfg Config, done <-chan struct{}) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = func(*http.Request) netip.Addr { return netip.Addr{} }
+	}
+	if cfg.Keys == nil || cfg.Metrics == nil {
+		return nil, errors.New("a key source and metrics are required")
+	}
+	s := &Server{
+		Config:      cfg,
+		verifier:    &token.Verifier{Issuer: cfg.Issuer, Leeway: cfg.Leeway, Now: cfg.Now},
+		logins:      throttle.New(cfg.FailedLoginLimit, cfg.FailedLoginWindow, 0),
+		revokeLimit: throttle.New(revocationsPerWindow, revocationWindow, 0),
+		resources:   new(ResourceMetadata),
+		done:        done,
+		opened:      make(chan struct{}),
+	}
+	var err error
+	if s.verified, err = token.NewVerifiedCache(cfg.VerifiedTokenCacheSize); err != nil {
+		return nil, fmt.Errorf("verified token cache: %w", err)
+	}
+	return s, nil
+}
+
+// Open gives the server its store-backed state, loads its signing keys and
+// lets waiting requests through. It is called once.
+func (s *Server) Open(ctx context.Context, shared Shared) error {
+	s.Shared = shared
+	if err := s.Keys.Load(ctx, shared.KeyRing); err != nil {
+		return err
+	}
+	close(s.opened)
+	return nil
+}
+
+// ErrNotOpen answers requests that reach a config whose store will never
+// open: its start failed, another app's did, or it was only validated.
+var ErrNotOpen = errors.New("scopegate: the gateway's store is not open (the config did not start)")
+
+// AwaitOpen returns once the server is open, so its store, registry and keys
+// may be used; or ErrNotOpen when the config stops first, or ctx's error
+// when the request goes away. Once open it costs one non-blocking channel
+// receive and no allocation.
+func (s *Server) AwaitOpen(ctx context.Context) error {
+	select {
+	case <-s.opened:
+		return nil
+	default:
+	}
+	select {
+	case <-s.opened:
+		return nil
+	case <-s.done:
+		return ErrNotOpen
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// KeySet returns the keys this config signs and verifies with.
+func (s *Server) KeySet() *token.KeySet { return s.Keys.KeySet() }
+
+// Resources returns the RFC 9728 documents of this config's protected
+// resources, which the issuer serves too.
+func (s *Server) Resources() *ResourceMetadata { return s.resources }
+
+// MaxTokenLength is the longest access token the server reads.
+func (s *Server) MaxTokenLength() int { return s.verifier.MaxTokenLength }
+
+// RetiredKeyLifetime is how long a retired key stays published: until every
+// token it signed has expired, allowing for clock skew.
+func (c Config) RetiredKeyLifetime() time.Duration {
+	return c.MaxAccessTokenTTL + c.Leeway
+}
+
+// Maintain runs one round of upkeep: it rotates the signing key when it is
+// older than rotateEvery (0: never automatically), forgets expired
+// revocations and flushes the usage counters. Errors are logged.
+func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
+	if rotateEvery > 0 {
+		rotated, err := s.Keys.Rotate(ctx, rotateEvery)
+		switch {
+		case err != nil:
+			s.Logger.Error("automatic key rotation failed", zap.Error(err))
+		case rotated:
+			s.Logger.Info("signing key rotated", zap.String("kid", s.KeySet().SigningKeyID()))
+		}
+	}
+	if err := s.Revoked.Prune(ctx, s.Now()); err != nil {
+		s.Logger.Error("pruning expired revocations failed", zap.Error(err))
+	}
+	if err := s.Usage.Flush(ctx, s.Store); err != nil {
+		s.Logger.Error("flushing usage counters failed", zap.Error(err))
+	}
+}
+
+// ForgetVerifiedTokens empties the verified-token cache, so every token is
+// verified again on its next use.
+func (s *Server) ForgetVerifiedTokens() { s.verified.Purge() }
+
+// SetClock makes the server, its token verifier included, read the time
+// from now: for tests of expiry.
+func (s *Server) SetClock(now func() time.Time) {
+	s.Now = now
+	s.verifier.Now = now
+}

@@ -1,0 +1,81 @@
+package authserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
+)
+
+// grantFunc issues what one grant type gives an authenticated client. Each
+// lives in its own file.
+type grantFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, client storage.Client)
+
+// grants maps each supported grant_type to its file's grantFunc.
+var grants = map[string]grantFunc{
+	grant.ClientCredentials: (*Server).clientCredentials,
+}
+
+// TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the
+// client and hands the request to the grant it names.
+type TokenEndpoint struct{ *Server }
+
+// ServeHTTP answers a token request. Checks run in the documented order:
+// request syntax, client authentication, client enabled, client address
+// (authenticate), then the grant's own.
+func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := e.Server
+	start := time.Now()
+	defer func() { s.Metrics.tokenLatency.Observe(time.Since(start).Seconds()) }()
+	req, client, oerr := s.authenticate(w, r, oauth.ParseTokenRequest)
+	if oerr != nil {
+		s.refuse(w, r, req, oerr)
+		return
+	}
+	issue, ok := grants[req.GrantType]
+	if !ok {
+		s.refuse(w, r, req, oauth.UnsupportedGrantType("the grant type is not supported"))
+		return
+	}
+	issue(s, w, r, req, client)
+}
+
+// tooLargeDescription answers a token request whose token would be longer
+// than the guard reads.
+var tooLargeDescription = "the access token would be longer than the " + strconv.Itoa(token.MaxLength) +
+	"-byte limit on access tokens; request fewer scopes or resources, or ask the operator to shorten the client's scope, audience or claims"
+
+// tokenResponse is the successful token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// accessTokenTTL is the lifetime of client's tokens: its own, bounded by
+// the maximum, or the default.
+func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
+	if client.AccessTokenTTL > 0 {
+		return min(client.AccessTokenTTL, s.MaxAccessTokenTTL)
+	}
+	return s.AccessTokenTTL
+}
+
+// writeToken answers a token request with its response, counting the
+// issued token.
+func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
+	body, _ := json.Marshal(resp)
+	s.Usage.tokenIssued(client.ID, now)
+	s.Metrics.tokenIssued(client.ID)
+	h := w.Header()
+	oauth.NoStore(h)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
