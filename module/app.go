@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/throttle"
@@ -29,14 +29,14 @@ func init() {
 // Defaults and bounds of the app's options.
 const (
 	defaultCacheSize         = 10000
-	defaultMaxClients        = 2000
-	defaultMaxScopes         = 1000
+	defaultMaxClients        = registry.DefaultMaxClients
+	defaultMaxScopes         = registry.DefaultMaxScopes
 	defaultAccessTokenTTL    = 15 * time.Minute
-	defaultMaxAccessTokenTTL = 90 * time.Minute
+	defaultMaxAccessTokenTTL = registry.DefaultMaxTokenTTL
 	defaultLockTimeout       = time.Second
 	defaultSigningAlg        = token.AlgES256
 	defaultKeyRotation       = 30 * 24 * time.Hour
-	defaultLeeway            = 30 * time.Second
+	defaultLeeway            = token.DefaultLeeway
 	defaultVerifiedCacheSize = 10000
 	// maxLeeway bounds the leeway option. Revocations are kept until the
 	// token's exp plus this bound, whatever the current leeway, so that a
@@ -322,9 +322,7 @@ func (a *App) validateConfig() error {
 	if a.Issuer == "" {
 		return errors.New("scopegate: issuer is required (the exact URL tokens name as `iss`)")
 	}
-	u, err := url.Parse(a.Issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if !oauth.ValidIssuer(a.Issuer) {
 		return fmt.Errorf("scopegate: issuer %q must be an absolute http(s) URL without user info, query or fragment", a.Issuer)
 	}
 	switch {

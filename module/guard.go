@@ -235,7 +235,7 @@ func (g *Guard) setup(app *App, logger *zap.Logger) error {
 	g.Resource = cmpOr(g.Resource, g.Audience)
 	if g.Resource != "" {
 		u, err := url.Parse(g.Resource)
-		if err != nil || !u.IsAbs() || u.Fragment != "" {
+		if err != nil || !oauth.ValidResource(g.Resource) {
 			return fmt.Errorf("scopegate_guard: resource %q must be an absolute URI without a fragment", g.Resource)
 		}
 		// RFC 9728 §3.1: the well-known segment goes between host and path.

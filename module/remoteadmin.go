@@ -15,6 +15,7 @@ import (
 
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -24,8 +25,8 @@ func init() {
 
 // Features that grant access to the client-management API.
 const (
-	featureOwner      = "owner"
-	featureClientRead = "client_read"
+	featureOwner      = registry.FeatureOwner
+	featureClientRead = registry.FeatureClientRead
 	adminRealm        = "scopegate-admin"
 	// defaultAdminResourcePath is appended to the issuer to make remote
 	// admin's default resource identifier.

@@ -11,11 +11,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/throttle"
 )
 
 // featureIntrospect lets a client call the introspection endpoint.
-const featureIntrospect = "introspect"
+const featureIntrospect = registry.FeatureIntrospect
 
 // Each client may store at most revocationsPerWindow revocations per
 // revocationWindow. Every revocation is kept until its token expires (up to
