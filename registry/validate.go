@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/internal/strictjson"
 	"github.com/scopegate/scopegate/ipallow"
 	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/scope"
@@ -225,12 +226,10 @@ func checkObject(field string, raw json.RawMessage, max int) (json.RawMessage, e
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, &ValidationError{Field: field, Reason: "must be a JSON object"}
 	}
-	if _, _, problem := walkMembers(buf.Bytes()); problem != jsonOK {
-		reason := "has a member name that appears more than once"
-		if problem == jsonTooDeep {
-			reason = "is nested more than " + strconv.Itoa(maxJSONDepth) + " levels deep"
-		}
-		return nil, &ValidationError{Field: field, Reason: reason}
+	if _, err := strictjson.Members(buf.Bytes()); err != nil {
+		var se *strictjson.Error
+		errors.As(err, &se)
+		return nil, &ValidationError{Field: field, Reason: problemReason(se.Problem, true)}
 	}
 	if buf.Len() > max {
 		return nil, &ValidationError{Field: field, Reason: "must be at most " + strconv.Itoa(max) + " bytes of JSON"}

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/strictjson"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -229,21 +230,21 @@ func (m *keyMaterial) appendPublicJWK(dst []byte, kid string) []byte {
 	case m.ec != nil:
 		x, y := ecCoordinates(m.ec)
 		dst = append(dst, `{"kty":"EC","use":"sig","alg":"ES256","kid":`...)
-		dst = appendString(dst, kid)
+		dst = strictjson.AppendString(dst, kid)
 		dst = append(dst, `,"crv":"P-256","x":"`...)
 		dst = base64.RawURLEncoding.AppendEncode(dst, x)
 		dst = append(dst, `","y":"`...)
 		dst = base64.RawURLEncoding.AppendEncode(dst, y)
 	case m.rsa != nil:
 		dst = append(dst, `{"kty":"RSA","use":"sig","alg":"RS256","kid":`...)
-		dst = appendString(dst, kid)
+		dst = strictjson.AppendString(dst, kid)
 		dst = append(dst, `,"n":"`...)
 		dst = base64.RawURLEncoding.AppendEncode(dst, m.rsa.N.Bytes())
 		dst = append(dst, `","e":"`...)
 		dst = base64.RawURLEncoding.AppendEncode(dst, big.NewInt(int64(m.rsa.E)).Bytes())
 	default:
 		dst = append(dst, `{"kty":"OKP","use":"sig","alg":"EdDSA","kid":`...)
-		dst = appendString(dst, kid)
+		dst = strictjson.AppendString(dst, kid)
 		dst = append(dst, `,"crv":"Ed25519","x":"`...)
 		dst = base64.RawURLEncoding.AppendEncode(dst, m.ed)
 	}
@@ -385,9 +386,9 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 		jwks = m.appendPublicJWK(jwks, k.ID)
 		published++
 		if i == si {
-			header := append([]byte(`{"alg":`), appendString(nil, k.Algorithm)...)
+			header := append([]byte(`{"alg":`), strictjson.AppendString(nil, k.Algorithm)...)
 			header = append(header, `,"kid":`...)
-			header = appendString(header, k.ID)
+			header = strictjson.AppendString(header, k.ID)
 			header = append(header, `,"typ":"at+jwt"}`...)
 			ks.signing = &signingKey{
 				kid:    k.ID,

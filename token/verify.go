@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/strictjson"
 )
 
 // DefaultLeeway is the clock skew a Verifier allows on exp, nbf and iat when
@@ -271,13 +273,13 @@ type jwsHeader struct {
 // name is read.
 func parseHeader(b []byte) (jwsHeader, error) {
 	var h jwsHeader
-	r, err := openObject(b)
+	r, err := strictjson.OpenObject(b)
 	if err != nil {
 		return h, errHeaderJSON
 	}
 	var seen [3]bool // alg, kid, typ
 	for {
-		key, _, done, err := r.next()
+		key, _, done, err := r.Next()
 		if err != nil {
 			return h, errHeaderJSON
 		}
@@ -299,7 +301,7 @@ func parseHeader(b []byte) (jwsHeader, error) {
 		case "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256":
 			return h, errHeaderKeyRef
 		default:
-			if err := r.skip(); err != nil {
+			if err := r.Skip(); err != nil {
 				return h, errHeaderJSON
 			}
 			continue
@@ -308,13 +310,13 @@ func parseHeader(b []byte) (jwsHeader, error) {
 			return h, errHeaderField
 		}
 		seen[field] = true
-		start, end, escaped, err := r.stringValue()
+		start, end, escaped, err := r.StringValue()
 		if err != nil {
 			return h, errHeaderField
 		}
 		value := b[start:end]
 		if escaped {
-			value = unescape(value)
+			value = strictjson.Unescape(value)
 		}
 		switch field {
 		case 0:
