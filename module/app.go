@@ -88,7 +88,7 @@ type App struct {
 	SigningAlg string `json:"signing_alg,omitempty"`
 
 	// SigningKeyFile names a PEM file holding the one key to sign with
-	// (PKCS #8, SEC 1 or PKCS #1), instead of keys generated and kept in the
+	// (PKCS #8, SEC 1 or PKCS #1) or a private JWK (RFC 7517), instead of keys generated and kept in the
 	// store. Its kid is its RFC 7638 thumbprint. Rotation is then the
 	// operator's: replace the file and reload.
 	SigningKeyFile string `json:"signing_key_file,omitempty"`
@@ -270,7 +270,7 @@ func (a *App) prepareKeys() (*token.KeySet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading signing_key_file: %w", err)
 		}
-		key, err := token.KeyFromPEM(pemBytes, a.SigningAlg, a.now())
+		key, err := token.KeyFromFile(pemBytes, a.SigningAlg, a.now())
 		if err != nil {
 			return nil, fmt.Errorf("signing_key_file %s: %w", a.SigningKeyFile, err)
 		}
