@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 )
 
 // Features that grant access to the client-management API.
 const (
-	featureOwner      = "owner"
-	featureClientRead = "client_read"
-	adminRealm        = "scopegate-admin"
+	adminRealm = "scopegate-admin"
 )
 
 // AdminPermits reports whether client may use method on the
@@ -22,10 +21,10 @@ const (
 // decision never depends on the path, so no spelling of a path can change
 // it.
 func AdminPermits(client storage.Client, method string) bool {
-	if slices.Contains(client.Features, featureOwner) {
+	if slices.Contains(client.Features, registry.FeatureOwner) {
 		return true
 	}
-	return slices.Contains(client.Features, featureClientRead) && (method == http.MethodGet || method == http.MethodHead)
+	return slices.Contains(client.Features, registry.FeatureClientRead) && (method == http.MethodGet || method == http.MethodHead)
 }
 
 // AuthenticateAdmin identifies a remote admin caller by Basic credentials

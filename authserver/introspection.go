@@ -9,10 +9,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/registry"
 )
-
-// featureIntrospect lets a client call the introspection endpoint.
-const featureIntrospect = "introspect"
 
 // introspection is an RFC 7662 answer for an active token.
 type introspection struct {
@@ -43,7 +41,7 @@ func (e IntrospectionEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		s.refuse(w, r, req, oerr)
 		return
 	}
-	if !slices.Contains(client.Features, featureIntrospect) {
+	if !slices.Contains(client.Features, registry.FeatureIntrospect) {
 		e := oauth.UnauthorizedClient("the client may not introspect tokens")
 		e.Status = http.StatusForbidden
 		s.refuse(w, r, req, e)

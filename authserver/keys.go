@@ -94,14 +94,14 @@ type FileKey struct {
 	keys *token.KeySet
 }
 
-// ReadKeyFile reads the PEM key at path for alg. A key that cannot be read
+// ReadKeyFile reads the key at path (PEM or a private JWK) for alg. A key that cannot be read
 // is an error: the gateway never serves without the keys it was told to use.
 func ReadKeyFile(path, alg string, now time.Time) (*FileKey, error) {
-	pemBytes, err := os.ReadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading signing_key_file: %w", err)
 	}
-	key, err := token.KeyFromPEM(pemBytes, alg, now)
+	key, err := token.KeyFromFile(data, alg, now)
 	if err != nil {
 		return nil, fmt.Errorf("signing_key_file %s: %w", path, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/authserver"
+	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/token"
@@ -30,14 +30,14 @@ func init() {
 // Defaults and bounds of the app's options.
 const (
 	defaultCacheSize         = 10000
-	defaultMaxClients        = 2000
-	defaultMaxScopes         = 1000
+	defaultMaxClients        = registry.DefaultMaxClients
+	defaultMaxScopes         = registry.DefaultMaxScopes
 	defaultAccessTokenTTL    = 15 * time.Minute
-	defaultMaxAccessTokenTTL = 90 * time.Minute
+	defaultMaxAccessTokenTTL = registry.DefaultMaxTokenTTL
 	defaultLockTimeout       = time.Second
 	defaultSigningAlg        = token.AlgES256
 	defaultKeyRotation       = 30 * 24 * time.Hour
-	defaultLeeway            = 30 * time.Second
+	defaultLeeway            = token.DefaultLeeway
 	defaultVerifiedCacheSize = 10000
 	// maintenanceInterval is how often the app checks whether the signing key
 	// is due for rotation and forgets revocations of expired tokens.
@@ -84,9 +84,9 @@ type App struct {
 	// rotation.
 	SigningAlg string `json:"signing_alg,omitempty"`
 
-	// SigningKeyFile names a PEM file holding the one key to sign with
-	// (PKCS #8, SEC 1 or PKCS #1), instead of keys generated and kept in the
-	// store. Its kid is its RFC 7638 thumbprint. Rotation is then the
+	// SigningKeyFile names a file holding the one key to sign with, as PEM
+	// (PKCS #8, SEC 1 or PKCS #1) or as a private JWK, instead of keys
+	// generated and kept in the store. Its kid is its RFC 7638 thumbprint. Rotation is then the
 	// operator's: replace the file and reload.
 	SigningKeyFile string `json:"signing_key_file,omitempty"`
 
@@ -245,9 +245,7 @@ func (a *App) validateConfig() error {
 	if a.Issuer == "" {
 		return errors.New("scopegate: issuer is required (the exact URL tokens name as `iss`)")
 	}
-	u, err := url.Parse(a.Issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if !oauth.ValidIssuer(a.Issuer) {
 		return fmt.Errorf("scopegate: issuer %q must be an absolute http(s) URL without user info, query or fragment", a.Issuer)
 	}
 	switch {

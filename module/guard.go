@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/scope"
 )
 
@@ -143,7 +143,7 @@ func (g *Guard) setup(s *authserver.Server) error {
 	}
 	g.Resource = cmpOr(g.Resource, g.Audience)
 	if g.Resource != "" {
-		if u, err := url.Parse(g.Resource); err != nil || !u.IsAbs() || u.Fragment != "" {
+		if !oauth.ValidResource(g.Resource) {
 			return fmt.Errorf("scopegate_guard: resource %q must be an absolute URI without a fragment", g.Resource)
 		}
 		var err error

@@ -39,8 +39,9 @@ const (
 	MaxScopeLen = 4 << 10
 	// MaxResources is how many resource parameters one request may carry.
 	MaxResources = 16
-	// MaxResourceLen is the longest resource parameter accepted, in bytes.
-	MaxResourceLen = 2 << 10
+	// MaxResourceLen is the longest resource parameter accepted, in bytes:
+	// MaxURILength, the bound of every URI.
+	MaxResourceLen = MaxURILength
 )
 
 // maxBasicLen bounds the base64 credentials of a Basic header: the longest
@@ -131,8 +132,8 @@ var knownParams = []string{
 //   - scope at most MaxScopeLen bytes (invalid_request) and well-formed
 //     (invalid_scope);
 //   - at most MaxResources resource values of at most MaxResourceLen bytes
-//     (invalid_request), each an absolute URI without fragment
-//     (invalid_target, RFC 8707 §2).
+//     (invalid_request), each a resource identifier as ValidResource
+//     defines it (invalid_target, RFC 8707 §2).
 //
 // It does not authenticate the client. On error the request has not been
 // used for authentication and nothing from it should be logged.
@@ -423,30 +424,10 @@ func (req *TokenRequest) parseResource(values []string) *Error {
 		if len(v) > MaxResourceLen {
 			return InvalidRequest("a resource parameter is too long")
 		}
-		if !isAbsoluteURI(v) {
+		if !ValidResource(v) {
 			return InvalidTarget("resource must be an absolute URI without a fragment")
 		}
 	}
 	req.Resource = values
 	return nil
-}
-
-// ValidResource reports whether s may be sent as a resource parameter
-// (RFC 8707 §2): an absolute URI without a fragment, at most MaxResourceLen
-// bytes. A server's own resource identifiers are checked with it, so that
-// clients can always request them.
-func ValidResource(s string) bool {
-	return len(s) <= MaxResourceLen && isAbsoluteURI(s)
-}
-
-// isAbsoluteURI reports whether s is an absolute URI without a fragment and
-// without spaces or control characters.
-func isAbsoluteURI(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] == 0x7f || s[i] == '#' {
-			return false
-		}
-	}
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme != "" && (u.Host != "" || u.Opaque != "" || u.Path != "")
 }

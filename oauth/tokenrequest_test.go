@@ -476,23 +476,3 @@ func TestParseClientRequest(t *testing.T) {
 		}
 	})
 }
-
-func TestValidResource(t *testing.T) {
-	cases := []struct {
-		resource string
-		want     bool
-	}{
-		{"https://api.example.com/scopegate/admin", true},
-		{"urn:example:admin", true},
-		{"https://api.example.com/admin#frag", false},
-		{"/relative/path", false},
-		{"https://api.example.com/a b", false},
-		{"", false},
-		{"https://api.example.com/" + strings.Repeat("a", MaxResourceLen), false},
-	}
-	for _, tc := range cases {
-		if got := ValidResource(tc.resource); got != tc.want {
-			t.Errorf("ValidResource(%.60q) = %v, want %v", tc.resource, got, tc.want)
-		}
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/scopegate/scopegate/internal/strictjson"
 	"github.com/scopegate/scopegate/ipallow"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
@@ -154,10 +155,6 @@ var readOnlyFields = map[string]bool{
 	"tokens_revoked_at":        true,
 }
 
-// maxJSONDepth bounds the nesting of a request body (claims and metadata
-// are the only fields that nest at all).
-const maxJSONDepth = 32
-
 // DecodeMetadata reads a request body strictly: one JSON object in UTF-8,
 // nothing after it, no duplicate member names at any depth, no unknown or
 // read-only field, every field of its type. Every error is a
@@ -226,8 +223,10 @@ func typeError(err error) error {
 }
 
 // decodeObject checks that data is exactly one JSON object (UTF-8, nothing
-// but white space after it, no duplicate member names, nesting within
-// maxJSONDepth) and returns it with its top-level member names in order.
+// but white space after it) that strictjson accepts (no duplicate member
+// names at any depth, no lone surrogates, nesting within strictjson.MaxDepth)
+// and returns it with its top-level member names in order. encoding/json
+// reads it first only for its messages: the position of a syntax error.
 func decodeObject(data []byte) (json.RawMessage, []string, error) {
 	if !utf8.Valid(data) {
 		return nil, nil, &ValidationError{Field: "body", Reason: "is not UTF-8 encoded"}
@@ -250,108 +249,39 @@ func decodeObject(data []byte) (json.RawMessage, []string, error) {
 	if raw[0] != '{' {
 		return nil, nil, &ValidationError{Field: "body", Reason: "must be a JSON object"}
 	}
-	keys, field, problem := walkMembers(raw)
-	if problem != jsonOK {
-		return nil, nil, memberError(field, problem)
+	keys, err := strictjson.Members(raw)
+	if err != nil {
+		return nil, nil, memberError(err)
 	}
 	return raw, keys, nil
 }
 
-// jsonProblem is what walkMembers found wrong with a JSON object.
-type jsonProblem int
-
-const (
-	jsonOK jsonProblem = iota
-	// jsonDuplicateMember: a top-level member name appears twice.
-	jsonDuplicateMember
-	// jsonDuplicateNested: a member name appears twice in a nested object.
-	jsonDuplicateNested
-	// jsonTooDeep: nesting deeper than maxJSONDepth.
-	jsonTooDeep
-	// jsonInvalid: not valid JSON.
-	jsonInvalid
-)
-
-// walkMembers walks a JSON object and returns its top-level member names
-// in order. It finds duplicate member names at any depth (parsers disagree
-// on which one wins, and a reviewer would see the other one) and nesting
-// deeper than maxJSONDepth; field is then the top-level member at fault.
-func walkMembers(raw []byte) (top []string, field string, problem jsonProblem) {
-	type frame struct {
-		keys    map[string]struct{}
-		object  bool
-		wantKey bool
+// memberError describes a request body strictjson.Members refused. The
+// member is named only when fieldLabel finds it safe to repeat.
+func memberError(err error) error {
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return &ValidationError{Field: "body", Reason: "is not valid JSON"}
 	}
-	var stack []frame
-	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
-			stack[n-1].wantKey = true
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return top, "", jsonOK
-		}
-		if err != nil {
-			return nil, field, jsonInvalid
-		}
-		if n := len(stack); n > 0 && stack[n-1].wantKey {
-			if tok == json.Delim('}') {
-				stack = stack[:n-1]
-				valueDone()
-				continue
-			}
-			key, _ := tok.(string)
-			if n == 1 {
-				field = key
-			}
-			if _, dup := stack[n-1].keys[key]; dup {
-				if n == 1 {
-					return nil, field, jsonDuplicateMember
-				}
-				return nil, field, jsonDuplicateNested
-			}
-			stack[n-1].keys[key] = struct{}{}
-			stack[n-1].wantKey = false
-			if n == 1 {
-				top = append(top, key)
-			}
-			continue
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if len(stack) >= maxJSONDepth {
-				return nil, field, jsonTooDeep
-			}
-			obj := tok == json.Delim('{')
-			f := frame{object: obj, wantKey: obj}
-			if obj {
-				f.keys = make(map[string]struct{})
-			}
-			stack = append(stack, f)
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			valueDone()
-		default:
-			valueDone()
-		}
-	}
+	return &ValidationError{Field: fieldLabel(se.Member), Reason: problemReason(se.Problem, false)}
 }
 
-// memberError describes a problem walkMembers found in a request body.
-func memberError(field string, p jsonProblem) error {
+// problemReason says what a strictjson.Problem is wrong with. inObject is
+// true for the claims or metadata object, whose own members are nested
+// members of the body.
+func problemReason(p strictjson.Problem, inObject bool) string {
 	switch p {
-	case jsonDuplicateMember:
-		return &ValidationError{Field: fieldLabel(field), Reason: "appears more than once"}
-	case jsonDuplicateNested:
-		return &ValidationError{Field: fieldLabel(field), Reason: "has a member name that appears more than once"}
-	case jsonTooDeep:
-		return &ValidationError{Field: fieldLabel(field), Reason: "is nested more than " + strconv.Itoa(maxJSONDepth) + " levels deep"}
+	case strictjson.DuplicateMember:
+		if !inObject {
+			return "appears more than once"
+		}
+		return "has a member name that appears more than once"
+	case strictjson.DuplicateNested:
+		return "has a member name that appears more than once"
+	case strictjson.TooDeep:
+		return "is nested more than " + strconv.Itoa(strictjson.MaxDepth) + " levels deep"
 	}
-	return &ValidationError{Field: "body", Reason: "is not valid JSON"}
+	return "must be valid JSON: " + strictjson.Rule
 }
 
 // view builds the public view of a stored client at now.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/scopegate/scopegate/grant"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -31,9 +32,6 @@ const (
 	// FeatureIntrospect allows calling the introspection endpoint.
 	FeatureIntrospect = "introspect"
 )
-
-// GrantClientCredentials is the one grant this release supports.
-const GrantClientCredentials = "client_credentials"
 
 // MaxLiveSecrets is how many unexpired secrets a client may hold at once.
 const MaxLiveSecrets = 5
@@ -77,8 +75,8 @@ type Limits struct {
 	// MaxTokenTTL is the longest access_token_ttl a client may set.
 	// Default 90m.
 	MaxTokenTTL time.Duration
-	// GrantTypes lists the grants clients may be given. Default
-	// ["client_credentials"].
+	// GrantTypes lists the grants clients may be given. Default: every
+	// grant the server implements, grant.Supported.
 	GrantTypes []string
 	// Features lists the feature names clients may be given. Default: the
 	// closed list owner, client_read, introspect.
@@ -101,7 +99,7 @@ func (l Limits) withDefaults() Limits {
 		l.MaxTokenTTL = DefaultMaxTokenTTL
 	}
 	if len(l.GrantTypes) == 0 {
-		l.GrantTypes = []string{GrantClientCredentials}
+		l.GrantTypes = slices.Clone(grant.Supported)
 	} else {
 		l.GrantTypes = slices.Clone(l.GrantTypes)
 	}

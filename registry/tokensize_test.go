@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,8 +88,9 @@ func TestMetadataWithinTokenLimitAccepted(t *testing.T) {
 }
 
 // TestClaimsTheTokenWriterRefusesAreRefused: claims are checked by the
-// token package's own rule, so a lone surrogate, which encoding/json lets
-// through, is refused here rather than breaking every token request later.
+// strict JSON rule the token package applies, so a lone surrogate, which
+// encoding/json lets through, is refused here rather than breaking every
+// token request later.
 func TestClaimsTheTokenWriterRefusesAreRefused(t *testing.T) {
 	r, store, _ := newTestRegistry(t, Limits{})
 	before := store.snapshot(t)
@@ -98,17 +100,18 @@ func TestClaimsTheTokenWriterRefusesAreRefused(t *testing.T) {
 		"lone surrogate name":   `{"\ud800x":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			m, err := DecodeMetadata([]byte(`{"client_name":"a","claims":` + claims + `}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, err = r.Create(context.Background(), m)
-			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Field != "claims" {
-				t.Fatalf("got %v, want a claims *ValidationError", err)
-			}
-			if strings.Contains(err.Error(), `\ud`) {
-				t.Errorf("the message %q repeats the value", err)
+			// The body's reader refuses it first; a Metadata made without
+			// DecodeMetadata is refused when it is stored.
+			_, decodeErr := DecodeMetadata([]byte(`{"client_name":"a","claims":` + claims + `}`))
+			_, _, createErr := r.Create(context.Background(), Metadata{ClientName: "a", Claims: json.RawMessage(claims)})
+			for _, err := range []error{decodeErr, createErr} {
+				var ve *ValidationError
+				if !errors.As(err, &ve) || ve.Field != "claims" {
+					t.Fatalf("got %v, want a claims *ValidationError", err)
+				}
+				if strings.Contains(err.Error(), `\ud`) {
+					t.Errorf("the message %q repeats the value", err)
+				}
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/internal/strictjson"
 	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/token"
@@ -41,7 +43,6 @@ const (
 	maxClaimsBytes   = 4 << 10
 	maxMetadataBytes = 16 << 10
 	maxURIs          = 100
-	maxURILength     = 2048
 	// minTokenTTL is the shortest access_token_ttl a client may set: a token
 	// that lives less than the verifier's clock leeway would be accepted
 	// for longer than it says, and one that lives seconds is a mistake.
@@ -60,15 +61,15 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 		return storage.Client{}, err
 	}
 	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{GrantClientCredentials}
+		c.GrantTypes = []string{grant.ClientCredentials}
 	}
 	if c.Scopes, err = r.checkScope(m.Scope); err != nil {
 		return storage.Client{}, err
 	}
-	if c.Audience, err = checkURIs("audience", m.Audience); err != nil {
+	if c.Audience, err = checkURIs("audience", m.Audience, oauth.ValidResource, resourceRule); err != nil {
 		return storage.Client{}, err
 	}
-	if c.RedirectURIs, err = checkURIs("redirect_uris", m.RedirectURIs); err != nil {
+	if c.RedirectURIs, err = checkURIs("redirect_uris", m.RedirectURIs, oauth.ValidRedirectURI, redirectRule); err != nil {
 		return storage.Client{}, err
 	}
 	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
@@ -151,15 +152,16 @@ func (r *Registry) checkScope(s string) ([]string, error) {
 	return slices.Clone(scopes), nil
 }
 
-// checkURIs enforces a list of distinct absolute URIs (RFC 3986 section
-// 4.3: a scheme, no fragment), in printable ASCII.
-func checkURIs(field string, uris []string) ([]string, error) {
+// checkURIs enforces a list of at most maxURIs distinct URIs, each of which
+// valid accepts (oauth.ValidResource for audiences, oauth.ValidRedirectURI
+// for redirect URIs); rule completes "entry N must be …".
+func checkURIs(field string, uris []string, valid func(string) bool, rule string) ([]string, error) {
 	if len(uris) > maxURIs {
 		return nil, &ValidationError{Field: field, Reason: "holds more than " + strconv.Itoa(maxURIs) + " entries"}
 	}
 	for i, s := range uris {
-		if !isAbsoluteURI(s) {
-			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " must be an absolute URI (with a scheme, without a fragment or white space)"}
+		if !valid(s) {
+			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " must be " + rule}
 		}
 		if slices.Contains(uris[:i], s) {
 			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " repeats an earlier entry"}
@@ -168,26 +170,12 @@ func checkURIs(field string, uris []string) ([]string, error) {
 	return cloneOrNil(uris), nil
 }
 
-// isAbsoluteURI reports whether s is an absolute URI without a fragment.
-// http and https URIs must name a host.
-func isAbsoluteURI(s string) bool {
-	if s == "" || len(s) > maxURILength {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" || strings.Contains(s, "#") {
-		return false
-	}
-	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-		return false
-	}
-	return u.Opaque != "" || u.Host != "" || u.Path != ""
-}
+// The rules checkURIs names in its messages.
+const (
+	resourceRule = "an absolute URI (with a scheme, without a fragment or white space)"
+	redirectRule = "an https URI, an http URI on a loopback IP address or a private-use scheme URI (RFC 8252), " +
+		"without a fragment, user info or white space"
+)
 
 // checkAllowlist parses the allowlist into normalised prefixes.
 // ipallow's errors name an entry by position, never by its text.
@@ -239,12 +227,10 @@ func checkObject(field string, raw json.RawMessage, max int) (json.RawMessage, e
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, &ValidationError{Field: field, Reason: "must be a JSON object"}
 	}
-	if _, _, problem := walkMembers(buf.Bytes()); problem != jsonOK {
-		reason := "has a member name that appears more than once"
-		if problem == jsonTooDeep {
-			reason = "is nested more than " + strconv.Itoa(maxJSONDepth) + " levels deep"
-		}
-		return nil, &ValidationError{Field: field, Reason: reason}
+	if _, err := strictjson.Members(buf.Bytes()); err != nil {
+		var se *strictjson.Error
+		errors.As(err, &se)
+		return nil, &ValidationError{Field: field, Reason: problemReason(se.Problem, true)}
 	}
 	if buf.Len() > max {
 		return nil, &ValidationError{Field: field, Reason: "must be at most " + strconv.Itoa(max) + " bytes of JSON"}

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopegate/scopegate/scope"
+
+	"github.com/scopegate/scopegate/internal/strictjson"
 )
 
 // Claims is the claims set of an access token (RFC 9068 §2.2): a fixed struct,
@@ -122,8 +124,7 @@ func (e *ClaimsError) Unwrap() error { return e.kind }
 
 var (
 	errExtraNotObject = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must be a JSON object"}
-	errExtraInvalid   = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must be valid JSON: strings in UTF-8 without lone surrogates, " +
-		"numbers in JSON syntax, nested at most " + strconv.Itoa(maxJSONDepth) + " levels deep"}
+	errExtraInvalid   = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must be valid JSON: " + strictjson.Rule}
 	errExtraEmptyName = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must not hold an empty claim name"}
 	errExtraRepeated  = &ClaimsError{kind: ErrInvalidExtraClaims, Reason: "must not repeat a claim name"}
 )
@@ -142,20 +143,20 @@ func CheckExtraClaims(extra json.RawMessage) error {
 // walkExtraClaims checks extra as CheckExtraClaims does and calls member
 // with each name (unescaped) and raw value, in order.
 func walkExtraClaims(extra []byte, member func(name string, value []byte)) error {
-	if i := skipSpace(extra, 0); i == len(extra) {
+	if i := strictjson.SkipSpace(extra, 0); i == len(extra) {
 		return nil
 	} else if extra[i] == 'n' {
-		if _, err := skipLiteral(extra, i, "null"); err == nil && skipSpace(extra, i+4) == len(extra) {
+		if _, err := strictjson.SkipLiteral(extra, i, "null"); err == nil && strictjson.SkipSpace(extra, i+4) == len(extra) {
 			return nil
 		}
 	}
-	r, err := openObject(extra)
+	r, err := strictjson.OpenObject(extra)
 	if err != nil {
 		return errExtraNotObject
 	}
 	var names []string
 	for {
-		key, _, done, err := r.next()
+		key, _, done, err := r.Next()
 		if err != nil {
 			return errExtraInvalid
 		}
@@ -173,11 +174,11 @@ func walkExtraClaims(extra []byte, member func(name string, value []byte)) error
 			return errExtraRepeated
 		}
 		names = append(names, name)
-		valueStart := r.i
-		if err := r.skip(); err != nil {
+		valueStart := r.Pos
+		if err := r.Skip(); err != nil {
 			return errExtraInvalid
 		}
-		member(name, extra[valueStart:r.i])
+		member(name, extra[valueStart:r.Pos])
 	}
 }
 
@@ -200,7 +201,7 @@ const (
 // escapes are cut from it, so they share one allocation. Unknown members are
 // kept verbatim in Extra.
 func parseClaims(b []byte, src string) (*Claims, error) {
-	r, err := openObject(b)
+	r, err := strictjson.OpenObject(b)
 	if err != nil {
 		return nil, errClaimsJSON
 	}
@@ -208,7 +209,7 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 	var seen int
 	var extra []byte
 	for {
-		key, keyStart, done, err := r.next()
+		key, keyStart, done, err := r.Next()
 		if err != nil {
 			return nil, errClaimsJSON
 		}
@@ -238,17 +239,17 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 			bit = seenNbf
 		}
 		if bit == 0 {
-			valueStart := r.i
-			if err := r.skip(); err != nil {
+			valueStart := r.Pos
+			if err := r.Skip(); err != nil {
 				return nil, errClaimsJSON
 			}
 			if extra == nil {
-				extra = append(make([]byte, 0, 2+r.i-keyStart), '{')
+				extra = append(make([]byte, 0, 2+r.Pos-keyStart), '{')
 			} else {
 				extra = append(extra, ',')
 			}
 			extra = append(extra, b[keyStart:valueStart]...)
-			extra = append(extra, b[valueStart:r.i]...)
+			extra = append(extra, b[valueStart:r.Pos]...)
 			continue
 		}
 		if seen&bit != 0 {
@@ -257,22 +258,22 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 		seen |= bit
 		switch {
 		case dst != nil:
-			if *dst, err = r.readString(src); err != nil {
+			if *dst, err = readString(&r, b, src); err != nil {
 				return nil, errClaimType
 			}
 		case bit == seenAud:
-			if c.Audience, err = r.readAudience(src); err != nil {
+			if c.Audience, err = readAudience(&r, b, src); err != nil {
 				return nil, errClaimType
 			}
 		default:
-			if r.i >= len(b) || (b[r.i] != '-' && (b[r.i] < '0' || b[r.i] > '9')) {
+			if r.Pos >= len(b) || (b[r.Pos] != '-' && (b[r.Pos] < '0' || b[r.Pos] > '9')) {
 				return nil, errClaimType
 			}
-			v, next, err := parseNumericDate(b, r.i)
+			v, next, err := parseNumericDate(b, r.Pos)
 			if err != nil {
 				return nil, errNumericDate
 			}
-			r.i = next
+			r.Pos = next
 			switch bit {
 			case seenExp:
 				c.ExpiresAt = v
@@ -289,55 +290,56 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 	return c, nil
 }
 
-// readString reads a string value and returns it, cut from src when it holds
+// readString reads the string value at r.Pos in b and returns it, cut from src when it holds
 // no escapes.
-func (r *objectReader) readString(src string) (string, error) {
-	start, end, escaped, err := r.stringValue()
+func readString(r *strictjson.Object, b []byte, src string) (string, error) {
+	start, end, escaped, err := r.StringValue()
 	if err != nil {
 		return "", err
 	}
 	if escaped {
-		return string(unescape(r.b[start:end])), nil
+		return string(strictjson.Unescape(b[start:end])), nil
 	}
 	return src[start:end], nil
 }
 
-// readAudience reads "aud": a string, or an array of strings.
-func (r *objectReader) readAudience(src string) (Audience, error) {
-	if r.i < len(r.b) && r.b[r.i] == '"' {
-		s, err := r.readString(src)
+// readAudience reads "aud" at r.Pos in b: a string, or an array of
+// strings.
+func readAudience(r *strictjson.Object, b []byte, src string) (Audience, error) {
+	if r.Pos < len(b) && b[r.Pos] == '"' {
+		s, err := readString(r, b, src)
 		if err != nil {
 			return nil, err
 		}
 		return Audience{s}, nil
 	}
-	if r.i >= len(r.b) || r.b[r.i] != '[' {
-		return nil, errJSON
+	if r.Pos >= len(b) || b[r.Pos] != '[' {
+		return nil, strictjson.ErrSyntax
 	}
 	var aud Audience
-	r.i = skipSpace(r.b, r.i+1)
-	if r.i < len(r.b) && r.b[r.i] == ']' {
-		r.i++
+	r.Pos = strictjson.SkipSpace(b, r.Pos+1)
+	if r.Pos < len(b) && b[r.Pos] == ']' {
+		r.Pos++
 		return Audience{}, nil
 	}
 	for {
-		s, err := r.readString(src)
+		s, err := readString(r, b, src)
 		if err != nil {
 			return nil, err
 		}
 		aud = append(aud, s)
-		r.i = skipSpace(r.b, r.i)
-		if r.i >= len(r.b) {
-			return nil, errJSON
+		r.Pos = strictjson.SkipSpace(b, r.Pos)
+		if r.Pos >= len(b) {
+			return nil, strictjson.ErrSyntax
 		}
-		switch r.b[r.i] {
+		switch b[r.Pos] {
 		case ',':
-			r.i = skipSpace(r.b, r.i+1)
+			r.Pos = strictjson.SkipSpace(b, r.Pos+1)
 		case ']':
-			r.i++
+			r.Pos++
 			return aud, nil
 		default:
-			return nil, errJSON
+			return nil, strictjson.ErrSyntax
 		}
 	}
 }
@@ -388,7 +390,7 @@ func (w *objectWriter) text(name, value string) {
 		return
 	}
 	w.name(name)
-	w.buf = appendString(w.buf, value)
+	w.buf = strictjson.AppendString(w.buf, value)
 }
 
 // numericDate writes a NumericDate member unless value is zero.
@@ -418,7 +420,7 @@ func (w *objectWriter) audience(aud Audience) {
 	}
 	w.name("aud")
 	if len(aud) == 1 {
-		w.buf = appendString(w.buf, aud[0])
+		w.buf = strictjson.AppendString(w.buf, aud[0])
 		return
 	}
 	w.buf = append(w.buf, '[')
@@ -426,7 +428,7 @@ func (w *objectWriter) audience(aud Audience) {
 		if i > 0 {
 			w.buf = append(w.buf, ',')
 		}
-		w.buf = appendString(w.buf, a)
+		w.buf = strictjson.AppendString(w.buf, a)
 	}
 	w.buf = append(w.buf, ']')
 }
@@ -468,7 +470,7 @@ func appendExtra(dst, extra []byte, comma bool) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		comma = true
-		dst = appendString(dst, name)
+		dst = strictjson.AppendString(dst, name)
 		dst = append(dst, ':')
 		dst = append(dst, value...)
 	})

@@ -130,7 +130,7 @@ func decodePayload(t *testing.T, raw string) []byte {
 	t.Helper()
 	parts := strings.Split(raw, ".")
 	out := make([]byte, len(parts[1]))
-	n, ok := decodeSegment(out, parts[1])
+	n, ok := decodeSegment(out, []byte(parts[1]))
 	if !ok {
 		t.Fatalf("payload is not base64url")
 	}

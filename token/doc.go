@@ -1,10 +1,10 @@
 // Package token mints and verifies Scopegate's access tokens: JWTs per RFC 9068
 // (header typ "at+jwt", an asymmetric alg and a kid), signed with keys that the
-// package generates, loads from PEM files and rotates.
+// package generates, loads from PEM or JWK files and rotates.
 //
 // The package has three parts:
 //
-//   - Keys: GenerateKey and KeyFromPEM produce storage.SigningKey records;
+//   - Keys: GenerateKey and KeyFromFile (PEM or JWK) produce storage.SigningKey records;
 //     Rotate, EnsureKeys and RevokeKey are pure functions over the stored key
 //     set; NewKeySet parses a key set once into an immutable KeySet that signs,
 //     verifies and renders the public JWKS.

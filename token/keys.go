@@ -1,21 +1,25 @@
 package token
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/scopegate/scopegate/internal/strictjson"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -160,7 +164,55 @@ func KeyFromPEM(pemBytes []byte, alg string, now time.Time) (storage.SigningKey,
 	if priv == nil {
 		return storage.SigningKey{}, errors.New("load key: no private key PEM block found")
 	}
+	return fileKey(priv, alg, now)
+}
+
+// KeyFromJWK loads an operator's signing key from a private JWK (RFC 7517):
+// an EC P-256, RSA or Ed25519 (OKP) key with its private members. A JWK
+// without them, a key set, or a JWK whose "alg" names another algorithm is
+// refused. The key must match alg as for KeyFromPEM, and its kid is likewise
+// its RFC 7638 thumbprint: a "kid" in the file is not used, so that the same
+// key has the same kid in either form. The key is created and active at
+// now. Errors never quote the file: it holds a private key.
+func KeyFromJWK(data []byte, alg string, now time.Time) (storage.SigningKey, error) {
+	if !supportedAlg(alg) {
+		return storage.SigningKey{}, fmt.Errorf("load key: %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
+	key, err := jwk.ParseKey(data)
+	if err != nil {
+		return storage.SigningKey{}, errors.New("load key: the file is not a single JWK")
+	}
+	if private, err := jwk.IsPrivateKey(key); err != nil || !private {
+		return storage.SigningKey{}, errors.New("load key: the JWK holds no private key")
+	}
+	if named, ok := key.Algorithm(); ok && named.String() != alg {
+		return storage.SigningKey{}, fmt.Errorf("load key: the JWK is for %s, not %s", named, alg)
+	}
+	var priv any
+	if err := jwk.Export(key, &priv); err != nil {
+		return storage.SigningKey{}, errors.New("load key: the JWK's key cannot be used")
+	}
+	return fileKey(priv, alg, now)
+}
+
+// KeyFromFile loads an operator's signing key from the contents of a key
+// file: a JWK (KeyFromJWK) when its first character other than white space
+// is '{', PEM (KeyFromPEM) otherwise.
+func KeyFromFile(data []byte, alg string, now time.Time) (storage.SigningKey, error) {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		return KeyFromJWK(data, alg, now)
+	}
+	return KeyFromPEM(data, alg, now)
+}
+
+// fileKey checks a key read from a file against alg and makes its record,
+// with its thumbprint as kid.
+func fileKey(priv any, alg string, now time.Time) (storage.SigningKey, error) {
 	m, err := newKeyMaterial(alg, priv)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("load key: %w", err)
+	}
+	kid, err := m.thumbprint()
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("load key: %w", err)
 	}
@@ -169,7 +221,7 @@ func KeyFromPEM(pemBytes []byte, alg string, now time.Time) (storage.SigningKey,
 		return storage.SigningKey{}, fmt.Errorf("load key: encode: %w", err)
 	}
 	return storage.SigningKey{
-		ID:         m.thumbprint(),
+		ID:         kid,
 		Algorithm:  alg,
 		PrivateKey: der,
 		CreatedAt:  now,
@@ -222,68 +274,52 @@ func newKeyMaterial(alg string, priv any) (*keyMaterial, error) {
 	}
 }
 
-// appendPublicJWK writes the public half as a JWK (RFC 7517) with kid, alg and
-// use "sig". Private members (d, p, q, dp, dq, qi) are never written.
-func (m *keyMaterial) appendPublicJWK(dst []byte, kid string) []byte {
+// publicKey returns the public half in its crypto type.
+func (m *keyMaterial) publicKey() crypto.PublicKey {
 	switch {
 	case m.ec != nil:
-		x, y := ecCoordinates(m.ec)
-		dst = append(dst, `{"kty":"EC","use":"sig","alg":"ES256","kid":`...)
-		dst = appendString(dst, kid)
-		dst = append(dst, `,"crv":"P-256","x":"`...)
-		dst = base64.RawURLEncoding.AppendEncode(dst, x)
-		dst = append(dst, `","y":"`...)
-		dst = base64.RawURLEncoding.AppendEncode(dst, y)
+		return m.ec
 	case m.rsa != nil:
-		dst = append(dst, `{"kty":"RSA","use":"sig","alg":"RS256","kid":`...)
-		dst = appendString(dst, kid)
-		dst = append(dst, `,"n":"`...)
-		dst = base64.RawURLEncoding.AppendEncode(dst, m.rsa.N.Bytes())
-		dst = append(dst, `","e":"`...)
-		dst = base64.RawURLEncoding.AppendEncode(dst, big.NewInt(int64(m.rsa.E)).Bytes())
-	default:
-		dst = append(dst, `{"kty":"OKP","use":"sig","alg":"EdDSA","kid":`...)
-		dst = appendString(dst, kid)
-		dst = append(dst, `,"crv":"Ed25519","x":"`...)
-		dst = base64.RawURLEncoding.AppendEncode(dst, m.ed)
+		return m.rsa
 	}
-	return append(dst, `"}`...)
+	return m.ed
 }
 
-// thumbprint returns the RFC 7638 JWK thumbprint: SHA-256 over the required
-// public members in lexicographic order, without whitespace.
-func (m *keyMaterial) thumbprint() string {
-	var b []byte
-	switch {
-	case m.ec != nil:
-		x, y := ecCoordinates(m.ec)
-		b = append(b, `{"crv":"P-256","kty":"EC","x":"`...)
-		b = base64.RawURLEncoding.AppendEncode(b, x)
-		b = append(b, `","y":"`...)
-		b = base64.RawURLEncoding.AppendEncode(b, y)
-	case m.rsa != nil:
-		b = append(b, `{"e":"`...)
-		b = base64.RawURLEncoding.AppendEncode(b, big.NewInt(int64(m.rsa.E)).Bytes())
-		b = append(b, `","kty":"RSA","n":"`...)
-		b = base64.RawURLEncoding.AppendEncode(b, m.rsa.N.Bytes())
-	default:
-		b = append(b, `{"crv":"Ed25519","kty":"OKP","x":"`...)
-		b = base64.RawURLEncoding.AppendEncode(b, m.ed)
+// publicJWK returns the public half as a JWK (RFC 7517) with kid, alg and use
+// "sig". jwx writes the members each key type requires (EC coordinates at
+// their full 32 bytes, RFC 7518 §6.2.1.2) and never a private one.
+func (m *keyMaterial) publicJWK(kid string) (jwk.Key, error) {
+	key, err := jwk.Import(m.publicKey())
+	if err != nil {
+		return nil, fmt.Errorf("public JWK: %w", err)
 	}
-	b = append(b, `"}`...)
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	alg, ok := jwa.LookupSignatureAlgorithm(m.alg)
+	if !ok {
+		return nil, fmt.Errorf("public JWK: %q: %w", m.alg, ErrUnsupportedAlgorithm)
+	}
+	for _, member := range []struct {
+		name  string
+		value any
+	}{{jwk.KeyIDKey, kid}, {jwk.AlgorithmKey, alg}, {jwk.KeyUsageKey, jwk.ForSignature}} {
+		if err := key.Set(member.name, member.value); err != nil {
+			return nil, fmt.Errorf("public JWK: %s: %w", member.name, err)
+		}
+	}
+	return key, nil
 }
 
-// ecCoordinates returns the P-256 point's x and y, each 32 bytes long as RFC
-// 7518 §6.2.1.2 requires (leading zeros kept).
-func ecCoordinates(pub *ecdsa.PublicKey) (x, y []byte) {
-	// Bytes fails only for a point off the curve, which x509 never parses.
-	point, _ := pub.Bytes()
-	if len(point) != 65 {
-		return make([]byte, 32), make([]byte, 32)
+// thumbprint returns the key's RFC 7638 JWK thumbprint (SHA-256),
+// base64url-encoded.
+func (m *keyMaterial) thumbprint() (string, error) {
+	key, err := jwk.Import(m.publicKey())
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
 	}
-	return point[1:33], point[33:65]
+	sum, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
 // validKeyID reports whether kid is a non-empty, bounded string of base64url
@@ -351,8 +387,7 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 	ks := &KeySet{verify: make(map[string]*keyMaterial, len(keys))}
 	si := signingIndex(keys, now)
 	seen := make(map[string]struct{}, len(keys))
-	jwks := append(make([]byte, 0, 256*len(keys)), `{"keys":[`...)
-	published := 0
+	jwks := jwk.NewSet()
 	for i, k := range keys {
 		if !validKeyID(k.ID) {
 			return nil, fmt.Errorf("key set: key %d has a malformed kid", i)
@@ -379,15 +414,17 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 		}
 		m.kid = k.ID
 		ks.verify[k.ID] = m
-		if published > 0 {
-			jwks = append(jwks, ',')
+		pub, err := m.publicJWK(k.ID)
+		if err == nil {
+			err = jwks.AddKey(pub)
 		}
-		jwks = m.appendPublicJWK(jwks, k.ID)
-		published++
+		if err != nil {
+			return nil, fmt.Errorf("key set: key %s: %w", k.ID, err)
+		}
 		if i == si {
-			header := append([]byte(`{"alg":`), appendString(nil, k.Algorithm)...)
+			header := append([]byte(`{"alg":`), strictjson.AppendString(nil, k.Algorithm)...)
 			header = append(header, `,"kid":`...)
-			header = appendString(header, k.ID)
+			header = strictjson.AppendString(header, k.ID)
 			header = append(header, `,"typ":"at+jwt"}`...)
 			ks.signing = &signingKey{
 				kid:    k.ID,
@@ -399,7 +436,10 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 	if ks.signing == nil {
 		return nil, fmt.Errorf("key set: %w", ErrNoSigningKey)
 	}
-	ks.jwks = append(jwks, "]}"...)
+	var err error
+	if ks.jwks, err = json.Marshal(jwks); err != nil {
+		return nil, fmt.Errorf("key set: JWKS: %w", err)
+	}
 	return ks, nil
 }
 

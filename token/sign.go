@@ -3,13 +3,16 @@ package token
 import (
 	"bytes"
 	"crypto"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
+	"math/big"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // NewJTI returns a fresh token identifier: 128 random bits, base64url-encoded
@@ -119,77 +122,48 @@ func (m *keyMaterial) sign(input, dst []byte) ([]byte, error) {
 		return sig, nil
 	}
 	// crypto/ecdsa writes ASN.1 DER; JWS wants the fixed-width r||s of RFC
-	// 7518 §3.4.
-	raw, err := ecdsaDERToRaw(dst, sig)
-	if err != nil {
-		return nil, err
-	}
-	if s := raw[len(raw)-32:]; isHighS(s) {
-		negateModOrder(s)
-	}
-	return raw, nil
+	// 7518 §3.4, with s in the lower half (see isHighS).
+	return ecdsaDERToRaw(dst, sig)
 }
 
-// p256Order is n, the order of P-256's base point, and p256HalfOrder is
-// n/2 (rounded down), both big-endian.
+// p256Order is n, the order of P-256's base point; p256HalfOrder is n/2
+// (rounded down), big-endian, for isHighS.
 var (
-	p256Order = [32]byte{
-		0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-	}
-	p256HalfOrder = [32]byte{
-		0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
-	}
+	p256Order     = elliptic.P256().Params().N
+	p256HalfOrder = new(big.Int).Rsh(p256Order, 1).FillBytes(make([]byte, 32))
 )
 
 // isHighS reports whether s, 32 big-endian bytes, is above n/2. Of the two
 // valid signatures (r, s) and (r, n-s) only the low one is accepted, so that
-// a token has one spelling (signature malleability).
-func isHighS(s []byte) bool { return bytes.Compare(s, p256HalfOrder[:]) > 0 }
-
-// negateModOrder replaces s, 32 big-endian bytes below n, with n - s, on the
-// stack and without math/big.
-func negateModOrder(s []byte) {
-	var borrow uint64
-	for i := 24; i >= 0; i -= 8 {
-		var d uint64
-		d, borrow = bits.Sub64(binary.BigEndian.Uint64(p256Order[i:]), binary.BigEndian.Uint64(s[i:]), borrow)
-		binary.BigEndian.PutUint64(s[i:], d)
-	}
-}
+// a token has one spelling (signature malleability). It compares bytes, so
+// the verify path allocates nothing for it.
+func isHighS(s []byte) bool { return bytes.Compare(s, p256HalfOrder) > 0 }
 
 var errDER = errors.New("malformed ECDSA signature")
 
-// ecdsaDERToRaw converts an ASN.1 DER ECDSA P-256 signature to r||s, each
-// left-padded to 32 bytes, appended to dst.
+// ecdsaDERToRaw converts the ASN.1 DER signature crypto/ecdsa writes to r||s,
+// each left-padded to 32 bytes, with s replaced by n-s when it is high, and
+// appends it to dst. cryptobyte reads the DER strictly, as crypto/ecdsa
+// itself does.
 func ecdsaDERToRaw(dst, der []byte) ([]byte, error) {
-	// A P-256 signature is at most 72 bytes, so its length is in short form.
-	if len(der) < 8 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
+	var r, s []byte
+	var inner cryptobyte.String
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() ||
+		len(r) > 32 || len(s) > 32 {
 		return nil, errDER
 	}
 	var raw [64]byte
-	rest := der[2:]
-	for half := 0; half < 2; half++ {
-		if len(rest) < 2 || rest[0] != 0x02 {
-			return nil, errDER
-		}
-		n := int(rest[1])
-		if n == 0 || n > 33 || len(rest) < 2+n {
-			return nil, errDER
-		}
-		v := rest[2 : 2+n]
-		rest = rest[2+n:]
-		if len(v) > 1 && v[0] == 0 {
-			v = v[1:]
-		}
-		if len(v) > 32 {
-			return nil, errDER
-		}
-		copy(raw[half*32+32-len(v):half*32+32], v)
-	}
-	if len(rest) != 0 {
+	copy(raw[32-len(r):32], r)
+	copy(raw[64-len(s):], s)
+	var zero [32]byte
+	if bytes.Equal(raw[:32], zero[:]) || bytes.Equal(raw[32:], zero[:]) {
 		return nil, errDER
+	}
+	if isHighS(raw[32:]) {
+		hs := new(big.Int).SetBytes(raw[32:])
+		hs.Sub(p256Order, hs).FillBytes(raw[32:])
 	}
 	return append(dst, raw[:]...), nil
 }
@@ -197,6 +171,10 @@ func ecdsaDERToRaw(dst, der []byte) ([]byte, error) {
 // ecdsaRawToDER converts a 64-byte r||s signature to the ASN.1 DER form that
 // crypto/ecdsa verifies, appended to dst. Integers are written minimally; a
 // zero r or s becomes INTEGER 0, which verification rejects.
+//
+// It is written out rather than built with math/big or cryptobyte because it
+// runs on the verify path for every new ES256 token: those allocate, and
+// crypto/ecdsa offers no verification of a raw r||s signature.
 func ecdsaRawToDER(dst, raw []byte) []byte {
 	r, s := trimLeadingZeros(raw[:32]), trimLeadingZeros(raw[32:64])
 	dst = append(dst, 0x30, byte(derIntegerLength(r)+derIntegerLength(s)))

@@ -86,11 +86,23 @@ func TestECDSASignatureConversion(t *testing.T) {
 		if _, err := asn1.Unmarshal(der, &parsed); err != nil {
 			t.Fatal(err)
 		}
-		if new(big.Int).SetBytes(raw[:32]).Cmp(parsed.R) != 0 || new(big.Int).SetBytes(raw[32:]).Cmp(parsed.S) != 0 {
+		// s is normalised to the lower half: n-s when the DER's is high.
+		lowS := parsed.S
+		if high := new(big.Int).Sub(p256Order, parsed.S); high.Cmp(parsed.S) < 0 {
+			lowS = high
+		}
+		if new(big.Int).SetBytes(raw[:32]).Cmp(parsed.R) != 0 || new(big.Int).SetBytes(raw[32:]).Cmp(lowS) != 0 {
 			t.Fatalf("signature %d: r||s differs from the DER integers", i)
 		}
-		if back := ecdsaRawToDER(nil, raw); string(back) != string(der) {
+		if isHighS(raw[32:]) {
+			t.Fatalf("signature %d: high s", i)
+		}
+		back := ecdsaRawToDER(nil, raw)
+		if lowS == parsed.S && string(back) != string(der) {
 			t.Fatalf("signature %d: DER round trip differs", i)
+		}
+		if !ecdsa.VerifyASN1(&priv.PublicKey, digest[:], back) {
+			t.Fatalf("signature %d: the converted signature does not verify", i)
 		}
 	}
 
@@ -122,6 +134,9 @@ func TestECDSASignatureConversion(t *testing.T) {
 		"empty integer":     {0x30, 0x06, 0x02, 0x00, 0x02, 0x02, 0x01, 0x01},
 		"integer too long":  append([]byte{0x30, 0x26, 0x02, 0x21, 0x01}, append(make([]byte, 32), 0x02, 0x01, 0x01)...),
 		"integer past data": {0x30, 0x06, 0x02, 0x05, 0x01, 0x02, 0x01, 0x01},
+		"zero r":            {0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01},
+		"negative s":        {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0xff},
+		"non-minimal r":     {0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01},
 	}
 	for name, der := range malformed {
 		t.Run("malformed "+name, func(t *testing.T) {

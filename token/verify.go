@@ -7,9 +7,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/strictjson"
 )
 
 // DefaultLeeway is the clock skew a Verifier allows on exp, nbf and iat when
@@ -70,8 +73,14 @@ func (v *Verifier) now() time.Time {
 }
 
 // scratch is a reusable buffer for the signing input and the decoded
-// payload, so that a verification allocates only what it returns.
-type scratch struct{ buf [MaxLength]byte }
+// payload after it, so that a verification allocates only what it returns.
+type scratch struct {
+	buf [MaxLength + MaxLength*3/4]byte
+}
+
+// maxSegmentLength is the longest header or signature segment Verify
+// decodes: the header's bound, or an RSA signature of rsaMaxBits.
+const maxSegmentLength = max(maxHeaderLength, (rsaMaxBits/8*4+2)/3)
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -143,7 +152,7 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 		return nil, errHeaderTooLong
 	}
 	var headerBuf [maxHeaderLength * 3 / 4]byte
-	n, ok := decodeSegment(headerBuf[:], headerSeg)
+	n, ok := decodeSmallSegment(headerBuf[:], headerSeg)
 	if !ok {
 		return nil, errHeaderBase64
 	}
@@ -171,14 +180,16 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 		return nil, errSignatureLength
 	}
 	var sigBuf [rsaMaxBits / 8]byte
-	if _, ok := decodeSegment(sigBuf[:sigSize], sigSeg); !ok {
+	if _, ok := decodeSmallSegment(sigBuf[:sigSize], sigSeg); !ok {
 		return nil, errSignatureBase64
 	}
 
+	// The signing input is copied into pooled scratch space, and the
+	// payload is decoded from it into the space after it.
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	var work []byte
-	if need := max(dot2, len(raw)-dot1); need <= len(sc.buf) {
+	if need := dot2 + base64.RawURLEncoding.DecodedLen(dot2-dot1-1); need <= len(sc.buf) {
 		work = sc.buf[:]
 	} else {
 		work = make([]byte, need)
@@ -188,11 +199,11 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 		return nil, ErrBadSignature
 	}
 
-	n, ok = decodeSegment(work, raw[dot1+1:dot2])
+	n, ok = decodeSegment(work[dot2:], input[dot1+1:])
 	if !ok {
 		return nil, errPayloadBase64
 	}
-	payload := work[:n]
+	payload := work[dot2 : dot2+n]
 	c, err := parseClaims(payload, string(payload))
 	if err != nil {
 		return nil, err
@@ -271,13 +282,13 @@ type jwsHeader struct {
 // name is read.
 func parseHeader(b []byte) (jwsHeader, error) {
 	var h jwsHeader
-	r, err := openObject(b)
+	r, err := strictjson.OpenObject(b)
 	if err != nil {
 		return h, errHeaderJSON
 	}
 	var seen [3]bool // alg, kid, typ
 	for {
-		key, _, done, err := r.next()
+		key, _, done, err := r.Next()
 		if err != nil {
 			return h, errHeaderJSON
 		}
@@ -299,7 +310,7 @@ func parseHeader(b []byte) (jwsHeader, error) {
 		case "jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256":
 			return h, errHeaderKeyRef
 		default:
-			if err := r.skip(); err != nil {
+			if err := r.Skip(); err != nil {
 				return h, errHeaderJSON
 			}
 			continue
@@ -308,13 +319,13 @@ func parseHeader(b []byte) (jwsHeader, error) {
 			return h, errHeaderField
 		}
 		seen[field] = true
-		start, end, escaped, err := r.stringValue()
+		start, end, escaped, err := r.StringValue()
 		if err != nil {
 			return h, errHeaderField
 		}
 		value := b[start:end]
 		if escaped {
-			value = unescape(value)
+			value = strictjson.Unescape(value)
 		}
 		switch field {
 		case 0:
@@ -331,64 +342,43 @@ func parseHeader(b []byte) (jwsHeader, error) {
 	return h, nil
 }
 
-const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-// base64URLValues maps a character to its 6-bit value, or 0xFF.
-var base64URLValues = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xFF
-	}
-	for i := 0; i < len(base64URLAlphabet); i++ {
-		t[base64URLAlphabet[i]] = byte(i)
+// base64URLChars marks the characters of unpadded base64url (RFC 4648 §5).
+// Verify checks every byte of a token against it before decoding anything:
+// the standard decoder, even in strict mode, skips CR and LF, which must
+// not give a token a second spelling.
+var base64URLChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
 	}
 	return t
 }()
 
-func isBase64URLChar(c byte) bool { return base64URLValues[c] != 0xFF }
+func isBase64URLChar(c byte) bool { return base64URLChars[c] }
 
-// decodeSegment decodes s, unpadded base64url, into dst and returns the
-// number of bytes written. It refuses characters outside the alphabet, a
-// length that no encoding has, and non-canonical trailing bits (so each
-// value has exactly one accepted encoding), and a dst too small. It reads a
-// string directly, so decoding costs no copy.
-func decodeSegment(dst []byte, s string) (int, bool) {
-	n := len(s) / 4 * 3
-	switch len(s) % 4 {
-	case 1:
-		return 0, false
-	case 2:
-		n++
-	case 3:
-		n += 2
-	}
-	if len(dst) < n {
+// strictBase64URL refuses non-zero trailing bits, so each value has one
+// accepted encoding.
+var strictBase64URL = base64.RawURLEncoding.Strict()
+
+// decodeSmallSegment decodes a header or signature segment, as
+// decodeSegment does. The standard decoder reads bytes, not strings: the
+// segment is copied to the stack first rather than converted, which would
+// allocate. Its own frame keeps that buffer off Verify's early refusals.
+func decodeSmallSegment(dst []byte, s string) (int, bool) {
+	var buf [maxSegmentLength]byte
+	if len(s) > len(buf) {
 		return 0, false
 	}
-	t := &base64URLValues
-	di, i := 0, 0
-	for ; i+4 <= len(s); i += 4 {
-		a, b, c, d := t[s[i]], t[s[i+1]], t[s[i+2]], t[s[i+3]]
-		if (a|b|c|d)&0xC0 != 0 {
-			return 0, false
-		}
-		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
-		dst[di], dst[di+1], dst[di+2] = byte(v>>16), byte(v>>8), byte(v)
-		di += 3
+	return decodeSegment(dst, buf[:copy(buf[:], s)])
+}
+
+// decodeSegment decodes src, unpadded base64url whose characters the caller
+// has checked with isBase64URLChar, into dst and returns the number of bytes
+// written. It refuses a length no encoding has, non-canonical trailing bits
+// and a dst too small.
+func decodeSegment(dst, src []byte) (int, bool) {
+	if strictBase64URL.DecodedLen(len(src)) > len(dst) {
+		return 0, false
 	}
-	switch len(s) - i {
-	case 2:
-		a, b := t[s[i]], t[s[i+1]]
-		if (a|b)&0xC0 != 0 || b&0x0F != 0 {
-			return 0, false
-		}
-		dst[di] = a<<2 | b>>4
-	case 3:
-		a, b, c := t[s[i]], t[s[i+1]], t[s[i+2]]
-		if (a|b|c)&0xC0 != 0 || c&0x03 != 0 {
-			return 0, false
-		}
-		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
-		dst[di], dst[di+1] = byte(v>>10), byte(v>>2)
-	}
-	return n, true
+	n, err := strictBase64URL.Decode(dst, src)
+	return n, err == nil
 }

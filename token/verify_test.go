@@ -264,6 +264,7 @@ func derSigned(t *testing.T, header, payload string, k storage.SigningKey) strin
 // nonCanonical changes the unused low bits of the last character of an
 // unpadded base64url segment, keeping the decoded bytes.
 func nonCanonical(seg string) string {
+	const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	last := strings.IndexByte(base64URLAlphabet, seg[len(seg)-1])
 	return seg[:len(seg)-1] + string(base64URLAlphabet[last|1])
 }

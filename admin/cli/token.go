@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/scopegate/scopegate/oauth"
 )
 
 // secretEnv holds the client secret when --client-secret is not given, so
@@ -241,10 +243,10 @@ func discoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (stri
 	if err := checkHTTPURL(issuer); err != nil {
 		return "", fmt.Errorf("--issuer: %w", err)
 	}
-	u, _ := url.Parse(issuer)
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("--issuer: an issuer has no query or fragment")
+	if !oauth.ValidIssuer(issuer) {
+		return "", fmt.Errorf("--issuer: an issuer has no user info, query or fragment")
 	}
+	u, _ := url.Parse(issuer)
 	// RFC 8414 §3.1: the well-known path goes between the host and the
 	// issuer's path.
 	metaURL := u.Scheme + "://" + u.Host + metadataWellKnown + strings.TrimSuffix(u.EscapedPath(), "/")

@@ -178,7 +178,7 @@ func TestTokenFailures(t *testing.T) {
 		{"no metadata", env, []string{"--client-id", testClientID, "--issuer", ts.srv.URL + "/none"},
 			"scopegate: the issuer's metadata at " + ts.srv.URL + "/.well-known/oauth-authorization-server/none: HTTP 404\n"},
 		{"issuer with a query", env, []string{"--client-id", testClientID, "--issuer", ts.srv.URL + "?x=1"},
-			"scopegate: --issuer: an issuer has no query or fragment\n"},
+			"scopegate: --issuer: an issuer has no user info, query or fragment\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
