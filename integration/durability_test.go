@@ -231,10 +231,7 @@ func TestKillDuringAdminWrites(t *testing.T) {
 		// Kill once a random amount of work has been acknowledged, while
 		// every writer still has requests in flight.
 		target := startAcks + 60 + rand.Int64N(120)
-		deadline := time.Now().Add(60 * time.Second)
-		for l.acks.Load() < target && time.Now().Before(deadline) && !t.Failed() {
-			time.Sleep(time.Millisecond)
-		}
+		eventually(60*time.Second, func() bool { return l.acks.Load() >= target || t.Failed() })
 		killing.Store(true)
 		g.Kill()
 		wg.Wait()

@@ -64,6 +64,25 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// eventually polls cond until it holds or timeout has passed, and reports
+// whether it held. Tests wait this way for a condition, never for a fixed
+// time. The pause between polls grows from 1 ms to 20 ms: a condition that
+// holds at once is seen at once, and one that takes seconds costs few polls.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	pause := time.Millisecond
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
+	}
+}
+
 // lockedBuffer collects a process's output while tests read it.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -179,23 +198,28 @@ func (g *Gateway) StartErr() error {
 	g.done = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(g.done) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := false
+	ready := eventually(20*time.Second, func() bool {
 		select {
 		case <-g.done:
-			return fmt.Errorf("gateway exited: %s", cmd.ProcessState)
+			exited = true
+			return true
 		default:
 		}
 		resp, err := httpClient.Get(g.AdminURL("/config/"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && g.serving() {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && g.serving()
+	})
+	switch {
+	case exited:
+		return fmt.Errorf("gateway exited: %s", cmd.ProcessState)
+	case !ready:
+		return fmt.Errorf("gateway not ready within 20s")
 	}
-	return fmt.Errorf("gateway not ready within 20s")
+	return nil
 }
 
 // serving reports whether the HTTP server accepts connections.
@@ -294,18 +318,14 @@ const (
 // idempotent requests.
 func (g *Gateway) awaitOldAdminStopped() {
 	g.t.Helper()
-	deadline := time.Now().Add(adminSwapMaxSeconds * time.Second)
-	for {
+	var started, ended int
+	if !eventually(adminSwapMaxSeconds*time.Second, func() bool {
 		logs := g.Logs()
-		started := strings.Count(logs, adminStartedLog)
-		ended := strings.Count(logs, adminStoppedLog) + strings.Count(logs, adminStopFailedLog)
-		if ended >= started-1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("the old admin endpoint did not shut down within %ds (%d started, %d ended)", adminSwapMaxSeconds, started, ended)
-		}
-		time.Sleep(10 * time.Millisecond)
+		started = strings.Count(logs, adminStartedLog)
+		ended = strings.Count(logs, adminStoppedLog) + strings.Count(logs, adminStopFailedLog)
+		return ended >= started-1
+	}) {
+		g.t.Fatalf("the old admin endpoint did not shut down within %ds (%d started, %d ended)", adminSwapMaxSeconds, started, ended)
 	}
 }
 
@@ -377,6 +397,8 @@ func send(req *http.Request) (*http.Response, error) {
 		default:
 			return resp, err
 		}
+		// A short pause between attempts, as clients back off; what ends
+		// the loop is an answer, not the time.
 		time.Sleep(20 * time.Millisecond)
 	}
 }
