@@ -26,8 +26,7 @@ func runCLI(t *testing.T, env []string, args ...string) cliRun {
 	cmd := exec.Command(os.Args[0], append([]string{"--", "scopegate"}, args...)...)
 	dir := t.TempDir()
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "SCOPEGATE_CLIENT_SECRET=")
+	cmd.Env = append(caddyEnv(dir), "SCOPEGATE_CLIENT_SECRET=")
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -358,7 +357,7 @@ func TestCLIExampleCaddyfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "--", "adapt", "--config", config, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1")
+	cmd.Env = caddyEnv(t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -53,6 +53,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// caddyEnv is the environment of a process that runs the test binary as
+// Caddy, with Caddy's data and config under dir.
+//
+// Built with the race detector, a process that exits with status 0 first
+// sleeps for GORACE's atexit_sleep_ms, 1 s by default, so that goroutines
+// still running can finish a report. The tests end processes that way by the
+// dozen (every CLI command that succeeds, every graceful stop), so the sleep
+// is cut to 100 ms unless GORACE already sets it. A race is still reported,
+// and still turns the exit status to 66.
+func caddyEnv(dir string) []string {
+	env := append(os.Environ(), beCaddyEnv+"=1",
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	if race := os.Getenv("GORACE"); !strings.Contains(race, "atexit_sleep_ms") {
+		env = append(env, "GORACE="+strings.TrimSpace(race+" atexit_sleep_ms=100"))
+	}
+	return env
+}
+
 // freePort asks the OS for a free loopback port.
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -187,8 +205,7 @@ func (g *Gateway) StartErr() error {
 	g.logs = new(lockedBuffer)
 	cmd := exec.Command(os.Args[0], "--", "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Dir = g.Dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(g.Dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(g.Dir, "config"))
+	cmd.Env = caddyEnv(g.Dir)
 	cmd.Stdout = g.logs
 	cmd.Stderr = g.logs
 	if err := cmd.Start(); err != nil {

@@ -24,8 +24,7 @@ func runCaddy(t *testing.T, dir string, args ...string) caddyRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Env = caddyEnv(dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
