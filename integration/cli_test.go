@@ -92,6 +92,7 @@ func fieldLine(out, field string) string {
 const secretWarning = "scopegate: store the client secret now: it is shown only this once and cannot be shown again\n"
 
 func TestCLIAgainstGateway(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", g.AdminPort)
 	admin := []string{"--address", addr}
@@ -287,6 +288,7 @@ func TestCLIAgainstGateway(t *testing.T) {
 }
 
 func TestCLIFailures(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", g.AdminPort)
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -352,6 +354,7 @@ func TestCLIFailures(t *testing.T) {
 // TestCLIExampleCaddyfile adapts examples/Caddyfile.production with
 // `caddy adapt`, so that the example keeps to the directives' syntax.
 func TestCLIExampleCaddyfile(t *testing.T) {
+	t.Parallel()
 	config, err := filepath.Abs("../examples/Caddyfile.production")
 	if err != nil {
 		t.Fatal(err)
@@ -390,6 +393,7 @@ func TestCLIExampleCaddyfile(t *testing.T) {
 // running Caddyfile.example, moved to free ports, as a new user would run
 // it against `go run ./caddy run --config Caddyfile.example`.
 func TestCLIWalkthrough(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the walk-through needs %s", tool)

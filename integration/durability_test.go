@@ -212,6 +212,8 @@ func checkLedger(t *testing.T, g *Gateway, l *ledger) (live, deleted, unsure int
 // acknowledged, deleted ones are gone, and every acknowledged secret
 // authenticates at the token endpoint.
 func TestKillDuringAdminWrites(t *testing.T) {
+	// Not parallel: 16 writers keep the machine busy, and each round must
+	// reach its share of acknowledged writes within 60 s.
 	const writers = 16
 	g := StartGateway(t, durabilityCaddyfile)
 	storePath := filepath.Join(g.Dir, "scopegate.db")

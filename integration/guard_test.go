@@ -269,6 +269,7 @@ func upstreamSaw(t *testing.T, resp apiResponse) http.Header {
 }
 
 func TestGuardAdmitsAndIdentifies(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	tok := f.token(t, f.app, "orders:read", "billing:read")
 
@@ -348,6 +349,7 @@ func TestGuardAdmitsAndIdentifies(t *testing.T) {
 }
 
 func TestGuardRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	tok := f.token(t, f.app, "orders:read")
 
@@ -605,6 +607,7 @@ func TestGuardRefusesBadRequests(t *testing.T) {
 }
 
 func TestGuardFollowsClientChanges(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	admin := func(method, path string, body any) {
 		t.Helper()
@@ -740,6 +743,7 @@ func TestGuardFollowsClientChanges(t *testing.T) {
 }
 
 func TestGuardProtectedResourceMetadata(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	resp := do(t, http.MethodGet, f.g.URL("/.well-known/oauth-protected-resource/orders"), nil)
 	var md map[string]any

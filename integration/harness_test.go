@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -71,15 +72,45 @@ func caddyEnv(dir string) []string {
 	return env
 }
 
-// freePort asks the OS for a free loopback port.
+// Ports that freePort hands out. The OS takes the ports of outgoing
+// connections, and of listeners asking for port 0, from its ephemeral range
+// (32768-60999 on Linux): a port found free there can be taken again before
+// the gateway binds it, by a connection or by another test process on this
+// machine. Below that range only a process that names the port can take it.
+const (
+	portsFrom = 20000
+	portsTo   = 32768
+)
+
+// handedOut holds every port freePort has returned, so that no two tests of
+// this process are given the same one, even while a test restarts its
+// gateway and its ports are free.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a port that is free on every address, as Caddy binds its
+// sites, and that no test of this process has been given before.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		port := portsFrom + rand.IntN(portsTo-portsFrom)
+		if handedOut.ports[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut.ports[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("finding a free port: none of 1000 tries from %d to %d was free", portsFrom, portsTo-1)
+	return 0
 }
 
 // eventually polls cond until it holds or timeout has passed, and reports

@@ -116,6 +116,7 @@ func (a tokenAnswer) wantThrottled(t *testing.T, window time.Duration) {
 // before its credentials are checked), and the victim, from its own
 // address, is not.
 func TestNoLockOutByClientID(t *testing.T) {
+	t.Parallel()
 	const window = time.Minute
 	g := NewGateway(t, lockoutCaddyfile)
 	g.Vars["Window"] = window.String()
@@ -185,6 +186,7 @@ func tokenRequest(g *Gateway) *http.Request {
 // TestThrottleEndsWithItsWindow: a throttled source may try again once its
 // window is over, and then the right secret works.
 func TestThrottleEndsWithItsWindow(t *testing.T) {
+	t.Parallel()
 	const window = 2 * time.Second
 	g := NewGateway(t, lockoutCaddyfile)
 	g.Vars["Window"] = window.String()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestMetricsOnCaddysEndpoint(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	tok := f.token(t, f.app, "billing:read")
 	f.token(t, f.app, "billing:read")
@@ -43,6 +44,7 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 // rotated, tokens issued, used, refused, revoked, remote admin — and then
 // searches everything the process wrote for any secret or token.
 func TestLogsNeverHoldSecretsOrTokens(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	// Refusals are logged at debug level; the search below needs them.
 	setLogLevel(t, f.g, "DEBUG")
@@ -128,6 +130,7 @@ func infoRefusals(logs string) []string {
 // endpoint or remote admin must not become a flood of log lines. Refusals
 // are logged at debug level and counted in the metrics.
 func TestRefusalsStayOutOfInfoLogs(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, remoteAdminCaddyfile)
 	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
 	good := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}

@@ -15,6 +15,7 @@ import (
 // a URL). Every one is refused with invalid_token, and the gateway never
 // connects to the listener.
 func TestKeyReferencesAreNeverFollowed(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ func guardedGet(t *testing.T, g *Gateway, raw string) apiResponse {
 // has verified and cached as well as one it has never seen, while the key
 // that took over signs new tokens the guard accepts.
 func TestRevokedSigningKeyThroughCLI(t *testing.T) {
+	t.Parallel()
 	g := startStoredKeys(t)
 	admin := []string{"--address", fmt.Sprintf("127.0.0.1:%d", g.AdminPort)}
 	c := createClient(t, g, map[string]any{"client_name": "orders-app", "scope": "orders:read"})
@@ -110,6 +111,7 @@ func TestRevokedSigningKeyThroughCLI(t *testing.T) {
 // minted up to 8 KiB); three bytes more are refused at the admin API,
 // naming the limit.
 func TestClientAtTokenLimitGetsAcceptedTokens(t *testing.T) {
+	t.Parallel()
 	g := startStoredKeys(t)
 	issuer := g.URL("")
 	audience := make([]string, 20)

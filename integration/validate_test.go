@@ -49,6 +49,7 @@ func runCaddy(t *testing.T, dir string, args ...string) caddyRun {
 // must say so, quickly, without touching the store. A config that is
 // really wrong must still be reported as such.
 func TestValidateWhileTheGatewayRuns(t *testing.T) {
+	t.Parallel()
 	f := startReloadFixture(t)
 	g := f.g
 	caddyfile := filepath.Join(g.Dir, "Caddyfile")
