@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +49,15 @@ func TestMain(m *testing.M) {
 		os.Args = append([]string{"caddy"}, args...)
 		caddycmd.Main()
 		return
+	}
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		// -parallel defaults to GOMAXPROCS, but a test's work happens in
+		// the processes it starts, and mostly it waits for them: two at a
+		// time leave a two-core machine idle much of the run.
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
 	if n, u := retriedRefused.Load(), retriedUnanswered.Load(); n+u > 0 {
