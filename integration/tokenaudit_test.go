@@ -71,7 +71,9 @@ func TestRevokedSigningKeyThroughCLI(t *testing.T) {
 	if stderr != "scopegate: no signing key with this kid (HTTP 404)\n" {
 		t.Errorf("revoking an unknown kid: %q", stderr)
 	}
-	r := cliOK(t, nil, append([]string{"keys", "revoke", kid, "--json"}, admin...)...)
+	// A kid is base64url, so one in 64 starts with '-': after "--" it is
+	// taken as the argument, not as a flag.
+	r := cliOK(t, nil, append(append([]string{"keys", "revoke", "--json"}, admin...), "--", kid)...)
 	var set struct {
 		Keys []struct {
 			Kid    string `json:"kid"`
