@@ -42,6 +42,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 // every place a client might put them, with Caddy's access log on and the
 // documented filter, and searches the whole output for them.
 func TestAccessLogFilterKeepsCredentialsOut(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, accessLogCaddyfile)
 	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "orders:read"})
 	tok := fetchToken(t, g, c, "orders:read").AccessToken

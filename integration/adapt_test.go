@@ -18,6 +18,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden JSON files of 
 // JSON with the golden *.json beside it (go test -run TestAdapt -update
 // rewrites them).
 func TestAdaptCaddyfile(t *testing.T) {
+	t.Parallel()
 	inputs, err := filepath.Glob("testdata/adapt/*.caddyfile")
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no adapt inputs: %v", err)

@@ -63,6 +63,7 @@ func createClient(t *testing.T, g *Gateway, body map[string]any) createdClient {
 }
 
 func TestAdminClientLifecycle(t *testing.T) {
+	t.Parallel()
 	g := startFoundation(t)
 	api := func(p string) string { return g.AdminURL("/scopegate" + p) }
 
@@ -226,6 +227,7 @@ func TestAdminClientLifecycle(t *testing.T) {
 }
 
 func TestAdminListPaginates(t *testing.T) {
+	t.Parallel()
 	g := startFoundation(t)
 	want := map[string]bool{}
 	for i := range 7 {
@@ -272,6 +274,7 @@ func TestAdminListPaginates(t *testing.T) {
 }
 
 func TestRestartKeepsEveryClient(t *testing.T) {
+	t.Parallel()
 	g := startFoundation(t)
 	var ids []string
 	for i := range 10 {
@@ -295,6 +298,8 @@ func TestRestartKeepsEveryClient(t *testing.T) {
 // HTTP clients do for idempotent requests, and must then succeed. Admin requests are made
 // between reloads: Caddy restarts its admin endpoint on every load.
 func TestReloadsWhileRequestsFlow(t *testing.T) {
+	// Not parallel: it bounds retries as a share of the requests made, and
+	// on a busy machine fewer requests fit between the reloads.
 	g := startFoundation(t)
 	storePath := filepath.Join(g.Dir, "scopegate.db")
 	created := []string{createClient(t, g, map[string]any{"client_name": "seed"}).ClientID}
@@ -363,6 +368,7 @@ func TestReloadsWhileRequestsFlow(t *testing.T) {
 }
 
 func TestSecondProcessOnTheSameStoreFailsFast(t *testing.T) {
+	t.Parallel()
 	first := startFoundation(t)
 
 	second := NewGateway(t, foundationCaddyfile)
@@ -389,6 +395,7 @@ func TestSecondProcessOnTheSameStoreFailsFast(t *testing.T) {
 }
 
 func TestCorruptStoreFailsClosed(t *testing.T) {
+	t.Parallel()
 	g := NewGateway(t, foundationCaddyfile)
 	g.Vars["Generation"] = 0
 	if err := os.WriteFile(filepath.Join(g.Dir, "scopegate.db"), []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
@@ -403,6 +410,7 @@ func TestCorruptStoreFailsClosed(t *testing.T) {
 }
 
 func TestStoreFileModes(t *testing.T) {
+	t.Parallel()
 	g := NewGateway(t, strings.Replace(foundationCaddyfile, "{{.Dir}}/scopegate.db", "{{.Dir}}/state/nested/scopegate.db", 1))
 	g.Vars["Generation"] = 0
 	g.Start()

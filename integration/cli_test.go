@@ -26,8 +26,7 @@ func runCLI(t *testing.T, env []string, args ...string) cliRun {
 	cmd := exec.Command(os.Args[0], append([]string{"--", "scopegate"}, args...)...)
 	dir := t.TempDir()
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "SCOPEGATE_CLIENT_SECRET=")
+	cmd.Env = append(caddyEnv(dir), "SCOPEGATE_CLIENT_SECRET=")
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -93,6 +92,7 @@ func fieldLine(out, field string) string {
 const secretWarning = "scopegate: store the client secret now: it is shown only this once and cannot be shown again\n"
 
 func TestCLIAgainstGateway(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", g.AdminPort)
 	admin := []string{"--address", addr}
@@ -288,6 +288,7 @@ func TestCLIAgainstGateway(t *testing.T) {
 }
 
 func TestCLIFailures(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", g.AdminPort)
 	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -353,12 +354,13 @@ func TestCLIFailures(t *testing.T) {
 // TestCLIExampleCaddyfile adapts examples/Caddyfile.production with
 // `caddy adapt`, so that the example keeps to the directives' syntax.
 func TestCLIExampleCaddyfile(t *testing.T) {
+	t.Parallel()
 	config, err := filepath.Abs("../examples/Caddyfile.production")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "--", "adapt", "--config", config, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1")
+	cmd.Env = caddyEnv(t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -391,6 +393,7 @@ func TestCLIExampleCaddyfile(t *testing.T) {
 // running Caddyfile.example, moved to free ports, as a new user would run
 // it against `go run ./caddy run --config Caddyfile.example`.
 func TestCLIWalkthrough(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the walk-through needs %s", tool)

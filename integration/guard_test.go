@@ -269,6 +269,7 @@ func upstreamSaw(t *testing.T, resp apiResponse) http.Header {
 }
 
 func TestGuardAdmitsAndIdentifies(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	tok := f.token(t, f.app, "orders:read", "billing:read")
 
@@ -348,6 +349,7 @@ func TestGuardAdmitsAndIdentifies(t *testing.T) {
 }
 
 func TestGuardRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	tok := f.token(t, f.app, "orders:read")
 
@@ -605,6 +607,7 @@ func TestGuardRefusesBadRequests(t *testing.T) {
 }
 
 func TestGuardFollowsClientChanges(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	admin := func(method, path string, body any) {
 		t.Helper()
@@ -683,9 +686,36 @@ func TestGuardFollowsClientChanges(t *testing.T) {
 	t.Run("revoke every token of the client", func(t *testing.T) {
 		tok := live()
 		admin(http.MethodPost, "/revoke", nil)
+		// The gateway stamped the revocation with a second no later than
+		// this one (both clocks are this machine's).
+		revokedBy := time.Now().Unix()
 		wantChallenge(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+tok), http.StatusUnauthorized, "invalid_token")
-		time.Sleep(1100 * time.Millisecond) // iat has one-second resolution
-		upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+f.token(t, f.app, "billing:read")))
+
+		// iat counts whole seconds, and the guard refuses every iat up to
+		// the revocation's second: within that second the token endpoint
+		// must ask the client to come back rather than issue a token the
+		// guard refuses; after it, it must issue one the guard accepts.
+		asked := time.Now().Unix()
+		resp := postFormURL(t, f.g.URL("/oauth2/token"), "grant_type=client_credentials&scope=billing%3Aread", f.app.ClientID, f.app.ClientSecret)
+		switch {
+		case resp.Status == http.StatusOK:
+			var ans struct {
+				AccessToken string `json:"access_token"`
+			}
+			resp.JSON(t, &ans)
+			upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+ans.AccessToken))
+		case resp.Status == http.StatusServiceUnavailable && resp.ErrorCode() == "temporarily_unavailable" &&
+			resp.Header.Get("Retry-After") == "1":
+			if asked > revokedBy {
+				t.Fatalf("asked to retry at second %d, after the revocation's second %d", asked, revokedBy)
+			}
+			if !eventually(3*time.Second, func() bool { return time.Now().Unix() > revokedBy }) {
+				t.Fatal("the clock did not pass the revocation's second within 3s")
+			}
+			upstreamSaw(t, f.call(t, http.MethodGet, "/billing/1", "Bearer "+f.token(t, f.app, "billing:read")))
+		default:
+			t.Fatalf("token right after revoking all: %d %q %s", resp.Status, resp.Header.Get("Retry-After"), resp.Body)
+		}
 	})
 	t.Run("route client allowlist", func(t *testing.T) {
 		tok := live()
@@ -713,6 +743,7 @@ func TestGuardFollowsClientChanges(t *testing.T) {
 }
 
 func TestGuardProtectedResourceMetadata(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	resp := do(t, http.MethodGet, f.g.URL("/.well-known/oauth-protected-resource/orders"), nil)
 	var md map[string]any

@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +50,15 @@ func TestMain(m *testing.M) {
 		caddycmd.Main()
 		return
 	}
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		// -parallel defaults to GOMAXPROCS, but a test's work happens in
+		// the processes it starts, and mostly it waits for them: two at a
+		// time leave a two-core machine idle much of the run.
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	if n, u := retriedRefused.Load(), retriedUnanswered.Load(); n+u > 0 {
 		fmt.Printf("integration: %d requests retried after a refused connection, %d after a connection closed unanswered\n", n, u)
@@ -53,15 +66,82 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort asks the OS for a free loopback port.
+// caddyEnv is the environment of a process that runs the test binary as
+// Caddy, with Caddy's data and config under dir.
+//
+// Built with the race detector, a process that exits with status 0 first
+// sleeps for GORACE's atexit_sleep_ms, 1 s by default, so that goroutines
+// still running can finish a report. The tests end processes that way by the
+// dozen (every CLI command that succeeds, every graceful stop), so the sleep
+// is cut to 100 ms unless GORACE already sets it. A race is still reported,
+// and still turns the exit status to 66.
+func caddyEnv(dir string) []string {
+	env := append(os.Environ(), beCaddyEnv+"=1",
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	if race := os.Getenv("GORACE"); !strings.Contains(race, "atexit_sleep_ms") {
+		env = append(env, "GORACE="+strings.TrimSpace(race+" atexit_sleep_ms=100"))
+	}
+	return env
+}
+
+// Ports that freePort hands out. The OS takes the ports of outgoing
+// connections, and of listeners asking for port 0, from its ephemeral range
+// (32768-60999 on Linux): a port found free there can be taken again before
+// the gateway binds it, by a connection or by another test process on this
+// machine. Below that range only a process that names the port can take it.
+const (
+	portsFrom = 20000
+	portsTo   = 32768
+)
+
+// handedOut holds every port freePort has returned, so that no two tests of
+// this process are given the same one, even while a test restarts its
+// gateway and its ports are free.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a port that is free on every address, as Caddy binds its
+// sites, and that no test of this process has been given before.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		port := portsFrom + rand.IntN(portsTo-portsFrom)
+		if handedOut.ports[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut.ports[port] = true
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("finding a free port: none of 1000 tries from %d to %d was free", portsFrom, portsTo-1)
+	return 0
+}
+
+// eventually polls cond until it holds or timeout has passed, and reports
+// whether it held. Tests wait this way for a condition, never for a fixed
+// time. The pause between polls grows from 1 ms to 20 ms: a condition that
+// holds at once is seen at once, and one that takes seconds costs few polls.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	pause := time.Millisecond
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
+	}
 }
 
 // lockedBuffer collects a process's output while tests read it.
@@ -168,8 +248,7 @@ func (g *Gateway) StartErr() error {
 	g.logs = new(lockedBuffer)
 	cmd := exec.Command(os.Args[0], "--", "run", "--config", path, "--adapter", "caddyfile")
 	cmd.Dir = g.Dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(g.Dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(g.Dir, "config"))
+	cmd.Env = caddyEnv(g.Dir)
 	cmd.Stdout = g.logs
 	cmd.Stderr = g.logs
 	if err := cmd.Start(); err != nil {
@@ -179,23 +258,28 @@ func (g *Gateway) StartErr() error {
 	g.done = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(g.done) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := false
+	ready := eventually(20*time.Second, func() bool {
 		select {
 		case <-g.done:
-			return fmt.Errorf("gateway exited: %s", cmd.ProcessState)
+			exited = true
+			return true
 		default:
 		}
 		resp, err := httpClient.Get(g.AdminURL("/config/"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && g.serving() {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && g.serving()
+	})
+	switch {
+	case exited:
+		return fmt.Errorf("gateway exited: %s", cmd.ProcessState)
+	case !ready:
+		return fmt.Errorf("gateway not ready within 20s")
 	}
-	return fmt.Errorf("gateway not ready within 20s")
+	return nil
 }
 
 // serving reports whether the HTTP server accepts connections.
@@ -294,18 +378,14 @@ const (
 // idempotent requests.
 func (g *Gateway) awaitOldAdminStopped() {
 	g.t.Helper()
-	deadline := time.Now().Add(adminSwapMaxSeconds * time.Second)
-	for {
+	var started, ended int
+	if !eventually(adminSwapMaxSeconds*time.Second, func() bool {
 		logs := g.Logs()
-		started := strings.Count(logs, adminStartedLog)
-		ended := strings.Count(logs, adminStoppedLog) + strings.Count(logs, adminStopFailedLog)
-		if ended >= started-1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("the old admin endpoint did not shut down within %ds (%d started, %d ended)", adminSwapMaxSeconds, started, ended)
-		}
-		time.Sleep(10 * time.Millisecond)
+		started = strings.Count(logs, adminStartedLog)
+		ended = strings.Count(logs, adminStoppedLog) + strings.Count(logs, adminStopFailedLog)
+		return ended >= started-1
+	}) {
+		g.t.Fatalf("the old admin endpoint did not shut down within %ds (%d started, %d ended)", adminSwapMaxSeconds, started, ended)
 	}
 }
 
@@ -377,6 +457,8 @@ func send(req *http.Request) (*http.Response, error) {
 		default:
 			return resp, err
 		}
+		// A short pause between attempts, as clients back off; what ends
+		// the loop is an answer, not the time.
 		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -155,6 +155,7 @@ func tokenHeader(t *testing.T, raw string) map[string]any {
 }
 
 func TestTokenWithStandardClientVerifiesAgainstJWKS(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	c := createClient(t, g, map[string]any{
 		"client_name": "orders-app",
@@ -256,6 +257,7 @@ func TestTokenWithStandardClientVerifiesAgainstJWKS(t *testing.T) {
 }
 
 func TestTokenEndpointRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read write"})
 	good := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
@@ -394,6 +396,7 @@ func TestTokenEndpointRefusesBadInput(t *testing.T) {
 }
 
 func TestTokenRefusedByClientState(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	good := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
 
@@ -445,6 +448,7 @@ func introspect(t *testing.T, g *Gateway, c createdClient, raw string) tokenAnsw
 }
 
 func TestRevokeAndIntrospect(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	app := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
 	inspector := createClient(t, g, map[string]any{"client_name": "inspector", "scope": "read", "features": []string{"introspect"}})
@@ -501,6 +505,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 }
 
 func TestKeyRotationWhileTokensLive(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
 	inspector := createClient(t, g, map[string]any{"client_name": "inspector", "features": []string{"introspect"}})

@@ -11,6 +11,7 @@ import (
 // authenticated token request with every other method: each gets 405 with
 // Allow: POST and the no-store headers, and no token.
 func TestTokenEndpointRefusesEveryMethodButPOST(t *testing.T) {
+	t.Parallel()
 	g := startIssuer(t)
 	c := createClient(t, g, map[string]any{"client_name": "app", "scope": "read"})
 	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}.Encode()

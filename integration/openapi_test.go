@@ -67,6 +67,7 @@ func checkMembers(t *testing.T, what string, obj map[string]any, s openAPIObject
 // cannot: the shapes the Caddy module supplies (the key set) and the usage
 // counters of a client that has been used, on a real gateway.
 func TestOpenAPIMatchesGateway(t *testing.T) {
+	t.Parallel()
 	schemas := openAPISchemas(t)
 	g := startIssuer(t)
 
@@ -117,6 +118,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 // TestOpenAPINotConfigured checks the documented 503 of the admin endpoint
 // without the app, and that the CLI reports it in one line.
 func TestOpenAPINotConfigured(t *testing.T) {
+	t.Parallel()
 	schemas := openAPISchemas(t)
 	g := StartGateway(t, notConfiguredCaddyfile)
 	resp := do(t, http.MethodGet, g.AdminURL("/scopegate/clients"), nil)

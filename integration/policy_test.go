@@ -100,6 +100,7 @@ func (f *policyFixture) call(t *testing.T, method, path, tok string) apiResponse
 // for every other method, whatever its case and whether or not anybody
 // thought to list it; and a GET policy holds for HEAD.
 func TestGuardMethodExceptForm(t *testing.T) {
+	t.Parallel()
 	f := startPolicy(t)
 	reader := fetchToken(t, f.g, f.app, "items:read").AccessToken
 	writer := fetchToken(t, f.g, f.app, "items:read", "items:write").AccessToken
@@ -170,6 +171,7 @@ func rawExchange(t *testing.T, g *Gateway, request string) (*http.Response, []by
 // trailers, which arrive after the guard has run). The upstream records the
 // headers and the trailers it receives.
 func TestGuardIdentityHeadersReachTheUpstreamIntact(t *testing.T) {
+	t.Parallel()
 	f := startPolicy(t)
 	tok := fetchToken(t, f.g, f.app, "items:read").AccessToken
 	host := fmt.Sprintf("127.0.0.1:%d", f.g.HTTPPort)
@@ -286,6 +288,7 @@ func guardLogLines(t *testing.T, logs string) []map[string]any {
 // line is Debug, so a flood of refused requests is no flood of log lines at
 // the default level, and the counts stay in the metrics.
 func TestGuardRefusalsSayWhatDidNotMatch(t *testing.T) {
+	t.Parallel()
 	f := startPolicy(t)
 	reader := fetchToken(t, f.g, f.app, "items:read").AccessToken
 	other := createClient(t, f.g, map[string]any{"client_name": "elsewhere", "scope": "items:read"})

@@ -115,6 +115,7 @@ func (r proxyRoute) send(t *testing.T, req *http.Request) (int, []byte) {
 // is admitted by its forwarded address, at the guard and at the token
 // endpoint.
 func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
 	upstream := echoUpstream(t)
 	g := NewGateway(t, proxyCaddyfile)
 	g.Vars["Upstream"] = strings.TrimPrefix(upstream.URL, "http://")

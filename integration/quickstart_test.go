@@ -39,6 +39,7 @@ func quickStart(t *testing.T) string {
 // hand; run a second time, its first step fails (the name is taken) and the
 // script says so rather than going on with empty credentials.
 func TestReadmeQuickStart(t *testing.T) {
+	t.Parallel()
 	bin := t.TempDir()
 	for _, tool := range []string{"bash", "curl", "sed", "cut", "cat"} {
 		p, err := exec.LookPath(tool)

@@ -160,6 +160,8 @@ func retryNoAnswer(call func() (int, error), retries *atomic.Int64) (int, error)
 // a 5xx; one handle on the store file stays open; clients created between
 // reloads are all there at the end.
 func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
+	// Not parallel: it bounds retries as a share of the requests made, and
+	// on a busy machine fewer requests fit between the reloads.
 	f := startReloadFixture(t)
 	status, first, err := f.tryToken()
 	if err != nil || status != http.StatusOK {
@@ -256,6 +258,7 @@ func TestReloadsWhileTokensAndGuardedRequestsFlow(t *testing.T) {
 // keeps issuing tokens that its guard accepts, keeps accepting the tokens it
 // issued before, keeps its keys, and holds one handle on the store.
 func TestFailedReloadKeepsServing(t *testing.T) {
+	t.Parallel()
 	f := startReloadFixture(t)
 	// A valid key file, so a config can get past reading its keys and fail
 	// later.

@@ -28,6 +28,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 `
 
 func TestRemoteAdmin(t *testing.T) {
+	t.Parallel()
 	g := StartGateway(t, remoteAdminCaddyfile)
 	// The first owner is made through the trusted admin endpoint.
 	owner := createClient(t, g, map[string]any{"client_name": "ops", "scope": "admin", "features": []string{"owner"},
@@ -186,6 +187,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 // not work at remote admin. Only a token whose aud names remote admin's
 // resource identifier does.
 func TestRemoteAdminAcceptsOnlyItsOwnTokens(t *testing.T) {
+	t.Parallel()
 	upstream := echoUpstream(t)
 	g := NewGateway(t, remoteAdminAudienceCaddyfile)
 	g.Vars["Upstream"] = strings.TrimPrefix(upstream.URL, "http://")

@@ -318,6 +318,8 @@ func TestScale(t *testing.T) {
 	if testing.Short() || os.Getenv(scaleEnv) != "1" {
 		t.Skipf("set %s=1 (and leave out -short) to run the 100k-client scale test", scaleEnv)
 	}
+	// Not parallel: it measures throughput and start-up time, and needs the
+	// machine to itself.
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	}))

@@ -39,6 +39,7 @@ http://127.0.0.1:{{.HTTPPort}} {
 // names what is wrong, the process must exit, and nothing may listen on the
 // site's port: no request is ever served unguarded.
 func TestStartupFailsClosed(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		prepare func(t *testing.T, dir string) (storagePath, appExtra string)
@@ -156,6 +157,7 @@ func TestStartupFailsClosed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own gateway
 			g := NewGateway(t, startupCaddyfile)
 			g.Vars["Storage"], g.Vars["AppExtra"] = tc.prepare(t, g.Dir)
 			start := time.Now()

@@ -56,6 +56,7 @@ func guardedGet(t *testing.T, g *Gateway, raw string) apiResponse {
 // has verified and cached as well as one it has never seen, while the key
 // that took over signs new tokens the guard accepts.
 func TestRevokedSigningKeyThroughCLI(t *testing.T) {
+	t.Parallel()
 	g := startStoredKeys(t)
 	admin := []string{"--address", fmt.Sprintf("127.0.0.1:%d", g.AdminPort)}
 	c := createClient(t, g, map[string]any{"client_name": "orders-app", "scope": "orders:read"})
@@ -70,7 +71,9 @@ func TestRevokedSigningKeyThroughCLI(t *testing.T) {
 	if stderr != "scopegate: no signing key with this kid (HTTP 404)\n" {
 		t.Errorf("revoking an unknown kid: %q", stderr)
 	}
-	r := cliOK(t, nil, append([]string{"keys", "revoke", kid, "--json"}, admin...)...)
+	// A kid is base64url, so one in 64 starts with '-': after "--" it is
+	// taken as the argument, not as a flag.
+	r := cliOK(t, nil, append(append([]string{"keys", "revoke", "--json"}, admin...), "--", kid)...)
 	var set struct {
 		Keys []struct {
 			Kid    string `json:"kid"`
@@ -110,6 +113,7 @@ func TestRevokedSigningKeyThroughCLI(t *testing.T) {
 // minted up to 8 KiB); three bytes more are refused at the admin API,
 // naming the limit.
 func TestClientAtTokenLimitGetsAcceptedTokens(t *testing.T) {
+	t.Parallel()
 	g := startStoredKeys(t)
 	issuer := g.URL("")
 	audience := make([]string, 20)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestUsageCountsSurviveReloadAndRestart(t *testing.T) {
+	t.Parallel()
 	f := startGuard(t)
 	usage := func() map[string]any {
 		t.Helper()

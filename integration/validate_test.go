@@ -24,8 +24,7 @@ func runCaddy(t *testing.T, dir string, args ...string) caddyRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), beCaddyEnv+"=1", "XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Env = caddyEnv(dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -50,6 +49,7 @@ func runCaddy(t *testing.T, dir string, args ...string) caddyRun {
 // must say so, quickly, without touching the store. A config that is
 // really wrong must still be reported as such.
 func TestValidateWhileTheGatewayRuns(t *testing.T) {
+	t.Parallel()
 	f := startReloadFixture(t)
 	g := f.g
 	caddyfile := filepath.Join(g.Dir, "Caddyfile")
