@@ -18,8 +18,14 @@ import (
 
 // schemaVersion is the layout this build reads and writes. A store with a
 // higher version was written by a newer build and is refused rather than
-// misread; a later version migrates lower ones at open.
-const schemaVersion = 1
+// misread; a lower version is migrated at open.
+//
+// Version 2 writes clients in MarshalClient's binary form; version 1 wrote
+// them as JSON. The bucket layout is the same and both forms are read, so
+// moving a store from 1 to 2 only records the new version (which keeps a
+// version 1 build from opening a store it could not read); a client's record
+// takes the new form when it is next written.
+const schemaVersion = 2
 
 // defaultTimeout is how long Open waits for the file lock when
 // BoltOptions.Timeout is zero.
@@ -27,7 +33,7 @@ const defaultTimeout = time.Second
 
 // Buckets of the version 1 layout. Keys are client IDs unless said otherwise.
 var (
-	bucketClients     = []byte("clients")      // client ID → Client JSON
+	bucketClients     = []byte("clients")      // client ID → MarshalClient's form
 	bucketClientNames = []byte("client_names") // nameKey(name) → client ID
 	bucketSigningKeys = []byte("signing_keys") // keySigningKeys → []SigningKey JSON
 	bucketRevocations = []byte("revocations")  // JTI → Revocation JSON
@@ -178,6 +184,7 @@ func initialize(db *bolt.DB, path string) (err error) {
 		return corruptError(path, err)
 	}
 	fresh := false
+	var version uint64
 	err = db.View(func(tx *bolt.Tx) error {
 		// Every page below the high-water mark must be inside the file; a
 		// shorter file was truncated, and reading it would fault.
@@ -192,10 +199,15 @@ func initialize(db *bolt.DB, path string) (err error) {
 			fresh = true
 			return nil
 		}
-		return checkLayout(tx, meta, path)
-	})
-	if err != nil || !fresh {
+		var err error
+		version, err = checkLayout(tx, meta, path)
 		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return migrate(db, path, version)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
@@ -215,8 +227,24 @@ func initialize(db *bolt.DB, path string) (err error) {
 	return nil
 }
 
-// checkLayout verifies the schema version and the buckets of an existing store.
-func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) error {
+// migrate brings a store of an older schema version up to schemaVersion.
+func migrate(db *bolt.DB, path string, version uint64) error {
+	if version >= schemaVersion {
+		return nil
+	}
+	// From 1 to 2 nothing is rewritten: see schemaVersion.
+	err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(strconv.Itoa(schemaVersion)))
+	})
+	if err != nil {
+		return fmt.Errorf("storage: migrate %s from schema version %d to %d: %w", path, version, schemaVersion, err)
+	}
+	return nil
+}
+
+// checkLayout verifies the schema version and the buckets of an existing
+// store, and returns the version.
+func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) (uint64, error) {
 	raw := meta.Get(keySchemaVersion)
 	var version uint64
 	err := errors.New("too long")
@@ -224,20 +252,20 @@ func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) error {
 		version, err = strconv.ParseUint(string(raw), 10, 32)
 	}
 	if err != nil || version == 0 {
-		return corruptError(path, fmt.Errorf("unreadable schema version %s", quoteClipped(raw)))
+		return 0, corruptError(path, fmt.Errorf("unreadable schema version %s", quoteClipped(raw)))
 	}
 	if version > schemaVersion {
-		return fmt.Errorf("storage: %s has schema version %d, and this build reads up to version %d: upgrade Scopegate", path, version, schemaVersion)
+		return 0, fmt.Errorf("storage: %s has schema version %d, and this build reads up to version %d: upgrade Scopegate", path, version, schemaVersion)
 	}
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
-			return corruptError(path, fmt.Errorf("bucket %s is missing", name))
+			return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
 		}
 	}
 	if _, err := readCount(meta); err != nil {
-		return corruptError(path, err)
+		return 0, corruptError(path, err)
 	}
-	return nil
+	return version, nil
 }
 
 // restrictMode narrows the file's mode to 0600 when group or others have any
@@ -368,16 +396,18 @@ func checkIndexes(tx *bolt.Tx, note func(error)) error {
 	var n uint64
 	err := clients.ForEach(func(id, v []byte) error {
 		n++
-		var head clientHead
-		if err := decodeJSON(v, &head); err != nil {
+		name, storedID, err := storedName(v)
+		if err != nil {
 			note(fmt.Errorf("client %s: %w", quoteClipped(id), err))
 			return nil
 		}
-		if head.ID != string(id) {
-			note(fmt.Errorf("client %s is stored with id %s", quoteClipped(id), quoteClipped([]byte(head.ID))))
+		// A JSON record holds its ID as well as its key; a binary one only
+		// its key.
+		if storedID != "" && storedID != string(id) {
+			note(fmt.Errorf("client %s is stored with id %s", quoteClipped(id), quoteClipped([]byte(storedID))))
 		}
-		if got := names.Get([]byte(nameKey(head.Name))); string(got) != string(id) {
-			note(fmt.Errorf("client %s: its name %s is indexed to %s", quoteClipped(id), quoteClipped([]byte(head.Name)), quoteClipped(got)))
+		if got := names.Get([]byte(nameKey(name))); string(got) != string(id) {
+			note(fmt.Errorf("client %s: its name %s is indexed to %s", quoteClipped(id), quoteClipped([]byte(name)), quoteClipped(got)))
 		}
 		return nil
 	})
@@ -390,9 +420,8 @@ func checkIndexes(tx *bolt.Tx, note func(error)) error {
 			note(fmt.Errorf("name index entry %s points at missing client %s", quoteClipped(k), quoteClipped(id)))
 			return nil
 		}
-		var head clientHead
-		if err := decodeJSON(v, &head); err == nil && nameKey(head.Name) != string(k) {
-			note(fmt.Errorf("name index entry %s points at client %s, which is named %s", quoteClipped(k), quoteClipped(id), quoteClipped([]byte(head.Name))))
+		if name, _, err := storedName(v); err == nil && nameKey(name) != string(k) {
+			note(fmt.Errorf("name index entry %s points at client %s, which is named %s", quoteClipped(k), quoteClipped(id), quoteClipped([]byte(name))))
 		}
 		return nil
 	})

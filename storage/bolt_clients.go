@@ -10,13 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// clientHead is the part of a stored client that index upkeep needs, so that
-// deleting a client does not decode the whole record.
-type clientHead struct {
-	ID   string `json:"client_id"`
-	Name string `json:"client_name"`
-}
-
 // callbackError carries an error returned by a caller's update function out
 // of the transaction, so that it can be returned exactly as it was.
 type callbackError struct{ err error }
@@ -35,7 +28,7 @@ func (b *Bolt) CreateClient(ctx context.Context, c Client, maxClients int) error
 	if err := checkIdentity(c); err != nil {
 		return fmt.Errorf("storage: create client: %w", err)
 	}
-	value, err := json.Marshal(c)
+	value, err := MarshalClient(c)
 	if err != nil {
 		return fmt.Errorf("storage: create client %q: encode: %w", c.ID, err)
 	}
@@ -93,7 +86,9 @@ func (b *Bolt) GetClient(ctx context.Context, id string) (Client, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return decodeJSON(v, &c)
+		var err error
+		c, err = UnmarshalClient(id, v)
+		return err
 	})
 	if err != nil {
 		return Client{}, fmt.Errorf("storage: get client %q: %w", id, err)
@@ -126,8 +121,8 @@ func (b *Bolt) ListClients(ctx context.Context, opts ListOptions) ([]Client, boo
 			if v == nil {
 				return fmt.Errorf("name index points at missing client %s", quoteClipped(id))
 			}
-			var c Client
-			if err := decodeJSON(v, &c); err != nil {
+			c, err := UnmarshalClient(string(id), v)
+			if err != nil {
 				return err
 			}
 			page = []Client{c}
@@ -148,8 +143,8 @@ func (b *Bolt) ListClients(ctx context.Context, opts ListOptions) ([]Client, boo
 				more = true
 				break
 			}
-			var c Client
-			if err := decodeJSON(v, &c); err != nil {
+			c, err := UnmarshalClient(string(k), v)
+			if err != nil {
 				return fmt.Errorf("client %s: %w", quoteClipped(k), err)
 			}
 			page = append(page, c)
@@ -187,8 +182,8 @@ func (b *Bolt) UpdateClient(ctx context.Context, id string, update func(Client) 
 		if v == nil {
 			return ErrNotFound
 		}
-		var old Client
-		if err := decodeJSON(v, &old); err != nil {
+		old, err := UnmarshalClient(id, v)
+		if err != nil {
 			return err
 		}
 		oldName := nameKey(old.Name)
@@ -213,7 +208,7 @@ func (b *Bolt) UpdateClient(ctx context.Context, id string, update func(Client) 
 				return err
 			}
 		}
-		value, err := json.Marshal(next)
+		value, err := MarshalClient(next)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
 		}
@@ -229,8 +224,8 @@ func (b *Bolt) UpdateClient(ctx context.Context, id string, update func(Client) 
 	if err != nil {
 		return Client{}, fmt.Errorf("storage: update client %q: %w", id, err)
 	}
-	var stored Client
-	if err := decodeJSON(written, &stored); err != nil {
+	stored, err := UnmarshalClient(id, written)
+	if err != nil {
 		return Client{}, fmt.Errorf("storage: update client %q: %w", id, err)
 	}
 	return stored, nil
@@ -251,8 +246,8 @@ func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
 		if v == nil {
 			return ErrNotFound
 		}
-		var head clientHead
-		if err := decodeJSON(v, &head); err != nil {
+		storedAs, _, err := storedName(v)
+		if err != nil {
 			return err
 		}
 		count, err := readCount(meta)
@@ -264,7 +259,7 @@ func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
 		}
 		// Only drop the index entry if it is this client's: never let a
 		// damaged record free another client's name.
-		name := []byte(nameKey(head.Name))
+		name := []byte(nameKey(storedAs))
 		if bytes.Equal(names.Get(name), key) {
 			if err := names.Delete(name); err != nil {
 				return err

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -23,7 +22,7 @@ func BulkLoad(b *Bolt, clients []Client, chunk int) error {
 				return err
 			}
 			for _, c := range clients[start:end] {
-				value, err := json.Marshal(c)
+				value, err := MarshalClient(c)
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,299 @@
+package storage_test
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/storage"
+)
+
+func TestClientRecordRoundTrip(t *testing.T) {
+	full := sampleClient("client-1", "Billing")
+	offset := sampleClient("client-2", "Offsets")
+	offset.CreatedAt = sampleTime.In(time.FixedZone("", 2*3600))
+	offset.Secrets[0].CreatedAt = sampleTime.In(time.FixedZone("", -(5*3600 + 30*60)))
+	tests := []struct {
+		name string
+		in   storage.Client
+		want storage.Client // zero: in itself
+	}{
+		{name: "every field", in: full},
+		{name: "identity only", in: storage.Client{ID: "c", Name: "n"}},
+		{name: "empty slices read back as nil", in: storage.Client{ID: "c", Name: "n", Scopes: []string{}, Secrets: []storage.Secret{}, Claims: json.RawMessage{}},
+			want: storage.Client{ID: "c", Name: "n"}},
+		{name: "zones other than UTC", in: offset},
+		{name: "negative lifetime and far times", in: storage.Client{ID: "c", Name: "n", AccessTokenTTL: -time.Second,
+			CreatedAt: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), UpdatedAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)}},
+		{name: "invalid UTF-8 kept byte for byte", in: storage.Client{ID: "c", Name: "bad\xff", Scopes: []string{"\xfe"}}},
+		{name: "JSON compacted", in: storage.Client{ID: "c", Name: "n", Claims: json.RawMessage("{ \"a\" : [1, 2] }")},
+			want: storage.Client{ID: "c", Name: "n", Claims: json.RawMessage(`{"a":[1,2]}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.want
+			if want.ID == "" {
+				want = tt.in
+			}
+			raw, err := storage.MarshalClient(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(raw), tt.in.ID) {
+				t.Errorf("the record holds the ID %q, which is its key", tt.in.ID)
+			}
+			got, err := storage.UnmarshalClient(tt.in.ID, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestClientRecordReadsJSON(t *testing.T) {
+	// What schema version 1 wrote: json.Marshal of the client. Read with
+	// the key it was stored under, it decodes to the same client as the
+	// binary form does.
+	c := sampleClient("client-1", "Billing")
+	legacy, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := storage.UnmarshalClient(c.ID, legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := storage.MarshalClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromBinary, err := storage.UnmarshalClient(c.ID, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromJSON, fromBinary) || !reflect.DeepEqual(fromJSON, c) {
+		t.Fatalf("JSON form:\n %+v\nbinary form:\n %+v\nwant %+v", fromJSON, fromBinary, c)
+	}
+	if len(raw)*2 > len(legacy) {
+		t.Errorf("binary record %d bytes, JSON %d: want it under half", len(raw), len(legacy))
+	}
+}
+
+func TestClientRecordRefusesBadInput(t *testing.T) {
+	if _, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n", Metadata: json.RawMessage("{")}); err == nil || !strings.Contains(err.Error(), "metadata") {
+		t.Errorf("MarshalClient with invalid metadata JSON: error %v, want one naming metadata", err)
+	}
+	raw, err := storage.MarshalClient(sampleClient("client-1", "Billing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every shorter record is an error, never a panic or a wrong client.
+	for n := range len(raw) {
+		if c, err := storage.UnmarshalClient("client-1", raw[:n]); err == nil {
+			t.Fatalf("record cut to %d of %d bytes decoded to %+v", n, len(raw), c)
+		}
+	}
+	bad := map[string][]byte{
+		"trailing byte":    append(append([]byte(nil), raw...), 0),
+		"unknown form":     append([]byte{0x7f}, raw[1:]...),
+		"huge count":       {0x01, 0x01, 'n', 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"unknown flags":    binaryWithFlags(t, 0x80),
+		"not JSON after {": []byte("{nope"),
+	}
+	for name, data := range bad {
+		if c, err := storage.UnmarshalClient("c", data); err == nil || !strings.Contains(err.Error(), "decode stored record") {
+			t.Errorf("%s: decoded to %+v, error %v", name, c, err)
+		}
+	}
+}
+
+// binaryWithFlags returns a minimal record whose flags byte is flags.
+func binaryWithFlags(t *testing.T, flags byte) []byte {
+	t.Helper()
+	raw, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tag, name (2), no secrets, four empty lists, no prefixes, no features:
+	// then the flags byte.
+	const flagsAt = 1 + 2 + 1 + 4 + 1 + 1
+	if raw[flagsAt] != 0 {
+		t.Fatalf("record layout moved: %x", raw)
+	}
+	raw[flagsAt] = flags
+	return raw
+}
+
+// TestOpenSchema1Store opens a store written by schema version 1, which kept
+// clients as JSON: testdata/schema1-json.db was written by the build before
+// the binary form (commit c183225), with the clients below, a signing key, a
+// revocation and usage counters.
+func TestOpenSchema1Store(t *testing.T) {
+	ctx := t.Context()
+	src, err := os.ReadFile(filepath.Join("testdata", "schema1-json.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "store.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC)
+	full := storage.Client{
+		ID:   "legacy-full",
+		Name: "Legacy Full",
+		Secrets: []storage.Secret{
+			{ID: "sec-1", Hash: []byte{0x00, 0x01, 0xfe, 0xff}, CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)},
+			{ID: "sec-2", Hash: []byte("second-hash"), CreatedAt: t0.Add(time.Minute)},
+		},
+		GrantTypes:          []string{"client_credentials"},
+		Scopes:              []string{"orders:read", "orders:write"},
+		Audience:            []string{"https://api.example.com"},
+		RedirectURIs:        []string{"https://app.example.com/callback"},
+		IPAllowlist:         []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")},
+		Features:            []string{"introspect"},
+		RequireScopeRequest: true,
+		AccessTokenTTL:      10 * time.Minute,
+		Claims:              json.RawMessage(`{"tenant":"acme"}`),
+		Disabled:            true,
+		Metadata:            json.RawMessage(`{"team":"billing","tags":["a","b"]}`),
+		CreatedAt:           t0,
+		UpdatedAt:           t0.Add(time.Second),
+		TokensRevokedAt:     t0.Add(time.Hour),
+	}
+	minimal := storage.Client{ID: "legacy-minimal", Name: "legacy minimal", CreatedAt: t0, UpdatedAt: t0}
+	offset := storage.Client{
+		ID: "legacy-offset", Name: "Légacy Offset",
+		Secrets:   []storage.Secret{{ID: "sec-a", Hash: []byte("hash-a"), CreatedAt: t0.In(time.FixedZone("", 2*3600))}},
+		Scopes:    []string{"a"},
+		CreatedAt: t0.In(time.FixedZone("", -(5*3600 + 30*60))), UpdatedAt: t0.In(time.FixedZone("", 2*3600)),
+	}
+	want := []storage.Client{full, minimal, offset}
+
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
+		t.Fatalf("schema version after Open = %d, %v; want 2", v, err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range want {
+		if got := mustGetClient(t, b, c.ID); !reflect.DeepEqual(got, c) {
+			t.Fatalf("GetClient(%q) = %+v, want %+v", c.ID, got, c)
+		}
+	}
+	if got := mustList(t, b); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListClients = %+v, want %+v", got, want)
+	}
+	if n, err := b.CountClients(ctx); err != nil || n != 3 {
+		t.Fatalf("CountClients = %d, %v; want 3", n, err)
+	}
+	if keys, err := b.SigningKeys(ctx); err != nil || len(keys) != 1 || keys[0].ID != "kid-1" {
+		t.Fatalf("SigningKeys = %+v, %v", keys, err)
+	}
+	if revs, err := b.Revocations(ctx, t0); err != nil || len(revs) != 1 || revs[0].JTI != "jti-1" {
+		t.Fatalf("Revocations = %+v, %v", revs, err)
+	}
+	if u, err := b.Usage(ctx, "legacy-full"); err != nil || u.TokensIssued != 7 || u.RequestsDenied != 1 {
+		t.Fatalf("Usage = %+v, %v", u, err)
+	}
+
+	// Writes: an update rewrites the record in the binary form, a rename
+	// moves the index, a delete of a JSON record frees its name, and a
+	// new client sits beside the old ones.
+	renamed, err := b.UpdateClient(ctx, "legacy-full", func(c storage.Client) (storage.Client, error) {
+		c.Name = "Renamed"
+		c.Scopes = append(c.Scopes, "invoices:read")
+		return c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRenamed := full
+	wantRenamed.Name = "Renamed"
+	wantRenamed.Scopes = []string{"orders:read", "orders:write", "invoices:read"}
+	if !reflect.DeepEqual(renamed, wantRenamed) {
+		t.Fatalf("UpdateClient = %+v, want %+v", renamed, wantRenamed)
+	}
+	if err := b.DeleteClient(ctx, "legacy-minimal"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreateClient(t, b, storage.Client{ID: "new-1", Name: "legacy minimal", CreatedAt: t0, UpdatedAt: t0})
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	b, err = storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGetClient(t, b, "legacy-full"); !reflect.DeepEqual(got, wantRenamed) {
+		t.Fatalf("after reopening, GetClient = %+v, want %+v", got, wantRenamed)
+	}
+	if got := mustList(t, b); len(got) != 3 || got[0].ID != "legacy-full" || got[1].ID != "legacy-offset" || got[2].ID != "new-1" {
+		t.Fatalf("after reopening, ListClients = %+v", got)
+	}
+}
+
+func mustList(t *testing.T, b *storage.Bolt) []storage.Client {
+	t.Helper()
+	page, more, err := b.ListClients(t.Context(), storage.ListOptions{Limit: 100})
+	if err != nil || more {
+		t.Fatalf("ListClients: more %v, %v", more, err)
+	}
+	return page
+}
+
+func mustCreateClient(t *testing.T, b *storage.Bolt, c storage.Client) {
+	t.Helper()
+	if err := b.CreateClient(t.Context(), c, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzUnmarshalClient decodes arbitrary records: never a panic, and what
+// decodes encodes back to a record that decodes to the same client.
+func FuzzUnmarshalClient(f *testing.F) {
+	for _, c := range []storage.Client{sampleClient("c", "Billing"), {ID: "c", Name: "n"}} {
+		raw, err := storage.MarshalClient(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+		legacy, err := json.Marshal(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(legacy)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := storage.UnmarshalClient("c", data)
+		if err != nil || data[0] != 0x01 {
+			return
+		}
+		raw, err := storage.MarshalClient(c)
+		if err != nil {
+			t.Fatalf("MarshalClient of a decoded record: %v", err)
+		}
+		again, err := storage.UnmarshalClient("c", raw)
+		if err != nil || !reflect.DeepEqual(again, c) {
+			t.Fatalf("re-encoded record decodes to %+v, %v; want %+v", again, err, c)
+		}
+	})
+}
