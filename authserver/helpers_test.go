@@ -37,8 +37,8 @@ func newTestServer(tb testing.TB) *Server {
 	}
 	rules, _ := scope.NewRules(nil)
 	cfg := Config{
-		Issuer: "https://gw.example", AccessTokenTTL: 15 * time.Minute, MaxAccessTokenTTL: 90 * time.Minute,
-		Leeway: 30 * time.Second, VerifiedTokenCacheSize: 100, ScopeRules: rules, Metrics: metrics,
+		Options:    Options{Issuer: "https://gw.example", VerifiedTokenCacheSize: 100}.WithDefaults(),
+		ScopeRules: rules, Metrics: metrics,
 		ClientAddr: func(r *http.Request) netip.Addr {
 			host, _, _ := net.SplitHostPort(r.RemoteAddr)
 			addr, _ := netip.ParseAddr(host)

@@ -32,20 +32,10 @@ const MaxLeeway = 5 * time.Minute
 // Config is what a Server is built from: the options of one config, already
 // defaulted and checked by the adapter.
 type Config struct {
-	// Issuer is the exact iss of the tokens issued and accepted.
-	Issuer string
-	// AccessTokenTTL is the lifetime of a token whose client sets none.
-	AccessTokenTTL time.Duration
-	// MaxAccessTokenTTL bounds every token's lifetime.
-	MaxAccessTokenTTL time.Duration
-	// Leeway is the clock skew tolerated on exp, nbf and iat.
-	Leeway time.Duration
-	// VerifiedTokenCacheSize is how many verified tokens are remembered.
-	VerifiedTokenCacheSize int
-	// FailedLoginLimit and FailedLoginWindow throttle failed client logins
-	// per source; zero takes throttle's defaults.
-	FailedLoginLimit  int
-	FailedLoginWindow time.Duration
+	// Options are the operator's server-wide options, with their defaults
+	// applied: the issuer, token lifetimes, leeway, signing algorithm and
+	// rotation, the verified-token cache and the failed-login throttle.
+	Options
 	// ScopeRules are the compiled scope implication rules of guarded routes.
 	ScopeRules *scope.Rules
 	// Keys is where the signing keys come from.

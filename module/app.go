@@ -17,28 +17,18 @@ import (
 
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/authserver"
-	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
-	"github.com/scopegate/scopegate/token"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults and bounds of the app's options.
+// Defaults of the store's options; the server's are in authserver.
 const (
-	defaultCacheSize         = 10000
-	defaultMaxClients        = registry.DefaultMaxClients
-	defaultMaxScopes         = registry.DefaultMaxScopes
-	defaultAccessTokenTTL    = 15 * time.Minute
-	defaultMaxAccessTokenTTL = registry.DefaultMaxTokenTTL
-	defaultLockTimeout       = time.Second
-	defaultSigningAlg        = token.AlgES256
-	defaultKeyRotation       = 30 * 24 * time.Hour
-	defaultLeeway            = token.DefaultLeeway
-	defaultVerifiedCacheSize = 10000
+	defaultCacheSize   = 10000
+	defaultLockTimeout = time.Second
 	// maintenanceInterval is how often the app checks whether the signing key
 	// is due for rotation and forgets revocations of expired tokens.
 	maintenanceInterval = time.Minute
@@ -161,58 +151,41 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.CacheSize == 0 {
 		a.CacheSize = defaultCacheSize
 	}
-	if a.MaxClients == 0 {
-		a.MaxClients = defaultMaxClients
-	}
-	if a.MaxScopes == 0 {
-		a.MaxScopes = defaultMaxScopes
-	}
-	if a.AccessTokenTTL == 0 {
-		a.AccessTokenTTL = caddy.Duration(defaultAccessTokenTTL)
-	}
-	if a.MaxAccessTokenTTL == 0 {
-		a.MaxAccessTokenTTL = caddy.Duration(defaultMaxAccessTokenTTL)
-	}
-	if a.SigningAlg == "" {
-		a.SigningAlg = defaultSigningAlg
-	}
-	if a.KeyRotation == nil {
-		d := caddy.Duration(defaultKeyRotation)
-		a.KeyRotation = &d
-	}
-	if a.Leeway == 0 {
-		a.Leeway = caddy.Duration(defaultLeeway)
-	}
-	if a.VerifiedTokenCacheSize == 0 {
-		a.VerifiedTokenCacheSize = defaultVerifiedCacheSize
-	}
 	// Validate runs after Provision; a bad config must not open the store.
 	if err := a.validateConfig(); err != nil {
 		return err
 	}
-
 	return a.provisionServer()
+}
+
+// serverOptions are the app's server-wide options, with their defaults.
+func (a *App) serverOptions() authserver.Options {
+	o := authserver.Options{
+		Issuer:                 a.Issuer,
+		AccessTokenTTL:         time.Duration(a.AccessTokenTTL),
+		MaxAccessTokenTTL:      time.Duration(a.MaxAccessTokenTTL),
+		SigningAlg:             a.SigningAlg,
+		Leeway:                 time.Duration(a.Leeway),
+		VerifiedTokenCacheSize: a.VerifiedTokenCacheSize,
+		FailedLoginLimit:       a.FailedLoginLimit,
+		FailedLoginWindow:      time.Duration(a.FailedLoginWindow),
+	}
+	if a.KeyRotation != nil {
+		every := time.Duration(*a.KeyRotation)
+		o.KeyRotation = &every
+	}
+	return o.WithDefaults()
 }
 
 // provisionServer builds the authorization server from the options: what
 // does not need the store. A signing_key_file is read here, so a config
 // naming a bad one fails to load.
 func (a *App) provisionServer() error {
-	cfg := authserver.Config{
-		Issuer:                 a.Issuer,
-		AccessTokenTTL:         time.Duration(a.AccessTokenTTL),
-		MaxAccessTokenTTL:      time.Duration(a.MaxAccessTokenTTL),
-		Leeway:                 time.Duration(a.Leeway),
-		VerifiedTokenCacheSize: a.VerifiedTokenCacheSize,
-		FailedLoginLimit:       a.FailedLoginLimit,
-		FailedLoginWindow:      time.Duration(a.FailedLoginWindow),
-		ClientAddr:             clientAddr,
-		Logger:                 a.logger,
-	}
-	cfg.Keys = &authserver.StoredKeys{Alg: a.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
+	cfg := authserver.Config{Options: a.serverOptions(), ClientAddr: clientAddr, Logger: a.logger}
+	cfg.Keys = &authserver.StoredKeys{Alg: cfg.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
 	var err error
 	if a.SigningKeyFile != "" {
-		if cfg.Keys, err = authserver.ReadKeyFile(a.SigningKeyFile, a.SigningAlg, time.Now()); err != nil {
+		if cfg.Keys, err = authserver.ReadKeyFile(a.SigningKeyFile, cfg.SigningAlg, time.Now()); err != nil {
 			return fmt.Errorf("scopegate: %w", err)
 		}
 	}
@@ -242,12 +215,6 @@ type ScopeRule struct {
 
 // validateConfig checks the options alone, without touching the store.
 func (a *App) validateConfig() error {
-	if a.Issuer == "" {
-		return errors.New("scopegate: issuer is required (the exact URL tokens name as `iss`)")
-	}
-	if !oauth.ValidIssuer(a.Issuer) {
-		return fmt.Errorf("scopegate: issuer %q must be an absolute http(s) URL without user info, query or fragment", a.Issuer)
-	}
 	switch {
 	case a.CacheSize < 0:
 		return errors.New("scopegate: cache_size must not be negative")
@@ -257,23 +224,9 @@ func (a *App) validateConfig() error {
 		return errors.New("scopegate: max_scopes must not be negative")
 	case a.LockTimeout < 0:
 		return errors.New("scopegate: lock_timeout must not be negative")
-	case a.AccessTokenTTL < 0 || a.MaxAccessTokenTTL < 0:
-		return errors.New("scopegate: token lifetimes must be positive")
-	case a.AccessTokenTTL > a.MaxAccessTokenTTL:
-		return fmt.Errorf("scopegate: access_token_ttl %s exceeds max_access_token_ttl %s",
-			time.Duration(a.AccessTokenTTL), time.Duration(a.MaxAccessTokenTTL))
-	case a.SigningAlg != token.AlgES256 && a.SigningAlg != token.AlgRS256 && a.SigningAlg != token.AlgEdDSA:
-		return fmt.Errorf("scopegate: signing_alg %q is not one of ES256, RS256, EdDSA", a.SigningAlg)
-	case a.KeyRotation != nil && *a.KeyRotation < 0:
-		return errors.New("scopegate: key_rotation must not be negative")
-	case a.KeyRotation != nil && *a.KeyRotation > 0 && time.Duration(*a.KeyRotation) < time.Duration(a.MaxAccessTokenTTL):
-		return errors.New("scopegate: key_rotation must be at least max_access_token_ttl")
-	case a.Leeway < 0 || a.Leeway > caddy.Duration(authserver.MaxLeeway):
-		return errors.New("scopegate: leeway must be between 0 and 5m")
-	case a.VerifiedTokenCacheSize < 0:
-		return errors.New("scopegate: verified_token_cache_size must not be negative")
-	case a.FailedLoginLimit < 0 || a.FailedLoginWindow < 0:
-		return errors.New("scopegate: failed_login_limit and failed_login_window must not be negative")
+	}
+	if err := a.serverOptions().Validate(); err != nil {
+		return fmt.Errorf("scopegate: %w", err)
 	}
 	return nil
 }
@@ -300,8 +253,8 @@ func (a *App) Start() error {
 	reg := registry.New(authserver.UsageStore{Store: b.store, Counters: b.usage}, registry.Limits{
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
-		MaxTokenTTL: time.Duration(a.MaxAccessTokenTTL),
-		TokenIssuer: a.Issuer,
+		MaxTokenTTL: a.server.MaxAccessTokenTTL,
+		TokenIssuer: a.server.Issuer,
 	})
 	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
 	err = a.server.Open(a.ctx, authserver.Shared{
@@ -311,9 +264,9 @@ func (a *App) Start() error {
 		return err
 	}
 	ks := a.server.KeySet()
-	if alg := ks.SigningAlgorithm(); alg != a.SigningAlg {
+	if alg := ks.SigningAlgorithm(); alg != a.server.SigningAlg {
 		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
-			zap.String("active", alg), zap.String("signing_alg", a.SigningAlg))
+			zap.String("active", alg), zap.String("signing_alg", a.server.SigningAlg))
 	}
 	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
 		zap.String("signing_kid", ks.SigningKeyID()))
@@ -338,7 +291,7 @@ func (a *App) maintain() {
 
 // maintainOnce runs one round of upkeep.
 func (a *App) maintainOnce() {
-	a.server.Maintain(a.ctx, time.Duration(*a.KeyRotation))
+	a.server.Maintain(a.ctx, a.server.RotationPeriod())
 }
 
 // Stop flushes the usage counters, so a clean stop or reload loses none.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -12,15 +11,11 @@ import (
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/ipallow"
-	"github.com/scopegate/scopegate/oauth"
-	"github.com/scopegate/scopegate/scope"
 )
 
 func init() {
 	caddy.RegisterModule(Guard{})
 }
-
-const defaultRealm = "scopegate"
 
 // Guard admits a request only with a valid bearer token from a client that is
 // enabled, connects from an address in its allowlist, is allowed on the route
@@ -66,6 +61,7 @@ type Guard struct {
 	server   *authserver.Server
 	policy   authserver.Policy
 	metadata authserver.Document
+	logger   *zap.Logger
 }
 
 // MethodScopes are scopes required for some HTTP methods: the methods listed
@@ -101,57 +97,24 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	g.policy.Logger = ctx.Logger()
+	g.logger = ctx.Logger()
 	return g.setup(app.server)
 }
 
-// setup checks the policy and prepares what requests need.
+// setup compiles the route's policy on s.
 func (g *Guard) setup(s *authserver.Server) error {
-	g.server = s
-	p := &g.policy
-	if p.Logger == nil {
-		p.Logger = zap.NewNop()
-	}
-	p.Scopes, p.Audience, p.Clients = g.Scopes, g.Audience, g.Clients
-	p.Realm = cmpOr(g.Realm, defaultRealm)
-	switch g.Mode {
-	case "", "all":
-		p.Mode = scope.All
-	case "any":
-		p.Mode = scope.Any
-	default:
-		return fmt.Errorf("scopegate_guard: mode %q is not all or any", g.Mode)
-	}
-	for _, s := range g.Scopes {
-		if err := scope.ParseToken(s); err != nil {
-			return fmt.Errorf("scopegate_guard: scopes: %w", err)
-		}
-	}
-	p.Methods = nil
-	all := slices.Clone(g.Scopes)
+	methods := make([]authserver.MethodScopeOptions, len(g.MethodScopes))
 	for i, ms := range g.MethodScopes {
-		rule, err := authserver.NewMethodRule(ms.Methods, ms.ExceptMethods, ms.Scopes)
-		if err != nil {
-			return fmt.Errorf("scopegate_guard: method_scopes[%d]: %w", i, err)
-		}
-		p.Methods = append(p.Methods, rule)
-		for _, s := range ms.Scopes {
-			if !slices.Contains(all, s) {
-				all = append(all, s)
-			}
-		}
+		methods[i] = authserver.MethodScopeOptions{Methods: ms.Methods, ExceptMethods: ms.ExceptMethods, Scopes: ms.Scopes}
 	}
-	g.Resource = cmpOr(g.Resource, g.Audience)
-	if g.Resource != "" {
-		if !oauth.ValidResource(g.Resource) {
-			return fmt.Errorf("scopegate_guard: resource %q must be an absolute URI without a fragment", g.Resource)
-		}
-		var err error
-		p.MetadataPath, g.metadata, err = s.Resources().Publish(g.Resource, s.Issuer, all)
-		if err != nil {
-			return err
-		}
+	policy, doc, err := s.NewPolicy(authserver.RouteOptions{
+		Scopes: g.Scopes, Mode: g.Mode, MethodScopes: methods, Audience: g.Audience,
+		Resource: g.Resource, Clients: g.Clients, Realm: g.Realm,
+	}, g.logger)
+	if err != nil {
+		return fmt.Errorf("scopegate_guard: %w", err)
 	}
+	g.server, g.policy, g.metadata = s, *policy, doc
 	return nil
 }
 

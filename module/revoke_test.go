@@ -55,7 +55,7 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 	}
 
 	// A minute after the token's exp, maintenance prunes.
-	clock.add(defaultAccessTokenTTL + time.Minute)
+	clock.add(authserver.DefaultAccessTokenTTL + time.Minute)
 	f.app.maintainOnce()
 
 	// A reload raises the leeway to 5m: the token's exp is within it again.

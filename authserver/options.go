@@ -1,0 +1,97 @@
+package authserver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/token"
+)
+
+// Defaults of the server-wide options: their one home. The Caddy adapter's
+// field documentation states them to operators.
+const (
+	DefaultAccessTokenTTL    = 15 * time.Minute
+	DefaultMaxAccessTokenTTL = registry.DefaultMaxTokenTTL
+	DefaultSigningAlg        = token.AlgES256
+	DefaultKeyRotation       = 30 * 24 * time.Hour
+	DefaultLeeway            = token.DefaultLeeway
+	DefaultVerifiedCacheSize = 10000
+)
+
+// Options are the server-wide options as an operator sets them; WithDefaults
+// fills what is left zero, Validate checks them. Names in errors are the
+// options' configuration names.
+type Options struct {
+	Issuer            string
+	AccessTokenTTL    time.Duration
+	MaxAccessTokenTTL time.Duration
+	SigningAlg        string
+	// KeyRotation is how long a generated key signs; nil takes the default,
+	// zero turns automatic rotation off.
+	KeyRotation            *time.Duration
+	Leeway                 time.Duration
+	VerifiedTokenCacheSize int
+	FailedLoginLimit       int
+	FailedLoginWindow      time.Duration
+}
+
+// WithDefaults returns o with every unset option at its default.
+func (o Options) WithDefaults() Options {
+	orDefault := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	orDefault(&o.AccessTokenTTL, DefaultAccessTokenTTL)
+	orDefault(&o.MaxAccessTokenTTL, DefaultMaxAccessTokenTTL)
+	orDefault(&o.Leeway, DefaultLeeway)
+	if o.SigningAlg == "" {
+		o.SigningAlg = DefaultSigningAlg
+	}
+	if o.KeyRotation == nil {
+		every := DefaultKeyRotation
+		o.KeyRotation = &every
+	}
+	if o.VerifiedTokenCacheSize == 0 {
+		o.VerifiedTokenCacheSize = DefaultVerifiedCacheSize
+	}
+	return o
+}
+
+// Validate checks options that have their defaults applied.
+func (o Options) Validate() error {
+	switch {
+	case o.Issuer == "":
+		return errors.New("issuer is required (the exact URL tokens name as `iss`)")
+	case !oauth.ValidIssuer(o.Issuer):
+		return fmt.Errorf("issuer %q must be an absolute http(s) URL without user info, query or fragment", o.Issuer)
+	case o.AccessTokenTTL < 0 || o.MaxAccessTokenTTL < 0:
+		return errors.New("token lifetimes must be positive")
+	case o.AccessTokenTTL > o.MaxAccessTokenTTL:
+		return fmt.Errorf("access_token_ttl %s exceeds max_access_token_ttl %s", o.AccessTokenTTL, o.MaxAccessTokenTTL)
+	case o.SigningAlg != token.AlgES256 && o.SigningAlg != token.AlgRS256 && o.SigningAlg != token.AlgEdDSA:
+		return fmt.Errorf("signing_alg %q is not one of ES256, RS256, EdDSA", o.SigningAlg)
+	case o.KeyRotation != nil && *o.KeyRotation < 0:
+		return errors.New("key_rotation must not be negative")
+	case o.KeyRotation != nil && *o.KeyRotation > 0 && *o.KeyRotation < o.MaxAccessTokenTTL:
+		return errors.New("key_rotation must be at least max_access_token_ttl")
+	case o.Leeway < 0 || o.Leeway > MaxLeeway:
+		return fmt.Errorf("leeway must be between 0 and %s", MaxLeeway)
+	case o.VerifiedTokenCacheSize < 0:
+		return errors.New("verified_token_cache_size must not be negative")
+	case o.FailedLoginLimit < 0 || o.FailedLoginWindow < 0:
+		return errors.New("failed_login_limit and failed_login_window must not be negative")
+	}
+	return nil
+}
+
+// RotationPeriod is how often keys rotate automatically; zero means never.
+func (o Options) RotationPeriod() time.Duration {
+	if o.KeyRotation == nil {
+		return DefaultKeyRotation
+	}
+	return *o.KeyRotation
+}
