@@ -84,7 +84,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		access_token_ttl      <duration>
 //		max_access_token_ttl  <duration>
 //		signing_alg           ES256|RS256|EdDSA
-//		signing_key_file      <pem file>
+//		signing_key_file      <PEM or JWK file>
 //		key_rotation          <duration>   # 0: manual only
 //		leeway                <duration>
 //		verified_token_cache_size <tokens>
@@ -98,77 +98,37 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	// Options of one argument, by kind; the rest are handled below.
+	texts := map[string]*string{
+		"issuer": &a.Issuer, "storage": &a.Storage, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
+	}
+	durations := map[string]*caddy.Duration{
+		"lock_timeout": &a.LockTimeout, "access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
+		"leeway": &a.Leeway, "failed_login_window": &a.FailedLoginWindow,
+	}
+	counts := map[string]*int{
+		"cache_size": &a.CacheSize, "max_clients": &a.MaxClients, "max_scopes": &a.MaxScopes,
+		"verified_token_cache_size": &a.VerifiedTokenCacheSize, "failed_login_limit": &a.FailedLoginLimit,
+	}
 	for d.NextBlock(0) {
 		option := d.Val()
-		switch option {
-		case "issuer":
-			if err := oneArg(d, &a.Issuer); err != nil {
-				return err
-			}
-		case "storage":
-			if err := oneArg(d, &a.Storage); err != nil {
-				return err
-			}
-		case "lock_timeout":
-			if err := durationArg(d, &a.LockTimeout); err != nil {
-				return err
-			}
-		case "access_token_ttl":
-			if err := durationArg(d, &a.AccessTokenTTL); err != nil {
-				return err
-			}
-		case "max_access_token_ttl":
-			if err := durationArg(d, &a.MaxAccessTokenTTL); err != nil {
-				return err
-			}
-		case "cache_size":
-			if err := countArg(d, &a.CacheSize); err != nil {
-				return err
-			}
-		case "max_clients":
-			if err := countArg(d, &a.MaxClients); err != nil {
-				return err
-			}
-		case "max_scopes":
-			if err := countArg(d, &a.MaxScopes); err != nil {
-				return err
-			}
-		case "signing_alg":
-			if err := oneArg(d, &a.SigningAlg); err != nil {
-				return err
-			}
-		case "signing_key_file":
-			if err := oneArg(d, &a.SigningKeyFile); err != nil {
-				return err
-			}
-		case "key_rotation":
-			var every caddy.Duration
-			if err := durationArg(d, &every); err != nil {
-				return err
-			}
-			a.KeyRotation = &every
-		case "leeway":
-			if err := durationArg(d, &a.Leeway); err != nil {
-				return err
-			}
-		case "verified_token_cache_size":
-			if err := countArg(d, &a.VerifiedTokenCacheSize); err != nil {
-				return err
-			}
-		case "failed_login_limit":
-			if err := countArg(d, &a.FailedLoginLimit); err != nil {
-				return err
-			}
-		case "failed_login_window":
-			if err := durationArg(d, &a.FailedLoginWindow); err != nil {
-				return err
-			}
-		case "metrics_per_client":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+		var err error
+		switch {
+		case texts[option] != nil:
+			err = oneArg(d, texts[option])
+		case durations[option] != nil:
+			err = durationArg(d, durations[option])
+		case counts[option] != nil:
+			err = countArg(d, counts[option])
+		case option == "key_rotation":
+			a.KeyRotation = new(caddy.Duration)
+			err = durationArg(d, a.KeyRotation)
+		case option == "metrics_per_client":
 			a.MetricsPerClient = true
-		case "scope_implies":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+		case option == "scope_implies":
 			var rule ScopeRule
 			if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {
 				return d.ArgErr()
@@ -176,6 +136,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.ScopeImplies = append(a.ScopeImplies, rule)
 		default:
 			return d.Errf("unknown scopegate option %q", option)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
