@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/token"
 )
@@ -151,7 +152,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 		return r.WithContext(ctx)
 	}
 	rec := httptest.NewRecorder()
-	iss.endpoints[iss.TokenPath].ServeHTTP(rec, newReq())
+	endpoint(iss, authserver.DefaultTokenPath).ServeHTTP(rec, newReq())
 	if rec.Code != http.StatusOK {
 		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
 	}
@@ -160,7 +161,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		clear(w.h)
-		iss.endpoints[iss.TokenPath].ServeHTTP(w, newReq())
+		endpoint(iss, authserver.DefaultTokenPath).ServeHTTP(w, newReq())
 	}
 }
 
@@ -252,7 +253,7 @@ func BenchmarkTokenEndpointParallel(b *testing.B) {
 		return r.WithContext(ctx)
 	}
 	rec := httptest.NewRecorder()
-	iss.endpoints[iss.TokenPath].ServeHTTP(rec, newReq())
+	endpoint(iss, authserver.DefaultTokenPath).ServeHTTP(rec, newReq())
 	if rec.Code != http.StatusOK {
 		b.Fatalf("token endpoint: %d %s", rec.Code, rec.Body)
 	}
@@ -262,7 +263,16 @@ func BenchmarkTokenEndpointParallel(b *testing.B) {
 		w := &discard{h: http.Header{}}
 		for pb.Next() {
 			clear(w.h)
-			iss.endpoints[iss.TokenPath].ServeHTTP(w, newReq())
+			endpoint(iss, authserver.DefaultTokenPath).ServeHTTP(w, newReq())
 		}
 	})
+}
+
+// endpoint returns the issuer's handler of path, as ServeHTTP finds it.
+func endpoint(iss *Issuer, path string) http.Handler {
+	h, ok := iss.endpoints.Lookup(path)
+	if !ok {
+		panic("no endpoint at " + path)
+	}
+	return h
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 )
 
@@ -177,7 +178,7 @@ func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 		r.SetBasicAuth(c.ClientID, secret)
 		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
 		rec := httptest.NewRecorder()
-		iss.endpoints[iss.TokenPath].ServeHTTP(rec, earlyData(r.WithContext(ctx), complete))
+		endpoint(iss, authserver.DefaultTokenPath).ServeHTTP(rec, earlyData(r.WithContext(ctx), complete))
 		return rec
 	}
 	t.Run("token endpoint, early data", func(t *testing.T) {

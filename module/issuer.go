@@ -1,9 +1,8 @@
 package module
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -14,14 +13,6 @@ import (
 func init() {
 	caddy.RegisterModule(Issuer{})
 }
-
-// Default endpoint paths.
-const (
-	defaultTokenPath      = "/oauth2/token"
-	defaultRevokePath     = "/oauth2/revoke"
-	defaultIntrospectPath = "/oauth2/introspect"
-	defaultJWKSPath       = "/.well-known/jwks.json"
-)
 
 // Issuer serves the OAuth 2.0 endpoints of the scopegate app: the token
 // endpoint (client_credentials), revocation (RFC 7009), introspection (RFC
@@ -40,9 +31,8 @@ type Issuer struct {
 	// /.well-known/jwks.json.
 	JWKSPath string `json:"jwks_path,omitempty"`
 
-	server *authserver.Server
-	// endpoints maps each served path to its handler.
-	endpoints map[string]http.Handler
+	server    *authserver.Server
+	endpoints *authserver.Endpoints
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,31 +52,15 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 	return iss.setup(app.server)
 }
 
-// setup applies defaults and maps the paths to the server's endpoints.
+// setup maps the paths to the server's endpoints.
 func (iss *Issuer) setup(s *authserver.Server) error {
-	for _, p := range []*string{&iss.TokenPath, &iss.RevokePath, &iss.IntrospectPath, &iss.JWKSPath} {
-		if *p != "" && !strings.HasPrefix(*p, "/") {
-			return errors.New("scopegate_issuer: endpoint paths must start with /")
-		}
-	}
-	iss.TokenPath = cmpOr(iss.TokenPath, defaultTokenPath)
-	iss.RevokePath = cmpOr(iss.RevokePath, defaultRevokePath)
-	iss.IntrospectPath = cmpOr(iss.IntrospectPath, defaultIntrospectPath)
-	iss.JWKSPath = cmpOr(iss.JWKSPath, defaultJWKSPath)
-	metadata, err := authserver.Metadata(s.Issuer, authserver.EndpointPaths{
+	endpoints, err := s.NewEndpoints(authserver.EndpointPaths{
 		Token: iss.TokenPath, Revocation: iss.RevokePath, Introspection: iss.IntrospectPath, JWKS: iss.JWKSPath,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("scopegate_issuer: %w", err)
 	}
-	iss.server = s
-	iss.endpoints = map[string]http.Handler{
-		iss.TokenPath:                     authserver.TokenEndpoint{Server: s},
-		iss.RevokePath:                    authserver.RevocationEndpoint{Server: s},
-		iss.IntrospectPath:                authserver.IntrospectionEndpoint{Server: s},
-		iss.JWKSPath:                      authserver.JWKSEndpoint{Server: s},
-		authserver.MetadataPath(s.Issuer): metadata,
-	}
+	iss.server, iss.endpoints = s, endpoints
 	return nil
 }
 
@@ -103,12 +77,8 @@ func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	if err := iss.server.AwaitOpen(r.Context()); err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	if h, ok := iss.endpoints[r.URL.Path]; ok {
+	if h, ok := iss.endpoints.Lookup(r.URL.Path); ok {
 		h.ServeHTTP(w, r)
-		return nil
-	}
-	if doc, ok := iss.server.Resources().Lookup(r.URL.Path); ok {
-		doc.ServeHTTP(w, r)
 		return nil
 	}
 	return next.ServeHTTP(w, r)

@@ -21,7 +21,7 @@ func TestMetadataHasNoEmptyLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	var md map[string]any
-	if err := json.Unmarshal(iss.endpoints["/.well-known/oauth-authorization-server"].(authserver.Document).Body, &md); err != nil {
+	if err := json.Unmarshal(endpoint(iss, "/.well-known/oauth-authorization-server").(authserver.Document).Body, &md); err != nil {
 		t.Fatal(err)
 	}
 	for name, v := range md {
