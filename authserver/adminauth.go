@@ -2,19 +2,80 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 )
 
-// Features that grant access to the client-management API.
 const (
 	adminRealm = "scopegate-admin"
+	// DefaultAdminResourcePath is appended to the issuer to make remote
+	// admin's default resource identifier.
+	DefaultAdminResourcePath = "/scopegate/admin"
 )
+
+// RemoteAdmin guards the client-management API served to remote callers:
+// every request is authenticated (AuthenticateAdmin) and permitted
+// (AdminPermits) before the API sees it.
+type RemoteAdmin struct {
+	server *Server
+	// Resource is the API's resource identifier: a bearer token must name
+	// it, and only it, in aud.
+	Resource string
+	logger   *zap.Logger
+}
+
+// NewRemoteAdmin checks the API's resource identifier (default: the issuer
+// followed by DefaultAdminResourcePath) and publishes its RFC 9728 metadata.
+func (s *Server) NewRemoteAdmin(resource string, logger *zap.Logger) (*RemoteAdmin, error) {
+	if resource == "" {
+		resource = strings.TrimSuffix(s.Issuer, "/") + DefaultAdminResourcePath
+	}
+	if !oauth.ValidResource(resource) {
+		return nil, fmt.Errorf("resource %q must be an absolute URI without a fragment, of at most %d bytes",
+			resource, oauth.MaxResourceLen)
+	}
+	if resource == s.Issuer {
+		// A client without an audience gets tokens for the issuer: they
+		// would all be admin tokens.
+		return nil, fmt.Errorf("resource must not be the issuer %q, which is the audience of every token of a client without one", s.Issuer)
+	}
+	if _, _, err := s.Resources().Publish(resource, s.Issuer, nil); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &RemoteAdmin{server: s, Resource: resource, logger: logger}, nil
+}
+
+// Serve authenticates and authorises the caller, then hands the request to
+// api with the caller named as the actor of any change.
+func (ra *RemoteAdmin) Serve(w http.ResponseWriter, r *http.Request, api http.Handler) {
+	client, refusal := ra.server.AuthenticateAdmin(w, r, ra.Resource)
+	reason := ""
+	if refusal != nil {
+		reason = refusal.Description
+	} else if !AdminPermits(client, r.Method) {
+		reason, refusal = "not permitted", AdminForbidden("the client may not make this request")
+	}
+	if refusal != nil {
+		// Debug level: a flood of bad requests is not a flood of log lines.
+		ra.logger.Debug("admin request refused", zap.String("client_id", client.ID), zap.String("reason", reason),
+			zap.String("method", r.Method))
+		refusal.Write(w)
+		return
+	}
+	api.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
+}
 
 // AdminPermits reports whether client may use method on the
 // client-management API: owners anything, readers only safe methods. The

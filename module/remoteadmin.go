@@ -3,24 +3,17 @@ package module
 import (
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/authserver"
-	"github.com/scopegate/scopegate/oauth"
 )
 
 func init() {
 	caddy.RegisterModule(RemoteAdmin{})
 }
-
-// defaultAdminResourcePath is appended to the issuer to make remote admin's
-// default resource identifier.
-const defaultAdminResourcePath = "/scopegate/admin"
 
 // RemoteAdmin serves the client-management API on a site route, for remote
 // management and automation. Every request is authenticated, before any
@@ -32,9 +25,9 @@ const defaultAdminResourcePath = "/scopegate/admin"
 // API's paths are relative (/clients, …).
 type RemoteAdmin struct {
 	// Resource is this API's resource identifier (RFC 8707): a bearer token
-	// is accepted only if its aud contains it exactly, so a token minted for
-	// another API, which that API's upstream has seen, cannot be replayed
-	// here. A client gets such a token by sending resource=<Resource> to the
+	// is accepted only if its aud is exactly this one resource, so a token
+	// also minted for another API, which that API's upstream may have seen,
+	// cannot be replayed here. A client gets such a token by sending resource=<Resource> to the
 	// token endpoint, which requires Resource in the client's audience. An
 	// absolute URI without a fragment. Default: the issuer followed by
 	// /scopegate/admin, such as https://api.example.com/scopegate/admin.
@@ -42,7 +35,7 @@ type RemoteAdmin struct {
 	Resource string `json:"resource,omitempty"`
 
 	app    *App
-	logger *zap.Logger
+	remote *authserver.RemoteAdmin
 }
 
 // CaddyModule returns the Caddy module information.
@@ -65,19 +58,12 @@ func (ra *RemoteAdmin) Provision(ctx caddy.Context) error {
 
 // setup applies the default resource, checks it and publishes its metadata.
 func (ra *RemoteAdmin) setup(app *App, logger *zap.Logger) error {
-	ra.app, ra.logger = app, logger
-	ra.Resource = cmpOr(ra.Resource, strings.TrimSuffix(app.Issuer, "/")+defaultAdminResourcePath)
-	if !oauth.ValidResource(ra.Resource) {
-		return fmt.Errorf("scopegate_admin: resource %q must be an absolute URI without a fragment, of at most %d bytes",
-			ra.Resource, oauth.MaxResourceLen)
+	remote, err := app.server.NewRemoteAdmin(ra.Resource, logger)
+	if err != nil {
+		return fmt.Errorf("scopegate_admin: %w", err)
 	}
-	if ra.Resource == app.Issuer {
-		// A client without an audience gets tokens for the issuer: they
-		// would all be admin tokens.
-		return fmt.Errorf("scopegate_admin: resource must not be the issuer %q, which is the audience of every token of a client without one", app.Issuer)
-	}
-	_, _, err := app.server.Resources().Publish(ra.Resource, app.Issuer, nil)
-	return err
+	ra.app, ra.remote, ra.Resource = app, remote, remote.Resource
+	return nil
 }
 
 // ServeHTTP authenticates and authorises the caller, then serves the API.
@@ -85,21 +71,7 @@ func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 	if err := ra.app.server.AwaitOpen(r.Context()); err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	client, refusal := ra.app.server.AuthenticateAdmin(w, r, ra.Resource)
-	reason := ""
-	if refusal != nil {
-		reason = refusal.Description
-	} else if !authserver.AdminPermits(client, r.Method) {
-		reason, refusal = "not permitted", authserver.AdminForbidden("the client may not make this request")
-	}
-	if refusal != nil {
-		// Debug level: a flood of bad requests is not a flood of log lines.
-		ra.logger.Debug("admin request refused", zap.String("client_id", client.ID), zap.String("reason", reason),
-			zap.String("method", r.Method))
-		refusal.Write(w)
-		return nil
-	}
-	ra.app.admin.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
+	ra.remote.Serve(w, r, ra.app.admin)
 	return nil
 }
 
