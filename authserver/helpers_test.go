@@ -58,8 +58,8 @@ func newTestServer(tb testing.TB) *Server {
 	reg := registry.New(UsageStore{Store: cached, Counters: usage}, registry.Limits{
 		MaxClients: 100, MaxScopes: 100, MaxTokenTTL: cfg.MaxAccessTokenTTL, TokenIssuer: cfg.Issuer,
 	})
-	err = s.Open(ctx, Shared{Store: cached, Registry: reg, KeyRing: NewKeyRing(cached), Revoked: revoked,
-		Usage: usage, ClientScopes: NewClientScopeSets(100)})
+	err = s.Open(ctx, Shared{State: &State{Store: cached, KeyRing: NewKeyRing(cached), Revoked: revoked,
+		Usage: usage, ClientScopes: NewClientScopeSets(100)}, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}

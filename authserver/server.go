@@ -52,13 +52,13 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Shared is the state every config on one store shares, and the store-backed
-// registry of this config: it exists once the store is open.
-type Shared struct {
+// State is what every config on one store shares across reloads: the store
+// behind its cache, the signing keys kept in it, the revoked tokens, the
+// usage counters and the client scope sets. A write through one config is
+// seen by all.
+type State struct {
 	// Store is the open store, behind its cache.
-	Store storage.Store
-	// Registry is the client registry over the open store.
-	Registry *registry.Registry
+	Store *storage.Cached
 	// KeyRing holds the keys kept in the store.
 	KeyRing *KeyRing
 	// Revoked is the set of tokens revoked at the revocation endpoint.
@@ -67,6 +67,30 @@ type Shared struct {
 	Usage *Usage
 	// ClientScopes caches client records' scopes as sets for the guard.
 	ClientScopes *ClientScopeSets
+}
+
+// NewState builds the shared state over an open store: revocations are read
+// from it, caches are sized like the store's.
+func NewState(ctx context.Context, store *storage.Cached, cacheSize int) (*State, error) {
+	revoked, err := LoadRevokedTokens(ctx, store, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &State{
+		Store: store, KeyRing: NewKeyRing(store), Revoked: revoked,
+		Usage: new(Usage), ClientScopes: NewClientScopeSets(cacheSize),
+	}, nil
+}
+
+// FlushUsage writes the usage counted since the last flush to the store.
+func (st *State) FlushUsage(ctx context.Context) error { return st.Usage.Flush(ctx, st.Store) }
+
+// Shared is the state every config on one store shares, and the store-backed
+// registry of this config: it exists once the store is open.
+type Shared struct {
+	*State
+	// Registry is the client registry over the open store.
+	Registry *registry.Registry
 }
 
 // Server is one config's authorization server. Its handlers may be mounted
@@ -186,7 +210,7 @@ func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
 	if err := s.Revoked.Prune(ctx, s.Now()); err != nil {
 		s.Logger.Error("pruning expired revocations failed", zap.Error(err))
 	}
-	if err := s.Usage.Flush(ctx, s.Store); err != nil {
+	if err := s.FlushUsage(ctx); err != nil {
 		s.Logger.Error("flushing usage counters failed", zap.Error(err))
 	}
 }

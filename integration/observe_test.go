@@ -105,6 +105,8 @@ func setLogLevel(t *testing.T, g *Gateway, level string) {
 	if resp := do(t, http.MethodPost, g.AdminURL("/config/logging"), body); resp.Status != http.StatusOK {
 		t.Fatalf("setting the log level: %d %s", resp.Status, resp.Body)
 	}
+	// A config change restarts the admin endpoint, as a reload does.
+	g.awaitOldAdminStopped()
 }
 
 // infoRefusals returns the log lines at info level or above that report a

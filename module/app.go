@@ -250,7 +250,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("scopegate: opening store: %w", err)
 	}
 	a.backend = b
-	reg := registry.New(authserver.UsageStore{Store: b.store, Counters: b.usage}, registry.Limits{
+	reg := registry.New(authserver.UsageStore{Store: b.state.Store, Counters: b.state.Usage}, registry.Limits{
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: a.server.MaxAccessTokenTTL,
@@ -258,7 +258,7 @@ func (a *App) Start() error {
 	})
 	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
 	err = a.server.Open(a.ctx, authserver.Shared{
-		Store: b.store, Registry: reg, KeyRing: b.keys, Revoked: b.revoked, Usage: b.usage, ClientScopes: b.clientScopes,
+		State: b.state, Registry: reg,
 	})
 	if err != nil {
 		return err
@@ -299,7 +299,7 @@ func (a *App) Stop() error {
 	if a.backend == nil {
 		return nil
 	}
-	return a.backend.usage.Flush(context.Background(), a.backend.store)
+	return a.backend.state.FlushUsage(context.Background())
 }
 
 // Cleanup releases this config's hold on the store. It is safe after a partial

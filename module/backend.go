@@ -26,14 +26,7 @@ var backends = caddy.NewUsagePool()
 type backend struct {
 	path  string
 	bolt  *storage.Bolt
-	store *storage.Cached
-
-	keys    *authserver.KeyRing
-	revoked *authserver.RevokedTokens
-	usage   *authserver.Usage
-	// clientScopes holds the cached client records' scopes as sets, for
-	// the guard; shared like the cache it follows.
-	clientScopes *authserver.ClientScopeSets
+	state *authserver.State
 }
 
 // acquireBackend returns the backend for path, opening the store the first time.
@@ -53,20 +46,12 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 			_ = db.Close()
 			return nil, err
 		}
-		revoked, err := authserver.LoadRevokedTokens(context.Background(), cached, time.Now())
+		state, err := authserver.NewState(context.Background(), cached, cacheSize)
 		if err != nil {
 			_ = db.Close()
 			return nil, err
 		}
-		return &backend{
-			path:         key,
-			bolt:         db,
-			store:        cached,
-			keys:         authserver.NewKeyRing(cached),
-			revoked:      revoked,
-			usage:        new(authserver.Usage),
-			clientScopes: authserver.NewClientScopeSets(cacheSize),
-		}, nil
+		return &backend{path: key, bolt: db, state: state}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -74,7 +59,7 @@ func acquireBackend(path string, cacheSize int, lockTimeout time.Duration) (*bac
 	b := val.(*backend)
 	if loaded {
 		// The cache outlives configs; a reload that changes cache_size resizes it.
-		b.store.Resize(cacheSize)
+		b.state.Store.Resize(cacheSize)
 	}
 	return b, nil
 }
@@ -88,7 +73,7 @@ func releaseBackend(b *backend) error {
 // Destruct flushes the usage counters and closes the store when no config
 // uses it any more.
 func (b *backend) Destruct() error {
-	flushErr := b.usage.Flush(context.Background(), b.store)
+	flushErr := b.state.FlushUsage(context.Background())
 	if err := b.bolt.Close(); err != nil {
 		return err
 	}

@@ -123,11 +123,11 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	}
 	t.Cleanup(func() { _ = releaseBackend(b) })
 	fs := &failingStore{Store: b.bolt}
-	if b.store, err = storage.NewCached(fs, 100); err != nil {
+	cached, err := storage.NewCached(fs, 100)
+	if err != nil {
 		t.Fatal(err)
 	}
-	b.keys = authserver.NewKeyRing(b.store)
-	if b.revoked, err = authserver.LoadRevokedTokens(context.Background(), b.store, time.Now()); err != nil {
+	if b.state, err = authserver.NewState(context.Background(), cached, 100); err != nil {
 		t.Fatal(err)
 	}
 	db := b.bolt

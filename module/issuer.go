@@ -64,14 +64,6 @@ func (iss *Issuer) setup(s *authserver.Server) error {
 	return nil
 }
 
-// cmpOr returns v, or def when v is empty.
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // ServeHTTP serves the issuer's endpoints and passes anything else on.
 func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if err := iss.server.AwaitOpen(r.Context()); err != nil {
