@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"net/http"
-	"net/netip"
 
 	"github.com/scopegate/scopegate/ipallow"
 	"github.com/scopegate/scopegate/oauth"
@@ -26,7 +25,19 @@ func addrUnproven(c storage.Client, r *http.Request) *oauth.Error {
 	}
 }
 
-// addrAllowed reports whether the client may connect from addr.
-func addrAllowed(c storage.Client, addr netip.Addr) bool {
-	return ipallow.List(c.IPAllowlist).Contains(addr)
+// addressDenied checks c's allowlist against r's client address, as the host
+// server resolved it. It returns "" when c may connect from there, else the
+// refusal's description naming the address seen: the caller's own, which
+// tells its operator what the allowlist lacks. Every endpoint answers an
+// address refusal in its own shape with this description.
+func (s *Server) addressDenied(c storage.Client, r *http.Request) (description, seen string) {
+	addr := s.ClientAddr(r)
+	if ipallow.List(c.IPAllowlist).Contains(addr) {
+		return "", ""
+	}
+	seen = "an address it could not read"
+	if addr.IsValid() {
+		seen = addr.String()
+	}
+	return "the client may not connect from " + seen, seen
 }

@@ -142,8 +142,11 @@ func (s *Server) AuthenticateAdmin(w http.ResponseWriter, r *http.Request, resou
 	default:
 		return storage.Client{}, adminUnauthorized(w, "credentials are required")
 	}
-	if !addrAllowed(client, s.ClientAddr(r)) {
-		return client, AdminForbidden("the client may not connect from this address")
+	if oerr := addrUnproven(client, r); oerr != nil {
+		return client, oerr
+	}
+	if denied, _ := s.addressDenied(client, r); denied != "" {
+		return client, AdminForbidden(denied)
 	}
 	return client, nil
 }

@@ -143,12 +143,8 @@ func (s *Server) decide(r *http.Request, p *Policy) (Decision, zap.Field, error)
 	if e := addrUnproven(client, r); e != nil {
 		return refused(Decision{Refusal: &Refusal{Reason: "early_data", Err: e}}), zap.Field{}, nil
 	}
-	if addr := s.ClientAddr(r); !addrAllowed(client, addr) {
-		seen := "an address it could not read"
-		if addr.IsValid() {
-			seen = addr.String()
-		}
-		return refused(denial("address", "the client may not connect from "+seen)), zap.String("client_ip", seen), nil
+	if denied, seen := s.addressDenied(client, r); denied != "" {
+		return refused(denial("address", denied)), zap.String("client_ip", seen), nil
 	}
 	if len(p.Clients) > 0 && !slices.Contains(p.Clients, claims.ClientID) {
 		return refused(denial("route_client", "the client may not use this route")), zap.Field{}, nil

@@ -72,8 +72,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, parse pars
 	if oerr := addrUnproven(client, r); oerr != nil {
 		return req, storage.Client{}, oerr
 	}
-	if !addrAllowed(client, s.ClientAddr(r)) {
-		return req, storage.Client{}, oauth.UnauthorizedClient("the client may not connect from this address")
+	if denied, _ := s.addressDenied(client, r); denied != "" {
+		return req, storage.Client{}, oauth.UnauthorizedClient(denied)
 	}
 	return req, client, nil
 }

@@ -402,7 +402,12 @@ func TestTokenRefusedByClientState(t *testing.T) {
 
 	t.Run("address outside the allowlist", func(t *testing.T) {
 		c := createClient(t, g, map[string]any{"client_name": "remote", "scope": "read", "ip_allowlist": []string{"10.0.0.0/8"}})
-		postForm(t, g, "/oauth2/token", good, c.ClientID, c.ClientSecret).wantError(t, http.StatusBadRequest, "unauthorized_client")
+		ans := postForm(t, g, "/oauth2/token", good, c.ClientID, c.ClientSecret)
+		ans.wantError(t, http.StatusBadRequest, "unauthorized_client")
+		// The refusal names the address the gateway saw: what the allowlist lacks.
+		if desc := ans.Body["error_description"]; desc != "the client may not connect from 127.0.0.1" {
+			t.Errorf("error_description %q", desc)
+		}
 		// Forged forwarding headers from an untrusted peer change nothing.
 		req, _ := http.NewRequest(http.MethodPost, g.URL("/oauth2/token"), strings.NewReader(good.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

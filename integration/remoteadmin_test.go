@@ -111,7 +111,8 @@ func TestRemoteAdmin(t *testing.T) {
 	})
 	t.Run("owner outside its allowlist", func(t *testing.T) {
 		fenced := createClient(t, g, map[string]any{"client_name": "fenced-owner", "features": []string{"owner"}, "ip_allowlist": []string{"10.0.0.0/8"}})
-		if resp := remote(http.MethodGet, "/clients", basic(fenced), nil); resp.Status != http.StatusForbidden {
+		if resp := remote(http.MethodGet, "/clients", basic(fenced), nil); resp.Status != http.StatusForbidden ||
+			!strings.Contains(string(resp.Body), "may not connect from 127.0.0.1") {
 			t.Fatalf("got %d %s", resp.Status, resp.Body)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
@@ -193,6 +194,38 @@ func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 	})
 	t.Run("token endpoint, handshake complete", func(t *testing.T) {
 		if rec := tokenRequest(true); rec.Code != http.StatusOK {
+			t.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+	})
+
+	owner, ownerSecret, err := a.server.Registry.Create(context.Background(), registry.Metadata{
+		ClientName: "pinned-owner", Features: []string{"owner"}, IPAllowlist: []string{"127.0.0.1/32"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := new(RemoteAdmin)
+	if err := ra.setup(a, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	adminRequest := func(complete bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "https://gw.example/clients", nil)
+		r.SetBasicAuth(owner.ClientID, ownerSecret)
+		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "127.0.0.1"})
+		rec := httptest.NewRecorder()
+		if err := ra.ServeHTTP(rec, earlyData(r.WithContext(ctx), complete), nil); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	t.Run("remote admin, early data", func(t *testing.T) {
+		rec := adminRequest(false)
+		if rec.Code != http.StatusTooEarly || strings.Contains(rec.Body.String(), owner.ClientID) {
+			t.Fatalf("status %d %s; want 425 and no client list", rec.Code, rec.Body)
+		}
+	})
+	t.Run("remote admin, handshake complete", func(t *testing.T) {
+		if rec := adminRequest(true); rec.Code != http.StatusOK {
 			t.Fatalf("status %d %s", rec.Code, rec.Body)
 		}
 	})
