@@ -100,7 +100,7 @@ func GenerateKey(alg string, now time.Time) (storage.SigningKey, error) {
 		return storage.SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
 	}
 	return storage.SigningKey{
-		ID:         randomID(),
+		ID:         newKeyID(),
 		Algorithm:  alg,
 		PrivateKey: der,
 		CreatedAt:  now,
@@ -109,6 +109,17 @@ func GenerateKey(alg string, now time.Time) (storage.SigningKey, error) {
 }
 
 // randomID returns 128 random bits, base64url-encoded without padding.
+// newKeyID returns a random kid that does not begin with '-', so that an
+// operator can pass it to a command line (caddy scopegate keys revoke <kid>)
+// without it being read as a flag. The 1-in-64 redraw costs under one bit.
+func newKeyID() string {
+	for {
+		if kid := randomID(); kid[0] != '-' {
+			return kid
+		}
+	}
+}
+
 func randomID() string {
 	var b [16]byte
 	// crypto/rand.Read never fails: it aborts the program when the system

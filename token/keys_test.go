@@ -477,3 +477,11 @@ func TestJWKSVerifiesTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestGeneratedKeyIDsNeverLookLikeFlags(t *testing.T) {
+	for i := 0; i < 2000; i++ {
+		if kid := newKeyID(); kid == "" || kid[0] == '-' {
+			t.Fatalf("kid %q", kid)
+		}
+	}
+}
