@@ -21,25 +21,31 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/token"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
 // is zero: 64 KiB, four times the largest valid client metadata.
 const DefaultMaxBodyBytes = 64 << 10
 
-// KeyManager lists, rotates and revokes the token signing keys. The results
-// are written to the client as JSON, as they are: they must hold public key
-// material only. Errors are answered by kind: ErrKeyNotFound is 404, a
-// *KeyConflictError is 409 with its reason, anything else a server fault.
+// KeyManager lists, rotates and revokes the token signing keys, describing
+// them by their public facts only (token.KeyInfo). Errors are answered by
+// kind: ErrKeyNotFound is 404, a *KeyConflictError is 409 with its reason,
+// anything else a server fault.
 type KeyManager interface {
-	// Keys returns the signing keys' public parts.
-	Keys(ctx context.Context) (any, error)
-	// RotateKeys rotates the signing keys and returns the new key set.
-	RotateKeys(ctx context.Context) (any, error)
+	// Keys describes the signing keys.
+	Keys(ctx context.Context) ([]token.KeyInfo, error)
+	// RotateKeys rotates the signing keys and describes the new set.
+	RotateKeys(ctx context.Context) ([]token.KeyInfo, error)
 	// RevokeKey retires the key kid at once, for a key that may be
-	// compromised: tokens it signed stop verifying. It returns the new key
+	// compromised: tokens it signed stop verifying. It describes the new
 	// set.
-	RevokeKey(ctx context.Context, kid string) (any, error)
+	RevokeKey(ctx context.Context, kid string) ([]token.KeyInfo, error)
+}
+
+// keyList is the answer of every keys endpoint.
+type keyList struct {
+	Keys []token.KeyInfo `json:"keys"`
 }
 
 // ErrKeyNotFound is a KeyManager's answer for a kid it does not hold.

@@ -282,7 +282,7 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.respond(w, r, http.StatusOK, keys)
+	h.respond(w, r, http.StatusOK, keyList{Keys: keys})
 }
 
 // rotateKeys serves POST /keys/rotate: 200 with the new key set.
@@ -293,7 +293,7 @@ func (h *handler) rotateKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.audit(r.Context(), actionKeys, "")
-	h.respond(w, r, http.StatusOK, keys)
+	h.respond(w, r, http.StatusOK, keyList{Keys: keys})
 }
 
 // revokeKey serves POST /keys/{kid}/revoke: 200 with the new key set.
@@ -307,7 +307,7 @@ func (h *handler) revokeKey(w http.ResponseWriter, r *http.Request) {
 	// A kid is public (it is in the JWKS), and only one that was found
 	// gets here.
 	h.audit(r.Context(), actionKeyRevoke, "", zap.String("kid", kid))
-	h.respond(w, r, http.StatusOK, keys)
+	h.respond(w, r, http.StatusOK, keyList{Keys: keys})
 }
 
 // failKeys answers a KeyManager's error: 404 for an unknown kid, 409 with

@@ -166,28 +166,27 @@ func servedPatterns(t *testing.T) []string {
 	return patterns
 }
 
-// openAPIKeys answers the keys routes with the shape the Caddy module
-// serves: {"keys": [token.KeyInfo…]}. fromFile makes it refuse changes as a
+// openAPIKeys describes keys as the gateway's key manager does. fromFile makes it refuse changes as a
 // signing_key_file configuration does.
 type openAPIKeys struct{ fromFile bool }
 
-func (openAPIKeys) Keys(context.Context) (any, error) {
+func (openAPIKeys) Keys(context.Context) ([]token.KeyInfo, error) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	return map[string]any{"keys": []token.KeyInfo{
+	return []token.KeyInfo{
 		{KeyID: "k0", Algorithm: "ES256", CreatedAt: at.Add(-time.Hour), ActiveAt: at.Add(-time.Hour), RetiredAt: at, Status: "retired"},
 		{KeyID: "k1", Algorithm: "ES256", CreatedAt: at, ActiveAt: at, Status: "active"},
 		{KeyID: "k2", Algorithm: "ES256", CreatedAt: at, Status: "next"},
-	}}, nil
+	}, nil
 }
 
-func (k *openAPIKeys) RotateKeys(ctx context.Context) (any, error) {
+func (k *openAPIKeys) RotateKeys(ctx context.Context) ([]token.KeyInfo, error) {
 	if k.fromFile {
 		return nil, &KeyConflictError{Reason: "the signing key comes from signing_key_file; replace the file and reload to rotate"}
 	}
 	return k.Keys(ctx)
 }
 
-func (k *openAPIKeys) RevokeKey(ctx context.Context, kid string) (any, error) {
+func (k *openAPIKeys) RevokeKey(ctx context.Context, kid string) ([]token.KeyInfo, error) {
 	switch {
 	case kid != "k1":
 		return nil, ErrKeyNotFound

@@ -140,13 +140,13 @@ func (f *FileKey) Retire(_ context.Context, kid string) error {
 type KeyAdmin struct{ Source KeySource }
 
 // Keys lists every signing key's public description, as {"keys": [...]}.
-func (k KeyAdmin) Keys(context.Context) (any, error) {
-	return map[string][]token.KeyInfo{"keys": k.Source.KeySet().Keys()}, nil
+func (k KeyAdmin) Keys(context.Context) ([]token.KeyInfo, error) {
+	return k.Source.KeySet().Keys(), nil
 }
 
 // RotateKeys rotates now: the published next key starts signing, the active
 // one retires and stays published until its tokens have expired.
-func (k KeyAdmin) RotateKeys(ctx context.Context) (any, error) {
+func (k KeyAdmin) RotateKeys(ctx context.Context) ([]token.KeyInfo, error) {
 	if _, err := k.Source.Rotate(ctx, 0); err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (k KeyAdmin) RotateKeys(ctx context.Context) (any, error) {
 // RevokeKey retires the key kid at once: it leaves the JWKS and its tokens
 // are refused on the next request, cached or not, because the guard only
 // accepts tokens of keys in the current set.
-func (k KeyAdmin) RevokeKey(ctx context.Context, kid string) (any, error) {
+func (k KeyAdmin) RevokeKey(ctx context.Context, kid string) ([]token.KeyInfo, error) {
 	if err := k.Source.Retire(ctx, kid); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type testKeys struct {
 	failWith error
 }
 
-func (k *testKeys) set() map[string]any {
+func (k *testKeys) set() []token.KeyInfo {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	active := token.KeyInfo{KeyID: "k1", Algorithm: "ES256", CreatedAt: created, ActiveAt: created, Status: "active"}
 	next := token.KeyInfo{KeyID: "k2", Algorithm: "ES256", CreatedAt: created, Status: "next"}
@@ -40,10 +40,10 @@ func (k *testKeys) set() map[string]any {
 	if k.revoked == "k1" {
 		active.Status, active.Revoked = "revoked", true
 	}
-	return map[string]any{"keys": []token.KeyInfo{active, next}}
+	return []token.KeyInfo{active, next}
 }
 
-func (k *testKeys) Keys(context.Context) (any, error) {
+func (k *testKeys) Keys(context.Context) ([]token.KeyInfo, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.failWith != nil {
@@ -52,7 +52,7 @@ func (k *testKeys) Keys(context.Context) (any, error) {
 	return k.set(), nil
 }
 
-func (k *testKeys) RotateKeys(context.Context) (any, error) {
+func (k *testKeys) RotateKeys(context.Context) ([]token.KeyInfo, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.rotated++
@@ -60,7 +60,7 @@ func (k *testKeys) RotateKeys(context.Context) (any, error) {
 }
 
 // RevokeKey knows k1; k2 stands for a signing_key_file key.
-func (k *testKeys) RevokeKey(_ context.Context, kid string) (any, error) {
+func (k *testKeys) RevokeKey(_ context.Context, kid string) ([]token.KeyInfo, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	switch kid {
