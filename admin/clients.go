@@ -82,13 +82,8 @@ func (h *handler) listClients(w http.ResponseWriter, r *http.Request) {
 // request ("clients/<id>", which resolves under any mount point), and the
 // client with its first secret.
 func (h *handler) createClient(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r, mediaJSON)
+	m, ok := h.readMetadata(w, r)
 	if !ok {
-		return
-	}
-	m, err := registry.DecodeMetadata(body)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	c, secret, err := h.reg.Create(r.Context(), m)
@@ -99,6 +94,21 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request) {
 	h.audit(r.Context(), actionCreate, c.ClientID)
 	w.Header().Set("Location", "clients/"+url.PathEscape(c.ClientID))
 	h.respond(w, r, http.StatusCreated, secretResponse{Client: c, ClientSecret: secret, SecretID: c.Secrets[0].ID})
+}
+
+// readMetadata reads a JSON body of client metadata; on failure the answer
+// is written and ok is false.
+func (h *handler) readMetadata(w http.ResponseWriter, r *http.Request) (m registry.Metadata, ok bool) {
+	body, ok := h.readBody(w, r, mediaJSON)
+	if !ok {
+		return m, false
+	}
+	m, err := registry.DecodeMetadata(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return m, false
+	}
+	return m, true
 }
 
 // getClient serves GET /clients/{id}.
@@ -114,13 +124,8 @@ func (h *handler) getClient(w http.ResponseWriter, r *http.Request) {
 // replaceClient serves PUT /clients/{id}: the body is the whole metadata,
 // and absent fields return to their defaults.
 func (h *handler) replaceClient(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r, mediaJSON)
+	m, ok := h.readMetadata(w, r)
 	if !ok {
-		return
-	}
-	m, err := registry.DecodeMetadata(body)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	c, err := h.reg.Replace(r.Context(), r.PathValue("id"), m)
