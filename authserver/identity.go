@@ -32,8 +32,11 @@ func SetIdentity(r *http.Request, clientID, scopes string) {
 		deleteIdentityNames(r.Trailer)
 		r.Body = &trailerGuard{ReadCloser: r.Body, trailer: r.Trailer}
 	}
-	r.Header[headerClientID] = []string{clientID}
-	r.Header[headerScope] = []string{scopes}
+	// One array for both values; each slice's capacity is capped so that an
+	// append to one (Header.Add) copies it rather than overwriting the other.
+	v := []string{clientID, scopes}
+	r.Header[headerClientID] = v[0:1:1]
+	r.Header[headerScope] = v[1:2:2]
 }
 
 // trailerGuard removes identity names from the request's trailers when the

@@ -70,12 +70,42 @@ func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
 // writeToken answers a token request with its response, counting the
 // issued token.
 func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
-	body, _ := json.Marshal(resp)
+	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+96))
 	s.Usage.tokenIssued(client.ID, now)
 	s.Metrics.tokenIssued(client.ID)
-	h := w.Header()
-	oauth.NoStore(h)
-	h.Set("Content-Type", "application/json")
+	oauth.NoStoreJSON(w.Header())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// appendJSON writes the response as encoding/json writes tokenResponse,
+// byte for byte, without reflection.
+func (resp *tokenResponse) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"access_token":`...)
+	dst = appendJSONString(dst, resp.AccessToken)
+	dst = append(dst, `,"token_type":`...)
+	dst = appendJSONString(dst, resp.TokenType)
+	dst = append(dst, `,"expires_in":`...)
+	dst = strconv.AppendInt(dst, resp.ExpiresIn, 10)
+	if resp.Scope != "" {
+		dst = append(dst, `,"scope":`...)
+		dst = appendJSONString(dst, resp.Scope)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString writes s as encoding/json does. A token and a scope are
+// printable ASCII without quotes or backslashes, written as they are; any
+// other string is left to encoding/json, so that its escaping (of <, > and &
+// too) stays the one rule.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

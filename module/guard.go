@@ -162,10 +162,13 @@ func refuse(w http.ResponseWriter, r *http.Request, refusal *authserver.Refusal)
 func setIdentity(r *http.Request, d authserver.Decision) {
 	authserver.SetIdentity(r, d.Claims.ClientID, d.Scope)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("scopegate.client_id", d.Claims.ClientID)
+		// Each string put in an interface is a copy on the heap: the client
+		// ID is converted once for its two placeholders.
+		var clientID any = d.Claims.ClientID
+		repl.Set("scopegate.client_id", clientID)
 		repl.Set("scopegate.scope", d.Scope)
 		repl.Set("scopegate.jti", d.Claims.JWTID)
-		repl.Set("http.auth.user.id", d.Claims.ClientID)
+		repl.Set("http.auth.user.id", clientID)
 	}
 }
 

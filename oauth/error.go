@@ -139,8 +139,21 @@ func InsufficientScope(description string) *Error {
 // NoStore sets `Cache-Control: no-store` and `Pragma: no-cache`, which
 // RFC 6749 §5.1 requires on every token endpoint response, success or not.
 func NoStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	// One array for both values (Set would allocate one each); each slice's
+	// capacity is capped so that an append to one copies it.
+	v := []string{"no-store", "no-cache"}
+	h["Cache-Control"] = v[0:1:1]
+	h["Pragma"] = v[1:2:2]
+}
+
+// NoStoreJSON sets the NoStore headers and `Content-Type: application/json`,
+// the headers of every JSON answer of the token endpoint, with one
+// allocation for the three.
+func NoStoreJSON(h http.Header) {
+	v := []string{"no-store", "no-cache", "application/json"}
+	h["Cache-Control"] = v[0:1:1]
+	h["Pragma"] = v[1:2:2]
+	h["Content-Type"] = v[2:3:3]
 }
 
 // errorBody is the JSON shape of an error response.

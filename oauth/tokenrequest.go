@@ -221,9 +221,13 @@ func checkContentType(h http.Header) *Error {
 	if len(types) != 1 {
 		return InvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
-	mediaType, _, err := mime.ParseMediaType(types[0])
-	if err != nil || mediaType != "application/x-www-form-urlencoded" {
-		return InvalidRequest("the body must be application/x-www-form-urlencoded")
+	// The bare media type, as nearly every client sends it, is accepted
+	// without mime.ParseMediaType, which allocates a map for parameters.
+	if !asciiEqualFold(types[0], formMediaType) {
+		mediaType, _, err := mime.ParseMediaType(types[0])
+		if err != nil || mediaType != formMediaType {
+			return InvalidRequest("the body must be application/x-www-form-urlencoded")
+		}
 	}
 	for _, enc := range h.Values("Content-Encoding") {
 		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
@@ -232,6 +236,8 @@ func checkContentType(h http.Header) *Error {
 	}
 	return nil
 }
+
+const formMediaType = "application/x-www-form-urlencoded"
 
 // readForm reads at most maxBody bytes of the body and parses it as a form.
 func readForm(r *http.Request, maxBody int64) (url.Values, *Error) {
@@ -244,7 +250,7 @@ func readForm(r *http.Request, maxBody int64) (url.Values, *Error) {
 	var body []byte
 	if r.Body != nil {
 		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		body, err = readBody(r.Body, r.ContentLength, maxBody+1)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -256,11 +262,94 @@ func readForm(r *http.Request, maxBody int64) (url.Values, *Error) {
 			return nil, RequestTooLarge("the request body is too large")
 		}
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := parseForm(string(body))
 	if err != nil {
 		return nil, InvalidRequest("the form body is malformed")
 	}
 	return form, nil
+}
+
+// readBody reads body to its end or to limit bytes, as
+// io.ReadAll(io.LimitReader(body, limit)) does, into one buffer sized from
+// the declared length when there is one.
+func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
+	size := int64(512)
+	if declared >= 0 {
+		// One byte more than declared, so that the end is seen without
+		// growing the buffer.
+		size = min(declared+1, limit)
+	}
+	buf := make([]byte, 0, max(size, 1))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):min(int64(cap(buf)), limit)]
+		n, err := body.Read(room)
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// maxFastFormParams is how many parameters parseForm handles itself; a
+// longer form goes to url.ParseQuery, whose limit on the number of
+// parameters (10,000, or the urlmaxqueryparams GODEBUG setting) then
+// applies as before.
+const maxFastFormParams = 64
+
+// parseForm parses a form body exactly as url.ParseQuery does (the same
+// splitting, unescaping and errors), with fewer allocations: the map is
+// sized up front and every parameter's value slice is cut from one shared
+// array, each with its capacity capped so that an append to one (a repeated
+// parameter) copies it rather than writing over the next.
+func parseForm(body string) (url.Values, error) {
+	count := strings.Count(body, "&") + 1
+	if count > maxFastFormParams {
+		return url.ParseQuery(body)
+	}
+	form := make(url.Values, count)
+	values := make([]string, 0, count)
+	var err error
+	for query := body; query != ""; {
+		var key string
+		key, query, _ = strings.Cut(query, "&")
+		if strings.Contains(key, ";") {
+			err = errors.New("invalid semicolon separator in query")
+			continue
+		}
+		if key == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(key, "=")
+		key, err1 := url.QueryUnescape(key)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		value, err1 = url.QueryUnescape(value)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		if prev, ok := form[key]; ok {
+			form[key] = append(prev, value)
+			continue
+		}
+		values = append(values, value)
+		n := len(values)
+		form[key] = values[n-1 : n : n]
+	}
+	return form, err
 }
 
 // dropEmpty removes empty values, and parameters left with none: RFC 6749
@@ -364,7 +453,8 @@ func ParseBasic(value string) (id, secret string, e *Error) {
 
 // decodeBase64 decodes standard base64, with or without padding. Bytes
 // outside the alphabet are refused up front because the standard decoder
-// silently skips CR and LF.
+// silently skips CR and LF. The bytes are decoded on the stack (s is at most
+// maxBasicLen long), so the decoded string is the one allocation.
 func decodeBase64(s string) (string, bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -376,11 +466,16 @@ func decodeBase64(s string) (string, bool) {
 	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
 		enc = base64.RawStdEncoding
 	}
-	b, err := enc.DecodeString(s)
+	var buf [maxBasicLen / 4 * 3]byte
+	dst := buf[:]
+	if len(s) > maxBasicLen {
+		dst = make([]byte, enc.DecodedLen(len(s)))
+	}
+	n, err := enc.Decode(dst, []byte(s))
 	if err != nil {
 		return "", false
 	}
-	return string(b), true
+	return string(dst[:n]), true
 }
 
 // isVSChars reports whether s is made of VSCHAR (%x20-7E), the characters

@@ -361,101 +361,105 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	return appendClaims(make([]byte, 0, 256), &c)
 }
 
-// objectWriter appends the members of a JSON object, placing the commas. The
-// first error sticks and stops further writes.
+// objectWriter places the commas between the members of a JSON object and
+// keeps the first error, which stops further writes. The buffer is passed in
+// and returned rather than kept in the writer: a buffer stored through a
+// pointer would escape to the heap, and Sign keeps its own on the stack.
 type objectWriter struct {
-	buf     []byte
 	members int
 	err     error
 }
 
 // name starts a member whose name needs no escaping.
-func (w *objectWriter) name(name string) {
+func (w *objectWriter) name(buf []byte, name string) []byte {
 	if w.members > 0 {
-		w.buf = append(w.buf, ',')
+		buf = append(buf, ',')
 	}
 	w.members++
-	w.buf = append(w.buf, '"')
-	w.buf = append(w.buf, name...)
-	w.buf = append(w.buf, '"', ':')
+	buf = append(buf, '"')
+	buf = append(buf, name...)
+	return append(buf, '"', ':')
 }
 
 // text writes a string member unless value is empty.
-func (w *objectWriter) text(name, value string) {
+func (w *objectWriter) text(buf []byte, name, value string) []byte {
 	if value == "" || w.err != nil {
-		return
+		return buf
 	}
 	if !utf8.ValidString(value) {
 		w.err = fmt.Errorf("claim %s is not valid UTF-8", name)
-		return
+		return buf
 	}
-	w.name(name)
-	w.buf = strictjson.AppendString(w.buf, value)
+	buf = w.name(buf, name)
+	return strictjson.AppendString(buf, value)
 }
 
 // numericDate writes a NumericDate member unless value is zero.
-func (w *objectWriter) numericDate(name string, value int64) {
+func (w *objectWriter) numericDate(buf []byte, name string, value int64) []byte {
 	if value == 0 || w.err != nil {
-		return
+		return buf
 	}
 	if value < 0 || value > maxNumericDate {
 		w.err = fmt.Errorf("claim %s is out of range", name)
-		return
+		return buf
 	}
-	w.name(name)
-	w.buf = strconv.AppendInt(w.buf, value, 10)
+	buf = w.name(buf, name)
+	return strconv.AppendInt(buf, value, 10)
 }
 
 // audience writes "aud" whenever it has entries, even a single "", so that
 // reading the payload back gives the same claims.
-func (w *objectWriter) audience(aud Audience) {
+func (w *objectWriter) audience(buf []byte, aud Audience) []byte {
 	if len(aud) == 0 || w.err != nil {
-		return
+		return buf
 	}
 	for _, a := range aud {
 		if !utf8.ValidString(a) {
 			w.err = errors.New("claim aud is not valid UTF-8")
-			return
+			return buf
 		}
 	}
-	w.name("aud")
+	buf = w.name(buf, "aud")
 	if len(aud) == 1 {
-		w.buf = strictjson.AppendString(w.buf, aud[0])
-		return
+		return strictjson.AppendString(buf, aud[0])
 	}
-	w.buf = append(w.buf, '[')
+	buf = append(buf, '[')
 	for i, a := range aud {
 		if i > 0 {
-			w.buf = append(w.buf, ',')
+			buf = append(buf, ',')
 		}
-		w.buf = strictjson.AppendString(w.buf, a)
+		buf = strictjson.AppendString(buf, a)
 	}
-	w.buf = append(w.buf, ']')
+	return append(buf, ']')
 }
 
 // appendClaims writes the claims as a JSON object without reflection. Empty
 // strings, zero times and an empty Audience are omitted.
 func appendClaims(dst []byte, c *Claims) ([]byte, error) {
-	w := objectWriter{buf: append(dst, '{')}
-	w.text("iss", c.Issuer)
-	w.text("sub", c.Subject)
-	w.audience(c.Audience)
-	w.numericDate("exp", c.ExpiresAt)
-	w.numericDate("iat", c.IssuedAt)
-	w.numericDate("nbf", c.NotBefore)
-	w.text("jti", c.JWTID)
-	w.text("client_id", c.ClientID)
-	w.text("scope", c.Scope)
+	var w objectWriter
+	buf := append(dst, '{')
+	buf = w.text(buf, "iss", c.Issuer)
+	buf = w.text(buf, "sub", c.Subject)
+	buf = w.audience(buf, c.Audience)
+	buf = w.numericDate(buf, "exp", c.ExpiresAt)
+	buf = w.numericDate(buf, "iat", c.IssuedAt)
+	buf = w.numericDate(buf, "nbf", c.NotBefore)
+	buf = w.text(buf, "jti", c.JWTID)
+	buf = w.text(buf, "client_id", c.ClientID)
+	buf = w.text(buf, "scope", c.Scope)
 	if w.err != nil {
 		return nil, w.err
 	}
 	if len(c.Extra) > 0 {
-		var err error
-		if w.buf, err = appendExtra(w.buf, c.Extra, w.members > 0); err != nil {
+		// appendExtra's callback holds its buffer, which moves that buffer
+		// to the heap: give it its own rather than dst.
+		extra, err := appendExtra(nil, c.Extra, w.members > 0)
+		if err != nil {
 			return nil, err
 		}
+		buf = append(buf, extra...)
 	}
-	return append(w.buf, '}'), nil
+	return append(buf, '}'), nil
 }
 
 // appendExtra writes the members of the JSON object extra, checked by

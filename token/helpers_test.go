@@ -149,10 +149,3 @@ func hmacSigner(secret []byte) func([]byte) []byte {
 		return m.Sum(nil)
 	}
 }
-
-// negateModOrder replaces s, 32 big-endian bytes below n, with n - s: the
-// other valid spelling of an ES256 signature.
-func negateModOrder(s []byte) {
-	v := new(big.Int).SetBytes(s)
-	v.Sub(p256Order, v).FillBytes(s)
-}

@@ -3,13 +3,17 @@ package token
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
@@ -43,7 +47,11 @@ func (ks *KeySet) Sign(c *Claims) (string, error) {
 	if c.ExpiresAt <= 0 {
 		return "", fmt.Errorf("sign token: claim exp: %w", ErrMissingClaim)
 	}
-	payload, err := appendClaims(make([]byte, 0, 320+len(c.Extra)), c)
+	// The payload and the signing input are built in buffers on the stack
+	// (an ordinary token fits; a larger one grows them onto the heap), so
+	// the token string is the one allocation of its own here.
+	var payloadBuf [signScratch / 2]byte
+	payload, err := appendClaims(payloadBuf[:0], c)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
@@ -53,18 +61,26 @@ func (ks *KeySet) Sign(c *Claims) (string, error) {
 	if size > MaxLength {
 		return "", fmt.Errorf("sign token: %d bytes: %w", size, ErrTokenTooLarge)
 	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, sk.header...)
-	buf = enc.AppendEncode(buf, payload)
+	var inputBuf [signScratch]byte
+	input := append(inputBuf[:0], sk.header...)
+	input = enc.AppendEncode(input, payload)
 	var sigBuf [64]byte
-	sig, err := sk.m.sign(buf, sigBuf[:0])
+	sig, err := sk.m.sign(input, sigBuf[:0])
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig)
-	return string(buf), nil
+	var sigText [128]byte
+	var b strings.Builder
+	b.Grow(size)
+	b.Write(input)
+	b.WriteByte('.')
+	b.Write(enc.AppendEncode(sigText[:0], sig))
+	return b.String(), nil
 }
+
+// signScratch is the size of the stack buffer Sign builds the signing input
+// in: room for a token with a few scopes, audiences and extra claims.
+const signScratch = 1024
 
 // WorstCaseLength returns the length of the longest token Sign could write
 // for c's issuer, subject, client_id, audience, scope and extra claims,
@@ -108,29 +124,36 @@ func (m *keyMaterial) signatureSize() int {
 	return 64 // ES256 is r||s with 32 bytes each; Ed25519 signatures are 64 bytes.
 }
 
-// sign returns the JWS signature over input, appended to dst.
+// sign returns the JWS signature over input; an ES256 signature is appended
+// to dst. The keys' own functions are called rather than the crypto.Signer
+// interface, whose Sign would move input to the heap.
 func (m *keyMaterial) sign(input, dst []byte) ([]byte, error) {
-	if m.ed != nil {
-		return m.signer.Sign(nil, input, crypto.Hash(0))
+	switch k := m.signer.(type) {
+	case ed25519.PrivateKey:
+		return ed25519.Sign(k, input), nil
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		der, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		// crypto/ecdsa writes ASN.1 DER; JWS wants the fixed-width r||s of
+		// RFC 7518 §3.4, with s in the lower half (see isHighS).
+		return ecdsaDERToRaw(dst, der)
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 	}
-	digest := sha256.Sum256(input)
-	sig, err := m.signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	if m.ec == nil {
-		return sig, nil
-	}
-	// crypto/ecdsa writes ASN.1 DER; JWS wants the fixed-width r||s of RFC
-	// 7518 §3.4, with s in the lower half (see isHighS).
-	return ecdsaDERToRaw(dst, sig)
+	return nil, fmt.Errorf("unsupported signing key %T", m.signer)
 }
 
-// p256Order is n, the order of P-256's base point; p256HalfOrder is n/2
-// (rounded down), big-endian, for isHighS.
+// p256Order is n, the order of P-256's base point; p256OrderBytes is n and
+// p256HalfOrder n/2 (rounded down), 32 bytes big-endian, for isHighS and
+// negateModOrder.
 var (
-	p256Order     = elliptic.P256().Params().N
-	p256HalfOrder = new(big.Int).Rsh(p256Order, 1).FillBytes(make([]byte, 32))
+	p256Order      = elliptic.P256().Params().N
+	p256OrderBytes = p256Order.FillBytes(make([]byte, 32))
+	p256HalfOrder  = new(big.Int).Rsh(p256Order, 1).FillBytes(make([]byte, 32))
 )
 
 // isHighS reports whether s, 32 big-endian bytes, is above n/2. Of the two
@@ -138,6 +161,23 @@ var (
 // a token has one spelling (signature malleability). It compares bytes, so
 // the verify path allocates nothing for it.
 func isHighS(s []byte) bool { return bytes.Compare(s, p256HalfOrder) > 0 }
+
+// negateModOrder replaces s, 32 big-endian bytes below n, with n-s: the
+// other of the two valid s values of a signature. It subtracts byte by byte
+// so that signing allocates nothing for it; s is public, so its timing
+// reveals nothing.
+func negateModOrder(s []byte) {
+	borrow := 0
+	for i := 31; i >= 0; i-- {
+		d := int(p256OrderBytes[i]) - int(s[i]) - borrow
+		borrow = 0
+		if d < 0 {
+			d += 256
+			borrow = 1
+		}
+		s[i] = byte(d)
+	}
+}
 
 var errDER = errors.New("malformed ECDSA signature")
 
@@ -162,8 +202,7 @@ func ecdsaDERToRaw(dst, der []byte) ([]byte, error) {
 		return nil, errDER
 	}
 	if isHighS(raw[32:]) {
-		hs := new(big.Int).SetBytes(raw[32:])
-		hs.Sub(p256Order, hs).FillBytes(raw[32:])
+		negateModOrder(raw[32:])
 	}
 	return append(dst, raw[:]...), nil
 }

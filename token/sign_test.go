@@ -146,3 +146,30 @@ func TestECDSASignatureConversion(t *testing.T) {
 		})
 	}
 }
+
+// TestNegateModOrder checks the byte-wise n-s against math/big, at the
+// edges and on random values below n.
+func TestNegateModOrder(t *testing.T) {
+	one := big.NewInt(1)
+	values := []*big.Int{
+		big.NewInt(1), big.NewInt(255), big.NewInt(256),
+		new(big.Int).Sub(p256Order, one),
+		new(big.Int).Rsh(p256Order, 1),
+		new(big.Int).Add(new(big.Int).Rsh(p256Order, 1), one),
+	}
+	for range 1000 {
+		v, err := rand.Int(rand.Reader, p256Order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+	}
+	for _, v := range values {
+		s := v.FillBytes(make([]byte, 32))
+		negateModOrder(s)
+		want := new(big.Int).Sub(p256Order, v).FillBytes(make([]byte, 32))
+		if hex.EncodeToString(s) != hex.EncodeToString(want) {
+			t.Fatalf("n - %x = %x, want %x", v, s, want)
+		}
+	}
+}
