@@ -41,7 +41,9 @@ func runWithEtcd(m *testing.M) int {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = loopback, loopback
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = loopback, loopback
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
+	// Quiet: the member's own log (shutdown included) is not the test's.
+	cfg.Logger = "zap"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = true // a test cluster: nothing to keep across a crash
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
@@ -129,3 +131,6 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 	}
 }
+
+// clientLeaseID converts a stored key's lease.
+func clientLeaseID(id int64) clientv3.LeaseID { return clientv3.LeaseID(id) }

@@ -98,7 +98,9 @@ func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 // UpdateSigningKeys replaces the key set; see storage.Store. Each private
 // key is sealed under the Store's Sealer with a fresh nonce; without a
 // Sealer it fails with ErrNoSealer. update gets a private copy of the
-// current set and runs again after a lost race.
+// current set and runs again after a lost race. A stored set that does not
+// unseal (another sealing key, an altered value) is never replaced: the
+// gateway could be the one with the wrong key. An operator removes it.
 func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.SigningKey) ([]storage.SigningKey, error)) ([]storage.SigningKey, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("storage: update signing keys: %w", err)

@@ -98,6 +98,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// wrapFeed, set by tests, wraps the change feed to cut or hold it.
+	wrapFeed func(replica.Feed) replica.Feed
 }
 
 // Store is the etcd storage.Store. It is safe for concurrent use.
@@ -179,7 +182,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if heartbeat <= 0 {
 		heartbeat = defaultHeartbeat
 	}
-	s.replica = replica.New(&feed{cli: s.cli, prefix: prefix, heartbeat: heartbeat}, replica.Options{
+	var f replica.Feed = &feed{cli: s.cli, prefix: prefix, heartbeat: heartbeat}
+	if opts.wrapFeed != nil {
+		f = opts.wrapFeed(f)
+	}
+	s.replica = replica.New(f, replica.Options{
 		Decode:    s.decode,
 		Heartbeat: heartbeat,
 		Now:       s.now,
@@ -220,7 +227,7 @@ func (s *Store) start(ctx context.Context) error {
 		return fmt.Errorf("lay out the schema version: %w", err)
 	}
 	// Another gateway may have laid it out first; either way it is there.
-	return s.replica.WaitFor(ctx, resp.Header.Revision)
+	return s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision)
 }
 
 // Close stops following etcd and closes the client Open made. Calling it

@@ -123,7 +123,7 @@ func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) er
 			v.learn(p.keys, resp.Responses)
 			continue
 		}
-		if err := s.replica.WaitFor(ctx, resp.Header.Revision); err != nil {
+		if err := s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision); err != nil {
 			return fmt.Errorf("committed at revision %d, not yet applied by this gateway: %w", resp.Header.Revision, err)
 		}
 		return nil

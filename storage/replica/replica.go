@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -134,6 +133,7 @@ type Replica struct {
 	lastReset   error
 	lastErr     error
 	advanced    chan struct{} // closed and replaced when revision or epoch moves
+	waiters     int           // WaitFor calls waiting, for tests
 	closed      bool
 
 	cancel context.CancelFunc
@@ -352,29 +352,29 @@ func (r *Replica) Get(key string) (*Entry, bool) {
 	return e, ok
 }
 
-// Range calls fn for each entry whose key is in [from, to), in ascending
-// order of key, until fn returns false. It holds a read lock: fn must not
+// Range calls fn for each entry whose key is in [from, to) (to "" for no
+// end), in ascending order of key, until fn returns false. It holds a read lock: fn must not
 // call the Replica's writers or block.
 func (r *Replica) Range(from, to string, fn func(e *Entry) bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	keys := r.st.keys
-	for i := sort.SearchStrings(keys, from); i < len(keys) && keys[i] < to; i++ {
+	for i := sort.SearchStrings(keys, from); i < len(keys) && below(keys[i], to); i++ {
 		if !fn(r.st.entries[keys[i]]) {
 			return
 		}
 	}
 }
 
-// Count returns how many keys are in [from, to).
+// Count returns how many keys are in [from, to) (to "" for no end).
 func (r *Replica) Count(from, to string) int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return sort.SearchStrings(r.st.keys, to) - sort.SearchStrings(r.st.keys, from)
+	return max(0, upper(r.st.keys, to)-sort.SearchStrings(r.st.keys, from))
 }
 
 // PrefixEnd returns the first key after every key that starts with prefix,
-// for Range and Count.
+// for Range and Count; "" (no end) when there is none.
 func PrefixEnd(prefix string) string {
 	b := []byte(prefix)
 	for i := len(b) - 1; i >= 0; i-- {
@@ -383,8 +383,19 @@ func PrefixEnd(prefix string) string {
 			return string(b[:i+1])
 		}
 	}
-	// Every byte is 0xff: no key comes after them all but the empty end.
-	return strings.Repeat("\xff", len(prefix)+1)
+	// Every byte is 0xff: no key bounds them; "" means no end.
+	return ""
+}
+
+// below reports whether key comes before the end of a range ("" for none).
+func below(key, end string) bool { return end == "" || key < end }
+
+// upper returns the index of the first of keys at or past end.
+func upper(keys []string, end string) int {
+	if end == "" {
+		return len(keys)
+	}
+	return sort.SearchStrings(keys, end)
 }
 
 // Forget drops the entries under prefix for which drop returns true, from
@@ -395,7 +406,7 @@ func (r *Replica) Forget(prefix string, drop func(e *Entry) bool) {
 	defer r.mu.Unlock()
 	end := PrefixEnd(prefix)
 	var gone []string
-	for i := sort.SearchStrings(r.st.keys, prefix); i < len(r.st.keys) && r.st.keys[i] < end; i++ {
+	for i := sort.SearchStrings(r.st.keys, prefix); i < len(r.st.keys) && below(r.st.keys[i], end); i++ {
 		if drop(r.st.entries[r.st.keys[i]]) {
 			gone = append(gone, r.st.keys[i])
 		}
@@ -405,16 +416,30 @@ func (r *Replica) Forget(prefix string, drop func(e *Entry) bool) {
 	}
 }
 
-// WaitFor returns once the Replica has applied revision rev, or has been
-// swapped for a fresh list since the call began (a list is taken after the
-// write, so it holds it), or ctx ends, or the Replica is closed.
-func (r *Replica) WaitFor(ctx context.Context, rev int64) error {
-	r.mu.RLock()
+// WaitFor returns once the Replica has applied revision rev of history
+// (where a writer's transaction committed), or ctx ends, or the Replica is
+// closed. When the Replica is on another history and has listed again
+// since the call began, the revision can no longer be compared, and it
+// returns too: the registry was replaced under the writer.
+func (r *Replica) WaitFor(ctx context.Context, history string, rev int64) error {
+	r.mu.Lock()
 	epoch := r.epoch
-	r.mu.RUnlock()
+	r.waiters++
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.waiters--
+		r.mu.Unlock()
+	}()
 	for {
 		r.mu.RLock()
-		done, closed, ch := r.revision >= rev || r.epoch != epoch, r.closed, r.advanced
+		var done bool
+		if r.st.history == history {
+			done = r.revision >= rev
+		} else {
+			done = r.epoch != epoch
+		}
+		closed, ch := r.closed, r.advanced
 		r.mu.RUnlock()
 		switch {
 		case done:
