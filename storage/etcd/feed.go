@@ -21,22 +21,39 @@ type feed struct {
 	heartbeat time.Duration
 }
 
-// List reads every key under the prefix at one revision (a linearizable
-// range read: the revision is the cluster's current one).
+// listPage bounds the keys of one range read while listing.
+var listPage int64 = 1000
+
+// List reads every key under the prefix at one revision: the first page is
+// a linearizable read at the cluster's current revision, the next pages
+// read at that same revision. A compaction in between fails the list,
+// which the replica retries.
 func (f *feed) List(ctx context.Context) (replica.Snapshot, error) {
-	resp, err := f.cli.Get(ctx, f.prefix, clientv3.WithPrefix())
-	if err != nil {
-		return replica.Snapshot{}, fmt.Errorf("list %s: %w", f.prefix, err)
+	end := clientv3.GetPrefixRangeEnd(f.prefix)
+	var (
+		snap = replica.Snapshot{}
+		from = f.prefix
+	)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPage)}
+		if snap.Revision != 0 {
+			opts = append(opts, clientv3.WithRev(snap.Revision))
+		}
+		resp, err := f.cli.Get(ctx, from, opts...)
+		if err != nil {
+			return replica.Snapshot{}, fmt.Errorf("list %s: %w", f.prefix, err)
+		}
+		if snap.Revision == 0 {
+			snap.Revision, snap.History = resp.Header.Revision, history(resp.Header)
+		}
+		for _, kv := range resp.Kvs {
+			snap.KVs = append(snap.KVs, toKV(kv))
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return snap, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-	kvs := make([]replica.KV, len(resp.Kvs))
-	for i, kv := range resp.Kvs {
-		kvs[i] = toKV(kv)
-	}
-	return replica.Snapshot{
-		KVs:      kvs,
-		Revision: resp.Header.Revision,
-		History:  history(resp.Header),
-	}, nil
 }
 
 // Watch follows the prefix from after+1. Every heartbeat it asks etcd for a

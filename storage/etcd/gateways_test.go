@@ -71,6 +71,33 @@ func TestWriteVisibleOnOtherGateway(t *testing.T) {
 	if n, _ := a.CountClients(t.Context()); n != trials-1 {
 		t.Fatalf("CountClients through A = %d, want %d", n, trials-1)
 	}
+	// All of it came through the watches: neither gateway listed again.
+	for name, s := range map[string]*Store{"A": a, "B": b} {
+		if st := s.Status(); st.Lists != 1 || st.LastError != nil || st.Revision == 0 {
+			t.Errorf("status of %s = %+v; want one list, no error", name, st)
+		}
+	}
+}
+
+// A gateway lists a registry larger than one page at one revision.
+func TestListInPages(t *testing.T) {
+	defer func(n int64) { listPage = n }(listPage)
+	listPage = 3
+	prefix := testPrefix(t)
+	a := openStore(t, prefix, "gw-a")
+	for i := range 10 {
+		if err := a.CreateClient(t.Context(), client(fmt.Sprintf("client-%02d", i), fmt.Sprintf("Client %02d", i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := openStore(t, prefix, "gw-b")
+	page, more, err := b.ListClients(t.Context(), storage.ListOptions{Limit: 100})
+	if err != nil || more || len(page) != 10 || page[9].ID != "client-09" {
+		t.Fatalf("ListClients through B = %d clients, %v, %v; want all 10", len(page), more, err)
+	}
+	if n, _ := b.CountClients(t.Context()); n != 10 {
+		t.Fatalf("CountClients through B = %d, want 10", n)
+	}
 }
 
 // Concurrent updates of one client through two gateways lose nothing, and

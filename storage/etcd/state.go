@@ -322,17 +322,19 @@ func (s *Store) AddUsage(ctx context.Context, deltas map[string]storage.Usage) e
 
 func (s *Store) addUsage(ctx context.Context, ids []string, deltas map[string]storage.Usage) error {
 	return s.cas(ctx, func(v *view) (plan, error) {
-		var p plan
+		var (
+			p       plan
+			unknown bool
+		)
 		for _, id := range ids {
 			clientKey, usageKey := s.clientKey(id), s.usageKey(id)
 			p.keys = append(p.keys, clientKey, usageKey)
 			client := v.get(clientKey)
 			if !client.ok {
-				if !v.isFresh(clientKey) {
-					// The replica may not have it yet: ask etcd.
-					return p, errNeedFresh
-				}
-				continue // dropped: the client does not exist
+				// The replica may not have it yet: ask etcd, for every
+				// such client at once, before dropping its delta.
+				unknown = unknown || !v.isFresh(clientKey)
+				continue
 			}
 			cur := v.get(usageKey)
 			var u storage.Usage
@@ -350,6 +352,9 @@ func (s *Store) addUsage(ctx context.Context, ids []string, deltas map[string]st
 				clientv3.Compare(clientv3.CreateRevision(clientKey), "=", client.kv.CreateRevision),
 				clientv3.Compare(clientv3.ModRevision(usageKey), "=", cur.modRevision()))
 			p.ops = append(p.ops, clientv3.OpPut(usageKey, string(value)))
+		}
+		if unknown {
+			return p, errNeedFresh
 		}
 		return p, nil
 	})
