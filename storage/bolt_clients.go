@@ -64,6 +64,10 @@ func (b *Bolt) CreateClient(ctx context.Context, c Client, maxClients int) error
 	return nil
 }
 
+// CheckIdentity refuses a client that a backend's indexes could not hold:
+// one with an empty ID or name. Every backend checks it before a write.
+func CheckIdentity(c Client) error { return checkIdentity(c) }
+
 // checkIdentity refuses a client that the indexes could not hold.
 func checkIdentity(c Client) error {
 	if c.ID == "" {

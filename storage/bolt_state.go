@@ -51,12 +51,10 @@ func (b *Bolt) UpdateSigningKeys(ctx context.Context, update func([]SigningKey) 
 		if err != nil {
 			return &callbackError{err}
 		}
-		if err := checkKeys(next); err != nil {
+		next, err = PrepareSigningKeys(next)
+		if err != nil {
 			return err
 		}
-		// Sort a copy: the slice belongs to the caller.
-		next = slices.Clone(next)
-		slices.SortStableFunc(next, func(a, b SigningKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
 		value, err := json.Marshal(next)
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
@@ -94,6 +92,20 @@ func readKeys(tx *bolt.Tx) ([]SigningKey, error) {
 		return nil, nil
 	}
 	return keys, nil
+}
+
+// PrepareSigningKeys is what every backend does to a key set that an update
+// returned, before storing it: it refuses a key with no ID or a shared one
+// (ErrAlreadyExists), and returns a copy ordered by CreatedAt (a stable sort,
+// so keys created at the same moment keep their order). The slice passed in
+// belongs to the caller and is not changed.
+func PrepareSigningKeys(keys []SigningKey) ([]SigningKey, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(keys)
+	slices.SortStableFunc(out, func(a, b SigningKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
 }
 
 // checkKeys refuses a key set in which a key has no ID or shares one: the

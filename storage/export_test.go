@@ -7,9 +7,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// NameKey exposes nameKey to the external tests.
-var NameKey = nameKey
-
 // BulkLoad stores clients the way CreateClient does, chunk clients per
 // transaction, so that tests can fill a large store in seconds.
 func BulkLoad(b *Bolt, clients []Client, chunk int) error {

@@ -6,6 +6,11 @@ import (
 	"unicode/utf8"
 )
 
+// NameKey returns the form of a client name under which a backend's name
+// index stores it; see nameKey. Every backend uses it, so that all of them
+// agree on which names are the same.
+func NameKey(name string) string { return nameKey(name) }
+
 // nameKey returns the form of a client name under which the name index stores
 // it. Two names get the same key exactly when strings.EqualFold reports them
 // equal, that is under Unicode simple case folding: "Billing", "BILLING" and

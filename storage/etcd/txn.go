@@ -1,0 +1,155 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/scopegate/scopegate/storage/replica"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// maxAttempts bounds the compare-and-swap retries of one write. Each lost
+// race means another write committed, so this is only reached under a
+// pathological storm of writes to the same keys.
+const maxAttempts = 100
+
+// item is one key as a write attempt sees it.
+type item struct {
+	kv      replica.KV
+	decoded any
+	err     error // why the value did not decode
+	ok      bool  // the key exists
+}
+
+// view is what one write reads: the replica, or, for keys that a
+// transaction has read since, those values, which are at least as new.
+type view struct {
+	s     *Store
+	fresh map[string]*replica.KV // nil: absent at that read
+}
+
+func (v *view) get(key string) item {
+	if kv, seen := v.fresh[key]; seen {
+		if kv == nil {
+			return item{}
+		}
+		d, err := v.s.decode(key, kv.Value)
+		return item{kv: *kv, decoded: d, err: err, ok: true}
+	}
+	if e, ok := v.s.replica.Get(key); ok {
+		return item{kv: e.KV, decoded: e.Decoded, err: e.Err, ok: true}
+	}
+	return item{}
+}
+
+// isFresh reports whether every key was read by a transaction of this write.
+func (v *view) isFresh(keys ...string) bool {
+	for _, k := range keys {
+		if _, seen := v.fresh[k]; !seen {
+			return false
+		}
+	}
+	return true
+}
+
+// learn records the answers of one Get per key, in order.
+func (v *view) learn(keys []string, resps []*pb.ResponseOp) {
+	if v.fresh == nil {
+		v.fresh = make(map[string]*replica.KV, len(keys))
+	}
+	for i, k := range keys {
+		v.fresh[k] = nil
+		if i < len(resps) {
+			if r := resps[i].GetResponseRange(); r != nil && len(r.Kvs) > 0 {
+				kv := toKV(r.Kvs[0])
+				v.fresh[k] = &kv
+			}
+		}
+	}
+}
+
+// plan is one attempt's transaction: if every compare holds, the ops run;
+// keys lists every key the attempt read, which a failed transaction reads
+// back for the next attempt.
+type plan struct {
+	keys []string
+	cmps []clientv3.Cmp
+	ops  []clientv3.Op
+}
+
+// errNeedFresh asks cas to read the plan's keys from etcd and try again:
+// an attempt returns it when the replica alone cannot decide.
+var errNeedFresh = errors.New("read afresh")
+
+// callbackError carries the error of a caller's update function, which is
+// returned exactly as it was.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
+// cas runs attempt until its transaction commits, then waits until the
+// replica has applied it. attempt returns a plan, or an error that refuses
+// the write: a refusal decided on values that the replica alone gave is
+// checked against values read from etcd first, so that a replica a moment
+// behind never refuses what etcd would allow. A plan with no ops means
+// there is nothing to write.
+func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) error {
+	v := &view{s: s}
+	for range maxAttempts {
+		p, err := attempt(v)
+		if err != nil {
+			if !errors.Is(err, errNeedFresh) && v.isFresh(p.keys...) {
+				return err
+			}
+			if err := s.read(ctx, v, p.keys); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(p.ops) == 0 {
+			return nil
+		}
+		gets := make([]clientv3.Op, len(p.keys))
+		for i, k := range p.keys {
+			gets[i] = clientv3.OpGet(k)
+		}
+		resp, err := s.cli.Txn(ctx).If(p.cmps...).Then(p.ops...).Else(gets...).Commit()
+		if err != nil {
+			return err
+		}
+		if !resp.Succeeded {
+			v.learn(p.keys, resp.Responses)
+			continue
+		}
+		if err := s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision); err != nil {
+			return fmt.Errorf("committed at revision %d, not yet applied by this gateway: %w", resp.Header.Revision, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("gave up after %d attempts lost to concurrent writes", maxAttempts)
+}
+
+// read reads keys from etcd in one transaction into v.
+func (s *Store) read(ctx context.Context, v *view, keys []string) error {
+	gets := make([]clientv3.Op, len(keys))
+	for i, k := range keys {
+		gets[i] = clientv3.OpGet(k)
+	}
+	resp, err := s.cli.Txn(ctx).Then(gets...).Commit()
+	if err != nil {
+		return err
+	}
+	v.learn(keys, resp.Responses)
+	return nil
+}
+
+// modRevision is the ModRevision to compare for an item: 0 for a key that
+// does not exist, which etcd's compare treats the same way.
+func (it item) modRevision() int64 {
+	if !it.ok {
+		return 0
+	}
+	return it.kv.ModRevision
+}
