@@ -399,24 +399,7 @@ func TestCLIWalkthrough(t *testing.T) {
 			t.Skipf("the walk-through needs %s", tool)
 		}
 	}
-	raw, err := os.ReadFile("../Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	example := string(raw)
-	for _, s := range []string{"localhost:8080", "localhost:9000", "\n{\n", "handle /orders/*"} {
-		if !strings.Contains(example, s) {
-			t.Fatalf("Caddyfile.example has no %q: align examples/walkthrough.sh and this test with it", s)
-		}
-	}
-	example = strings.NewReplacer(
-		"localhost:8080", "127.0.0.1:{{.HTTPPort}}",
-		"localhost:9000", "127.0.0.1:{{.UpstreamPort}}",
-		"\n{\n", "\n{\n\tadmin 127.0.0.1:{{.AdminPort}}\n",
-	).Replace(example)
-	g := NewGateway(t, example)
-	g.Vars["UpstreamPort"] = freePort(t)
-	g.Start()
+	g := startExampleGateway(t, "handle /orders/*")
 
 	script, err := filepath.Abs("../examples/walkthrough.sh")
 	if err != nil {

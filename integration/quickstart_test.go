@@ -50,24 +50,7 @@ func TestReadmeQuickStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := os.ReadFile("../Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	example := string(raw)
-	for _, s := range []string{"localhost:8080", "localhost:9000", "\n{\n"} {
-		if !strings.Contains(example, s) {
-			t.Fatalf("Caddyfile.example has no %q: align this test with it", s)
-		}
-	}
-	example = strings.NewReplacer(
-		"localhost:8080", "127.0.0.1:{{.HTTPPort}}",
-		"localhost:9000", "127.0.0.1:{{.UpstreamPort}}",
-		"\n{\n", "\n{\n\tadmin 127.0.0.1:{{.AdminPort}}\n",
-	).Replace(example)
-	g := NewGateway(t, example)
-	g.Vars["UpstreamPort"] = freePort(t)
-	g.Start()
+	g := startExampleGateway(t)
 
 	block := quickStart(t)
 	for _, s := range []string{"localhost:2019", "http://localhost:8080"} {
@@ -118,4 +101,32 @@ func TestReadmeQuickStart(t *testing.T) {
 	if strings.Contains(again, "HTTP/1.1 403") {
 		t.Errorf("run again, the quick start went on after step 1 failed:\n%s", again)
 	}
+}
+
+// startExampleGateway runs Caddyfile.example as it is, but on ports of the
+// test's own: the gateway, the demo upstream and the admin endpoint. It
+// fails when the file no longer has what it rewrites, naming it: the README
+// and the examples that use the file must follow it. want are further texts
+// the caller relies on.
+func startExampleGateway(t *testing.T, want ...string) *Gateway {
+	t.Helper()
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := string(raw)
+	for _, s := range append([]string{"localhost:8080", "localhost:9000", "\n{\n"}, want...) {
+		if !strings.Contains(example, s) {
+			t.Fatalf("Caddyfile.example has no %q: align the README, the examples and this test with it", s)
+		}
+	}
+	example = strings.NewReplacer(
+		"localhost:8080", "127.0.0.1:{{.HTTPPort}}",
+		"localhost:9000", "127.0.0.1:{{.UpstreamPort}}",
+		"\n{\n", "\n{\n\tadmin 127.0.0.1:{{.AdminPort}}\n",
+	).Replace(example)
+	g := NewGateway(t, example)
+	g.Vars["UpstreamPort"] = freePort(t)
+	g.Start()
+	return g
 }
