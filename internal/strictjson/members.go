@@ -43,12 +43,12 @@ func (e *Error) Error() string {
 // parsers disagree on which one wins, and a reviewer would see the other
 // one. Errors are *Error.
 func Members(b []byte) ([]string, error) {
-	w := walker{b: b}
+	w := walker{members: true}
 	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, &Error{Problem: Invalid}
 	}
-	i, err := w.object(i, 1)
+	i, err := w.object(b, i, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -58,19 +58,32 @@ func Members(b []byte) ([]string, error) {
 	return w.top, nil
 }
 
-// walker checks a document for Members.
+// walker checks the values of a document: the one walk behind SkipValue,
+// which only checks syntax and depth, allocation-free, and Members, which
+// also collects the top-level names and refuses a repeated name at any depth.
+//
+// The document is passed to each method rather than kept in the walker:
+// Members' collected names leave with the walker, and the document must not
+// be thought to leave with them, or a caller's stack buffer would move to
+// the heap.
 type walker struct {
-	b      []byte
-	top    []string
-	member string
+	// members turns on Members' checks and its *Error answers; without it
+	// every refusal is ErrSyntax.
+	members bool
+	top     []string
+	member  string
 }
 
-func (w *walker) fail(p Problem) error { return &Error{Problem: p, Member: w.member} }
+func (w *walker) fail(p Problem) error {
+	if !w.members {
+		return ErrSyntax
+	}
+	return &Error{Problem: p, Member: w.member}
+}
 
 // object checks the object that starts at b[i], itself at nesting level
 // depth, and returns the index after it.
-func (w *walker) object(i, depth int) (int, error) {
-	b := w.b
+func (w *walker) object(b []byte, i, depth int) (int, error) {
 	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
@@ -81,32 +94,16 @@ func (w *walker) object(i, depth int) (int, error) {
 		if err != nil {
 			return 0, w.fail(Invalid)
 		}
-		raw := b[start:end]
-		if escaped {
-			raw = Unescape(raw)
-		}
-		name := string(raw)
-		if depth == 1 {
-			w.member = name
-		}
-		if _, dup := names[name]; dup {
-			if depth == 1 {
-				return 0, w.fail(DuplicateMember)
+		if w.members {
+			if err := w.name(b[start:end], escaped, depth, &names); err != nil {
+				return 0, err
 			}
-			return 0, w.fail(DuplicateNested)
-		}
-		if names == nil {
-			names = make(map[string]struct{})
-		}
-		names[name] = struct{}{}
-		if depth == 1 {
-			w.top = append(w.top, name)
 		}
 		i = SkipSpace(b, next)
 		if i >= len(b) || b[i] != ':' {
 			return 0, w.fail(Invalid)
 		}
-		if i, err = w.value(SkipSpace(b, i+1), depth); err != nil {
+		if i, err = w.value(b, SkipSpace(b, i+1), depth); err != nil {
 			return 0, err
 		}
 		i = SkipSpace(b, i)
@@ -124,16 +121,41 @@ func (w *walker) object(i, depth int) (int, error) {
 	}
 }
 
+// name records a member name for Members: refused when its object has it
+// already, collected when it is a top-level one.
+func (w *walker) name(raw []byte, escaped bool, depth int, names *map[string]struct{}) error {
+	if escaped {
+		raw = Unescape(raw)
+	}
+	name := string(raw)
+	if depth == 1 {
+		w.member = name
+	}
+	if _, dup := (*names)[name]; dup {
+		if depth == 1 {
+			return w.fail(DuplicateMember)
+		}
+		return w.fail(DuplicateNested)
+	}
+	if *names == nil {
+		*names = make(map[string]struct{})
+	}
+	(*names)[name] = struct{}{}
+	if depth == 1 {
+		w.top = append(w.top, name)
+	}
+	return nil
+}
+
 // array checks the array that starts at b[i], at nesting level depth.
-func (w *walker) array(i, depth int) (int, error) {
-	b := w.b
+func (w *walker) array(b []byte, i, depth int) (int, error) {
 	i = SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
 	}
 	for {
 		var err error
-		if i, err = w.value(i, depth); err != nil {
+		if i, err = w.value(b, i, depth); err != nil {
 			return 0, err
 		}
 		i = SkipSpace(b, i)
@@ -153,17 +175,17 @@ func (w *walker) array(i, depth int) (int, error) {
 
 // value checks the value at b[i], inside a container at nesting level
 // depth.
-func (w *walker) value(i, depth int) (int, error) {
-	if i < len(w.b) && (w.b[i] == '{' || w.b[i] == '[') {
+func (w *walker) value(b []byte, i, depth int) (int, error) {
+	if i < len(b) && (b[i] == '{' || b[i] == '[') {
 		if depth >= MaxDepth {
 			return 0, w.fail(TooDeep)
 		}
-		if w.b[i] == '{' {
-			return w.object(i, depth+1)
+		if b[i] == '{' {
+			return w.object(b, i, depth+1)
 		}
-		return w.array(i, depth+1)
+		return w.array(b, i, depth+1)
 	}
-	next, err := skipValue(w.b, i, MaxDepth)
+	next, err := skipScalar(b, i)
 	if err != nil {
 		return 0, w.fail(Invalid)
 	}

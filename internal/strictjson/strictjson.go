@@ -225,6 +225,12 @@ func skipDigits(b []byte, i int) int {
 func SkipValue(b []byte, i int) (int, error) { return skipValue(b, i, 0) }
 
 func skipValue(b []byte, i, depth int) (int, error) {
+	var w walker
+	return w.value(b, i, depth)
+}
+
+// skipScalar checks the string, number or literal that starts at b[i].
+func skipScalar(b []byte, i int) (int, error) {
 	if i >= len(b) {
 		return 0, ErrSyntax
 	}
@@ -240,16 +246,6 @@ func skipValue(b []byte, i, depth int) (int, error) {
 		return SkipLiteral(b, i, "false")
 	case c == 'n':
 		return SkipLiteral(b, i, "null")
-	case c == '{':
-		if depth >= MaxDepth {
-			return 0, ErrSyntax
-		}
-		return skipObject(b, i, depth+1)
-	case c == '[':
-		if depth >= MaxDepth {
-			return 0, ErrSyntax
-		}
-		return skipArray(b, i, depth+1)
 	}
 	return 0, ErrSyntax
 }
@@ -261,63 +257,6 @@ func SkipLiteral(b []byte, i int, lit string) (int, error) {
 		return 0, ErrSyntax
 	}
 	return i + len(lit), nil
-}
-
-func skipObject(b []byte, i, depth int) (int, error) {
-	i = SkipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		_, _, _, next, err := ScanString(b, i)
-		if err != nil {
-			return 0, err
-		}
-		i = SkipSpace(b, next)
-		if i >= len(b) || b[i] != ':' {
-			return 0, ErrSyntax
-		}
-		if i, err = skipValue(b, SkipSpace(b, i+1), depth); err != nil {
-			return 0, err
-		}
-		i = SkipSpace(b, i)
-		if i >= len(b) {
-			return 0, ErrSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = SkipSpace(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
-		}
-	}
-}
-
-func skipArray(b []byte, i, depth int) (int, error) {
-	i = SkipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
-	}
-	for {
-		var err error
-		if i, err = skipValue(b, i, depth); err != nil {
-			return 0, err
-		}
-		i = SkipSpace(b, i)
-		if i >= len(b) {
-			return 0, ErrSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = SkipSpace(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
-		}
-	}
 }
 
 // Object walks the members of one JSON object, one member at a time.
