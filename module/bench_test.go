@@ -23,7 +23,7 @@ import (
 func newTestApp(tb testing.TB) *App {
 	tb.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	a := &App{Issuer: "https://gw.example", Storage: filepath.Join(tb.TempDir(), "scopegate.db")}
+	a := &App{Issuer: "https://gw.example", StorageRaw: boltAt(filepath.Join(tb.TempDir(), "scopegate.db"), 0)}
 	if err := a.Provision(ctx); err != nil {
 		tb.Fatal(err)
 	}
