@@ -5,16 +5,28 @@
 # and the token endpoint vs Ory Hydra's, run next to it on the same machine in
 # two configurations (its defaults, and tuned: a one-iteration PBKDF2 hasher
 # and an ES256 key). Variants run in interleaved rounds; the tables show
-# medians and the median of the per-round ratios.
+# medians and the median of the per-round ratios. After the rounds, the
+# admin API's write rate: clients created, updated and deleted by 64
+# concurrent writers.
 #
 #   bash integration/load/run.sh
+#   STORE=etcd bash integration/load/run.sh
+#
+# STORE chooses the gateway's store: bolt (the default: a bbolt file in the
+# scratch directory) or etcd (a one-member etcd on loopback, built from
+# examples/cluster/etcd with the etcd server version in go.mod, its data in
+# the scratch directory, fsync on; the gateway's signing keys sealed with a
+# random key made for the run). Everything else is the same, so the ratios
+# of two runs compare the stores.
 #
 # Tunables (environment): ROUNDS (5), DURATION seconds per run (10), WARMUP
 # seconds (3), THREADS (2), CONNECTIONS (32), POOL tokens (20000),
 # VERIFIED_CACHE (1000), SIGNING_ALG (ES256; or EdDSA, RS256), OUT_DIR (keep
 # the raw wrk output there), PROFILE_DIR (also take 8 s CPU profiles of the
 # guarded and token variants from Caddy's /debug/pprof and keep them there,
-# with the binary), HYDRA (1; 0 skips Hydra, e.g. where it cannot be built).
+# with the binary), HYDRA (1; 0 skips Hydra, e.g. where it cannot be built),
+# STORE (bolt), ADMIN_WRITES clients per round of admin writes (3200; 0 skips
+# them), WRITERS concurrent admin writers (64).
 #
 # Hydra is the version pinned in integration/load/hydra/go.mod, built with cgo
 # (sqlite, for `dsn: memory`) on first use into
@@ -34,21 +46,44 @@ SIGNING_ALG=${SIGNING_ALG:-ES256}
 OUT_DIR=${OUT_DIR:-}
 PROFILE_DIR=${PROFILE_DIR:-}
 HYDRA=${HYDRA:-1}
+STORE=${STORE:-bolt}
+ADMIN_WRITES=${ADMIN_WRITES:-3200}
+WRITERS=${WRITERS:-64}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/scopegate-load.XXXXXX")
 pids=()
 
-# cleanup stops what this script started, by process ID, and removes its
-# scratch directory (after copying the raw output to OUT_DIR if asked).
-cleanup() {
-	local status=$?
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
+# running PID tells whether the process is alive. (bash reaps its exited
+# children at once and keeps their status for `wait`, so kill -0 does not
+# find them.)
+running() { kill -0 "$1" 2>/dev/null; }
+
+# stop PID sends SIGTERM and waits up to 30 s for the process to exit, then
+# kills it.
+stop() {
+	local pid=$1 i
+	kill "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 300; i++)); do
+		running "$pid" || break
+		sleep 0.1
 	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
+	if running "$pid"; then
+		log "process $pid did not stop within 30 s of SIGTERM; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# cleanup stops what this script started, by process ID, the last started
+# first (the gateway writes its usage counters to its store as it stops, so
+# an etcd member must outlive it), and removes its scratch directory (after
+# copying the raw output to OUT_DIR if asked).
+cleanup() {
+	local status=$? i
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		stop "${pids[i]}"
 	done
 	if [[ -n $OUT_DIR ]]; then
 		mkdir -p "$OUT_DIR"
@@ -66,6 +101,10 @@ case $HYDRA in
 0 | 1) ;;
 *) log "HYDRA must be 0 or 1, not \"$HYDRA\""; exit 2 ;;
 esac
+case $STORE in
+bolt | etcd) ;;
+*) log "STORE must be bolt or etcd, not \"$STORE\""; exit 2 ;;
+esac
 
 # --- wrk -------------------------------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
@@ -78,6 +117,9 @@ fi
 # --- build -------------------------------------------------------------------
 log "building the gateway and the load helper"
 (cd "$root" && go build -o "$work/caddy" ./caddy && go build -o "$work/loadtool" ./integration/load/loadtool)
+if [[ $STORE == etcd ]]; then
+	(cd "$root" && go build -o "$work/etcd" ./examples/cluster/etcd)
+fi
 
 # build_hydra prints the path of the Hydra binary, building it first unless
 # the cache holds one built from the same go.sum.
@@ -114,24 +156,14 @@ if ((HYDRA)); then
 	hydra_version=$("$hydra_bin" version | awk '$1 == "Version:" { print $2 }')
 fi
 
-mapfile -t ports < <("$work/loadtool" ports -n 10)
+mapfile -t ports < <("$work/loadtool" ports -n 12)
 admin_port=${ports[0]} upstream_port=${ports[1]} plain_port=${ports[2]}
 guard_port=${ports[3]} issuer_port=${ports[4]} respond_port=${ports[5]}
 hydra_default_public=${ports[6]} hydra_default_admin=${ports[7]}
 hydra_tuned_public=${ports[8]} hydra_tuned_admin=${ports[9]}
+etcd_port=${ports[10]} etcd_peer_port=${ports[11]}
 
 # --- start -------------------------------------------------------------------
-"$work/loadtool" upstream -addr "127.0.0.1:$upstream_port" 2>"$work/upstream.log" &
-pids+=($!)
-
-SG_ADMIN_PORT=$admin_port SG_UPSTREAM_PORT=$upstream_port SG_PLAIN_PORT=$plain_port \
-SG_GUARD_PORT=$guard_port SG_ISSUER_PORT=$issuer_port SG_RESPOND_PORT=$respond_port \
-SG_DIR=$work SG_VERIFIED_CACHE=$VERIFIED_CACHE SG_SIGNING_ALG=$SIGNING_ALG \
-XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config \
-	"$work/caddy" run --config "$here/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
-caddy_pid=$!
-pids+=("$caddy_pid")
-
 # await_ready NAME PID LOG SECONDS URL... polls until every URL answers 2xx,
 # and fails at once if PID exits, or after SECONDS.
 await_ready() {
@@ -150,7 +182,29 @@ await_ready() {
 	log "$name not ready within $seconds s"; cat "$logfile" >&2; return 1
 }
 
-await_ready caddy "$caddy_pid" "$work/caddy.log" 20 "http://127.0.0.1:$respond_port/" "http://127.0.0.1:$upstream_port/"
+"$work/loadtool" upstream -addr "127.0.0.1:$upstream_port" 2>"$work/upstream.log" &
+pids+=($!)
+
+if [[ $STORE == etcd ]]; then
+	"$work/etcd" -data-dir "$work/etcd-data" -listen "127.0.0.1:$etcd_port" -peer "127.0.0.1:$etcd_peer_port" >"$work/etcd.log" 2>&1 &
+	etcd_pid=$!
+	pids+=("$etcd_pid")
+	await_ready etcd "$etcd_pid" "$work/etcd.log" 60 "http://127.0.0.1:$etcd_port/health"
+	(umask 077 && head -c 32 /dev/urandom >"$work/sealing.key")
+fi
+
+SG_ADMIN_PORT=$admin_port SG_UPSTREAM_PORT=$upstream_port SG_PLAIN_PORT=$plain_port \
+SG_GUARD_PORT=$guard_port SG_ISSUER_PORT=$issuer_port SG_RESPOND_PORT=$respond_port \
+SG_DIR=$work SG_VERIFIED_CACHE=$VERIFIED_CACHE SG_SIGNING_ALG=$SIGNING_ALG \
+SG_STORE=$STORE SG_ETCD_PORT=$etcd_port SG_MAX_CLIENTS=$((ADMIN_WRITES + 100)) \
+XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config \
+	"$work/caddy" run --config "$here/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+caddy_pid=$!
+pids+=("$caddy_pid")
+
+# The health answer is 200 once the store is open (for etcd: listed).
+await_ready caddy "$caddy_pid" "$work/caddy.log" 20 "http://127.0.0.1:$respond_port/" "http://127.0.0.1:$upstream_port/" \
+	"http://127.0.0.1:$admin_port/scopegate/health"
 
 # start_hydra NAME PUBLIC_PORT ADMIN_PORT [YAML...] writes NAME's config into
 # the scratch directory and starts Hydra with it; HYDRA_PID is its process.
@@ -326,8 +380,14 @@ if ((HYDRA)); then
 	groups[2]="respond token hydra-default hydra-tuned"
 fi
 # Storage writes during the rounds: the token and guard paths must not write;
-# the only writer is the once-a-minute flush of usage counters.
-written_before=$(awk '/^write_bytes:/ { print $2 }' "/proc/$caddy_pid/io")
+# the only writer is the once-a-minute flush of usage counters. On etcd, the
+# etcd member's CPU time and disk writes over the rounds show the same: the
+# hot paths read the gateway's local copy and never ask etcd.
+written_bytes() { awk '/^write_bytes:/ { print $2 }' "/proc/$1/io"; }
+written_before=$(written_bytes "$caddy_pid")
+if [[ $STORE == etcd ]]; then
+	etcd_cpu_before=$(cpu_us "$etcd_pid") etcd_written_before=$(written_bytes "$etcd_pid")
+fi
 for ((r = 1; r <= ROUNDS; r++)); do
 	for ((k = 0; k < ${#groups[@]}; k++)); do
 		read -r -a members <<<"${groups[$(((k + r) % ${#groups[@]}))]}"
@@ -341,8 +401,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-written=$(($(awk '/^write_bytes:/ { print $2 }' "/proc/$caddy_pid/io") - written_before))
+written=$(($(written_bytes "$caddy_pid") - written_before))
 requests=$(awk '{ n += $7 } END { print n }' "$work/results.txt")
+if [[ $STORE == etcd ]]; then
+	etcd_cpu=$(($(cpu_us "$etcd_pid") - etcd_cpu_before)) etcd_written=$(($(written_bytes "$etcd_pid") - etcd_written_before))
+fi
 
 if [[ -n $PROFILE_DIR ]]; then
 	mkdir -p "$PROFILE_DIR"
@@ -359,7 +422,24 @@ if [[ -n $PROFILE_DIR ]]; then
 	cp "$work/caddy" "$PROFILE_DIR/caddy"
 fi
 
+# Admin writes last: they change the store (each round deletes what it
+# created) and load the machine differently from the rounds.
+if ((ADMIN_WRITES > 0)); then
+	log "admin writes: $ROUNDS rounds of $ADMIN_WRITES clients created, updated and deleted by $WRITERS writers"
+	"$work/loadtool" admin-writes -admin "http://127.0.0.1:$admin_port" -writers "$WRITERS" -n "$ADMIN_WRITES" \
+		-rounds "$ROUNDS" >"$work/admin-writes.txt"
+else
+	echo "Admin API writes: not measured (ADMIN_WRITES=0)" >"$work/admin-writes.txt"
+fi
+
 rss_mb() { awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$1/status"; }
+
+if [[ $STORE == etcd ]]; then
+	etcd_version=$(cd "$root" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+	store_line="- store: etcd, one member on loopback (examples/cluster/etcd, etcd server $etcd_version, fsync on), signing keys sealed; during the rounds etcd used $((etcd_cpu / 1000)) ms of CPU and wrote $((etcd_written / 1024)) KiB to disk (/proc/PID/stat, /proc/PID/io); etcd RSS at the end $(rss_mb "$etcd_pid") MB"
+else
+	store_line="- store: bolt, one bbolt file in the scratch directory"
+fi
 
 if ((HYDRA)); then
 	hydra_line="- Ory Hydra $hydra_version (integration/load/hydra/go.mod; sqlite \`dsn: memory\`, JWT access tokens, log level warn): defaults (PBKDF2-SHA256 25,000 iterations, RS256 4096-bit key) and tuned (PBKDF2 1 iteration, ES256 key); RSS at the end $(rss_mb "$hydra_default_pid") MB and $(rss_mb "$hydra_tuned_pid") MB"
@@ -373,6 +453,7 @@ Scopegate load run, $(date -u +%Y-%m-%dT%H:%MZ)
 
 - machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM; $(go version | cut -d' ' -f3); $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)
 - load average (1, 5, 15 min): before $load_before, after $load_after
+$store_line
 - wrk: $THREADS threads, $CONNECTIONS connections, $ROUNDS interleaved rounds of $DURATION s per variant after a ${WARMUP} s warm-up; token pool $POOL, verified_token_cache_size $VERIFIED_CACHE, signing_alg $SIGNING_ALG
 - $upstream_check
 - gateway RSS at the end: $(rss_mb "$caddy_pid") MB
@@ -381,11 +462,16 @@ $hydra_line
 
 $("$work/loadtool" report -results "$work/results.txt" -alg "$SIGNING_ALG")
 
+$(cat "$work/admin-writes.txt")
+
 req/s, p50 and p99 are medians over the rounds; the ratios are medians of the
 per-round ratios against the counterpart named in "vs", measured in the same
 round. "errors" sums socket errors, timeouts and responses >= 400 over all
 rounds. "server CPU/req" is the user and system CPU time (/proc/PID/stat) of
 the process serving the variant (Caddy, or the Hydra process for its rows)
 over the requests of a run; the CPU ratio is the counterpart's CPU per
-request over the variant's.
+request over the variant's. Admin writes: clients created through the admin
+endpoint, then each updated (a JSON merge patch of its scope), then each
+deleted, every phase by $WRITERS concurrent writers; per s is clients a
+second over the phase, p50 and p99 the latency each writer saw.
 EOF

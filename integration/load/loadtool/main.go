@@ -1,8 +1,9 @@
 // Command loadtool is the helper of integration/load/run.sh: the upstream
 // that every proxied variant forwards to, client creation through the admin
 // API of the gateway or of Ory Hydra, Hydra's access-token signing key, the
-// pool of tokens fetched before the measured rounds, and the Markdown tables
-// made from wrk's results. It exists so that the script needs nothing beyond
+// pool of tokens fetched before the measured rounds, the Markdown tables
+// made from wrk's results, and the rate of admin API writes from many
+// concurrent writers. It exists so that the script needs nothing beyond
 // bash, wrk and the Go toolchain.
 //
 // Usage:
@@ -13,6 +14,7 @@
 //	loadtool hydra-key -admin http://127.0.0.1:PORT -alg ES256
 //	loadtool tokens    -url TOKEN_URL -id ID -secret SECRET -scope SCOPE -n N [-alg ES256] -out FILE
 //	loadtool report    -results FILE [-alg ES256]
+//	loadtool admin-writes -admin http://127.0.0.1:PORT [-writers 64] [-n 3200] [-rounds 3]
 package main
 
 import (
@@ -41,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadtool ports|upstream|client|hydra-key|tokens|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadtool ports|upstream|client|hydra-key|tokens|report|admin-writes [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -58,6 +60,8 @@ func main() {
 		err = runTokens(args)
 	case "report":
 		err = runReport(args, os.Stdout)
+	case "admin-writes":
+		err = runAdminWrites(args, os.Stdout, os.Stderr)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
