@@ -580,4 +580,7 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Shared = (*Store)(nil)
+)
