@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/admin"
@@ -142,8 +141,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	if err := a.provisionStorage(); err != nil {
-		return err
+	var err error
+	if a.storage, err = caddystore.Load(ctx, a.StorageRaw); err != nil {
+		return fmt.Errorf("scopegate: storage: %w", err)
 	}
 	if a.CacheSize == 0 {
 		a.CacheSize = defaultCacheSize
@@ -153,27 +153,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	return a.provisionServer()
-}
-
-// provisionStorage loads the storage backend: bolt when none is named, and
-// for a plain string, a bolt file at that path.
-func (a *App) provisionStorage() error {
-	switch {
-	case len(a.StorageRaw) == 0:
-		a.StorageRaw = json.RawMessage(`{"backend":"bolt"}`)
-	case a.StorageRaw[0] == '"':
-		var path string
-		if err := json.Unmarshal(a.StorageRaw, &path); err != nil {
-			return fmt.Errorf("scopegate: storage: %w", err)
-		}
-		a.StorageRaw = caddyconfig.JSONModuleObject(caddystore.Bolt{Path: path}, "backend", "bolt", nil)
-	}
-	mod, err := a.ctx.LoadModule(a, "StorageRaw")
-	if err != nil {
-		return fmt.Errorf("scopegate: storage: %w", err)
-	}
-	a.storage = mod.(caddystore.Backend)
-	return nil
 }
 
 // serverOptions are the app's server-wide options, with their defaults.

@@ -35,6 +35,34 @@ type Backend interface {
 	StaleLimit() time.Duration
 }
 
+// Load provisions the backend that raw, the scopegate app's storage JSON,
+// names: bolt when raw is empty, and a bolt file at that path when raw is a
+// JSON string (the form before backends were modules).
+func Load(ctx caddy.Context, raw json.RawMessage) (Backend, error) {
+	switch {
+	case len(raw) == 0:
+		raw = json.RawMessage(`{"backend":"bolt"}`)
+	case raw[0] == '"':
+		var path string
+		if err := json.Unmarshal(raw, &path); err != nil {
+			return nil, err
+		}
+		raw = caddyconfig.JSONModuleObject(Bolt{Path: path}, "backend", "bolt", nil)
+	}
+	holder := storageHolder{Raw: raw}
+	mod, err := ctx.LoadModule(&holder, "Raw")
+	if err != nil {
+		return nil, err
+	}
+	return mod.(Backend), nil
+}
+
+// storageHolder carries the storage JSON to LoadModule, which reads the
+// namespace from the field's tag.
+type storageHolder struct {
+	Raw json.RawMessage `json:"storage,omitempty" caddy:"namespace=scopegate.storage inline_key=backend"`
+}
+
 // UnmarshalCaddyfile reads the scopegate option `storage`, on which d
 // stands, and returns the backend's module JSON. Syntax:
 //

@@ -16,17 +16,9 @@ import (
 // provision loads a storage JSON as the scopegate app does.
 func provision(t *testing.T, raw string) (Backend, error) {
 	t.Helper()
-	var holder struct {
-		StorageRaw json.RawMessage `json:"storage" caddy:"namespace=scopegate.storage inline_key=backend"`
-	}
-	holder.StorageRaw = json.RawMessage(raw)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	mod, err := ctx.LoadModule(&holder, "StorageRaw")
-	if err != nil {
-		return nil, err
-	}
-	return mod.(Backend), nil
+	return Load(ctx, json.RawMessage(raw))
 }
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -129,6 +121,18 @@ func TestEtcdProvision(t *testing.T) {
 }
 
 func TestBoltProvision(t *testing.T) {
+	for _, raw := range []string{"", `"/srv/sg.db"`} {
+		b, err := provision(t, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := b.(*Bolt); !ok {
+			t.Fatalf("storage %q: got a %T, want bolt", raw, b)
+		}
+	}
+	if b, _ := provision(t, `"/srv/sg.db"`); b.(*Bolt).Path != "/srv/sg.db" {
+		t.Fatal("a JSON string is not read as the bolt path")
+	}
 	b, err := provision(t, `{"backend":"bolt","path":"relative.db"}`)
 	if err != nil {
 		t.Fatal(err)
