@@ -161,7 +161,8 @@ func (c *etcdCluster) Kill(i int) {
 	proxies := append([]*linkProxy(nil), c.proxies...)
 	c.mu.Unlock()
 	if e == nil {
-		c.t.Fatalf("etcd member %s is not running", m.name)
+		c.t.Errorf("etcd member %s is not running", m.name)
+		return
 	}
 	for _, p := range proxies {
 		p.sever(m.clientAddr())
@@ -184,11 +185,7 @@ func (c *etcdCluster) Restart(idx ...int) {
 // restores an old snapshot. The cluster has a leader when it returns.
 func (c *etcdCluster) WipeAndRestart() {
 	c.t.Helper()
-	for i := range c.members {
-		if c.running(i) {
-			c.Kill(i)
-		}
-	}
+	c.close()
 	c.mu.Lock()
 	c.wipes++ // fresh data directories
 	c.mu.Unlock()
@@ -309,26 +306,17 @@ func (c *etcdCluster) detach(p *linkProxy) {
 	}
 }
 
-// close stops every running member; a member's Close waits for its
-// goroutines, so none outlives the test.
+// close kills every running member, so that none outlives the test.
 func (c *etcdCluster) close() {
-	c.mu.Lock()
-	var running []*embed.Etcd
-	for _, m := range c.members {
-		if m.e != nil {
-			running = append(running, m.e)
-			m.e = nil
-		}
-	}
-	c.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, e := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.Server.HardStop()
-			e.Close()
-		}()
+	for i := range c.members {
+		if c.running(i) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Kill(i)
+			}()
+		}
 	}
 	wg.Wait()
 }
