@@ -80,6 +80,27 @@ func TestVerifiedCache(t *testing.T) {
 			t.Error("Purge left entries")
 		}
 	})
+	t.Run("a shared key never admits another token", func(t *testing.T) {
+		// Two tokens whose 64-bit keys collide: forced here, since finding
+		// a real pair for a random seed would take billions of tries.
+		vc, _ := NewVerifiedCache(2)
+		const key = 42
+		vc.add(key, raw, claims)
+		if _, ok := vc.get(key, flipLast(raw), t0); ok {
+			t.Fatal("another token with the same key was a hit")
+		}
+		if got, ok := vc.get(key, raw, t0); !ok || got != claims {
+			t.Fatal("the cached token itself missed")
+		}
+		other := &Claims{ExpiresAt: t0.Unix() + 60}
+		vc.add(key, "other", other)
+		if _, ok := vc.get(key, raw, t0); ok {
+			t.Error("the replaced token is still a hit")
+		}
+		if got, ok := vc.get(key, "other", t0); !ok || got != other {
+			t.Error("the newer token with the shared key missed")
+		}
+	})
 	t.Run("claims without exp are not cached", func(t *testing.T) {
 		vc, _ := NewVerifiedCache(2)
 		vc.Add("a", &Claims{})

@@ -14,7 +14,7 @@
 //     fixed-order check (length, shape, base64url alphabet, header, pinned key
 //     and algorithm, signature, then claims) built on crypto/ecdsa, crypto/rsa
 //     and crypto/ed25519 directly. VerifiedCache remembers what a verified
-//     token says about itself, keyed by the SHA-256 of the whole token.
+//     token says about itself; a hit needs the whole token, byte for byte.
 //
 // Every error that Verify returns is safe to show to a client and to log: it
 // never contains token bytes.

@@ -124,13 +124,15 @@ func (m *keyMaterial) signatureSize() int {
 	return 64 // ES256 is r||s with 32 bytes each; Ed25519 signatures are 64 bytes.
 }
 
-// sign returns the JWS signature over input; an ES256 signature is appended
-// to dst. The keys' own functions are called rather than the crypto.Signer
-// interface, whose Sign would move input to the heap.
+// sign returns the JWS signature over input; an ES256 or EdDSA signature is
+// appended to dst. The keys' own functions are called rather than the
+// crypto.Signer interface, whose Sign would move input to the heap.
 func (m *keyMaterial) sign(input, dst []byte) ([]byte, error) {
 	switch k := m.signer.(type) {
 	case ed25519.PrivateKey:
-		return ed25519.Sign(k, input), nil
+		// Copied into dst, the signature ed25519.Sign makes does not escape
+		// and stays on the stack.
+		return append(dst, ed25519.Sign(k, input)...), nil
 	case *ecdsa.PrivateKey:
 		digest := sha256.Sum256(input)
 		der, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
