@@ -26,6 +26,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeLimitExceeded        = "limit_exceeded"
 	codeServerError          = "server_error"
+	codeUnavailable          = "temporarily_unavailable"
 )
 
 // serverErrorDescription is all a client learns about a server fault; the
@@ -69,8 +70,18 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, status int, v 
 	}
 }
 
-// serverError logs a fault and answers 500 without its details.
+// serverError logs a fault and answers 500 without its details; or 503
+// with Retry-After when the store is only out of reach for now (a shared
+// store without a leader), so that callers retry rather than give up.
 func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, registry.ErrUnavailable) {
+		h.log.Warn("admin API request could not reach the store",
+			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable,
+			"the registry's store cannot be reached or has no leader just now; nothing was changed unless a later read shows it; retry")
+		return
+	}
 	h.log.Error("admin API request failed",
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path),

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"go.uber.org/zap"
+
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
@@ -50,16 +52,11 @@ func newTestServer(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	usage := new(Usage)
-	revoked, err := LoadRevokedTokens(ctx, cached, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg := registry.New(UsageStore{Store: cached, Counters: usage}, registry.Limits{
+	state := NewState(cached, 100, zap.NewNop())
+	reg := registry.New(UsageStore{Store: cached, Counters: state.Usage}, registry.Limits{
 		MaxClients: 100, MaxScopes: 100, MaxTokenTTL: cfg.MaxAccessTokenTTL, TokenIssuer: cfg.Issuer,
 	})
-	err = s.Open(ctx, Shared{State: &State{Store: cached, KeyRing: NewKeyRing(cached), Revoked: revoked,
-		Usage: usage, ClientScopes: NewClientScopeSets(100)}, Registry: reg})
+	err = s.Open(ctx, Shared{State: state, Registry: reg})
 	if err != nil {
 		tb.Fatal(err)
 	}

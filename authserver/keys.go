@@ -52,12 +52,10 @@ func (s *StoredKeys) KeySet() *token.KeySet { return s.ring.keySet() }
 // them for every config on the store, read now so that a rotation made by
 // the previous config is kept.
 func (s *StoredKeys) Load(ctx context.Context, ring *KeyRing) error {
-	ks, err := ring.prepareStored(ctx, s.Alg)
-	if err != nil {
+	if err := ring.prepareStored(ctx, s.Alg); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	s.ring = ring
-	ring.install(ks)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package authserver
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,52 @@ type Metrics struct {
 
 	allowed prometheus.Counter // guard{result="allowed"}, resolved once
 	issued  prometheus.Counter // tokensIssued without the client label
+
+	store *storeCollector
+}
+
+// storeCollector reports the health of the store behind the newest server
+// on the registry, read when the metrics are scraped.
+type storeCollector struct {
+	server                  atomic.Pointer[Server]
+	degraded, revision, age *prometheus.Desc
+}
+
+func newStoreCollector() *storeCollector {
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "store", name), help, nil, nil)
+	}
+	return &storeCollector{
+		degraded: desc("degraded", "1 while the gateway is not serving from a current store: a shared store's copy may be behind (degraded), is older than max_stale (stale), or is not listed yet (starting)."),
+		revision: desc("revision", "The last revision of the shared store applied to this gateway's copy."),
+		age:      desc("last_contact_age_seconds", "Seconds since this gateway last heard from its shared store."),
+	}
+}
+
+// Describe sends the descriptions.
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.degraded
+	ch <- c.revision
+	ch <- c.age
+}
+
+// Collect sends the store's health; revision and age only for a shared
+// store.
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.server.Load()
+	if s == nil {
+		return
+	}
+	rep := s.Health()
+	degraded := 0.0
+	if rep.Status != HealthOK {
+		degraded = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, degraded)
+	if s.sharedStore() != nil {
+		ch <- prometheus.MustNewConstMetric(c.revision, prometheus.GaugeValue, float64(rep.Store.Revision))
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, rep.Store.AgeSeconds)
+	}
 }
 
 const metricsNamespace = "scopegate"
@@ -75,6 +122,9 @@ func NewMetrics(reg prometheus.Registerer, perClient bool) (*Metrics, error) {
 		return nil, err
 	}
 	if m.guardLatency, err = register(reg, m.guardLatency); err != nil {
+		return nil, err
+	}
+	if m.store, err = register(reg, newStoreCollector()); err != nil {
 		return nil, err
 	}
 	if !perClient {

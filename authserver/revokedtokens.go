@@ -22,17 +22,24 @@ type RevokedTokens struct {
 	revoked map[string]time.Time // jti → token expiry
 }
 
-// LoadRevokedTokens reads the unexpired revocations from the store.
-func LoadRevokedTokens(ctx context.Context, store storage.Store, now time.Time) (*RevokedTokens, error) {
-	list, err := store.Revocations(ctx, now)
+// NewRevokedTokens returns an empty set over store; Load fills it.
+func NewRevokedTokens(store storage.Store) *RevokedTokens {
+	return &RevokedTokens{store: store, revoked: make(map[string]time.Time)}
+}
+
+// Load adds the store's unexpired revocations to the set: at start, and
+// when a shared store's copy was listed afresh.
+func (r *RevokedTokens) Load(ctx context.Context, now time.Time) error {
+	list, err := r.store.Revocations(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("loading revocations: %w", err)
+		return fmt.Errorf("loading revocations: %w", err)
 	}
-	r := &RevokedTokens{store: store, revoked: make(map[string]time.Time, len(list))}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, rev := range list {
 		r.revoked[rev.JTI] = rev.ExpiresAt
 	}
-	return r, nil
+	return nil
 }
 
 // Add records that the token jti of clientID, which expires at exp, is
@@ -49,10 +56,16 @@ func (r *RevokedTokens) add(ctx context.Context, rev storage.Revocation) error {
 	if err := r.store.Revoke(ctx, rev); err != nil {
 		return err
 	}
+	r.remember(rev)
+	return nil
+}
+
+// remember adds a revocation to the set in memory only: one this gateway
+// stored, or one another gateway stored in a shared store.
+func (r *RevokedTokens) remember(rev storage.Revocation) {
 	r.mu.Lock()
 	r.revoked[rev.JTI] = rev.ExpiresAt
 	r.mu.Unlock()
-	return nil
 }
 
 // Has reports whether the token with this ID was revoked.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,12 +51,19 @@ type Config struct {
 	Logger *zap.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// MaxStale bounds how long a shared store's copy may go without word
+	// from its engine before guarded requests and the token endpoint are
+	// refused (ErrStale). 0: no bound (a store that is not shared).
+	MaxStale time.Duration
+	// StoreBackend names the store's backend in health reports.
+	StoreBackend string
 }
 
 // State is what every config on one store shares across reloads: the store
 // behind its cache, the signing keys kept in it, the revoked tokens, the
 // usage counters and the client scope sets. A write through one config is
-// seen by all.
+// seen by all; on a shared store, a write through another gateway too (see
+// NewState).
 type State struct {
 	// Store is the open store, behind its cache.
 	Store *storage.Cached
@@ -67,19 +75,60 @@ type State struct {
 	Usage *Usage
 	// ClientScopes caches client records' scopes as sets for the guard.
 	ClientScopes *ClientScopeSets
+
+	// shared is the store when other gateways write to it too, else nil.
+	shared     storage.Shared
+	stopFollow func()
+	logger     *zap.Logger
 }
 
-// NewState builds the shared state over an open store: revocations are read
-// from it, caches are sized like the store's.
-func NewState(ctx context.Context, store *storage.Cached, cacheSize int) (*State, error) {
-	revoked, err := LoadRevokedTokens(ctx, store, time.Now())
-	if err != nil {
-		return nil, err
+// NewState builds the shared state over an open store, with caches sized
+// like the store's. It reads nothing yet (a shared store may not be ready):
+// Server.Open loads it. When other gateways write to the store too, the
+// state follows their changes: a revocation joins the revoked set and a
+// changed key set is published at once, and a store listed afresh is read
+// again. (The client cache follows the store itself; scope sets are tied to
+// the records they came from.)
+func NewState(store *storage.Cached, cacheSize int, logger *zap.Logger) *State {
+	st := &State{
+		Store: store, KeyRing: NewKeyRing(store), Revoked: NewRevokedTokens(store),
+		Usage: new(Usage), ClientScopes: NewClientScopeSets(cacheSize), logger: logger,
 	}
-	return &State{
-		Store: store, KeyRing: NewKeyRing(store), Revoked: revoked,
-		Usage: new(Usage), ClientScopes: NewClientScopeSets(cacheSize),
-	}, nil
+	if shared, ok := store.Inner().(storage.Shared); ok {
+		st.shared = shared
+		st.stopFollow = shared.Follow(st.follow)
+	}
+	return st
+}
+
+// SharedStore returns the store when other gateways write to it too, else
+// nil.
+func (st *State) SharedStore() storage.Shared { return st.shared }
+
+// follow applies another gateway's change (or this one's: applying it twice
+// is harmless) to what the state holds in memory.
+func (st *State) follow(c storage.Change) {
+	ctx := context.Background()
+	if c.Revoked != nil {
+		st.Revoked.remember(*c.Revoked)
+	}
+	if c.Reset {
+		if err := st.Revoked.Load(ctx, time.Now()); err != nil {
+			st.logger.Error("reloading revocations after the store was listed again failed", zap.Error(err))
+		}
+	}
+	if c.Keys || c.Reset {
+		if err := st.KeyRing.Refresh(ctx); err != nil {
+			st.logger.Error("publishing the signing keys another gateway changed failed", zap.Error(err))
+		}
+	}
+}
+
+// Close stops following the store.
+func (st *State) Close() {
+	if st.stopFollow != nil {
+		st.stopFollow()
+	}
 }
 
 // FlushUsage writes the usage counted since the last flush to the store.
@@ -110,6 +159,13 @@ type Server struct {
 	done <-chan struct{}
 	// opened is closed by Open.
 	opened chan struct{}
+	// waitingForStore is set while Open waits, in the background, for a
+	// shared store that cannot be reached yet: requests are answered 503
+	// at once rather than held.
+	waitingForStore atomic.Bool
+	// state is Shared.State, for the health report, which may be asked for
+	// while Open runs.
+	state atomic.Pointer[State]
 }
 
 // New builds a server from cfg. done is closed when the config stops; a
@@ -140,33 +196,93 @@ func New(cfg Config, done <-chan struct{}) (*Server, error) {
 	if s.verified, err = token.NewVerifiedCache(cfg.VerifiedTokenCacheSize); err != nil {
 		return nil, fmt.Errorf("verified token cache: %w", err)
 	}
+	cfg.Metrics.store.server.Store(s)
 	return s, nil
 }
 
-// Open gives the server its store-backed state, loads its signing keys and
-// lets waiting requests through. It is called once.
+// Open gives the server its store-backed state, loads the revocations and
+// signing keys and lets waiting requests through. It is called once.
+//
+// A shared store that cannot be reached yet does not stop the start: Open
+// returns at once, says so in the log, and finishes in the background once
+// the store is ready, retrying until ctx ends. Meanwhile every request is
+// answered 503 (ErrStoreStarting), so no route is served unguarded.
 func (s *Server) Open(ctx context.Context, shared Shared) error {
 	s.Shared = shared
-	if err := s.Keys.Load(ctx, shared.KeyRing); err != nil {
+	s.state.Store(shared.State)
+	if st := shared.SharedStore(); st != nil {
+		select {
+		case <-st.Ready():
+		default:
+			s.waitingForStore.Store(true)
+			s.Logger.Error("the shared store cannot be reached yet: guarded routes and the token endpoint answer 503 until it can",
+				zap.String("last_error", st.Health().LastError))
+			go s.openWhenReady(ctx, st)
+			return nil
+		}
+	}
+	return s.load(ctx)
+}
+
+// load reads the state the server needs from the store and opens it.
+func (s *Server) load(ctx context.Context) error {
+	if err := s.Revoked.Load(ctx, s.Now()); err != nil {
+		return err
+	}
+	if err := s.Keys.Load(ctx, s.KeyRing); err != nil {
 		return err
 	}
 	close(s.opened)
 	return nil
 }
 
+// openWhenReady finishes Open once the shared store is ready.
+func (s *Server) openWhenReady(ctx context.Context, st storage.Shared) {
+	select {
+	case <-st.Ready():
+	case <-ctx.Done():
+		return
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := s.load(ctx)
+		if err == nil {
+			s.Logger.Info("the shared store is reachable: serving")
+			return
+		}
+		s.Logger.Warn("opening on the shared store failed; retrying", zap.Error(err), zap.Duration("retry_in", wait))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // ErrNotOpen answers requests that reach a config whose store will never
 // open: its start failed, another app's did, or it was only validated.
 var ErrNotOpen = errors.New("scopegate: the gateway's store is not open (the config did not start)")
 
+// ErrStoreStarting answers requests while the shared store has not been
+// reached since the gateway started.
+var ErrStoreStarting = fmt.Errorf("scopegate: the gateway has not reached its shared store yet: %w", storage.ErrUnavailable)
+
+// ErrStale answers guarded and token requests while the shared store's copy
+// has gone without word from its engine for longer than MaxStale.
+var ErrStale = fmt.Errorf("scopegate: the gateway's copy of the shared store is older than max_stale: %w", storage.ErrUnavailable)
+
 // AwaitOpen returns once the server is open, so its store, registry and keys
-// may be used; or ErrNotOpen when the config stops first, or ctx's error
-// when the request goes away. Once open it costs one non-blocking channel
-// receive and no allocation.
+// may be used; or ErrNotOpen when the config stops first, ErrStoreStarting
+// at once while a shared store cannot be reached, or ctx's error when the
+// request goes away. Once open it costs one non-blocking channel receive
+// and no allocation.
 func (s *Server) AwaitOpen(ctx context.Context) error {
 	select {
 	case <-s.opened:
 		return nil
 	default:
+	}
+	if s.waitingForStore.Load() {
+		return ErrStoreStarting
 	}
 	select {
 	case <-s.opened:
@@ -176,6 +292,29 @@ func (s *Server) AwaitOpen(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// awaitFresh is AwaitOpen, and then ErrStale when the store is shared and
+// its copy is older than MaxStale: for the requests that decide on the
+// store's records (guarded requests, token issuance), which must not be
+// decided on data of unbounded age.
+func (s *Server) awaitFresh(ctx context.Context) error {
+	if err := s.AwaitOpen(ctx); err != nil {
+		return err
+	}
+	if st := s.sharedStore(); st != nil && s.MaxStale > 0 && s.Now().Sub(st.LastContact()) > s.MaxStale {
+		return ErrStale
+	}
+	return nil
+}
+
+// sharedStore returns the shared store, or nil when the store is not shared
+// or the server has no state yet.
+func (s *Server) sharedStore() storage.Shared {
+	if st := s.state.Load(); st != nil {
+		return st.shared
+	}
+	return nil
 }
 
 // KeySet returns the keys this config signs and verifies with.

@@ -32,6 +32,11 @@ func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
 	start := time.Now()
 	defer func() { s.Metrics.tokenLatency.Observe(time.Since(start).Seconds()) }()
+	if err := s.awaitFresh(r.Context()); err != nil {
+		w.Header().Set("Retry-After", "1")
+		oauth.TemporarilyUnavailable("the gateway cannot reach its shared store just now; retry").Write(w)
+		return
+	}
 	req, client, oerr := s.authenticate(w, r, oauth.ParseTokenRequest)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)

@@ -36,7 +36,7 @@ var (
 // error is a fault of the gateway. Nothing here touches the disk: keys,
 // revocations and (cached) clients are in memory.
 func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, storage.Client, error) {
-	if err := s.AwaitOpen(ctx); err != nil {
+	if err := s.awaitFresh(ctx); err != nil {
 		return nil, storage.Client{}, err
 	}
 	claims, err := s.verifier.VerifyCached(s.KeySet(), s.verified, raw)

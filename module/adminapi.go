@@ -2,11 +2,14 @@ package module
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/storage"
 )
 
 func init() {
@@ -71,8 +74,16 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		writeUnavailable(w, "not_configured", "the scopegate app is not configured")
 		return nil
 	}
+	if r.URL.Path == adminPathPrefix+"/health" {
+		// Answered before the app opens: "starting" is a health answer too.
+		app.server.ServeHealth(w, r)
+		return nil
+	}
 	if err := app.server.AwaitOpen(r.Context()); err != nil {
-		writeUnavailable(w, "temporarily_unavailable", "the scopegate app has not started")
+		if errors.Is(err, storage.ErrUnavailable) {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeUnavailable(w, "temporarily_unavailable", "the scopegate app has not started: "+err.Error())
 		return nil
 	}
 	a.handlerFor(app).ServeHTTP(w, r)

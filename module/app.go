@@ -6,10 +6,10 @@ package module
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,16 +19,17 @@ import (
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage/caddystore"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults of the store's options; the server's are in authserver.
+// Defaults of the app's own options; the server's are in authserver, the
+// store's in storage/caddystore.
 const (
-	defaultCacheSize   = 10000
-	defaultLockTimeout = time.Second
+	defaultCacheSize = 10000
 	// maintenanceInterval is how often the app checks whether the signing key
 	// is due for rotation and forgets revocations of expired tokens.
 	maintenanceInterval = time.Minute
@@ -43,14 +44,11 @@ type App struct {
 	// absolute http or https URL without query or fragment. Required.
 	Issuer string `json:"issuer,omitempty"`
 
-	// Storage is the path of the bbolt file that holds clients, keys and
-	// revocations. Default: scopegate/scopegate.db under Caddy's data directory.
-	// A missing directory is created with mode 0700; the file gets mode 0600.
-	Storage string `json:"storage,omitempty"`
-
-	// LockTimeout is how long opening the store waits for another process to
-	// release the file before failing. Default: 1s.
-	LockTimeout caddy.Duration `json:"lock_timeout,omitempty"`
+	// StorageRaw chooses where clients, keys, revocations and usage are
+	// kept: a scopegate.storage module, named by "backend". Default: bolt,
+	// an embedded file under Caddy's data directory. A JSON string is read
+	// as the path of a bolt file.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=scopegate.storage inline_key=backend"`
 
 	// CacheSize is how many client records are held in memory. Default: 10000.
 	CacheSize int `json:"cache_size,omitempty"`
@@ -124,7 +122,8 @@ type App struct {
 	// Validate, no Start) works while a gateway holds the store's lock;
 	// Start opens it, and its handlers wait for that (AwaitOpen).
 	server  *authserver.Server
-	backend *backend
+	storage caddystore.Backend
+	handle  *caddystore.Handle
 	admin   http.Handler
 	logger  *zap.Logger
 }
@@ -142,11 +141,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	if a.Storage == "" {
-		a.Storage = filepath.Join(caddy.AppDataDir(), "scopegate", "scopegate.db")
-	}
-	if a.LockTimeout == 0 {
-		a.LockTimeout = caddy.Duration(defaultLockTimeout)
+	var err error
+	if a.storage, err = caddystore.Load(ctx, a.StorageRaw); err != nil {
+		return fmt.Errorf("scopegate: storage: %w", err)
 	}
 	if a.CacheSize == 0 {
 		a.CacheSize = defaultCacheSize
@@ -181,7 +178,10 @@ func (a *App) serverOptions() authserver.Options {
 // does not need the store. A signing_key_file is read here, so a config
 // naming a bad one fails to load.
 func (a *App) provisionServer() error {
-	cfg := authserver.Config{Options: a.serverOptions(), ClientAddr: clientAddr, Logger: a.logger}
+	cfg := authserver.Config{
+		Options: a.serverOptions(), ClientAddr: clientAddr, Logger: a.logger,
+		MaxStale: a.storage.StaleLimit(), StoreBackend: a.storage.Name(),
+	}
 	cfg.Keys = &authserver.StoredKeys{Alg: cfg.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
 	var err error
 	if a.SigningKeyFile != "" {
@@ -222,8 +222,6 @@ func (a *App) validateConfig() error {
 		return errors.New("scopegate: max_clients must not be negative")
 	case a.MaxScopes < 0:
 		return errors.New("scopegate: max_scopes must not be negative")
-	case a.LockTimeout < 0:
-		return errors.New("scopegate: lock_timeout must not be negative")
 	}
 	if err := a.serverOptions().Validate(); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
@@ -238,38 +236,39 @@ func (a *App) Validate() error {
 
 // Start opens (or shares) the store, opens the authorization server on it
 // (which loads the signing keys), and begins background maintenance. It
-// stops with the config.
+// stops with the config. A shared store that cannot be reached yet does not
+// fail the start: the server answers 503 until it can (authserver's Open).
 //
 // Caddy starts apps in no set order, so the http app may already serve this
 // config's routes: the handlers wait for the server to open (AwaitOpen). If
 // Start fails, Caddy cancels the config and the waiting handlers answer 503;
 // what this Start acquired is released by Cleanup.
 func (a *App) Start() error {
-	b, err := acquireBackend(a.Storage, a.CacheSize, time.Duration(a.LockTimeout))
+	h, err := caddystore.Acquire(a.storage, a.CacheSize, a.logger)
 	if err != nil {
-		return fmt.Errorf("scopegate: opening store: %w", err)
+		return fmt.Errorf("scopegate: opening store %s: %w", a.storage.Describe(), err)
 	}
-	a.backend = b
-	reg := registry.New(authserver.UsageStore{Store: b.state.Store, Counters: b.state.Usage}, registry.Limits{
+	a.handle = h
+	reg := registry.New(authserver.UsageStore{Store: h.State.Store, Counters: h.State.Usage}, registry.Limits{
 		MaxClients:  a.MaxClients,
 		MaxScopes:   a.MaxScopes,
 		MaxTokenTTL: a.server.MaxAccessTokenTTL,
 		TokenIssuer: a.server.Issuer,
 	})
 	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
-	err = a.server.Open(a.ctx, authserver.Shared{
-		State: b.state, Registry: reg,
-	})
+	err = a.server.Open(a.ctx, authserver.Shared{State: h.State, Registry: reg})
 	if err != nil {
 		return err
 	}
-	ks := a.server.KeySet()
-	if alg := ks.SigningAlgorithm(); alg != a.server.SigningAlg {
-		a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
-			zap.String("active", alg), zap.String("signing_alg", a.server.SigningAlg))
+	fields := []zap.Field{zap.String("issuer", a.Issuer), zap.String("storage", a.storage.Describe())}
+	if ks := a.server.KeySet(); ks != nil {
+		if alg := ks.SigningAlgorithm(); alg != a.server.SigningAlg {
+			a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
+				zap.String("active", alg), zap.String("signing_alg", a.server.SigningAlg))
+		}
+		fields = append(fields, zap.String("signing_kid", ks.SigningKeyID()))
 	}
-	a.logger.Info("scopegate started", zap.String("issuer", a.Issuer), zap.String("storage", a.backend.path),
-		zap.String("signing_kid", ks.SigningKeyID()))
+	a.logger.Info("scopegate started", fields...)
 	go a.maintain()
 	return nil
 }
@@ -296,20 +295,20 @@ func (a *App) maintainOnce() {
 
 // Stop flushes the usage counters, so a clean stop or reload loses none.
 func (a *App) Stop() error {
-	if a.backend == nil {
+	if a.handle == nil {
 		return nil
 	}
-	return a.backend.state.FlushUsage(context.Background())
+	return a.handle.State.FlushUsage(context.Background())
 }
 
 // Cleanup releases this config's hold on the store. It is safe after a partial
 // Provision.
 func (a *App) Cleanup() error {
-	if a.backend == nil {
+	if a.handle == nil {
 		return nil
 	}
-	err := releaseBackend(a.backend)
-	a.backend = nil
+	err := a.handle.Release()
+	a.handle = nil
 	return err
 }
 

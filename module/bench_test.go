@@ -25,7 +25,7 @@ import (
 func newTestApp(tb testing.TB, configure ...func(*App)) *App {
 	tb.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	a := &App{Issuer: "https://gw.example", Storage: filepath.Join(tb.TempDir(), "scopegate.db")}
+	a := &App{Issuer: "https://gw.example", StorageRaw: boltAt(filepath.Join(tb.TempDir(), "scopegate.db"), 0)}
 	for _, f := range configure {
 		f(a)
 	}

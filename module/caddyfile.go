@@ -10,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/scopegate/scopegate/storage/caddystore"
 )
 
 func init() {
@@ -76,8 +78,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //
 //	scopegate {
 //		issuer                <url>
-//		storage               <path>
-//		lock_timeout          <duration>
+//		storage               <path>   # or: storage bolt|etcd { ... }, see storage/caddystore
 //		cache_size            <records>
 //		max_clients           <count>
 //		max_scopes            <count>
@@ -100,10 +101,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	// Options of one argument, by kind; the rest are handled below.
 	texts := map[string]*string{
-		"issuer": &a.Issuer, "storage": &a.Storage, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
+		"issuer": &a.Issuer, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
 	}
 	durations := map[string]*caddy.Duration{
-		"lock_timeout": &a.LockTimeout, "access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
+		"access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
 		"leeway": &a.Leeway, "failed_login_window": &a.FailedLoginWindow,
 	}
 	counts := map[string]*int{
@@ -120,6 +121,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = durationArg(d, durations[option])
 		case counts[option] != nil:
 			err = countArg(d, counts[option])
+		case option == "storage":
+			a.StorageRaw, err = caddystore.UnmarshalCaddyfile(d)
+		case option == "lock_timeout":
+			return d.Err("lock_timeout is an option of the bolt backend now: storage bolt <path> { lock_timeout <duration> }")
 		case option == "key_rotation":
 			a.KeyRotation = new(caddy.Duration)
 			err = durationArg(d, a.KeyRotation)

@@ -14,8 +14,9 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 	t.Run("every option", func(t *testing.T) {
 		d := caddyfile.NewTestDispenser(`scopegate {
 			issuer               https://auth.example.com
-			storage              /var/lib/scopegate.db
-			lock_timeout         3s
+			storage              bolt /var/lib/scopegate.db {
+				lock_timeout 3s
+			}
 			cache_size           500
 			max_clients          10
 			max_scopes           20
@@ -28,15 +29,14 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		}
 		want := App{
 			Issuer:            "https://auth.example.com",
-			Storage:           "/var/lib/scopegate.db",
-			LockTimeout:       caddy.Duration(3 * time.Second),
+			StorageRaw:        json.RawMessage(`{"backend":"bolt","lock_timeout":3000000000,"path":"/var/lib/scopegate.db"}`),
 			CacheSize:         500,
 			MaxClients:        10,
 			MaxScopes:         20,
 			AccessTokenTTL:    caddy.Duration(5 * time.Minute),
 			MaxAccessTokenTTL: caddy.Duration(time.Hour),
 		}
-		if a.Issuer != want.Issuer || a.Storage != want.Storage || a.LockTimeout != want.LockTimeout ||
+		if a.Issuer != want.Issuer || string(a.StorageRaw) != string(want.StorageRaw) ||
 			a.CacheSize != want.CacheSize || a.MaxClients != want.MaxClients || a.MaxScopes != want.MaxScopes ||
 			a.AccessTokenTTL != want.AccessTokenTTL || a.MaxAccessTokenTTL != want.MaxAccessTokenTTL {
 			t.Fatalf("got %+v\nwant %+v", a, want)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/storage/caddystore"
 )
 
 // errDiskFull is what a write to a full disk reports.
@@ -98,6 +100,12 @@ func (s *failingStore) AddUsage(ctx context.Context, deltas map[string]storage.U
 	return s.Store.AddUsage(ctx, deltas)
 }
 
+// boltAt is the storage JSON of a bolt file at path; a zero lockTimeout
+// keeps the default.
+func boltAt(path string, lockTimeout time.Duration) json.RawMessage {
+	return caddyconfig.JSONModuleObject(caddystore.Bolt{Path: path, LockTimeout: caddy.Duration(lockTimeout)}, "backend", "bolt", nil)
+}
+
 // failStoreFixture is a provisioned app whose shared backend sits on a
 // failingStore, with the three handlers a gateway serves.
 type failStoreFixture struct {
@@ -117,23 +125,21 @@ type failStoreFixture struct {
 func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "scopegate.db")
-	b, err := acquireBackend(path, 100, time.Second)
+	h, err := caddystore.Acquire(&caddystore.Bolt{Path: path, LockTimeout: caddy.Duration(time.Second)}, 100, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = releaseBackend(b) })
-	fs := &failingStore{Store: b.bolt}
+	t.Cleanup(func() { _ = h.Release() })
+	db := h.State.Store.Inner().(*storage.Bolt)
+	fs := &failingStore{Store: db}
 	cached, err := storage.NewCached(fs, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.state, err = authserver.NewState(context.Background(), cached, 100); err != nil {
-		t.Fatal(err)
-	}
-	db := b.bolt
+	h.State = authserver.NewState(cached, 100, zap.NewNop())
 
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	a := &App{Issuer: "https://gw.example", Storage: path}
+	a := &App{Issuer: "https://gw.example", StorageRaw: boltAt(path, 0)}
 	if err := a.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +153,8 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if a.backend != b {
-		t.Fatal("the app did not share the pooled backend")
+	if a.handle != h {
+		t.Fatal("the app did not share the pooled store")
 	}
 
 	f := &failStoreFixture{t: t, app: a, bolt: db, store: fs, logs: logs}

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/ipallow"
+	"github.com/scopegate/scopegate/storage"
 )
 
 func init() {
@@ -126,7 +128,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	d, err := g.server.Guard(r, &g.policy)
 	if err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return unavailable(w, err)
 	}
 	if d.Refusal != nil {
 		return refuse(w, r, d.Refusal)
@@ -189,3 +191,12 @@ var (
 	_ caddy.Provisioner           = (*Guard)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Guard)(nil)
 )
+
+// unavailable answers 503 for a request the gateway cannot decide now,
+// with Retry-After when it is only waiting for its store.
+func unavailable(w http.ResponseWriter, err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		w.Header().Set("Retry-After", "1")
+	}
+	return caddyhttp.Error(http.StatusServiceUnavailable, err)
+}

@@ -67,7 +67,7 @@ func (iss *Issuer) setup(s *authserver.Server) error {
 // ServeHTTP serves the issuer's endpoints and passes anything else on.
 func (iss *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if err := iss.server.AwaitOpen(r.Context()); err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return unavailable(w, err)
 	}
 	if h, ok := iss.endpoints.Lookup(r.URL.Path); ok {
 		h.ServeHTTP(w, r)

@@ -108,7 +108,7 @@ func newKeyFileApp(t *testing.T) (*App, http.Handler) {
 		t.Fatal(err)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	a := &App{Issuer: "https://gw.example", Storage: filepath.Join(dir, "scopegate.db"), SigningKeyFile: keyFile}
+	a := &App{Issuer: "https://gw.example", StorageRaw: boltAt(filepath.Join(dir, "scopegate.db"), 0), SigningKeyFile: keyFile}
 	if err := a.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}

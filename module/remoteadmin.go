@@ -69,7 +69,7 @@ func (ra *RemoteAdmin) setup(app *App, logger *zap.Logger) error {
 // ServeHTTP authenticates and authorises the caller, then serves the API.
 func (ra *RemoteAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if err := ra.app.server.AwaitOpen(r.Context()); err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return unavailable(w, err)
 	}
 	ra.remote.Serve(w, r, ra.app.admin)
 	return nil

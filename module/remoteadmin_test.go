@@ -60,7 +60,7 @@ func TestRemoteAdminResource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 			defer cancel()
-			app := &App{Issuer: tc.issuer, Storage: filepath.Join(t.TempDir(), "scopegate.db")}
+			app := &App{Issuer: tc.issuer, StorageRaw: boltAt(filepath.Join(t.TempDir(), "scopegate.db"), 0)}
 			if err := app.Provision(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -61,7 +61,7 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 	// A reload raises the leeway to 5m: the token's exp is within it again.
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	reloaded := &App{Issuer: f.app.Issuer, Storage: f.app.Storage, Leeway: caddy.Duration(authserver.MaxLeeway)}
+	reloaded := &App{Issuer: f.app.Issuer, StorageRaw: f.app.StorageRaw, Leeway: caddy.Duration(authserver.MaxLeeway)}
 	if err := reloaded.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 	if reached {
 		t.Fatal("a revoked token passed the guard after the leeway was raised")
 	}
-	if !stored(t, f.app.backend.state.Store, clock.now()) {
+	if !stored(t, f.app.handle.State.Store, clock.now()) {
 		t.Fatal("the revocation is gone from the store while a config may still accept the token")
 	}
 
@@ -89,7 +89,7 @@ func TestRevocationOutlivesARaisedLeeway(t *testing.T) {
 	// revocation is forgotten, in memory and in the store.
 	clock.add(authserver.MaxLeeway)
 	f.app.maintainOnce()
-	if stored(t, f.app.backend.state.Store, clock.now()) || f.app.backend.state.Revoked.Len() != 0 {
+	if stored(t, f.app.handle.State.Store, clock.now()) || f.app.handle.State.Revoked.Len() != 0 {
 		t.Fatal("the revocation outlived every possible use of its token")
 	}
 }
@@ -155,7 +155,7 @@ func TestRevocationRateLimited(t *testing.T) {
 	if status, reached := f.guarded(over); status != http.StatusOK || !reached {
 		t.Fatalf("the refused revocation was applied: guard %d", status)
 	}
-	if n := f.app.backend.state.Revoked.Len(); n != revocationsPerWindow {
+	if n := f.app.handle.State.Revoked.Len(); n != revocationsPerWindow {
 		t.Fatalf("%d revocations held, want %d", n, revocationsPerWindow)
 	}
 
@@ -176,7 +176,7 @@ func TestTokenTooLongIsAClientError(t *testing.T) {
 	f := newFailStoreFixture(t)
 	id, secret := newTestClient(t, f.app, "orders:read")
 	claims := json.RawMessage(`{"note":"` + strings.Repeat("x", 7000) + `"}`)
-	_, err := f.app.backend.state.Store.UpdateClient(context.Background(), id, func(c storage.Client) (storage.Client, error) {
+	_, err := f.app.handle.State.Store.UpdateClient(context.Background(), id, func(c storage.Client) (storage.Client, error) {
 		c.Claims = claims
 		return c, nil
 	})

@@ -24,7 +24,7 @@ import (
 func provisionOnly(t *testing.T, path string) (*App, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	a := &App{Issuer: "https://gw.example", Storage: path, LockTimeout: caddy.Duration(100 * time.Millisecond)}
+	a := &App{Issuer: "https://gw.example", StorageRaw: boltAt(path, 100*time.Millisecond)}
 	if err := a.Provision(ctx); err != nil {
 		cancel()
 		t.Fatalf("provision: %v", err)

@@ -49,6 +49,9 @@ var (
 	ErrNameTaken = fmt.Errorf("client_name is taken: %w", storage.ErrAlreadyExists)
 	// ErrLimitExceeded: the store holds Limits.MaxClients clients already.
 	ErrLimitExceeded = storage.ErrLimitExceeded
+	// ErrUnavailable: the store cannot take the change now (a shared store
+	// without a leader or out of reach); it may be retried.
+	ErrUnavailable = storage.ErrUnavailable
 	// ErrTooManySecrets: a rotation would leave more than MaxLiveSecrets live
 	// secrets.
 	ErrTooManySecrets = errors.New("too many live secrets")

@@ -41,6 +41,13 @@ const epochShards = 256
 // already exists, limit exceeded, the update function's error) leaves the
 // cache unchanged; after any other failure the entry is
 // evicted too, since the inner store may or may not have committed.
+//
+// When the inner store is Shared, other gateways write to it too: Cached
+// follows it (Invalidate) and evicts a client when its change arrives, and
+// everything, unknown IDs included, on a Reset. Both move the epochs as a
+// write does, so a load that read the record before the change arrived is
+// not cached. A change is told after the inner store applied it, so a
+// record cached before that is evicted, at the latest, when it is told.
 type Cached struct {
 	inner Store
 	lru   *lru.Cache[string, *Client]
@@ -51,9 +58,13 @@ type Cached struct {
 	// mu orders cache inserts after a miss against invalidations.
 	mu     sync.Mutex
 	epochs [epochShards]uint64
+
+	// stopFollow ends following a Shared inner store; nil otherwise.
+	stopFollow func()
 }
 
 // NewCached wraps s in an LRU cache of at most size clients (size >= 1).
+// When s is Shared, the cache follows its changes until Close.
 func NewCached(s Store, size int) (*Cached, error) {
 	if s == nil {
 		return nil, errors.New("storage: cache: nil store")
@@ -66,7 +77,25 @@ func NewCached(s Store, size int) (*Cached, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: cache of %d unknown client IDs: %w", size, err)
 	}
-	return &Cached{inner: s, lru: cache, unknown: unknown, seed: maphash.MakeSeed()}, nil
+	c := &Cached{inner: s, lru: cache, unknown: unknown, seed: maphash.MakeSeed()}
+	if shared, ok := s.(Shared); ok {
+		c.stopFollow = shared.Follow(c.Invalidate)
+	}
+	return c, nil
+}
+
+// Invalidate evicts what ch says changed: a client on ClientID, every
+// client and every unknown ID on Reset. NewCached calls it for every
+// change of a Shared inner store; a caller that wraps a Shared store in a
+// type of its own (so that NewCached cannot see it is Shared) follows it
+// and calls Invalidate itself.
+func (c *Cached) Invalidate(ch Change) {
+	switch {
+	case ch.Reset:
+		c.invalidateAll()
+	case ch.ClientID != "":
+		c.invalidate(ch.ClientID)
+	}
 }
 
 // errUnknownClient answers a read of an ID remembered as unknown. It is
@@ -248,8 +277,9 @@ func (c *Cached) Usage(ctx context.Context, clientID string) (Usage, error) {
 	return c.inner.Usage(ctx, clientID)
 }
 
-// Close empties the cache and closes the inner store.
-func (c *Cached) Close() error {
+// invalidateAll evicts every client and unknown ID, and moves every epoch,
+// so that no load in progress is cached.
+func (c *Cached) invalidateAll() {
 	c.mu.Lock()
 	for i := range c.epochs {
 		c.epochs[i]++
@@ -257,6 +287,15 @@ func (c *Cached) Close() error {
 	c.lru.Purge()
 	c.unknown.Purge()
 	c.mu.Unlock()
+}
+
+// Close stops following the inner store, empties the cache and closes the
+// inner store.
+func (c *Cached) Close() error {
+	if c.stopFollow != nil {
+		c.stopFollow()
+	}
+	c.invalidateAll()
 	return c.inner.Close()
 }
 

@@ -4,6 +4,12 @@
 // any Store in an LRU cache. Every implementation passes the conformance suite in
 // storage/storagetest.
 //
+// A store that many gateways share (storage/etcd) is also a Shared: it serves
+// reads from a local copy, tells its followers what changed (Follow), reports
+// how fresh the copy is (Health), and answers ErrUnavailable when it cannot
+// serve a call now. Copy moves everything from one Store to another, for a
+// move from the embedded store to a shared one.
+//
 // Records are values that a Store shares with its callers read-only: a Store
 // never changes memory it has returned, and it copies what it is given. Callers
 // must not modify a returned record's slices or maps; UpdateClient hands its

@@ -20,7 +20,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scopegate",
-		Usage: "client|keys|token ...",
+		Usage: "client|keys|token|store ...",
 		Short: "Manages Scopegate API clients and signing keys, and fetches test tokens",
 		Long: `
 Manages the API clients and the token signing keys of a running Caddy with
@@ -57,7 +57,7 @@ func build(cmd *cobra.Command, getenv func(string) string) {
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.RunE = groupRun
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print the API's JSON instead of a table")
-	cmd.AddCommand(clientCommand(o), keysCommand(o), tokenCommand(o))
+	cmd.AddCommand(clientCommand(o), keysCommand(o), tokenCommand(o), storeCommand())
 }
 
 // flagError points a mistyped flag at the command's help.

@@ -16,10 +16,15 @@ import (
 // feed is etcd's change feed for the replica: a range read of the prefix at
 // one revision, then a watch of the prefix from the next revision.
 type feed struct {
-	cli       *clientv3.Client
-	prefix    string
+	s         *Store
 	heartbeat time.Duration
 }
+
+// silentHeartbeats is how many heartbeats a watch may go unanswered
+// before it is ended. A few more than the replica waits before it reports
+// itself degraded: ending the watch costs a full list and a Reset of every
+// follower's cache, which a busy moment must not cause.
+const silentHeartbeats = 5
 
 // listPage bounds the keys of one range read while listing.
 var listPage int64 = 1000
@@ -27,21 +32,34 @@ var listPage int64 = 1000
 // List reads every key under the prefix at one revision: the first page is
 // a linearizable read at the cluster's current revision, the next pages
 // read at that same revision. A compaction in between fails the list,
-// which the replica retries.
+// which the replica retries. Each request may take DialTimeout: etcd's
+// client waits for a connection, and a list that waits without end would
+// never say why. The first list makes the client, and every list checks,
+// or lays out, the schema version.
 func (f *feed) List(ctx context.Context) (replica.Snapshot, error) {
-	end := clientv3.GetPrefixRangeEnd(f.prefix)
+	cli, err := f.s.client()
+	if err != nil {
+		return replica.Snapshot{}, err
+	}
+	prefix := f.s.prefix
+	end := clientv3.GetPrefixRangeEnd(prefix)
 	var (
 		snap = replica.Snapshot{}
-		from = f.prefix
+		from = prefix
 	)
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(listPage)}
 		if snap.Revision != 0 {
 			opts = append(opts, clientv3.WithRev(snap.Revision))
 		}
-		resp, err := f.cli.Get(ctx, from, opts...)
+		reqCtx, cancel := context.WithTimeout(ctx, f.s.dialTimeout)
+		resp, err := cli.Get(reqCtx, from, opts...)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return replica.Snapshot{}, fmt.Errorf("list %s: etcd at %v did not answer within %v", prefix, f.s.endpoints, f.s.dialTimeout)
+		}
 		if err != nil {
-			return replica.Snapshot{}, fmt.Errorf("list %s: %w", f.prefix, err)
+			return replica.Snapshot{}, fmt.Errorf("list %s: %w", prefix, err)
 		}
 		if snap.Revision == 0 {
 			snap.Revision, snap.History = resp.Header.Revision, history(resp.Header)
@@ -50,7 +68,7 @@ func (f *feed) List(ctx context.Context) (replica.Snapshot, error) {
 			snap.KVs = append(snap.KVs, toKV(kv))
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return snap, nil
+			return snap, f.checkSchema(ctx, cli, snap)
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
@@ -61,25 +79,43 @@ func (f *feed) List(ctx context.Context) (replica.Snapshot, error) {
 // proves the link alive and moves the applied revision past writes to
 // other prefixes.
 func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func(replica.Batch) error) error {
+	cli, err := f.s.client()
+	if err != nil {
+		return err
+	}
 	// WithRequireLeader: a member cut off from its leader closes the watch
 	// instead of going quietly stale.
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	ch := f.cli.Watch(ctx, f.prefix, clientv3.WithPrefix(), clientv3.WithRev(after+1),
+	ch := cli.Watch(ctx, f.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(after+1),
 		clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
 	tick := time.NewTicker(f.heartbeat)
 	defer tick.Stop()
+	silent := 0 // heartbeats since etcd last sent anything
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			// A failed request shows as silence, which Status reports.
-			_ = f.cli.RequestProgress(ctx)
+			// etcd's client retries a broken watch stream quietly and for
+			// ever, and without keepalives a link cut without a reset is
+			// never noticed: a watch that stays silent this long is ended,
+			// so the replica lists again, and its failures say why.
+			if silent++; silent > silentHeartbeats {
+				return fmt.Errorf("watch: nothing from etcd at %v for %d heartbeats of %v", f.s.endpoints, silentHeartbeats, f.heartbeat)
+			}
+			// A failed request shows as silence. It blocks while the
+			// client reconnects the stream: bound it, or the loop stops
+			// counting. (The stream is found by ctx's metadata, which a
+			// deadline keeps.)
+			reqCtx, cancel := context.WithTimeout(ctx, f.heartbeat)
+			_ = cli.RequestProgress(reqCtx)
+			cancel()
 		case resp, ok := <-ch:
 			if !ok {
 				return errors.New("etcd closed the watch")
 			}
+			silent = 0
 			if resp.CompactRevision != 0 {
 				return fmt.Errorf("watch from revision %d, compacted up to %d: %w", after+1, resp.CompactRevision, replica.ErrCompacted)
 			}
@@ -108,6 +144,40 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			}
 		}
 	}
+}
+
+// checkSchema checks the schema version of a listed registry, or lays it
+// out in an empty one; the watch then brings the key in. A newer version
+// is refused for good (the Store's refusal, which Open returns at once);
+// the replica keeps listing, so a gateway left running reports it.
+func (f *feed) checkSchema(ctx context.Context, cli *clientv3.Client, snap replica.Snapshot) error {
+	key := f.s.prefix + "meta/schema"
+	for _, kv := range snap.KVs {
+		if kv.Key != key {
+			continue
+		}
+		v, err := strconv.Atoi(string(kv.Value))
+		if err != nil || v < 1 {
+			return fmt.Errorf("unreadable schema version %q", clip(kv.Value))
+		}
+		if v > schemaVersion {
+			err := fmt.Errorf("the registry has schema version %d, and this build reads up to version %d: upgrade Scopegate", v, schemaVersion)
+			f.s.refuse(err)
+			return err
+		}
+		return nil
+	}
+	reqCtx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), f.s.dialTimeout)
+	defer cancel()
+	// Another gateway may lay it out first; either way it is there.
+	_, err := cli.Txn(reqCtx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, strconv.Itoa(schemaVersion))).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("lay out the schema version: %w", err)
+	}
+	return nil
 }
 
 // history names the cluster that answered.

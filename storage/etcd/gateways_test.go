@@ -193,6 +193,11 @@ func (g *gatedFeed) Watch(ctx context.Context, hist string, after int64, deliver
 // cutAndHold ends the current watch; the replica lists again, and its next
 // watch waits until release is called. It returns once that watch waits.
 func (g *gatedFeed) cutAndHold(t *testing.T) (release func()) {
+	eventually(t, 5*time.Second, "a watch runs", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.cancel != nil
+	})
 	g.mu.Lock()
 	hold, holding := make(chan struct{}), make(chan struct{})
 	g.hold, g.holding = hold, holding

@@ -34,17 +34,9 @@ func runWithEtcd(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = dir
-	loopback := []url.URL{{Scheme: "http", Host: "127.0.0.1:0"}}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = loopback, loopback
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = loopback, loopback
+	loopback := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
+	cfg := memberConfig("test", dir, loopback, loopback)
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	// Quiet: the member's own log (shutdown included) is not the test's.
-	cfg.Logger = "zap"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	cfg.UnsafeNoFsync = true // a test cluster: nothing to keep across a crash
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start embedded etcd:", err)
@@ -63,6 +55,21 @@ func runWithEtcd(m *testing.M) int {
 	testEtcd = e
 	testEndpoint = e.Clients[0].Addr().String()
 	return m.Run()
+}
+
+// memberConfig configures an embedded member named name, with its data in
+// dir, serving clients on client and its peers on peer.
+func memberConfig(name, dir string, client, peer url.URL) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Name = name
+	cfg.Dir = dir
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	// Quiet: the member's own log (shutdown included) is not the test's.
+	cfg.Logger = "zap"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cfg.UnsafeNoFsync = true // a test cluster: nothing to keep across a crash
+	return cfg
 }
 
 var testSealKey = bytes.Repeat([]byte{0x5a}, SealKeySize)

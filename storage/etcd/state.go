@@ -113,7 +113,7 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, update func([]storage.Sig
 	}
 	key := s.keysKey()
 	var written []byte
-	err := s.cas(ctx, func(v *view) (plan, error) {
+	err := s.writeCAS(ctx, func(v *view) (plan, error) {
 		p := plan{keys: []string{key}}
 		cur := v.get(key)
 		var current []storage.SigningKey
@@ -166,33 +166,36 @@ func (s *Store) Revoke(ctx context.Context, r storage.Revocation) error {
 		return fmt.Errorf("storage: revoke: encode: %w", err)
 	}
 	key := s.revocationKey(r.JTI)
-	for retried := false; ; retried = true {
-		lease, err := s.leaseFor(ctx, r.ExpiresAt)
-		if err != nil {
-			return fmt.Errorf("storage: revoke: lease: %w", err)
-		}
-		err = s.cas(ctx, func(v *view) (plan, error) {
-			p := plan{keys: []string{key}}
-			cur := v.get(key)
-			if cur.ok && cur.err == nil && !r.ExpiresAt.After(cur.decoded.(storage.Revocation).ExpiresAt) {
-				// Recorded already until then or later. Its lease ends no
-				// sooner than its expiry, so nothing to write.
-				return p, nil
+	err = s.write(ctx, func(ctx context.Context) error {
+		for retried := false; ; retried = true {
+			lease, err := s.leaseFor(ctx, r.ExpiresAt)
+			if err != nil {
+				return fmt.Errorf("lease: %w", err)
 			}
-			p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.modRevision())}
-			p.ops = []clientv3.Op{clientv3.OpPut(key, string(value), clientv3.WithLease(lease))}
-			return p, nil
-		})
-		if errors.Is(err, rpctypes.ErrLeaseNotFound) && !retried {
-			// The lease ended early (a replaced cluster): take a new one.
-			s.leases.forget(lease)
-			continue
+			err = s.cas(ctx, func(v *view) (plan, error) {
+				p := plan{keys: []string{key}}
+				cur := v.get(key)
+				if cur.ok && cur.err == nil && !r.ExpiresAt.After(cur.decoded.(storage.Revocation).ExpiresAt) {
+					// Recorded already until then or later. Its lease ends
+					// no sooner than its expiry, so nothing to write.
+					return p, nil
+				}
+				p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.modRevision())}
+				p.ops = []clientv3.Op{clientv3.OpPut(key, string(value), clientv3.WithLease(lease))}
+				return p, nil
+			})
+			if errors.Is(err, rpctypes.ErrLeaseNotFound) && !retried {
+				// The lease ended early (a replaced cluster): take a new one.
+				s.leases.forget(lease)
+				continue
+			}
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("storage: revoke: %w", err)
-		}
-		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: revoke: %w", err)
 	}
+	return nil
 }
 
 // leaseStep is the granularity of revocation leases: revocations that end
@@ -231,7 +234,7 @@ func (s *Store) leaseFor(ctx context.Context, expires time.Time) (clientv3.Lease
 	}
 	// Leases whose end has passed are gone from etcd; drop them here too.
 	maps.DeleteFunc(c.byEnd, func(end int64, _ clientv3.LeaseID) bool { return end <= now.Unix() })
-	resp, err := s.cli.Grant(ctx, max(endSec-now.Unix(), 1))
+	resp, err := s.cli.Load().Grant(ctx, max(endSec-now.Unix(), 1))
 	if err != nil {
 		return 0, err
 	}
@@ -310,12 +313,21 @@ func (s *Store) AddUsage(ctx context.Context, deltas map[string]storage.Usage) e
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
 	ids := slices.Sorted(maps.Keys(deltas))
-	for len(ids) > 0 {
-		chunk := ids[:min(usageChunk, len(ids))]
-		ids = ids[len(chunk):]
-		if err := s.addUsage(ctx, chunk, deltas); err != nil {
-			return fmt.Errorf("storage: add usage: %w", err)
+	// One bound for every chunk: a flush is one write to its caller.
+	err := s.write(ctx, func(ctx context.Context) error {
+		for len(ids) > 0 {
+			chunk := ids[:min(usageChunk, len(ids))]
+			ids = ids[len(chunk):]
+			// A chunk committed but not yet seen by the replica is
+			// written: go on, or the next chunks would be lost silently.
+			if err := s.addUsage(ctx, chunk, deltas); err != nil && !errors.As(err, new(*notAppliedError)) {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: add usage: %w", err)
 	}
 	return nil
 }

@@ -1,11 +1,42 @@
 // Package etcd is a storage.Store on etcd, for many gateways that share one
 // registry. Each Store keeps a full local replica of its key prefix
-// (storage/replica): Open lists the prefix at one revision and then watches
+// (storage/replica): it lists the prefix at one revision and then watches
 // it from the next, so every read (GetClient, ListClients, CountClients,
 // SigningKeys, Revocations, Usage) is served from memory without touching
 // the network. Writes are etcd transactions that compare revisions
-// (compare-and-swap), and a write returns only once this Store's replica
-// has applied it, so a gateway reads its own writes.
+// (compare-and-swap), and a write returns once this Store's replica has
+// applied it, so a gateway reads its own writes.
+//
+// A Store is a storage.Shared: Follow tells what changed, whoever wrote it,
+// so that caches and derived state (storage.Cached, a key ring, a
+// revocation set) follow the registry.
+//
+// # Availability
+//
+// New returns at once, without touching the network, and the Store keeps
+// trying to connect and list in the background: a gateway starts while
+// etcd is down. Until the first list is in memory (Ready), every read and
+// write fails with storage.ErrUnavailable. Once listed, reads are served
+// from the replica whatever etcd's state; Health and LastContact say how
+// fresh it is. Open is New and a wait for Ready, for callers (a command
+// line tool) that would rather fail.
+//
+// Writes require a leader (clientv3.WithRequireLeader) and are bounded by
+// Options.WriteTimeout, all attempts of the compare-and-swap included. No
+// leader, no connection, and that bound running out fail with an error
+// that is storage.ErrUnavailable; the write may or may not have been
+// committed then (etcd's own answer when a leader fails mid-write), so a
+// caller that retries must expect its own earlier attempt (ErrAlreadyExists
+// for a create). A caller's own cancelled or expired context is returned as
+// that, never as ErrUnavailable.
+//
+// A write that committed but that this Store's replica has not applied
+// within WriteTimeout (the watch is behind or cut) succeeds: it is in etcd,
+// every other gateway will see it, and an answer of failure would make the
+// caller repeat or abandon a write that took effect (and lose the secret
+// of a client created). Until the replica catches up, this gateway's reads
+// may not show it; Follow reports it when it arrives, which is what evicts
+// any cached copy read meanwhile.
 //
 // # Keys
 //
@@ -36,15 +67,22 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/storage/replica"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // schemaVersion is the key layout this build reads and writes.
@@ -54,8 +92,14 @@ const schemaVersion = 1
 const (
 	DefaultPrefix      = "/scopegate"
 	defaultDialTimeout = 5 * time.Second
-	defaultHeartbeat   = time.Second
-	defaultMinRevTTL   = time.Second
+	// DefaultWriteTimeout bounds a write when Options.WriteTimeout is zero.
+	DefaultWriteTimeout = 5 * time.Second
+	defaultHeartbeat    = time.Second
+	// reconnectMax bounds the wait between attempts to reach etcd (gRPC's
+	// connects, the replica's lists): a gateway cut off follows again
+	// within about this long of its link coming back.
+	reconnectMax     = 500 * time.Millisecond
+	defaultMinRevTTL = time.Second
 )
 
 // ErrNoSealer is returned when signing keys are to be stored and the Store
@@ -65,18 +109,24 @@ var ErrNoSealer = errors.New("no sealing key is configured, and signing keys are
 // errClosed is returned by every method after Close.
 var errClosed = errors.New("the etcd store is closed")
 
-// Options configures Open.
+// Options configures New and Open.
 type Options struct {
 	// Client is an etcd client to use; the Store does not close it. When
-	// nil, Open makes one from Endpoints, Username, Password and TLS, and
+	// nil, the Store makes one from Endpoints, Username, Password and TLS
+	// (in the background: with a user name, making it talks to etcd), and
 	// Close closes it.
 	Client    *clientv3.Client
 	Endpoints []string
 	Username  string
 	Password  string
 	TLS       *tls.Config
-	// DialTimeout bounds connecting and the first list. Zero means 5 s.
+	// DialTimeout bounds connecting, each request of a list, and Open's
+	// wait for the first list. Zero means 5 s.
 	DialTimeout time.Duration
+	// WriteTimeout bounds a write, every attempt and the wait for this
+	// Store's replica included; past it the write fails with
+	// storage.ErrUnavailable. Zero means 5 s.
+	WriteTimeout time.Duration
 
 	// Prefix is where the registry lives in etcd; gateways that share a
 	// registry use the same one. Empty means "/scopegate".
@@ -105,14 +155,30 @@ type Options struct {
 
 // Store is the etcd storage.Store. It is safe for concurrent use.
 type Store struct {
-	cli       *clientv3.Client
-	ownClient bool
-	replica   *replica.Replica
-	prefix    string // with a trailing "/"
-	gateway   string
-	sealer    *Sealer
-	minRevTTL time.Duration
-	now       func() time.Time
+	// cli is nil until the client is made (at once when Options.Client is
+	// given, else by the first list); it never changes after.
+	cli          atomic.Pointer[clientv3.Client]
+	clientConfig clientv3.Config // to make it; zero when given
+	ownClient    bool
+	endpoints    []string
+	replica      *replica.Replica
+	prefix       string // with a trailing "/"
+	gateway      string
+	sealer       *Sealer
+	minRevTTL    time.Duration
+	dialTimeout  time.Duration
+	writeTimeout time.Duration
+	now          func() time.Time
+
+	// life ends at Close: it cancels making the client.
+	life    context.Context
+	endLife context.CancelFunc
+
+	// refused is closed, with refusal set, when a list found a registry
+	// this build must not touch (a newer schema): Open gives up at once.
+	refused    chan struct{}
+	refuseOnce sync.Once
+	refusal    error
 
 	leases leaseCache
 
@@ -130,108 +196,156 @@ type Store struct {
 	pruned   time.Time
 }
 
-// Open connects to etcd, lists the registry under the prefix into memory
-// and starts following it. It fails when etcd cannot be reached within
-// DialTimeout (or ctx), or when the registry was written by a newer build.
-func Open(ctx context.Context, opts Options) (*Store, error) {
+// New returns a Store at once, without touching the network, and starts
+// connecting to etcd, listing the registry under the prefix into memory
+// and following it, in the background, retrying until it succeeds or the
+// Store is closed. Until the first list is in memory (Ready), every read
+// and write fails with storage.ErrUnavailable; Health's LastError says
+// why. New fails only on options it cannot use.
+func New(opts Options) (*Store, error) {
 	if opts.GatewayID == "" || strings.Contains(opts.GatewayID, "/") {
-		return nil, fmt.Errorf("etcd: open: gateway id %q: want a non-empty name without '/'", opts.GatewayID)
+		return nil, fmt.Errorf("etcd: gateway id %q: want a non-empty name without '/'", opts.GatewayID)
+	}
+	if opts.Client == nil && len(opts.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
 	}
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
 	prefix = strings.TrimSuffix(prefix, "/") + "/"
-	dialTimeout := opts.DialTimeout
-	if dialTimeout <= 0 {
-		dialTimeout = defaultDialTimeout
-	}
 	s := &Store{
-		cli:       opts.Client,
-		prefix:    prefix,
-		gateway:   opts.GatewayID,
-		sealer:    opts.Sealer,
-		minRevTTL: opts.MinRevocationTTL,
-		now:       opts.Now,
+		prefix:       prefix,
+		gateway:      opts.GatewayID,
+		sealer:       opts.Sealer,
+		minRevTTL:    opts.MinRevocationTTL,
+		dialTimeout:  opts.DialTimeout,
+		writeTimeout: opts.WriteTimeout,
+		now:          opts.Now,
+		refused:      make(chan struct{}),
 	}
 	if s.minRevTTL <= 0 {
 		s.minRevTTL = defaultMinRevTTL
 	}
+	if s.dialTimeout <= 0 {
+		s.dialTimeout = defaultDialTimeout
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = DefaultWriteTimeout
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.cli == nil {
+	s.life, s.endLife = context.WithCancel(context.Background())
+	if opts.Client != nil {
+		s.cli.Store(opts.Client)
+		s.endpoints = opts.Client.Endpoints()
+	} else {
 		logger := opts.Logger
 		if logger == nil {
 			logger = zap.NewNop()
 		}
-		cli, err := clientv3.New(clientv3.Config{
-			Endpoints:   opts.Endpoints,
-			DialTimeout: dialTimeout,
+		s.ownClient = true
+		s.endpoints = slices.Clone(opts.Endpoints)
+		s.clientConfig = clientv3.Config{
+			Endpoints:   s.endpoints,
+			DialTimeout: s.dialTimeout,
 			Username:    opts.Username,
 			Password:    opts.Password,
 			TLS:         opts.TLS,
 			Logger:      logger,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("etcd: open: %w", err)
+			// Close cancels making the client, which authenticates.
+			Context: s.life,
+			// Without keepalives a link cut without a reset (a dropped
+			// route, a paused proxy) stays "connected" until TCP gives up,
+			// minutes later. etcd refuses pings more often than every 5 s.
+			DialKeepAliveTime:    10 * time.Second,
+			DialKeepAliveTimeout: s.dialTimeout,
+			DialOptions: []grpc.DialOption{
+				// gRPC's default reconnect backoff grows to two minutes:
+				// a gateway would stay stale that long after etcd came
+				// back. A failed connect costs little.
+				grpc.WithConnectParams(grpc.ConnectParams{
+					Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
+					MinConnectTimeout: s.dialTimeout,
+				}),
+			},
 		}
-		s.cli, s.ownClient = cli, true
 	}
 	heartbeat := opts.Heartbeat
 	if heartbeat <= 0 {
 		heartbeat = defaultHeartbeat
 	}
-	var f replica.Feed = &feed{cli: s.cli, prefix: prefix, heartbeat: heartbeat}
+	var f replica.Feed = &feed{s: s, heartbeat: heartbeat}
 	if opts.wrapFeed != nil {
 		f = opts.wrapFeed(f)
 	}
 	s.replica = replica.New(f, replica.Options{
 		Decode:    s.decode,
 		Heartbeat: heartbeat,
+		RetryMax:  reconnectMax,
 		Now:       s.now,
 	})
-	openCtx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	if err := s.start(openCtx); err != nil {
-		s.replica.Close()
-		if s.ownClient {
-			_ = s.cli.Close()
-		}
-		return nil, fmt.Errorf("etcd: open %s on %v: %w", prefix, s.cli.Endpoints(), err)
-	}
+	s.replica.Go()
 	return s, nil
 }
 
-// start lists the registry and lays out, or checks, its schema version.
-func (s *Store) start(ctx context.Context) error {
-	if err := s.replica.Start(ctx); err != nil {
-		return err
-	}
-	key := s.prefix + "meta/schema"
-	if e, ok := s.replica.Get(key); ok {
-		v, err := strconv.Atoi(string(e.Value))
-		if err != nil || v < 1 {
-			return fmt.Errorf("unreadable schema version %q", clip(e.Value))
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("the registry has schema version %d, and this build reads up to version %d: upgrade Scopegate", v, schemaVersion)
-		}
-		return nil
-	}
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, strconv.Itoa(schemaVersion))).
-		Commit()
+// Open is New, then waits until the registry is in memory. It fails when
+// that takes longer than DialTimeout (or ctx), with the last error met,
+// and at once when the registry was written by a newer build.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	s, err := New(opts)
 	if err != nil {
-		return fmt.Errorf("lay out the schema version: %w", err)
+		return nil, err
 	}
-	// Another gateway may have laid it out first; either way it is there.
-	return s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision)
+	ctx, cancel := context.WithTimeout(ctx, s.dialTimeout)
+	defer cancel()
+	select {
+	case <-s.Ready():
+		return s, nil
+	case <-s.refused:
+		err = s.refusal
+	case <-ctx.Done():
+		err = ctx.Err()
+		if last := s.replica.Status().LastError; last != nil {
+			err = fmt.Errorf("%w; last attempt: %w", err, last)
+		}
+	}
+	_ = s.Close()
+	return nil, fmt.Errorf("etcd: open %s on %v: %w", s.prefix, s.endpoints, err)
 }
 
-// Close stops following etcd and closes the client Open made. Calling it
-// again does nothing.
+// client returns the etcd client, making it the first time. Only the
+// replica's goroutine calls it before Ready; everything after Ready finds
+// it made.
+func (s *Store) client() (*clientv3.Client, error) {
+	if cli := s.cli.Load(); cli != nil {
+		return cli, nil
+	}
+	cli, err := clientv3.New(s.clientConfig)
+	if err != nil {
+		return nil, fmt.Errorf("connect to etcd at %v: %w", s.endpoints, err)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		_ = cli.Close()
+		return nil, errClosed
+	}
+	s.cli.Store(cli)
+	return cli, nil
+}
+
+// refuse records a registry this build must not touch.
+func (s *Store) refuse(err error) {
+	s.refuseOnce.Do(func() {
+		s.refusal = err
+		close(s.refused)
+	})
+}
+
+// Close stops following etcd and closes the client the Store made. Calling
+// it again does nothing.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
@@ -240,9 +354,10 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	s.endLife()
 	s.replica.Close()
-	if s.ownClient {
-		if err := s.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+	if cli := s.cli.Load(); s.ownClient && cli != nil {
+		if err := cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("etcd: close: %w", err)
 		}
 	}
@@ -255,17 +370,161 @@ func (s *Store) Close() error {
 // a max_stale).
 func (s *Store) Status() replica.Status { return s.replica.Status() }
 
-// usable fails once the Store is closed or when ctx has ended.
+// Ready is closed once the first list of the registry is in memory.
+func (s *Store) Ready() <-chan struct{} { return s.replica.Ready() }
+
+// LastContact is when etcd was last heard from (a change or a progress
+// report; a live watch hears one every heartbeat), zero before Ready. It
+// costs one atomic load.
+func (s *Store) LastContact() time.Time { return s.replica.LastContact() }
+
+// Health reports the replica's state. Degraded is only ever set once
+// Ready: before, Ready false says more.
+func (s *Store) Health() storage.Health {
+	st := s.replica.Status()
+	h := storage.Health{
+		Ready:       s.isReady(),
+		Revision:    st.Revision,
+		LastContact: st.LastContact,
+		Lists:       st.Lists,
+	}
+	h.Degraded = h.Ready && st.Degraded(s.now())
+	if st.LastError != nil {
+		// Errors from etcd and its client name endpoints and keys, never
+		// the password or the sealing key.
+		h.LastError = st.LastError.Error()
+	}
+	return h
+}
+
+func (s *Store) isReady() bool {
+	select {
+	case <-s.replica.Ready():
+		return true
+	default:
+		return false
+	}
+}
+
+// Follow calls fn for every change to the registry once this Store's
+// replica has applied it, whoever wrote it, in order and on one goroutine
+// of its own; see storage.Shared. A client's record, created, changed or
+// deleted, is told as its ClientID; the signing key set as Keys; a
+// revocation recorded (or extended) as Revoked, while one that expires is
+// not told. A new list, and a follower too far behind to be told each
+// change, is told as Reset. stop waits for a call in progress and must not
+// be called from fn.
+func (s *Store) Follow(fn func(storage.Change)) (stop func()) {
+	return s.replica.Subscribe(func(c replica.Change) {
+		if c.Reset {
+			fn(storage.Change{Reset: true})
+			return
+		}
+		for _, a := range c.Applied {
+			if ch, ok := s.change(a); ok {
+				fn(ch)
+			}
+		}
+	})
+}
+
+// change translates one applied key into a storage.Change; false for keys
+// that nothing follows (name index, count, usage, schema).
+func (s *Store) change(a replica.Applied) (storage.Change, bool) {
+	rest, ok := strings.CutPrefix(a.Key, s.prefix)
+	if !ok {
+		return storage.Change{}, false
+	}
+	switch {
+	case strings.HasPrefix(rest, "clients/"):
+		return storage.Change{ClientID: strings.TrimPrefix(rest, "clients/")}, true
+	case rest == "keys":
+		return storage.Change{Keys: true}, true
+	case strings.HasPrefix(rest, "revocations/"):
+		// A revocation that does not decode is not told: Revocations
+		// reports it.
+		if a.Entry == nil || a.Entry.Err != nil {
+			return storage.Change{}, false
+		}
+		r := a.Entry.Decoded.(storage.Revocation)
+		return storage.Change{Revoked: &r}, true
+	}
+	return storage.Change{}, false
+}
+
+// usable fails once the Store is closed, when ctx has ended, and, with
+// storage.ErrUnavailable, before the first list.
 func (s *Store) usable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
 		return errClosed
 	}
+	if !s.isReady() {
+		return s.notListed()
+	}
 	return nil
+}
+
+// notListed is the error of a call before the first list.
+func (s *Store) notListed() error {
+	if last := s.replica.Status().LastError; last != nil {
+		return fmt.Errorf("%w: etcd at %v not listed yet; last attempt: %v", storage.ErrUnavailable, s.endpoints, last)
+	}
+	return fmt.Errorf("%w: etcd at %v not listed yet", storage.ErrUnavailable, s.endpoints)
+}
+
+// write runs fn, a write, with a context that requires an etcd leader and
+// ends after WriteTimeout, and makes what says etcd cannot take the write
+// now storage.ErrUnavailable (see the package documentation).
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	wctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), s.writeTimeout)
+	defer cancel()
+	err := fn(wctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// The caller's own deadline or cancellation: not ours to retry.
+		return err
+	}
+	if na := (*notAppliedError)(nil); errors.As(err, &na) {
+		return nil
+	}
+	if isUnavailable(err) || (wctx.Err() != nil && isDeadline(err)) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return err
+}
+
+// isDeadline reports whether err is a request's deadline passing, as the
+// client or etcd says it.
+func isDeadline(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if ee := (rpctypes.EtcdError{}); errors.As(err, &ee) {
+		return ee.Code() == codes.DeadlineExceeded
+	}
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.DeadlineExceeded
+}
+
+// isUnavailable reports whether err says etcd cannot serve now: no leader,
+// no connection, a request timed out inside etcd. gRPC's Unavailable code
+// is what etcd gives all of these.
+func isUnavailable(err error) bool {
+	if ee := (rpctypes.EtcdError{}); errors.As(err, &ee) {
+		return ee.Code() == codes.Unavailable
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Code() == codes.Unavailable
+	}
+	return false
 }
 
 // Keys of the layout.
@@ -321,4 +580,7 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store  = (*Store)(nil)
+	_ storage.Shared = (*Store)(nil)
+)

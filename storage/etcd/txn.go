@@ -89,6 +89,24 @@ type callbackError struct{ err error }
 
 func (e *callbackError) Error() string { return e.err.Error() }
 
+// notAppliedError: a write committed, and this Store's replica had not
+// applied it when the wait ended. Store.write decides what it means.
+type notAppliedError struct {
+	revision int64
+	err      error
+}
+
+func (e *notAppliedError) Error() string {
+	return fmt.Sprintf("committed at revision %d, not yet applied by this gateway: %v", e.revision, e.err)
+}
+
+func (e *notAppliedError) Unwrap() error { return e.err }
+
+// writeCAS is cas as one write: bounded, and its errors mapped (Store.write).
+func (s *Store) writeCAS(ctx context.Context, attempt func(v *view) (plan, error)) error {
+	return s.write(ctx, func(ctx context.Context) error { return s.cas(ctx, attempt) })
+}
+
 // cas runs attempt until its transaction commits, then waits until the
 // replica has applied it. attempt returns a plan, or an error that refuses
 // the write: a refusal decided on values that the replica alone gave is
@@ -115,7 +133,7 @@ func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) er
 		for i, k := range p.keys {
 			gets[i] = clientv3.OpGet(k)
 		}
-		resp, err := s.cli.Txn(ctx).If(p.cmps...).Then(p.ops...).Else(gets...).Commit()
+		resp, err := s.cli.Load().Txn(ctx).If(p.cmps...).Then(p.ops...).Else(gets...).Commit()
 		if err != nil {
 			return err
 		}
@@ -124,7 +142,7 @@ func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) er
 			continue
 		}
 		if err := s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision); err != nil {
-			return fmt.Errorf("committed at revision %d, not yet applied by this gateway: %w", resp.Header.Revision, err)
+			return &notAppliedError{revision: resp.Header.Revision, err: err}
 		}
 		return nil
 	}
@@ -137,7 +155,7 @@ func (s *Store) read(ctx context.Context, v *view, keys []string) error {
 	for i, k := range keys {
 		gets[i] = clientv3.OpGet(k)
 	}
-	resp, err := s.cli.Txn(ctx).Then(gets...).Commit()
+	resp, err := s.cli.Load().Txn(ctx).Then(gets...).Commit()
 	if err != nil {
 		return err
 	}

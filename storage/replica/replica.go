@@ -6,7 +6,13 @@
 // changes in order, track the applied revision, re-list and swap the whole
 // copy atomically when the feed says it can no longer continue (history
 // compacted, watch closed, cluster replaced, revision gone backwards), let a
-// writer wait until its own write is applied, and report how fresh it is.
+// writer wait until its own write is applied, tell subscribers what changed
+// (Subscribe), and report how fresh it is.
+//
+// A Replica can start before its engine is reachable (Go): it keeps trying
+// to list in the background, and Ready is closed once the first copy is in
+// memory. Start is the same with a deadline, for callers that would rather
+// fail than wait.
 //
 // A second engine (PostgreSQL, say) is one new Feed: a snapshot query that
 // returns rows with their versions and the log position it was taken at,
@@ -20,6 +26,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,23 +131,33 @@ type Replica struct {
 	feed Feed
 	opts Options
 
-	mu          sync.RWMutex
-	st          *state
-	revision    int64
-	epoch       uint64 // bumped by each swap
-	lastContact time.Time
-	lists       int
-	lastReset   error
-	lastErr     error
-	advanced    chan struct{} // closed and replaced when revision or epoch moves
-	waiters     int           // WaitFor calls waiting, for tests
-	closed      bool
+	mu        sync.RWMutex
+	st        *state
+	revision  int64
+	epoch     uint64 // bumped by each swap
+	lists     int
+	lastReset error
+	lastErr   error
+	advanced  chan struct{} // closed and replaced when revision or epoch moves
+	waiters   int           // WaitFor calls waiting, for tests
+	closed    bool
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	// lastContact is when the feed last delivered anything; an atomic
+	// pointer so that LastContact, asked on every guarded request, takes
+	// no lock. Nil until the first list.
+	lastContact atomic.Pointer[time.Time]
+	// ready is closed by the first swap.
+	ready chan struct{}
+
+	subMu sync.Mutex
+	subs  []*subscriber
+
+	startOnce sync.Once
+	cancel    context.CancelFunc // set by Go, under startOnce
+	done      chan struct{}
 }
 
-// New returns a Replica over feed; Start lists and starts following.
+// New returns a Replica over feed; Go or Start lists and starts following.
 func New(feed Feed, opts Options) *Replica {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = time.Second
@@ -159,26 +176,53 @@ func New(feed Feed, opts Options) *Replica {
 		opts:     opts,
 		st:       &state{entries: map[string]*Entry{}},
 		advanced: make(chan struct{}),
+		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 }
 
-// Start lists everything, within ctx, and then follows the feed in the
-// background until Close. It fails when the first list fails.
-func (r *Replica) Start(ctx context.Context) error {
-	snap, err := r.feed.List(ctx)
-	if err != nil {
-		return fmt.Errorf("replica: first list: %w", err)
-	}
-	r.swap(snap, nil)
-	runCtx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go r.run(runCtx, snap.History)
-	return nil
+// Go starts listing and following the feed in the background, and returns
+// at once: the first list is retried (RetryMin to RetryMax apart) until it
+// succeeds or the Replica is closed. Until then the copy is empty and
+// Ready is open. Calls after the first do nothing.
+func (r *Replica) Go() {
+	r.startOnce.Do(func() {
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed {
+			close(r.done)
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		go r.run(ctx)
+	})
 }
 
-// Close stops following the feed; reads keep answering from the last copy.
-// It is safe to call more than once.
+// Start is Go, then waits until the first list is in memory. It fails when
+// ctx ends first, with the last error of the feed; the Replica then keeps
+// trying in the background until Close.
+func (r *Replica) Start(ctx context.Context) error {
+	r.Go()
+	select {
+	case <-r.ready:
+		return nil
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+	}
+	if err := r.Status().LastError; err != nil {
+		return fmt.Errorf("replica: first list: %w; last attempt: %w", ctx.Err(), err)
+	}
+	return fmt.Errorf("replica: first list: %w", ctx.Err())
+}
+
+// Ready is closed once the first list is in memory.
+func (r *Replica) Ready() <-chan struct{} { return r.ready }
+
+// Close stops following the feed and ends every subscription; reads keep
+// answering from the last copy. It is safe to call more than once.
 func (r *Replica) Close() {
 	r.mu.Lock()
 	if r.closed {
@@ -189,50 +233,65 @@ func (r *Replica) Close() {
 	close(r.advanced)
 	r.advanced = make(chan struct{})
 	r.mu.Unlock()
+	// Never started: mark run as done, so that a Start waiting elsewhere
+	// returns and a later Go does not start.
+	r.startOnce.Do(func() { close(r.done) })
 	if r.cancel != nil {
 		r.cancel()
-		<-r.done
 	}
+	<-r.done
+	r.endSubscriptions()
 }
 
-// run watches, and lists again whenever a watch ends.
-func (r *Replica) run(ctx context.Context, history string) {
+// run lists, watches, and lists again whenever a watch ends.
+func (r *Replica) run(ctx context.Context) {
 	defer close(r.done)
-	wait := r.opts.RetryMin
+	// reason is why the next list is taken: nil for the first one.
+	var reason error
 	for {
+		snap, ok := r.list(ctx)
+		if !ok {
+			return
+		}
+		r.swap(snap, reason)
 		r.mu.RLock()
 		after := r.revision
 		r.mu.RUnlock()
-		reason := r.feed.Watch(ctx, history, after, r.apply)
+		reason = r.feed.Watch(ctx, snap.History, after, r.apply)
 		if ctx.Err() != nil {
 			return
 		}
 		if reason == nil {
 			reason = errors.New("replica: the watch ended without an error")
 		}
-		r.noteError(reason)
 		// Whatever ended the watch, what follows is read afresh: a watch
 		// that closed may have missed changes, and after compaction or a
 		// reset the old revision means nothing.
-		for {
-			snap, err := r.feed.List(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				r.swap(snap, reason)
-				history = snap.History
-				wait = r.opts.RetryMin
-				break
-			}
-			r.noteError(err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, r.opts.RetryMax)
+		r.noteError(reason)
+	}
+}
+
+// list lists until it succeeds, backing off between failures; false when
+// ctx ended first.
+func (r *Replica) list(ctx context.Context) (Snapshot, bool) {
+	wait := r.opts.RetryMin
+	for {
+		snap, err := r.feed.List(ctx)
+		if ctx.Err() != nil {
+			return Snapshot{}, false
 		}
+		if err == nil {
+			return snap, true
+		}
+		r.noteError(err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Snapshot{}, false
+		case <-t.C:
+		}
+		wait = min(2*wait, r.opts.RetryMax)
 	}
 }
 
@@ -243,7 +302,14 @@ func (r *Replica) noteError(err error) {
 	r.mu.Unlock()
 }
 
-// swap replaces the whole copy with a snapshot, atomically.
+// touch records that the feed was heard from.
+func (r *Replica) touch() {
+	now := r.opts.Now()
+	r.lastContact.Store(&now)
+}
+
+// swap replaces the whole copy with a snapshot, atomically, and tells the
+// subscribers to read everything again.
 func (r *Replica) swap(snap Snapshot, reason error) {
 	st := &state{
 		entries: make(map[string]*Entry, len(snap.KVs)),
@@ -258,14 +324,18 @@ func (r *Replica) swap(snap Snapshot, reason error) {
 	}
 	slices.Sort(st.keys)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.st = st
 	r.revision = snap.Revision
 	r.epoch++
 	r.lists++
 	r.lastReset = reason
-	r.lastContact = r.opts.Now()
+	r.touch()
+	if r.lists == 1 {
+		close(r.ready)
+	}
 	r.broadcastLocked()
+	r.mu.Unlock()
+	r.notify(Change{Reset: true, Revision: snap.Revision})
 }
 
 // entry decodes kv.
@@ -277,8 +347,9 @@ func (r *Replica) entry(kv KV) *Entry {
 	return e
 }
 
-// apply applies one batch atomically. An event at or below the applied
-// revision means the history went backwards: the watch ends with ErrReset.
+// apply applies one batch atomically, then tells the subscribers what it
+// changed. An event at or below the applied revision means the history
+// went backwards: the watch ends with ErrReset.
 func (r *Replica) apply(b Batch) error {
 	// Decode outside the lock: readers wait only for the pointer moves.
 	decoded := make([]*Entry, len(b.Events))
@@ -287,18 +358,33 @@ func (r *Replica) apply(b Batch) error {
 			decoded[i] = r.entry(ev.KV)
 		}
 	}
+	rev, err := r.applyLocked(b, decoded)
+	if err != nil || len(b.Events) == 0 {
+		return err
+	}
+	changed := make([]Applied, len(b.Events))
+	for i, ev := range b.Events {
+		changed[i] = Applied{Key: ev.Key, Entry: decoded[i]}
+	}
+	r.notify(Change{Revision: rev, Applied: changed})
+	return nil
+}
+
+// applyLocked applies a decoded batch under the lock and returns the
+// revision it leaves the replica at.
+func (r *Replica) applyLocked(b Batch, decoded []*Entry) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lastContact = r.opts.Now()
+	r.touch()
 	if b.Revision == 0 && len(b.Events) == 0 {
-		return nil
+		return r.revision, nil
 	}
 	if b.Revision != 0 && b.Revision < r.revision {
-		return fmt.Errorf("progress to revision %d after revision %d: %w", b.Revision, r.revision, ErrReset)
+		return 0, fmt.Errorf("progress to revision %d after revision %d: %w", b.Revision, r.revision, ErrReset)
 	}
 	for i, ev := range b.Events {
 		if ev.ModRevision <= r.revision {
-			return fmt.Errorf("event of %q at revision %d after revision %d: %w", ev.Key, ev.ModRevision, r.revision, ErrReset)
+			return 0, fmt.Errorf("event of %q at revision %d after revision %d: %w", ev.Key, ev.ModRevision, r.revision, ErrReset)
 		}
 		if ev.Deleted {
 			r.st.remove(ev.Key)
@@ -314,7 +400,7 @@ func (r *Replica) apply(b Batch) error {
 		r.revision = rev
 		r.broadcastLocked()
 	}
-	return nil
+	return r.revision, nil
 }
 
 // broadcastLocked wakes every WaitFor.
@@ -471,13 +557,22 @@ type Status struct {
 	LastReset, LastError error
 }
 
+// LastContact is when the feed last delivered anything, progress reports
+// included; zero before the first list. It takes no lock.
+func (r *Replica) LastContact() time.Time {
+	if t := r.lastContact.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
 // Status returns the current state.
 func (r *Replica) Status() Status {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return Status{
 		Revision:    r.revision,
-		LastContact: r.lastContact,
+		LastContact: r.LastContact(),
 		Heartbeat:   r.opts.Heartbeat,
 		Lists:       r.lists,
 		LastReset:   r.lastReset,

@@ -1,0 +1,165 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CopyStats counts what Copy did.
+type CopyStats struct {
+	// Clients were created in the destination; ClientsSkipped were there
+	// already, under the same ID, and were left as they are.
+	Clients, ClientsSkipped int
+	// SigningKeys were added to the destination's key set;
+	// SigningKeysSkipped had an ID the destination held already.
+	SigningKeys, SigningKeysSkipped int
+	// Revocations is how many unexpired revocations were recorded.
+	Revocations int
+	// Usage is how many of the created clients had counters to copy.
+	Usage int
+}
+
+// copyPage is how many clients Copy reads at once.
+const copyPage = 100
+
+// copyNow is Copy's clock, for the revocations that are still live.
+var copyNow = time.Now
+
+// Copy copies everything src holds into dst: clients (every field as
+// stored: IDs, secret hashes, timestamps), signing keys, revocations that
+// have not expired, and the usage counters of the clients it creates. It is
+// what `caddy scopegate store migrate` runs to move a single-machine
+// deployment to a shared store without re-creating its clients.
+//
+// It is safe to run again, after a failure or on a destination in use:
+//   - A client whose ID dst holds already is skipped, whatever its
+//     content, and so are its usage counters, so a second run counts
+//     nothing twice. A client whose name another client holds in dst (a
+//     different ID) stops the copy with ErrAlreadyExists: that conflict is
+//     the operator's to settle.
+//   - Signing keys are merged into dst's set by key ID: dst's own keys stay,
+//     and a key whose ID dst holds is skipped. A dst that holds no keys and
+//     has nothing to add is not written.
+//   - Revocations are recorded again, which a Store takes as no change.
+//
+// dst's client limit is not applied. Copy stops at the first error; what
+// was copied by then stays, and a second run completes it.
+func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
+	var stats CopyStats
+	if dst == nil || src == nil {
+		return stats, errors.New("storage: copy: nil store")
+	}
+	if err := copyKeys(ctx, dst, src, &stats); err != nil {
+		return stats, fmt.Errorf("storage: copy: signing keys: %w", err)
+	}
+	if err := copyClients(ctx, dst, src, &stats); err != nil {
+		return stats, fmt.Errorf("storage: copy: %w", err)
+	}
+	revocations, err := src.Revocations(ctx, copyNow())
+	if err != nil {
+		return stats, fmt.Errorf("storage: copy: read revocations: %w", err)
+	}
+	for _, r := range revocations {
+		if err := dst.Revoke(ctx, r); err != nil {
+			return stats, fmt.Errorf("storage: copy: revocation of a token of client %q: %w", r.ClientID, err)
+		}
+		stats.Revocations++
+	}
+	return stats, nil
+}
+
+// copyKeys merges src's signing keys into dst's set.
+func copyKeys(ctx context.Context, dst, src Store, stats *CopyStats) error {
+	keys, err := src.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var added, skipped int
+	_, err = dst.UpdateSigningKeys(ctx, func(current []SigningKey) ([]SigningKey, error) {
+		// May run more than once: the counts are those of the last run.
+		added, skipped = 0, 0
+		held := make(map[string]bool, len(current))
+		for _, k := range current {
+			held[k.ID] = true
+		}
+		next := current
+		for _, k := range keys {
+			if held[k.ID] {
+				skipped++
+				continue
+			}
+			next = append(next[:len(next):len(next)], k)
+			added++
+		}
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	stats.SigningKeys += added
+	stats.SigningKeysSkipped += skipped
+	return nil
+}
+
+// copyClients creates src's clients in dst, page by page, with the usage
+// counters of each one created.
+func copyClients(ctx context.Context, dst, src Store, stats *CopyStats) error {
+	after := ""
+	for {
+		page, more, err := src.ListClients(ctx, ListOptions{After: after, Limit: copyPage})
+		if err != nil {
+			return fmt.Errorf("list clients: %w", err)
+		}
+		usage := make(map[string]Usage)
+		for _, c := range page {
+			created, err := copyClient(ctx, dst, c)
+			if err != nil {
+				return err
+			}
+			if !created {
+				stats.ClientsSkipped++
+				continue
+			}
+			stats.Clients++
+			u, err := src.Usage(ctx, c.ID)
+			if err != nil {
+				return fmt.Errorf("read usage of client %q: %w", c.ID, err)
+			}
+			if u != (Usage{}) {
+				usage[c.ID] = u
+			}
+		}
+		if len(usage) > 0 {
+			if err := dst.AddUsage(ctx, usage); err != nil {
+				return fmt.Errorf("add usage: %w", err)
+			}
+			stats.Usage += len(usage)
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// copyClient creates c in dst; false when dst holds its ID already.
+func copyClient(ctx context.Context, dst Store, c Client) (bool, error) {
+	err := dst.CreateClient(ctx, c, 0)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, ErrAlreadyExists) {
+		return false, fmt.Errorf("client %q: %w", c.ID, err)
+	}
+	if _, err := dst.GetClient(ctx, c.ID); err == nil {
+		return false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("client %q: %w", c.ID, err)
+	}
+	return false, fmt.Errorf("client %q: its name %q is another client's in the destination: %w", c.ID, c.Name, ErrAlreadyExists)
+}

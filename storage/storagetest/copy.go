@@ -1,0 +1,136 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/storage"
+)
+
+// RunCopy tests storage.Copy from a store that open gives to one that
+// openDst gives (both new and empty): that it copies every record as
+// stored, leaves what the destination holds, counts what it did, copies
+// nothing twice when run again, and stops at a client whose name the
+// destination gives to another.
+func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
+	ctx := t.Context()
+	var src, dst storage.Store
+	// Registered before open's own cleanups, so it runs after them.
+	t.Cleanup(func() {
+		for _, s := range []storage.Store{src, dst} {
+			if s == nil {
+				continue
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}
+	})
+	src, dst = open(t), openDst(t)
+
+	// More clients than Copy reads at once, one with every field set.
+	full := fullClient("client-full", "Full")
+	clients := []storage.Client{full}
+	for i := range 120 {
+		clients = append(clients, minimalClient(fmt.Sprintf("client-%03d", i), fmt.Sprintf("Client %03d", i)))
+	}
+	for _, c := range clients {
+		mustCreate(t, src, c)
+	}
+	srcKeys := []storage.SigningKey{signingKey("kid-a", t0), signingKey("kid-b", t0.Add(time.Hour))}
+	if _, err := src.UpdateSigningKeys(ctx, func([]storage.SigningKey) ([]storage.SigningKey, error) { return srcKeys, nil }); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	live := storage.Revocation{JTI: "jti-live", ClientID: full.ID, ExpiresAt: now.Add(time.Hour)}
+	expired := storage.Revocation{JTI: "jti-expired", ClientID: full.ID, ExpiresAt: now.Add(-time.Hour)}
+	for _, r := range []storage.Revocation{live, expired} {
+		if err := src.Revoke(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage := storage.Usage{TokensIssued: 3, LastTokenAt: t0, RequestsAllowed: 5, RequestsDenied: 1, LastSeenAt: t0.Add(time.Minute)}
+	if err := src.AddUsage(ctx, map[string]storage.Usage{full.ID: usage}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The destination has a key of its own, and a client under one of the
+	// IDs with other content and counters of its own.
+	dstKey := signingKey("kid-dst", t0.Add(-time.Hour))
+	if _, err := dst.UpdateSigningKeys(ctx, func([]storage.SigningKey) ([]storage.SigningKey, error) {
+		return []storage.SigningKey{dstKey}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	own := minimalClient("client-000", "Own 000")
+	own.Disabled = true
+	mustCreate(t, dst, own)
+	ownUsage := storage.Usage{TokensIssued: 7}
+	if err := dst.AddUsage(ctx, map[string]storage.Usage{own.ID: ownUsage}); err != nil {
+		t.Fatal(err)
+	}
+
+	stats, err := storage.Copy(ctx, dst, src)
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	want := storage.CopyStats{Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1}
+	if stats != want {
+		t.Fatalf("Copy stats = %+v, want %+v", stats, want)
+	}
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, c := range clients {
+			if c.ID == own.ID {
+				c = own
+			}
+			wantClient(t, dst, c)
+		}
+		wantCount(t, dst, len(clients))
+		keys, err := dst.SigningKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantKeys := append([]storage.SigningKey{dstKey}, srcKeys...); !reflect.DeepEqual(keys, wantKeys) {
+			t.Fatalf("keys after Copy:\n got %+v\nwant %+v", keys, wantKeys)
+		}
+		revs, err := dst.Revocations(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(revs, []storage.Revocation{live}) {
+			t.Fatalf("revocations after Copy = %+v, want only %+v", revs, live)
+		}
+		for id, want := range map[string]storage.Usage{full.ID: usage, own.ID: ownUsage, "client-001": {}} {
+			if got, err := dst.Usage(ctx, id); err != nil || got != want {
+				t.Fatalf("usage of %s after Copy = %+v, %v; want %+v", id, got, err, want)
+			}
+		}
+	}
+	check(t)
+
+	t.Run("again", func(t *testing.T) {
+		stats, err := storage.Copy(ctx, dst, src)
+		if err != nil {
+			t.Fatalf("Copy again: %v", err)
+		}
+		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1}
+		if stats != want {
+			t.Fatalf("Copy again: stats = %+v, want %+v", stats, want)
+		}
+		check(t)
+	})
+
+	t.Run("name taken by another client", func(t *testing.T) {
+		mustCreate(t, dst, minimalClient("client-dst-only", "Taken"))
+		mustCreate(t, src, minimalClient("client-src-only", "TAKEN"))
+		_, err := storage.Copy(ctx, dst, src)
+		if !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Fatalf("Copy with a name taken in the destination: %v, want ErrAlreadyExists", err)
+		}
+		wantMissing(t, dst, "client-src-only")
+	})
+}
