@@ -57,6 +57,9 @@ type Config struct {
 	MaxStale time.Duration
 	// StoreBackend names the store's backend in health reports.
 	StoreBackend string
+	// StoreDescription says where the store is (for etcd, the endpoints),
+	// for the log line of a gateway that cannot reach it.
+	StoreDescription string
 }
 
 // State is what every config on one store shares across reloads: the store
@@ -215,8 +218,6 @@ func (s *Server) Open(ctx context.Context, shared Shared) error {
 		case <-st.Ready():
 		default:
 			s.waitingForStore.Store(true)
-			s.Logger.Error("the shared store cannot be reached yet: guarded routes and the token endpoint answer 503 until it can",
-				zap.String("last_error", st.Health().LastError))
 			go s.openWhenReady(ctx, st)
 			return nil
 		}
@@ -236,12 +237,25 @@ func (s *Server) load(ctx context.Context) error {
 	return nil
 }
 
+// storeReachGrace is how long a shared store may take to be read at the
+// start before the gateway reports, at level error, that it cannot reach it:
+// a first list that is merely under way is not worth an error.
+const storeReachGrace = 2 * time.Second
+
 // openWhenReady finishes Open once the shared store is ready.
 func (s *Server) openWhenReady(ctx context.Context, st storage.Shared) {
 	select {
 	case <-st.Ready():
 	case <-ctx.Done():
 		return
+	case <-time.After(storeReachGrace):
+		s.Logger.Error("the shared store cannot be reached: guarded routes and the token endpoint answer 503 until it can",
+			zap.String("store", s.StoreDescription), zap.String("last_error", st.Health().LastError))
+		select {
+		case <-st.Ready():
+		case <-ctx.Done():
+			return
+		}
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := s.load(ctx)

@@ -101,15 +101,18 @@ type ackedWrite struct {
 type writerStats struct {
 	ok, unavailable         int
 	lastOK, lastUnavailable time.Time
+	slowest                 time.Duration // the longest wait for an answer
 }
 
 func startClusterLoad(f *clusterFixture, reader createdClient, tok string) *clusterLoad {
 	l := &clusterLoad{f: f, stop: make(chan struct{}), acked: map[string]*ackedWrite{}}
-	for i, g := range f.gws {
+	for range f.gws {
 		l.writers = append(l.writers, &writerStats{})
+	}
+	for i, g := range f.gws {
 		l.wg.Add(2)
 		go func() { defer l.wg.Done(); l.read(g, reader, tok) }()
-		go func() { defer l.wg.Done(); l.write(i, g) }()
+		go func() { defer l.wg.Done(); l.write(g, l.writers[i]) }()
 	}
 	f.t.Cleanup(l.end)
 	return l
@@ -155,11 +158,11 @@ func (l *clusterLoad) read(g *clusterGateway, reader createdClient, tok string) 
 	}
 }
 
-func (l *clusterLoad) write(i int, g *clusterGateway) {
-	st := l.writers[i]
-	note := func(what string, a answer) bool {
+func (l *clusterLoad) write(g *clusterGateway, st *writerStats) {
+	note := func(what string, a answer, sent time.Time) bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		st.slowest = max(st.slowest, time.Since(sent))
 		switch {
 		case a.err == nil && a.status/100 == 2:
 			st.ok++
@@ -178,15 +181,17 @@ func (l *clusterLoad) write(i int, g *clusterGateway) {
 		return false
 	}
 	for n := 0; !l.stopped(); n++ {
+		sent := time.Now()
 		c, a := g.create(fmt.Sprintf("load-%s-%d", g.id, n))
-		if note("create", a) {
+		if note("create", a, sent) {
 			w := &ackedWrite{c: c, via: g.id}
 			l.mu.Lock()
 			l.acked[c.ClientID] = w
 			l.mu.Unlock()
 			if n%3 == 0 {
+				sent := time.Now()
 				a := g.admin(http.MethodPost, "/clients/"+c.ClientID+"/disable", nil)
-				ok := note("disable", a)
+				ok := note("disable", a, sent)
 				l.mu.Lock()
 				w.disabled, w.unsure = ok, !ok
 				l.mu.Unlock()
@@ -351,12 +356,28 @@ func TestClusterLeaderKilled(t *testing.T) {
 	f.etcd.Kill(leader)
 	next := f.etcd.awaitLeader()
 	elected := time.Since(killed)
-	resumed := load.awaitWrites(t, killed, 10*time.Second, "after the leader was killed")
+	// A write sent once the new leader is in place succeeds (the writers'
+	// own requests may still be waiting on the dead leader).
+	var fresh []string
+	for _, g := range f.gws {
+		took := load.freshWrite(t, g, 5*time.Second, "after a new leader was elected")
+		fresh = append(fresh, fmt.Sprintf("%s %v", g.id, took.Round(time.Millisecond)))
+	}
+	resumed := load.awaitWrites(t, killed, 15*time.Second, "after the leader was killed")
 
-	// No quorum: one member of three left.
+	// No quorum: one member of three left. Writes answer 503 with
+	// Retry-After; reads go on.
 	f.etcd.Kill(next)
 	lost := time.Now()
 	load.awaitUnavailable(t, lost, 15*time.Second, "without a leader")
+	var refused []string
+	for _, g := range f.gws {
+		start := time.Now()
+		if a := g.admin(http.MethodPost, "/clients", map[string]any{"client_name": "without-leader-" + g.id, "scope": "read"}); !a.retryAfter() {
+			t.Errorf("%s: a write without a leader: %v, want 503 with Retry-After", g.id, a)
+		}
+		refused = append(refused, fmt.Sprintf("%s %v", g.id, time.Since(start).Round(time.Millisecond)))
+	}
 	readsBefore := load.reads.Load()
 	if !eventually(10*time.Second, func() bool { return load.reads.Load() >= readsBefore+30 }) {
 		t.Fatalf("the readers stalled without a leader: %s", load.summary())
@@ -364,15 +385,56 @@ func TestClusterLeaderKilled(t *testing.T) {
 	f.etcd.Restart(leader, next)
 	f.etcd.awaitLeader()
 	back := time.Now()
+	var again []string
+	for _, g := range f.gws {
+		took := load.freshWrite(t, g, 5*time.Second, "once a leader was elected again")
+		again = append(again, fmt.Sprintf("%s %v", g.id, took.Round(time.Millisecond)))
+	}
 	recovered := load.awaitWrites(t, back, 15*time.Second, "once a leader was elected again")
 	load.end()
 
 	load.check(t)
 	f.watermark(f.gws[0], 10*time.Second)
 	load.checkAcked(t)
-	t.Logf("leader m%d killed: m%d elected after %v, every gateway's writes acknowledged again within %v; "+
-		"without quorum every gateway answered 503 with Retry-After; after the restart writes acknowledged within %v; %s",
-		leader, next, elected.Round(time.Millisecond), resumed.Round(time.Millisecond), recovered.Round(time.Millisecond), load.summary())
+	t.Logf("leader m%d killed: m%d elected after %v; a write sent then acknowledged within %s; every writer acknowledged again %v after the kill",
+		leader, next, elected.Round(time.Millisecond), strings.Join(fresh, ", "), resumed.Round(time.Millisecond))
+	t.Logf("no quorum: a write answered 503 with Retry-After within %s; after the restart a write acknowledged within %s, every writer %v after the election",
+		strings.Join(refused, ", "), strings.Join(again, ", "), recovered.Round(time.Millisecond))
+	t.Logf("%s; slowest write answer %v", load.summary(), load.slowest().Round(time.Millisecond))
+}
+
+// freshWrite creates clients through g until one is acknowledged, records
+// it, and returns how long that took. An answer before it may only be 503
+// with Retry-After.
+func (l *clusterLoad) freshWrite(t *testing.T, g *clusterGateway, within time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for n := 0; ; n++ {
+		c, a := g.create(fmt.Sprintf("fresh-%s-%d-%d", g.id, start.UnixNano(), n))
+		switch {
+		case a.err == nil && a.status == http.StatusCreated:
+			l.mu.Lock()
+			l.acked[c.ClientID] = &ackedWrite{c: c, via: g.id}
+			l.mu.Unlock()
+			return time.Since(start)
+		case !a.retryAfter():
+			t.Fatalf("%s: %s: a write answered %v", g.id, what, a)
+		case time.Since(start) > within:
+			t.Fatalf("%s: %s: no write acknowledged within %v; the last answer %v", g.id, what, within, a)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// slowest is the longest any writer waited for an answer.
+func (l *clusterLoad) slowest() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var d time.Duration
+	for _, st := range l.writers {
+		d = max(d, st.slowest)
+	}
+	return d
 }
 
 // TestClusterGatewayCutOff cuts one gateway's link to etcd. It keeps
@@ -515,7 +577,9 @@ func TestClusterHistoryLost(t *testing.T) {
 		awaitGuard(t, f.gws[1], goneTok, http.StatusUnauthorized, 5*time.Second, "the deleted client")
 
 		victim.link.Restore()
-		checkRefusedAfter(t, victim, 5*time.Second, map[string]string{"deleted": goneTok, "disabled": offTok})
+		restored := time.Now()
+		checkRefusedAfter(t, victim, 10*time.Second, map[string]string{"deleted": goneTok, "disabled": offTok})
+		took := time.Since(restored)
 		if a := victim.guard(keepTok); a.status != http.StatusOK {
 			t.Errorf("after the re-list the kept client's token: %v", a)
 		}
@@ -524,7 +588,8 @@ func TestClusterHistoryLost(t *testing.T) {
 		if h.Store.Lists <= lists {
 			t.Errorf("health reports %d lists after the compaction, %d before", h.Store.Lists, lists)
 		}
-		t.Logf("compacted: at revision %d; %s listed again (lists %d → %d, last error %q)", rev, victim.id, lists, h.Store.Lists, h.Store.LastError)
+		t.Logf("compacted: at revision %d; %s refused the deleted and disabled clients %v after the link came back (lists %d → %d, last error %q)",
+			rev, victim.id, took.Round(time.Millisecond), lists, h.Store.Lists, h.Store.LastError)
 	}
 
 	// Gone backwards: the same cluster, restored from a backup.
@@ -535,8 +600,9 @@ func TestClusterHistoryLost(t *testing.T) {
 		for _, g := range f.gws {
 			awaitGuard(t, g, lateTok, http.StatusOK, 5*time.Second, "before the restore")
 		}
-		// Pad the history, so that the restored revision is well below.
-		for i := range 5 {
+		// Pad the history, so that the restored revision is well below;
+		// an even number of toggles leaves the client enabled.
+		for i := range 6 {
 			gw0.mustAdmin(t, http.StatusOK, http.MethodPost, "/clients/"+late.ClientID+"/"+[]string{"disable", "enable"}[i%2], nil)
 		}
 		oldRev, oldID := f.etcd.Revision(cli), f.etcd.ClusterID()
@@ -556,8 +622,11 @@ func TestClusterHistoryLost(t *testing.T) {
 		for _, g := range f.gws {
 			g.link.Restore()
 		}
+		restored := time.Now()
+		var reasons []string
 		for i, g := range f.gws {
 			checkRefusedAfter(t, g, 10*time.Second, map[string]string{"created after the backup": lateTok})
+			reasons = append(reasons, fmt.Sprintf("%s %q", g.id, g.health().Store.LastError))
 			if a := g.guard(keepTok); a.status != http.StatusOK {
 				t.Errorf("%s: after the restore the kept client's token: %v", g.id, a)
 			}
@@ -567,7 +636,8 @@ func TestClusterHistoryLost(t *testing.T) {
 			}
 		}
 		cli = fresh
-		t.Logf("gone backwards: a backup of revision %d restored into the same cluster, revision %d → %d", backupRev, oldRev, newRev)
+		t.Logf("gone backwards: a backup of revision %d restored into the same cluster, revision %d → %d; every gateway refused the later client within %v (last errors: %s)",
+			backupRev, oldRev, newRev, time.Since(restored).Round(time.Millisecond), strings.Join(reasons, ", "))
 	}
 
 	// Replaced: another cluster, holding an earlier copy.
@@ -583,8 +653,11 @@ func TestClusterHistoryLost(t *testing.T) {
 		for _, g := range f.gws {
 			g.link.Retarget(other)
 		}
+		retargeted := time.Now()
+		var reasons []string
 		for _, g := range f.gws {
 			checkRefusedAfter(t, g, 10*time.Second, map[string]string{"missing from the new cluster": lateTok})
+			reasons = append(reasons, fmt.Sprintf("%s %q", g.id, g.health().Store.LastError))
 			if a := g.guard(keepTok); a.status != http.StatusOK {
 				t.Errorf("%s: on the new cluster the kept client's token: %v", g.id, a)
 			}
@@ -597,7 +670,8 @@ func TestClusterHistoryLost(t *testing.T) {
 		for _, g := range f.gws {
 			awaitGuard(t, g, tok, http.StatusOK, visibilityBound, "a client created on the new cluster")
 		}
-		t.Logf("replaced: cluster %x by %x", f.etcd.ClusterID(), other.ClusterID())
+		t.Logf("replaced: cluster %x by %x; every gateway refused the missing client within %v (last errors: %s)",
+			f.etcd.ClusterID(), other.ClusterID(), time.Since(retargeted).Round(time.Millisecond), strings.Join(reasons, ", "))
 	}
 }
 
