@@ -33,14 +33,14 @@ const clusterCaddyfile = `{
 	scopegate {
 		issuer http://scopegate.cluster.test
 		storage etcd {
-			endpoints        http://{{.EtcdProxy}}
-			prefix           {{.Prefix}}
-			gateway_id       {{.GatewayID}}
+			endpoints http://{{.EtcdProxy}}
+			prefix {{.Prefix}}
+			gateway_id {{.GatewayID}}
 			sealing_key_file {{.SealingKeyFile}}
-			max_stale        {{.MaxStale}}
-			dial_timeout     2s
+			max_stale {{.MaxStale}}
+			dial_timeout 2s
 		}
-		max_clients        100000
+		max_clients 100000
 		failed_login_limit 100000
 	}
 }

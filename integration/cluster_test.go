@@ -462,6 +462,9 @@ func TestClusterGatewayCutOff(t *testing.T) {
 	if v, ok := cut.metric("scopegate_store_degraded"); !ok || v != 0 {
 		t.Fatalf("scopegate_store_degraded before the cut: %v (found: %v), want 0", v, ok)
 	}
+	if v, ok := cut.metric("scopegate_store_revision"); !ok || v < 1 {
+		t.Fatalf("scopegate_store_revision before the cut: %v (found: %v)", v, ok)
+	}
 
 	cutAt := time.Now()
 	cut.link.Cut()
@@ -494,7 +497,6 @@ func TestClusterGatewayCutOff(t *testing.T) {
 	}
 
 	cut.link.Restore()
-	restored := time.Now()
 	var last answer
 	took, ok := measure(visibilityBound, func() bool { last = cut.guard(victimTok); return last.status == http.StatusUnauthorized })
 	if !ok {
@@ -527,7 +529,7 @@ func TestClusterGatewayCutOff(t *testing.T) {
 	f.awaitHealth(cut, "stale", 2*time.Second)
 
 	cut.link.Restore()
-	restored = time.Now()
+	restored := time.Now()
 	awaitGuard(t, cut, appTok, http.StatusOK, 5*time.Second, "after the link came back from stale")
 	t.Logf("stale after %v without contact (max_stale %v); serving again %v after the link came back",
 		staleAfter.Round(time.Millisecond), maxStale, time.Since(restored).Round(time.Millisecond))
