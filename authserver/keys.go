@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/scopegate/scopegate/admin"
@@ -42,11 +43,26 @@ type StoredKeys struct {
 	// RetiredLifetime is how long a retired key stays published.
 	RetiredLifetime time.Duration
 
-	ring *KeyRing
+	// ring is set by Load, which runs in the background on a shared store
+	// that is not ready yet, while requests and the start's log read it.
+	ring atomic.Pointer[KeyRing]
 }
 
-// KeySet returns the ring's current keys.
-func (s *StoredKeys) KeySet() *token.KeySet { return s.ring.keySet() }
+// KeySet returns the ring's current keys; nil until Load.
+func (s *StoredKeys) KeySet() *token.KeySet {
+	if ring := s.ring.Load(); ring != nil {
+		return ring.keySet()
+	}
+	return nil
+}
+
+// loaded returns the ring, or storage.ErrUnavailable until Load.
+func (s *StoredKeys) loaded() (*KeyRing, error) {
+	if ring := s.ring.Load(); ring != nil {
+		return ring, nil
+	}
+	return nil, fmt.Errorf("scopegate: the signing keys are not loaded yet: %w", storage.ErrUnavailable)
+}
 
 // Load makes sure the store holds an active and a next key and installs
 // them for every config on the store, read now so that a rotation made by
@@ -55,19 +71,27 @@ func (s *StoredKeys) Load(ctx context.Context, ring *KeyRing) error {
 	if err := ring.prepareStored(ctx, s.Alg); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
 	}
-	s.ring = ring
+	s.ring.Store(ring)
 	return nil
 }
 
 // Rotate rotates to Alg, when due (see KeySource).
 func (s *StoredKeys) Rotate(ctx context.Context, due time.Duration) (bool, error) {
-	return s.ring.rotate(ctx, s.Alg, s.RetiredLifetime, due)
+	ring, err := s.loaded()
+	if err != nil {
+		return false, err
+	}
+	return ring.rotate(ctx, s.Alg, s.RetiredLifetime, due)
 }
 
 // Retire retires kid at once. Retiring the active key makes the next key
 // sign and publishes a new next key.
 func (s *StoredKeys) Retire(ctx context.Context, kid string) error {
-	err := s.ring.retire(ctx, kid)
+	ring, err := s.loaded()
+	if err != nil {
+		return err
+	}
+	err = ring.retire(ctx, kid)
 	if errors.Is(err, token.ErrKeyNotFound) {
 		return admin.ErrKeyNotFound
 	}

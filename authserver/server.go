@@ -57,6 +57,9 @@ type Config struct {
 	MaxStale time.Duration
 	// StoreBackend names the store's backend in health reports.
 	StoreBackend string
+	// StoreDescription says where the store is (for etcd, the endpoints),
+	// for the log line of a gateway that cannot reach it.
+	StoreDescription string
 }
 
 // State is what every config on one store shares across reloads: the store
@@ -159,10 +162,10 @@ type Server struct {
 	done <-chan struct{}
 	// opened is closed by Open.
 	opened chan struct{}
-	// waitingForStore is set while Open waits, in the background, for a
-	// shared store that cannot be reached yet: requests are answered 503
+	// storeUnreachable is closed when Open gives up waiting for a shared
+	// store and goes on in the background: requests are then answered 503
 	// at once rather than held.
-	waitingForStore atomic.Bool
+	storeUnreachable chan struct{}
 	// state is Shared.State, for the health report, which may be asked for
 	// while Open runs.
 	state atomic.Pointer[State]
@@ -192,6 +195,7 @@ func New(cfg Config, done <-chan struct{}) (*Server, error) {
 		done:        done,
 		opened:      make(chan struct{}),
 	}
+	s.storeUnreachable = make(chan struct{})
 	var err error
 	if s.verified, err = token.NewVerifiedCache(cfg.VerifiedTokenCacheSize); err != nil {
 		return nil, fmt.Errorf("verified token cache: %w", err)
@@ -203,20 +207,22 @@ func New(cfg Config, done <-chan struct{}) (*Server, error) {
 // Open gives the server its store-backed state, loads the revocations and
 // signing keys and lets waiting requests through. It is called once.
 //
-// A shared store that cannot be reached yet does not stop the start: Open
-// returns at once, says so in the log, and finishes in the background once
-// the store is ready, retrying until ctx ends. Meanwhile every request is
+// A shared store that cannot be reached does not stop the start: after
+// storeReachGrace, Open says so in the log, returns, and finishes in the
+// background once the store is ready, retrying until ctx ends. Meanwhile every request is
 // answered 503 (ErrStoreStarting), so no route is served unguarded.
 func (s *Server) Open(ctx context.Context, shared Shared) error {
 	s.Shared = shared
 	s.state.Store(shared.State)
 	if st := shared.SharedStore(); st != nil {
+		// A first list under way is worth a short wait: the gateway then
+		// starts serving at once rather than answering 503 for a moment.
 		select {
 		case <-st.Ready():
-		default:
-			s.waitingForStore.Store(true)
-			s.Logger.Error("the shared store cannot be reached yet: guarded routes and the token endpoint answer 503 until it can",
-				zap.String("last_error", st.Health().LastError))
+		case <-time.After(storeReachGrace):
+			close(s.storeUnreachable)
+			s.Logger.Error("the shared store cannot be reached: guarded routes and the token endpoint answer 503 until it can",
+				zap.String("store", s.StoreDescription), zap.String("last_error", st.Health().LastError))
 			go s.openWhenReady(ctx, st)
 			return nil
 		}
@@ -235,6 +241,11 @@ func (s *Server) load(ctx context.Context) error {
 	close(s.opened)
 	return nil
 }
+
+// storeReachGrace is how long Open waits for a shared store's first list
+// before it reports, at level error, that it cannot reach the store and
+// lets the start go on without it.
+const storeReachGrace = 2 * time.Second
 
 // openWhenReady finishes Open once the shared store is ready.
 func (s *Server) openWhenReady(ctx context.Context, st storage.Shared) {
@@ -281,12 +292,11 @@ func (s *Server) AwaitOpen(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if s.waitingForStore.Load() {
-		return ErrStoreStarting
-	}
 	select {
 	case <-s.opened:
 		return nil
+	case <-s.storeUnreachable:
+		return ErrStoreStarting
 	case <-s.done:
 		return ErrNotOpen
 	case <-ctx.Done():

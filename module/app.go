@@ -181,7 +181,7 @@ func (a *App) serverOptions() authserver.Options {
 func (a *App) provisionServer() error {
 	cfg := authserver.Config{
 		Options: a.serverOptions(), ClientAddr: clientAddr, Logger: a.logger,
-		MaxStale: a.storage.StaleLimit(), StoreBackend: a.storage.Name(),
+		MaxStale: a.storage.StaleLimit(), StoreBackend: a.storage.Name(), StoreDescription: a.storage.Describe(),
 	}
 	cfg.Keys = &authserver.StoredKeys{Alg: cfg.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
 	var err error

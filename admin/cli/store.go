@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -113,7 +115,7 @@ func (m *migration) run(ctx context.Context, out io.Writer) error {
 
 // destinationJSON returns the scopegate app's storage JSON from the config.
 func (m *migration) destinationJSON() (json.RawMessage, error) {
-	cfg, _, _, err := caddycmd.LoadConfig(m.config, m.adapter)
+	cfg, err := loadConfig(m.config, m.adapter)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", m.config, err)
 	}
@@ -131,6 +133,30 @@ func (m *migration) destinationJSON() (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s configures no scopegate app", m.config)
 	}
 	return doc.Apps.Scopegate.Storage, nil
+}
+
+// loadConfig reads a config file as Caddy's own commands do (a file named
+// Caddyfile*, or *.caddyfile, is a Caddyfile unless --adapter says
+// otherwise; anything else is JSON), without their log lines: this
+// command's output is its report, or one line of error.
+func loadConfig(path, adapterName string) ([]byte, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(path)
+	if adapterName == "" && (strings.HasPrefix(base, "Caddyfile") || filepath.Ext(base) == ".caddyfile") {
+		adapterName = "caddyfile"
+	}
+	if adapterName == "" {
+		return body, nil
+	}
+	adapter := caddyconfig.GetAdapter(adapterName)
+	if adapter == nil {
+		return nil, fmt.Errorf("no config adapter named %q", adapterName)
+	}
+	cfg, _, err := adapter.Adapt(body, map[string]any{"filename": path})
+	return cfg, err
 }
 
 // sameFile reports whether two paths name one existing file.

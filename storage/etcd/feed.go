@@ -91,7 +91,8 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 		clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
 	tick := time.NewTicker(f.heartbeat)
 	defer tick.Stop()
-	silent := 0 // heartbeats since etcd last sent anything
+	silent := 0   // heartbeats since etcd last sent anything
+	seen := after // the latest revision delivered
 	for {
 		select {
 		case <-ctx.Done():
@@ -110,7 +111,11 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			// deadline keeps.)
 			reqCtx, cancel := context.WithTimeout(ctx, f.heartbeat)
 			_ = cli.RequestProgress(reqCtx)
+			err := sameHistory(reqCtx, cli, f.s.prefix+"meta/schema", hist, seen)
 			cancel()
+			if err != nil {
+				return err
+			}
 		case resp, ok := <-ch:
 			if !ok {
 				return errors.New("etcd closed the watch")
@@ -141,6 +146,10 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			}
 			if err := deliver(b); err != nil {
 				return err
+			}
+			seen = max(seen, b.Revision)
+			if n := len(b.Events); n > 0 {
+				seen = max(seen, b.Events[n-1].ModRevision)
 			}
 		}
 	}
@@ -193,4 +202,26 @@ func toKV(kv *mvccpb.KeyValue) replica.KV {
 		CreateRevision: kv.CreateRevision,
 		ModRevision:    kv.ModRevision,
 	}
+}
+
+// sameHistory asks etcd, with a linearizable read of one small key, which
+// cluster it is and where its history stands, and fails with
+// replica.ErrReset when it is another cluster than the replica was listed
+// from, or when its revision is below one already delivered (the cluster
+// was restored from an older backup, or wiped and rebuilt). The watch
+// alone does not tell: the client resumes it quietly on the new cluster at
+// a revision that cluster has not reached, and nothing ever arrives. A
+// failed read proves nothing; the watch's silence covers that.
+func sameHistory(ctx context.Context, cli *clientv3.Client, key, hist string, seen int64) error {
+	resp, err := cli.Get(ctx, key, clientv3.WithCountOnly())
+	if err != nil {
+		return nil
+	}
+	if got := history(resp.Header); got != hist {
+		return fmt.Errorf("etcd answers as cluster %s, the replica was listed from cluster %s: %w", got, hist, replica.ErrReset)
+	}
+	if resp.Header.Revision < seen {
+		return fmt.Errorf("etcd's revision is %d, below revision %d already applied: %w", resp.Header.Revision, seen, replica.ErrReset)
+	}
+	return nil
 }
