@@ -20,7 +20,6 @@ import (
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage/caddystore"
-	"github.com/scopegate/scopegate/token"
 )
 
 func init() {
@@ -262,8 +261,7 @@ func (a *App) Start() error {
 		return err
 	}
 	fields := []zap.Field{zap.String("issuer", a.Issuer), zap.String("storage", a.storage.Describe())}
-	// A shared store not reached yet: the keys load once it is (Open).
-	if ks := a.openKeySet(); ks != nil {
+	if ks := a.server.KeySet(); ks != nil {
 		if alg := ks.SigningAlgorithm(); alg != a.server.SigningAlg {
 			a.logger.Warn("the active signing key uses another algorithm than signing_alg; it changes at the next rotation",
 				zap.String("active", alg), zap.String("signing_alg", a.server.SigningAlg))
@@ -290,20 +288,9 @@ func (a *App) maintain() {
 	}
 }
 
-// maintainOnce runs one round of upkeep, once the server is open.
+// maintainOnce runs one round of upkeep.
 func (a *App) maintainOnce() {
-	if a.openKeySet() != nil {
-		a.server.Maintain(a.ctx, a.server.RotationPeriod())
-	}
-}
-
-// openKeySet returns the signing keys, or nil while the server waits for a
-// shared store: until it opens, the keys are not loaded.
-func (a *App) openKeySet() *token.KeySet {
-	if a.server.AwaitOpen(a.ctx) != nil {
-		return nil
-	}
-	return a.server.KeySet()
+	a.server.Maintain(a.ctx, a.server.RotationPeriod())
 }
 
 // Stop flushes the usage counters, so a clean stop or reload loses none.
