@@ -77,9 +77,6 @@ func TestClusterHarnessEtcd(t *testing.T) {
 	if leader == old {
 		t.Fatalf("member %d was killed and still leads", old)
 	}
-	if elected > time.Second {
-		t.Errorf("a new leader took %v", elected)
-	}
 	if got := len(c.Endpoints()); got != 2 {
 		t.Fatalf("%d members running after one of three was killed", got)
 	}
