@@ -186,6 +186,13 @@ type Store struct {
 	// other; the compare on each key still guards against any other.
 	usageMu sync.Mutex
 
+	// countLock, a mutex that a waiter can give up on, keeps this
+	// gateway's creates and deletes, which all compare the client count,
+	// from racing each other (countCAS); lastCount is the count the
+	// latest of them wrote, guarded by countLock.
+	countLock chan struct{}
+	lastCount *replica.KV
+
 	closeMu sync.RWMutex
 	closed  bool
 
@@ -223,6 +230,7 @@ func New(opts Options) (*Store, error) {
 		writeTimeout: opts.WriteTimeout,
 		now:          opts.Now,
 		refused:      make(chan struct{}),
+		countLock:    make(chan struct{}, 1),
 	}
 	if s.minRevTTL <= 0 {
 		s.minRevTTL = defaultMinRevTTL

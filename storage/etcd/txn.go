@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/storage/replica"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -102,32 +103,45 @@ func (e *notAppliedError) Error() string {
 
 func (e *notAppliedError) Unwrap() error { return e.err }
 
+// errContended: a write lost every attempt to concurrent writes. Others
+// committed meanwhile, so it is transient: storage.ErrUnavailable.
+var errContended = fmt.Errorf("%w: gave up after %d attempts lost to concurrent writes", storage.ErrUnavailable, maxAttempts)
+
 // writeCAS is cas as one write: bounded, and its errors mapped (Store.write).
 func (s *Store) writeCAS(ctx context.Context, attempt func(v *view) (plan, error)) error {
 	return s.write(ctx, func(ctx context.Context) error { return s.cas(ctx, attempt) })
 }
 
-// cas runs attempt until its transaction commits, then waits until the
-// replica has applied it. attempt returns a plan, or an error that refuses
-// the write: a refusal decided on values that the replica alone gave is
-// checked against values read from etcd first, so that a replica a moment
-// behind never refuses what etcd would allow. A plan with no ops means
-// there is nothing to write.
+// cas runs attempt until its transaction commits (commit), then waits until
+// the replica has applied it.
 func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) error {
-	v := &view{s: s}
+	resp, _, err := s.commit(ctx, &view{s: s}, attempt)
+	if err != nil || resp == nil {
+		return err
+	}
+	return s.waitApplied(ctx, resp)
+}
+
+// commit runs attempt until its transaction commits, and returns the
+// transaction's answer and the plan that committed; a nil answer when the
+// plan had nothing to write. attempt returns a plan, or an error that
+// refuses the write: a refusal decided on values that the replica alone
+// gave is checked against values read from etcd first, so that a replica a
+// moment behind never refuses what etcd would allow.
+func (s *Store) commit(ctx context.Context, v *view, attempt func(v *view) (plan, error)) (*clientv3.TxnResponse, plan, error) {
 	for range maxAttempts {
 		p, err := attempt(v)
 		if err != nil {
 			if !errors.Is(err, errNeedFresh) && v.isFresh(p.keys...) {
-				return err
+				return nil, p, err
 			}
 			if err := s.read(ctx, v, p.keys); err != nil {
-				return err
+				return nil, p, err
 			}
 			continue
 		}
 		if len(p.ops) == 0 {
-			return nil
+			return nil, p, nil
 		}
 		gets := make([]clientv3.Op, len(p.keys))
 		for i, k := range p.keys {
@@ -135,18 +149,75 @@ func (s *Store) cas(ctx context.Context, attempt func(v *view) (plan, error)) er
 		}
 		resp, err := s.cli.Load().Txn(ctx).If(p.cmps...).Then(p.ops...).Else(gets...).Commit()
 		if err != nil {
-			return err
+			return nil, p, err
 		}
 		if !resp.Succeeded {
 			v.learn(p.keys, resp.Responses)
 			continue
 		}
-		if err := s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision); err != nil {
-			return &notAppliedError{revision: resp.Header.Revision, err: err}
-		}
-		return nil
+		return resp, p, nil
 	}
-	return fmt.Errorf("gave up after %d attempts lost to concurrent writes", maxAttempts)
+	return nil, plan{}, errContended
+}
+
+// waitApplied waits until the replica has applied a committed transaction.
+func (s *Store) waitApplied(ctx context.Context, resp *clientv3.TxnResponse) error {
+	if err := s.replica.WaitFor(ctx, history(resp.Header), resp.Header.Revision); err != nil {
+		return &notAppliedError{revision: resp.Header.Revision, err: err}
+	}
+	return nil
+}
+
+// countCAS is writeCAS for the writes that compare the client count key
+// (creates and deletes). Every one of them compares that one key, so
+// concurrent ones would mostly lose to each other; this gateway's own run
+// one at a time (countLock), and the compare still guards against other
+// gateways. The lock is held while committing, not while the replica
+// catches up: a watch held back must not stall every create behind it.
+// The next write starts from the count this one wrote, which the replica
+// may not have applied yet.
+func (s *Store) countCAS(ctx context.Context, attempt func(v *view) (plan, error)) error {
+	return s.write(ctx, func(ctx context.Context) error {
+		resp, err := s.commitCounted(ctx, attempt)
+		if err != nil || resp == nil {
+			return err
+		}
+		return s.waitApplied(ctx, resp)
+	})
+}
+
+func (s *Store) commitCounted(ctx context.Context, attempt func(v *view) (plan, error)) (*clientv3.TxnResponse, error) {
+	select {
+	case s.countLock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for this gateway's other creates and deletes: %w", ctx.Err())
+	}
+	defer func() { <-s.countLock }()
+	countKey := s.countKey()
+	v := &view{s: s}
+	// A count this gateway wrote, newer than the replica's, is as good as
+	// one read from etcd: a compare on it fails if another gateway wrote
+	// since, and a refusal reads every key afresh anyway.
+	if last := s.lastCount; last != nil && last.ModRevision > v.get(countKey).modRevision() {
+		v.fresh = map[string]*replica.KV{countKey: last}
+	}
+	resp, p, err := s.commit(ctx, v, attempt)
+	if resp != nil {
+		s.lastCount = written(p, countKey, resp.Header.Revision)
+	}
+	return resp, err
+}
+
+// written is the value that a committed plan put under key, at revision;
+// nil when it put none. Its CreateRevision is left unknown (0): nothing
+// compares the count key's.
+func written(p plan, key string, revision int64) *replica.KV {
+	for _, op := range p.ops {
+		if op.IsPut() && string(op.KeyBytes()) == key {
+			return &replica.KV{Key: key, Value: op.ValueBytes(), ModRevision: revision}
+		}
+	}
+	return nil
 }
 
 // read reads keys from etcd in one transaction into v.
