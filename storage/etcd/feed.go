@@ -87,7 +87,14 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 	// instead of going quietly stale.
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	ch := cli.Watch(ctx, f.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(after+1),
+	// The watch starts at after, not after+1, though the replica has
+	// everything up to after: etcd answers a progress request only once
+	// every watch on the stream has reached its start revision
+	// (watchableStore.progressIfSync), and a watch from after+1 on a
+	// registry where nothing was written since the list (a quiet one after
+	// an etcd restart) would never hear one, go silent, and be ended every
+	// silentHeartbeats. Events at after, which the list holds, are dropped.
+	ch := cli.Watch(ctx, f.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(max(after, 1)),
 		clientv3.WithCreatedNotify(), clientv3.WithProgressNotify())
 	tick := time.NewTicker(f.heartbeat)
 	defer tick.Stop()
@@ -111,10 +118,24 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			// deadline keeps.)
 			reqCtx, cancel := context.WithTimeout(ctx, f.heartbeat)
 			_ = cli.RequestProgress(reqCtx)
-			err := sameHistory(reqCtx, cli, f.s.prefix+"meta/schema", hist, seen)
+			rev, err := sameHistory(reqCtx, cli, f.s.prefix+"meta/schema", hist, seen)
 			cancel()
 			if err != nil {
 				return err
+			}
+			// etcd's client resumes a broken watch by itself, from the
+			// revision after its last progress report: on a registry where
+			// nothing was written since (after an etcd restart), etcd does
+			// not answer that watch's progress requests until something
+			// is. Meanwhile a linearizable read at the very revision the
+			// replica holds proves it complete, whatever the watch's
+			// state: that is progress. Once anything is written the
+			// revision moves past seen, and only the watch can answer.
+			if rev == seen {
+				silent = 0
+				if err := deliver(replica.Batch{Revision: rev}); err != nil {
+					return err
+				}
 			}
 		case resp, ok := <-ch:
 			if !ok {
@@ -122,7 +143,7 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			}
 			silent = 0
 			if resp.CompactRevision != 0 {
-				return fmt.Errorf("watch from revision %d, compacted up to %d: %w", after+1, resp.CompactRevision, replica.ErrCompacted)
+				return fmt.Errorf("watch from revision %d, compacted up to %d: %w", max(after, 1), resp.CompactRevision, replica.ErrCompacted)
 			}
 			if err := resp.Err(); err != nil {
 				if errors.Is(err, rpctypes.ErrCompacted) {
@@ -133,9 +154,12 @@ func (f *feed) Watch(ctx context.Context, hist string, after int64, deliver func
 			if got := history(resp.Header); got != hist {
 				return fmt.Errorf("watch answered by cluster %s, the replica was listed from cluster %s: %w", got, hist, replica.ErrReset)
 			}
-			b := replica.Batch{Events: make([]replica.Event, len(resp.Events))}
-			for i, ev := range resp.Events {
-				b.Events[i] = replica.Event{KV: toKV(ev.Kv), Deleted: ev.Type == mvccpb.DELETE}
+			b := replica.Batch{Events: make([]replica.Event, 0, len(resp.Events))}
+			for _, ev := range resp.Events {
+				if ev.Kv.ModRevision <= after {
+					continue // in the list already
+				}
+				b.Events = append(b.Events, replica.Event{KV: toKV(ev.Kv), Deleted: ev.Type == mvccpb.DELETE})
 			}
 			// A progress report says every change up to its revision was
 			// sent. The revision of a response with events need not (a
@@ -205,23 +229,24 @@ func toKV(kv *mvccpb.KeyValue) replica.KV {
 }
 
 // sameHistory asks etcd, with a linearizable read of one small key, which
-// cluster it is and where its history stands, and fails with
-// replica.ErrReset when it is another cluster than the replica was listed
-// from, or when its revision is below one already delivered (the cluster
-// was restored from an older backup, or wiped and rebuilt). The watch
-// alone does not tell: the client resumes it quietly on the new cluster at
-// a revision that cluster has not reached, and nothing ever arrives. A
-// failed read proves nothing; the watch's silence covers that.
-func sameHistory(ctx context.Context, cli *clientv3.Client, key, hist string, seen int64) error {
+// cluster it is and where its history stands, and returns that revision. It
+// fails with replica.ErrReset when it is another cluster than the replica
+// was listed from, or when its revision is below one already delivered (the
+// cluster was restored from an older backup, or wiped and rebuilt). The
+// watch alone does not tell: the client resumes it quietly on the new
+// cluster at a revision that cluster has not reached, and nothing ever
+// arrives. A failed read proves nothing (revision 0); the watch's silence
+// covers that.
+func sameHistory(ctx context.Context, cli *clientv3.Client, key, hist string, seen int64) (int64, error) {
 	resp, err := cli.Get(ctx, key, clientv3.WithCountOnly())
 	if err != nil {
-		return nil
+		return 0, nil
 	}
 	if got := history(resp.Header); got != hist {
-		return fmt.Errorf("etcd answers as cluster %s, the replica was listed from cluster %s: %w", got, hist, replica.ErrReset)
+		return 0, fmt.Errorf("etcd answers as cluster %s, the replica was listed from cluster %s: %w", got, hist, replica.ErrReset)
 	}
 	if resp.Header.Revision < seen {
-		return fmt.Errorf("etcd's revision is %d, below revision %d already applied: %w", resp.Header.Revision, seen, replica.ErrReset)
+		return 0, fmt.Errorf("etcd's revision is %d, below revision %d already applied: %w", resp.Header.Revision, seen, replica.ErrReset)
 	}
-	return nil
+	return resp.Header.Revision, nil
 }

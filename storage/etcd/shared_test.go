@@ -618,3 +618,42 @@ func TestCachedLoadRacingChangeIsNotCached(t *testing.T) {
 		t.Fatalf("GetClient after the change = %+v, %v; the racing load's old record was cached", c, err)
 	}
 }
+
+// After its etcd member restarts, a gateway on a quiet registry (no write
+// after the restart) follows again and stays healthy: its new watch is
+// answered every heartbeat, so it neither lists again nor turns degraded.
+func TestQuietRegistryAfterEtcdRestart(t *testing.T) {
+	m := startCluster(t, 1)[0]
+	const heartbeat = 50 * time.Millisecond
+	s := openStore(t, testPrefix(t), "gw-a", func(o *Options) {
+		o.Endpoints = []string{m.endpoint()}
+		o.Heartbeat = heartbeat
+	})
+	ctx := t.Context()
+	if err := s.CreateClient(ctx, client("client-a", "A"), 0); err != nil {
+		t.Fatal(err)
+	}
+	lists := s.Health().Lists
+	m.stop()
+	m.start(t)
+	m.waitReady(t)
+	eventually(t, 15*time.Second, "the gateway lists again and is healthy", func() bool {
+		h := s.Health()
+		return h.Lists > lists && !h.Degraded
+	})
+	// A bounded observation window of two silences that would end a
+	// watch (12 heartbeats): with nothing written, the watch is answered,
+	// and the replica neither lists again nor turns degraded.
+	lists = s.Health().Lists
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for i := range 2 * (silentHeartbeats + 1) {
+		<-tick.C
+		if h := s.Health(); h.Lists != lists || h.Degraded {
+			t.Fatalf("%v after recovering, with nothing written: health %+v, want %d lists and not degraded", time.Duration(i+1)*heartbeat, h, lists)
+		}
+	}
+	if _, err := s.GetClient(ctx, "client-a"); err != nil {
+		t.Fatalf("GetClient after the restart: %v", err)
+	}
+}

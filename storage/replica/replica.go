@@ -330,12 +330,15 @@ func (r *Replica) swap(snap Snapshot, reason error) {
 	r.lists++
 	r.lastReset = reason
 	r.touch()
-	if r.lists == 1 {
-		close(r.ready)
-	}
+	first := r.lists == 1
 	r.broadcastLocked()
 	r.mu.Unlock()
 	r.notify(Change{Reset: true, Revision: snap.Revision})
+	// Ready after the first Reset is queued: a subscriber that joins once
+	// Ready never hears the list it already reads from.
+	if first {
+		close(r.ready)
+	}
 }
 
 // entry decodes kv.
