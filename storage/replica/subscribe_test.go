@@ -123,11 +123,24 @@ func TestResetReplacesQueuedChanges(t *testing.T) {
 		})
 		record(c)
 	})()
+	// A second subscriber, joined later, hears the reset only once it is
+	// queued for the first one too: notify queues in the order of joining.
+	heardReset := make(chan struct{})
+	var resetOnce sync.Once
+	defer r.Subscribe(func(c Change) {
+		if c.Reset {
+			resetOnce.Do(func() { close(heardReset) })
+		}
+	})()
 	f.batches <- Batch{Events: []Event{{KV: kv("p/a", "a", 6)}}}
 	<-blocked
 	f.batches <- Batch{Events: []Event{{KV: kv("p/b", "b", 7)}}}
 	f.endWatch <- errors.New("closed")
-	waitUntil(t, "the list", func() bool { return r.Status().Lists == 2 })
+	select {
+	case <-heardReset:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reset was queued within 10 s of the watch ending")
+	}
 	close(block)
 	if got, want := log.wait(t, 2), "?p/a@6 reset@5"; got != want {
 		t.Fatalf("heard %q, want %q", got, want)
