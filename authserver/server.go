@@ -200,7 +200,6 @@ func New(cfg Config, done <-chan struct{}) (*Server, error) {
 	if s.verified, err = token.NewVerifiedCache(cfg.VerifiedTokenCacheSize); err != nil {
 		return nil, fmt.Errorf("verified token cache: %w", err)
 	}
-	cfg.Metrics.store.server.Store(s)
 	return s, nil
 }
 
@@ -209,16 +208,22 @@ func New(cfg Config, done <-chan struct{}) (*Server, error) {
 //
 // A shared store that cannot be reached does not stop the start: after
 // storeReachGrace, Open says so in the log, returns, and finishes in the
-// background once the store is ready, retrying until ctx ends. Meanwhile every request is
-// answered 503 (ErrStoreStarting), so no route is served unguarded.
+// background once the store is ready, retrying until ctx ends. Meanwhile
+// every request is answered 503 (ErrStoreStarting), so no route is served
+// unguarded.
 func (s *Server) Open(ctx context.Context, shared Shared) error {
 	s.Shared = shared
 	s.state.Store(shared.State)
+	// The store metrics report the server that opened last: a config that
+	// is only validated, or fails to start, never takes them over.
+	s.Metrics.store.server.Store(s)
 	if st := shared.SharedStore(); st != nil {
 		// A first list under way is worth a short wait: the gateway then
 		// starts serving at once rather than answering 503 for a moment.
 		select {
 		case <-st.Ready():
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-time.After(storeReachGrace):
 			close(s.storeUnreachable)
 			s.Logger.Error("the shared store cannot be reached: guarded routes and the token endpoint answer 503 until it can",
