@@ -1,8 +1,10 @@
 package caddystore
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -183,9 +185,20 @@ func (t *EtcdTLS) config() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// PoolKey names the registry and this gateway's place in it.
+// PoolKey names the registry, this gateway's place in it and everything
+// the connection is made with, so that a reload that changes the password,
+// the TLS files or the sealing key opens a new connection rather than
+// keeping the old one. The secrets enter only through a hash.
 func (e *Etcd) PoolKey() string {
-	return "etcd:" + strings.Join(e.Endpoints, ",") + "|" + e.Prefix + "|" + e.GatewayID
+	h := sha256.New()
+	for _, part := range []string{e.Username, e.Password, e.SealingKeyFile, e.SealingKeyEnv, e.sealer.Fingerprint(), time.Duration(e.DialTimeout).String()} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	if e.TLS != nil {
+		fmt.Fprintf(h, "%q", *e.TLS)
+	}
+	return "etcd:" + strings.Join(e.Endpoints, ",") + "|" + e.Prefix + "|" + e.GatewayID + "|" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Open makes the etcd store; it lists the registry in the background.
