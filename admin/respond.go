@@ -79,7 +79,7 @@ func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable,
-			"the registry's store cannot be reached or has no leader just now; nothing was changed unless a later read shows it; retry")
+			"the registry's store cannot be reached or has no leader just now; the change may or may not have been made: read it back, then retry")
 		return
 	}
 	h.log.Error("admin API request failed",
