@@ -41,6 +41,9 @@ type failingStore struct {
 	storage.Store
 	failing atomic.Bool
 	refused atomic.Int64
+	// cause is what the writes fail with; nil means errDiskFull. Set it
+	// before failing.
+	cause error
 }
 
 func (s *failingStore) fault() error {
@@ -48,6 +51,9 @@ func (s *failingStore) fault() error {
 		return nil
 	}
 	s.refused.Add(1)
+	if s.cause != nil {
+		return s.cause
+	}
 	return errDiskFull
 }
 
@@ -458,4 +464,39 @@ func TestFailingStore(t *testing.T) {
 			t.Fatalf("the cache serves the record from before the write: %s", got.body)
 		}
 	})
+}
+
+// TestStoreUnavailable: a store that cannot take writes for now (a shared
+// store without a leader) gets every admin write answered 503
+// temporarily_unavailable with Retry-After, not 500, so that callers retry;
+// guarded requests and tokens, which only read, keep being served.
+func TestStoreUnavailable(t *testing.T) {
+	f := newFailStoreFixture(t)
+	ans := f.adminDo(http.MethodPost, "/clients", `{"client_name":"app","scope":"orders:read"}`)
+	var c struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(ans.body), &c); err != nil || ans.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", ans.status, ans.body)
+	}
+	f.store.cause = fmt.Errorf("etcd: no leader: %w", storage.ErrUnavailable)
+	f.store.failing.Store(true)
+	for _, w := range []struct{ method, path, body string }{
+		{http.MethodPost, "/clients", `{"client_name":"new","scope":"orders:read"}`},
+		{http.MethodPatch, "/clients/" + c.ClientID, `{"scope":"orders:write"}`},
+		{http.MethodPost, "/clients/" + c.ClientID + "/disable", ""},
+		{http.MethodDelete, "/clients/" + c.ClientID, ""},
+		{http.MethodPost, "/keys/rotate", ""},
+	} {
+		ans := f.adminDo(w.method, w.path, w.body)
+		if ans.status != http.StatusServiceUnavailable || ans.errorCode() != "temporarily_unavailable" || ans.header.Get("Retry-After") != "1" {
+			t.Errorf("%s %s: got %d %s (Retry-After %q), want 503 temporarily_unavailable with Retry-After: 1",
+				w.method, w.path, ans.status, ans.body, ans.header.Get("Retry-After"))
+		}
+	}
+	tok := f.token(c.ClientID, c.ClientSecret)
+	if status, reached := f.guarded(tok); status != http.StatusOK || !reached {
+		t.Fatalf("a guarded request while writes are refused: %d, upstream reached %v", status, reached)
+	}
 }
