@@ -299,8 +299,8 @@ func TestOpenEmptyFileStartsAStore(t *testing.T) {
 		t.Fatalf("Open of an empty file: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+		t.Fatalf("schema version = %d, %v; want 3", v, err)
 	}
 }
 
@@ -310,9 +310,10 @@ func TestSchemaVersion(t *testing.T) {
 		version string
 		wantErr string // a substring; empty: Open succeeds
 	}{
-		{"current", "2", ""},
-		{"older, migrated", "1", ""},
-		{"newer", "3", "has schema version 3, and this build reads up to version 2"},
+		{"current", "3", ""},
+		{"older, migrated", "2", ""},
+		{"oldest, migrated", "1", ""},
+		{"newer", "4", "has schema version 4, and this build reads up to version 3"},
 		{"much newer", "4000000000", "has schema version 4000000000"},
 		{"zero", "0", `is corrupt or unreadable: unreadable schema version "0"`},
 		{"not a number", "one", `is corrupt or unreadable: unreadable schema version "one"`},
@@ -325,8 +326,8 @@ func TestSchemaVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-				t.Fatalf("new store's schema version = %d, %v; want 2", v, err)
+			if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+				t.Fatalf("new store's schema version = %d, %v; want 3", v, err)
 			}
 			if err := storage.SetSchemaVersion(b, tt.version); err != nil {
 				t.Fatal(err)
@@ -338,8 +339,8 @@ func TestSchemaVersion(t *testing.T) {
 					t.Fatalf("Open: %v", err)
 				}
 				defer b.Close()
-				if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-					t.Fatalf("schema version after Open = %d, %v; want 2", v, err)
+				if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+					t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
 				}
 				return
 			}
