@@ -404,8 +404,8 @@ func (b *Bolt) Close() error {
 const maxCheckErrors = 10
 
 // Check verifies the whole file: bbolt's page-level consistency check, then
-// the store's own invariants (the client count and the name index agree with
-// the clients). It reads every page, so it takes time proportional to the
+// the store's own invariants (the client and user counts and the name and
+// username indexes agree with the clients and users). It reads every page, so it takes time proportional to the
 // file; tests and operators call it, the request path never does.
 func (b *Bolt) Check() error {
 	var problems []error
@@ -424,7 +424,10 @@ func (b *Bolt) Check() error {
 			// The pages are damaged: walking the buckets could fault.
 			return nil
 		}
-		return checkIndexes(tx, note)
+		if err := checkIndexes(tx, note); err != nil {
+			return err
+		}
+		return checkUserIndexes(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)

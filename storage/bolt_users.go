@@ -449,3 +449,63 @@ func (b *Bolt) DeleteRole(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// checkUserIndexes reports every disagreement between the users bucket and
+// the user count and username index derived from it, and any user or role
+// record that does not decode.
+func checkUserIndexes(tx *bolt.Tx, note func(error)) error {
+	users := tx.Bucket(bucketUsers)
+	names := tx.Bucket(bucketUsernames)
+	roles := tx.Bucket(bucketRoles)
+	meta := tx.Bucket(bucketMeta)
+	if users == nil || names == nil || roles == nil || meta == nil {
+		note(errors.New("a user bucket is missing"))
+		return nil
+	}
+	var n uint64
+	err := users.ForEach(func(id, v []byte) error {
+		n++
+		u, err := UnmarshalUser(v)
+		if err != nil {
+			note(fmt.Errorf("user %s: %w", quoteClipped(id), err))
+			return nil
+		}
+		if u.ID != string(id) {
+			note(fmt.Errorf("user %s is stored with id %s", quoteClipped(id), quoteClipped([]byte(u.ID))))
+		}
+		if got := names.Get([]byte(nameKey(u.Username))); string(got) != string(id) {
+			note(fmt.Errorf("user %s: its username %s is indexed to %s", quoteClipped(id), quoteClipped([]byte(u.Username)), quoteClipped(got)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = names.ForEach(func(k, id []byte) error {
+		if users.Get(id) == nil {
+			note(fmt.Errorf("username index entry %s points at missing user %s", quoteClipped(k), quoteClipped(id)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = roles.ForEach(func(name, v []byte) error {
+		if r, err := UnmarshalRole(v); err != nil {
+			note(fmt.Errorf("role %s: %w", quoteClipped(name), err))
+		} else if r.Name != string(name) {
+			note(fmt.Errorf("role %s is stored with name %s", quoteClipped(name), quoteClipped([]byte(r.Name))))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	count, err := readUserCount(meta)
+	if err != nil {
+		note(err)
+	} else if count != n {
+		note(fmt.Errorf("user count is %d, but %d users are stored", count, n))
+	}
+	return nil
+}
