@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Usage", testUsage},
 		{"RecordsAreCopied", testRecordsAreCopied},
 		{"Users", testUsers},
+		{"MaxUsersConcurrent", testMaxUsersConcurrent},
 		{"UserList", testUserList},
 		{"UserUpdate", testUserUpdate},
 		{"UserUpdateConcurrent", testUserUpdateConcurrent},

@@ -357,3 +357,36 @@ func testRoles(t *testing.T, s storage.Store) {
 		t.Fatalf("DeleteRole again: error = %v, want ErrNotFound", err)
 	}
 }
+
+// testMaxUsersConcurrent: concurrent creates never pass the user limit.
+func testMaxUsersConcurrent(t *testing.T, s storage.Store) {
+	const (
+		creators = 32
+		maxUsers = 10
+	)
+	errs := make([]error, creators)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range creators {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.CreateUser(t.Context(), minimalUser(fmt.Sprintf("user-%02d", i), fmt.Sprintf("User %02d", i)), maxUsers)
+		})
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, storage.ErrLimitExceeded):
+		default:
+			t.Errorf("creator %d: error = %v, want nil or ErrLimitExceeded", i, err)
+		}
+	}
+	if created != maxUsers {
+		t.Fatalf("%d creates succeeded, want exactly %d", created, maxUsers)
+	}
+	wantUserCount(t, s, maxUsers)
+}
