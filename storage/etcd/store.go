@@ -197,11 +197,11 @@ type Store struct {
 	usageMu sync.Mutex
 
 	// countLock, a mutex that a waiter can give up on, keeps this
-	// gateway's creates and deletes, which all compare the client count,
-	// from racing each other (countCAS); lastCount is the count the
-	// latest of them wrote, guarded by countLock.
+	// gateway's own counted writes (client and user creates and deletes)
+	// from racing each other (countCAS); lastCount holds, per count key,
+	// the count the latest of them wrote, guarded by countLock.
 	countLock chan struct{}
-	lastCount *replica.KV
+	lastCount map[string]*replica.KV
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -241,6 +241,7 @@ func New(opts Options) (*Store, error) {
 		now:          opts.Now,
 		refused:      make(chan struct{}),
 		countLock:    make(chan struct{}, 1),
+		lastCount:    make(map[string]*replica.KV),
 	}
 	if s.minRevTTL <= 0 {
 		s.minRevTTL = defaultMinRevTTL

@@ -103,7 +103,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User, maxUsers int) er
 		return fmt.Errorf("storage: create user %q: encode: %w", u.ID, err)
 	}
 	idKey, nameKey, countKey := s.userKey(u.ID), s.usernameKey(u.Username), s.userCountKey()
-	err = s.writeCAS(ctx, func(v *view) (plan, error) {
+	err = s.countCAS(ctx, countKey, func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, nameKey, countKey}}
 		if v.get(idKey).ok {
 			return p, fmt.Errorf("user id: %w", storage.ErrAlreadyExists)
@@ -323,7 +323,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		return fmt.Errorf("storage: delete user: %w", err)
 	}
 	idKey, countKey := s.userKey(id), s.userCountKey()
-	err := s.writeCAS(ctx, func(v *view) (plan, error) {
+	err := s.countCAS(ctx, countKey, func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
 		cur := v.get(idKey)
 		if !cur.ok {
