@@ -25,7 +25,10 @@ import (
 // moving a store from 1 to 2 only records the new version (which keeps a
 // version 1 build from opening a store it could not read); a client's record
 // takes the new form when it is next written.
-const schemaVersion = 2
+//
+// Version 3 adds the users, usernames and roles buckets and the user count;
+// moving a store from 1 or 2 to 3 creates them empty.
+const schemaVersion = 3
 
 // defaultTimeout is how long Open waits for the file lock when
 // BoltOptions.Timeout is zero.
@@ -42,11 +45,23 @@ var (
 
 	allBuckets = [][]byte{bucketClients, bucketClientNames, bucketSigningKeys, bucketRevocations, bucketUsage, bucketMeta}
 
+	// Buckets of version 3. Organizations, when they come, get a bucket
+	// of their own (org ID → record) and a username index per organization
+	// (a nested bucket under usernames, keyed by org ID): user IDs stay
+	// globally unique, so the users bucket keeps its flat ID keys.
+	bucketUsers     = []byte("users")     // user ID → MarshalUser's form
+	bucketUsernames = []byte("usernames") // nameKey(username) → user ID
+	bucketRoles     = []byte("roles")     // role name → MarshalRole's form
+
+	userBuckets = [][]byte{bucketUsers, bucketUsernames, bucketRoles}
+
 	// keySchemaVersion holds schemaVersion in decimal.
 	keySchemaVersion = []byte("schema_version")
 	// keyClientCount holds the number of clients as a big-endian uint64, so
 	// that counting and the max-clients check never walk the clients bucket.
 	keyClientCount = []byte("client_count")
+	// keyUserCount holds the number of users, as keyClientCount does.
+	keyUserCount = []byte("user_count")
 	// keySigningKeys holds the whole key set, replaced in one write.
 	keySigningKeys = []byte("keys")
 )
@@ -219,7 +234,10 @@ func initialize(db *bolt.DB, path string) (err error) {
 		if err := meta.Put(keySchemaVersion, []byte(strconv.Itoa(schemaVersion))); err != nil {
 			return err
 		}
-		return putCount(meta, 0)
+		if err := putCount(meta, 0); err != nil {
+			return err
+		}
+		return addUserBuckets(tx)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: lay out %s: %w", path, err)
@@ -232,14 +250,37 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 	if version >= schemaVersion {
 		return nil
 	}
-	// From 1 to 2 nothing is rewritten: see schemaVersion.
+	// From 1 to 2 nothing is rewritten: see schemaVersion. Version 3 only
+	// adds empty buckets.
 	err := db.Update(func(tx *bolt.Tx) error {
+		if version < 3 {
+			if err := addUserBuckets(tx); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(strconv.Itoa(schemaVersion)))
 	})
 	if err != nil {
 		return fmt.Errorf("storage: migrate %s from schema version %d to %d: %w", path, version, schemaVersion, err)
 	}
 	return nil
+}
+
+// addUserBuckets lays out what version 3 added: the user and role buckets
+// and a zero user count.
+func addUserBuckets(tx *bolt.Tx) error {
+	// IfNotExists: a store whose version was set back by hand (or by a
+	// test) may hold them already, and their records must stay.
+	for _, name := range userBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyUserCount) != nil {
+		return nil
+	}
+	return putUserCount(meta, 0)
 }
 
 // checkLayout verifies the schema version and the buckets of an existing
@@ -260,6 +301,17 @@ func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) (uint64, error) {
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
+		}
+	}
+	// An older store gets the user buckets from migrate.
+	if version >= 3 {
+		for _, name := range userBuckets {
+			if tx.Bucket(name) == nil {
+				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
+			}
+		}
+		if _, err := readUserCount(meta); err != nil {
+			return 0, corruptError(path, err)
 		}
 	}
 	if _, err := readCount(meta); err != nil {
@@ -352,8 +404,8 @@ func (b *Bolt) Close() error {
 const maxCheckErrors = 10
 
 // Check verifies the whole file: bbolt's page-level consistency check, then
-// the store's own invariants (the client count and the name index agree with
-// the clients). It reads every page, so it takes time proportional to the
+// the store's own invariants (the client and user counts and the name and
+// username indexes agree with the clients and users). It reads every page, so it takes time proportional to the
 // file; tests and operators call it, the request path never does.
 func (b *Bolt) Check() error {
 	var problems []error
@@ -372,7 +424,10 @@ func (b *Bolt) Check() error {
 			// The pages are damaged: walking the buckets could fault.
 			return nil
 		}
-		return checkIndexes(tx, note)
+		if err := checkIndexes(tx, note); err != nil {
+			return err
+		}
+		return checkUserIndexes(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)
@@ -461,6 +516,20 @@ func readCount(meta *bolt.Bucket) (uint64, error) {
 // putCount stores the client count.
 func putCount(meta *bolt.Bucket, n uint64) error {
 	return meta.Put(keyClientCount, binary.BigEndian.AppendUint64(nil, n))
+}
+
+// readUserCount returns the stored user count.
+func readUserCount(meta *bolt.Bucket) (uint64, error) {
+	raw := meta.Get(keyUserCount)
+	if len(raw) != 8 {
+		return 0, fmt.Errorf("user count has %d bytes, want 8", len(raw))
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// putUserCount stores the user count.
+func putUserCount(meta *bolt.Bucket, n uint64) error {
+	return meta.Put(keyUserCount, binary.BigEndian.AppendUint64(nil, n))
 }
 
 var _ Store = (*Bolt)(nil)

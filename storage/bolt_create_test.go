@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/storage"
+	bolt "go.etcd.io/bbolt"
 )
 
 // refuseWrites makes path refuse new entries (a directory) or writing (a
@@ -99,4 +100,28 @@ func TestOpenReportsWhatCannotBeCreated(t *testing.T) {
 			t.Errorf("error = %q, want it to start with %q", err, want)
 		}
 	})
+}
+
+// Check finds a username index that disagrees with the users.
+func TestCheckFindsUserIndexDamage(t *testing.T) {
+	b, err := storage.Open(filepath.Join(t.TempDir(), "store.db"), storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.CreateUser(t.Context(), storage.User{ID: "user-1", Username: "Ada"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatalf("Check of a sound store: %v", err)
+	}
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("usernames")).Put([]byte("ghost"), []byte("user-9"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err == nil || !strings.Contains(err.Error(), `username index entry "ghost" points at missing user "user-9"`) {
+		t.Fatalf("Check = %v, want the dangling username entry named", err)
+	}
 }

@@ -299,8 +299,8 @@ func TestOpenEmptyFileStartsAStore(t *testing.T) {
 		t.Fatalf("Open of an empty file: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+		t.Fatalf("schema version = %d, %v; want 3", v, err)
 	}
 }
 
@@ -310,9 +310,10 @@ func TestSchemaVersion(t *testing.T) {
 		version string
 		wantErr string // a substring; empty: Open succeeds
 	}{
-		{"current", "2", ""},
-		{"older, migrated", "1", ""},
-		{"newer", "3", "has schema version 3, and this build reads up to version 2"},
+		{"current", "3", ""},
+		{"older, migrated", "2", ""},
+		{"oldest, migrated", "1", ""},
+		{"newer", "4", "has schema version 4, and this build reads up to version 3"},
 		{"much newer", "4000000000", "has schema version 4000000000"},
 		{"zero", "0", `is corrupt or unreadable: unreadable schema version "0"`},
 		{"not a number", "one", `is corrupt or unreadable: unreadable schema version "one"`},
@@ -325,8 +326,8 @@ func TestSchemaVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-				t.Fatalf("new store's schema version = %d, %v; want 2", v, err)
+			if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+				t.Fatalf("new store's schema version = %d, %v; want 3", v, err)
 			}
 			if err := storage.SetSchemaVersion(b, tt.version); err != nil {
 				t.Fatal(err)
@@ -338,8 +339,8 @@ func TestSchemaVersion(t *testing.T) {
 					t.Fatalf("Open: %v", err)
 				}
 				defer b.Close()
-				if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-					t.Fatalf("schema version after Open = %d, %v; want 2", v, err)
+				if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+					t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
 				}
 				return
 			}
@@ -363,6 +364,8 @@ func TestOpenMissingBucketOrCount(t *testing.T) {
 		{"usage bucket", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("usage")) }, "bucket usage is missing"},
 		{"client names bucket", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("client_names")) }, "bucket client_names is missing"},
 		{"client count", func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("client_count")) }, "client count has 0 bytes, want 8"},
+		{"users bucket", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("users")) }, "bucket users is missing"},
+		{"user count", func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte("user_count")) }, "user count has 0 bytes, want 8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,6 +384,58 @@ func TestOpenMissingBucketOrCount(t *testing.T) {
 				t.Fatalf("Open error = %v, want %q", err, want)
 			}
 		})
+	}
+}
+
+// A store of schema version 2 has no user buckets nor user count: Open
+// lays them out, keeps the clients, and users can be created at once.
+func TestMigrateVersion2AddsUsers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateClient(ctx, storage.Client{ID: "client-1", Name: "One"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		for _, name := range []string{"users", "usernames", "roles"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Delete([]byte("user_count"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.SetSchemaVersion(b, "2"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatalf("Open of a version 2 store: %v", err)
+	}
+	defer b.Close()
+	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+		t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
+	}
+	if _, err := b.GetClient(ctx, "client-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateUser(ctx, storage.User{ID: "user-1", Username: "Ada"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateRole(ctx, storage.Role{Name: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.CountUsers(ctx); err != nil || n != 1 {
+		t.Fatalf("CountUsers = %d, %v; want 1", n, err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -182,8 +182,8 @@ func TestOpenSchema1Store(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := storage.SchemaVersion(b); err != nil || v != 2 {
-		t.Fatalf("schema version after Open = %d, %v; want 2", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
+		t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
 	}
 	if err := b.Check(); err != nil {
 		t.Fatal(err)

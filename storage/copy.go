@@ -19,6 +19,10 @@ type CopyStats struct {
 	Revocations int
 	// Usage is how many of the created clients had counters to copy.
 	Usage int
+	// Roles and Users were created in the destination; RolesSkipped and
+	// UsersSkipped were there already (a role by name, a user by ID).
+	Roles, RolesSkipped int
+	Users, UsersSkipped int
 }
 
 // copyPage is how many clients Copy reads at once.
@@ -29,7 +33,8 @@ var copyNow = time.Now
 
 // Copy copies everything src holds into dst: clients (every field as
 // stored: IDs, secret hashes, timestamps), signing keys, revocations that
-// have not expired, and the usage counters of the clients it creates. It is
+// have not expired, the usage counters of the clients it creates, roles and
+// users (password hashes as stored). It is
 // what `caddy scopegate store migrate` runs to move a single-machine
 // deployment to a shared store without re-creating its clients.
 //
@@ -43,8 +48,11 @@ var copyNow = time.Now
 //     and a key whose ID dst holds is skipped. A dst that holds no keys and
 //     has nothing to add is not written.
 //   - Revocations are recorded again, which a Store takes as no change.
+//   - A role whose name dst holds, and a user whose ID dst holds, are
+//     skipped as clients are; a user whose username another user holds in
+//     dst stops the copy with ErrAlreadyExists.
 //
-// dst's client limit is not applied. Copy stops at the first error; what
+// dst's client and user limits are not applied. Copy stops at the first error; what
 // was copied by then stays, and a second run completes it.
 func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
 	var stats CopyStats
@@ -55,6 +63,13 @@ func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
 		return stats, fmt.Errorf("storage: copy: signing keys: %w", err)
 	}
 	if err := copyClients(ctx, dst, src, &stats); err != nil {
+		return stats, fmt.Errorf("storage: copy: %w", err)
+	}
+	// Roles before users, so that no copied user names a role dst lacks.
+	if err := copyRoles(ctx, dst, src, &stats); err != nil {
+		return stats, fmt.Errorf("storage: copy: %w", err)
+	}
+	if err := copyUsers(ctx, dst, src, &stats); err != nil {
 		return stats, fmt.Errorf("storage: copy: %w", err)
 	}
 	revocations, err := src.Revocations(ctx, copyNow())
@@ -162,4 +177,63 @@ func copyClient(ctx context.Context, dst Store, c Client) (bool, error) {
 		return false, fmt.Errorf("client %q: %w", c.ID, err)
 	}
 	return false, fmt.Errorf("client %q: its name %q is another client's in the destination: %w", c.ID, c.Name, ErrAlreadyExists)
+}
+
+// copyRoles creates src's roles in dst, skipping names dst holds.
+func copyRoles(ctx context.Context, dst, src Store, stats *CopyStats) error {
+	after := ""
+	for {
+		page, more, err := src.ListRoles(ctx, ListOptions{After: after, Limit: copyPage})
+		if err != nil {
+			return fmt.Errorf("list roles: %w", err)
+		}
+		for _, r := range page {
+			err := dst.CreateRole(ctx, r)
+			switch {
+			case err == nil:
+				stats.Roles++
+			case errors.Is(err, ErrAlreadyExists):
+				stats.RolesSkipped++
+			default:
+				return fmt.Errorf("role %q: %w", r.Name, err)
+			}
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].Name
+	}
+}
+
+// copyUsers creates src's users in dst, skipping IDs dst holds.
+func copyUsers(ctx context.Context, dst, src Store, stats *CopyStats) error {
+	after := ""
+	for {
+		page, more, err := src.ListUsers(ctx, ListOptions{After: after, Limit: copyPage})
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		for _, u := range page {
+			err := dst.CreateUser(ctx, u, 0)
+			if err == nil {
+				stats.Users++
+				continue
+			}
+			if !errors.Is(err, ErrAlreadyExists) {
+				return fmt.Errorf("user %q: %w", u.ID, err)
+			}
+			// Taken by ID (skip) or by username (the operator's to settle).
+			if _, err := dst.GetUser(ctx, u.ID); err == nil {
+				stats.UsersSkipped++
+				continue
+			} else if !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("user %q: %w", u.ID, err)
+			}
+			return fmt.Errorf("user %q: its username %q is another user's in the destination: %w", u.ID, u.Username, ErrAlreadyExists)
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
 }

@@ -25,6 +25,10 @@ type Change struct {
 	Reset bool
 	// ClientID is a client that was created, changed or deleted.
 	ClientID string
+	// UserID is a user that was created, changed or deleted.
+	UserID string
+	// Role is the name of a role that was created, changed or deleted.
+	Role string
 	// Keys: the signing key set changed.
 	Keys bool
 	// Revoked is a token that was revoked (or whose revocation was

@@ -123,7 +123,8 @@ func (u Usage) Add(d Usage) Usage {
 	return u
 }
 
-// ListOptions selects a page of clients, in ascending order of ID.
+// ListOptions selects a page of clients (or users, or roles; see their
+// methods), in ascending order of ID.
 type ListOptions struct {
 	// After is the ID the page starts after; empty starts at the beginning.
 	After string
@@ -157,6 +158,44 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	// CountClients returns how many clients exist.
 	CountClients(ctx context.Context) (int, error)
+
+	// CreateUser stores a new user. It fails with ErrAlreadyExists when the
+	// ID or the username (ignoring case, as for client names) is taken, and
+	// with ErrLimitExceeded when maxUsers users exist already (maxUsers <=
+	// 0: no limit).
+	CreateUser(ctx context.Context, u User, maxUsers int) error
+	// GetUser returns the user with that ID, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns the user with that username, ignoring case,
+	// or ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns a page of users in ascending order of ID; Name in
+	// opts filters by username (ignoring case).
+	ListUsers(ctx context.Context, opts ListOptions) (page []User, more bool, err error)
+	// UpdateUser replaces the user with what update returns, atomically, as
+	// UpdateClient does: the ID cannot change, a new username must not be
+	// another user's (ErrAlreadyExists), and update must be pure.
+	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
+	// DeleteUser removes the user, or returns ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+	// CountUsers returns how many users exist.
+	CountUsers(ctx context.Context) (int, error)
+
+	// CreateRole stores a new role, or fails with ErrAlreadyExists when its
+	// name (compared exactly) is taken.
+	CreateRole(ctx context.Context, r Role) error
+	// GetRole returns the role with that name, or ErrNotFound.
+	GetRole(ctx context.Context, name string) (Role, error)
+	// ListRoles returns a page of roles in ascending order of name; After
+	// is a role name, and Name keeps only the role of exactly that name.
+	ListRoles(ctx context.Context, opts ListOptions) (page []Role, more bool, err error)
+	// UpdateRole replaces the role with what update returns, atomically;
+	// the name cannot change (a role is renamed by creating another). update
+	// must be pure, as for UpdateClient.
+	UpdateRole(ctx context.Context, name string, update func(Role) (Role, error)) (Role, error)
+	// DeleteRole removes the role, or returns ErrNotFound. Users that hold
+	// it keep its name until the registry removes it from them.
+	DeleteRole(ctx context.Context, name string) error
 
 	// SigningKeys returns every stored signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -26,7 +26,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client, maxClients i
 		return fmt.Errorf("storage: create client %q: encode: %w", c.ID, err)
 	}
 	idKey, nameKey, countKey := s.clientKey(c.ID), s.nameKey(c.Name), s.countKey()
-	err = s.countCAS(ctx, func(v *view) (plan, error) {
+	err = s.countCAS(ctx, s.countKey(), func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, nameKey, countKey}}
 		if v.get(idKey).ok {
 			return p, fmt.Errorf("client id: %w", storage.ErrAlreadyExists)
@@ -231,7 +231,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("storage: delete client: %w", err)
 	}
 	idKey, countKey := s.clientKey(id), s.countKey()
-	err := s.countCAS(ctx, func(v *view) (plan, error) {
+	err := s.countCAS(ctx, s.countKey(), func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
 		cur := v.get(idKey)
 		if !cur.ok {

@@ -49,6 +49,16 @@
 //	P/keys                 the signing key set, JSON, each private key sealed (see Sealer)
 //	P/revocations/<jti>    a storage.Revocation, JSON, under a lease that ends with the token
 //	P/usage/<id>/<gateway> one gateway's usage counters of a client, JSON; <id> path-escaped
+//	P/meta/user-count      the number of users, in decimal
+//	P/users/<id>           a user: a tag byte and JSON, its password hash sealed (see Sealer)
+//	P/usernames/<name key> the ID of the user with that username (storage.NameKey)
+//	P/roles/<name>         a role, in storage.MarshalRole's form
+//
+// Users and roles are written as clients are: creates compare
+// CreateRevision == 0 on the ID and username keys and the user count's
+// ModRevision; updates and deletes compare the ModRevision they read.
+// Organizations, when they come, take keys of their own beside these
+// (see userKey).
 //
 // A create compares CreateRevision == 0 on the client and name keys and the
 // count key's ModRevision with the count it read, and writes all three in
@@ -187,11 +197,11 @@ type Store struct {
 	usageMu sync.Mutex
 
 	// countLock, a mutex that a waiter can give up on, keeps this
-	// gateway's creates and deletes, which all compare the client count,
-	// from racing each other (countCAS); lastCount is the count the
-	// latest of them wrote, guarded by countLock.
+	// gateway's own counted writes (client and user creates and deletes)
+	// from racing each other (countCAS); lastCount holds, per count key,
+	// the count the latest of them wrote, guarded by countLock.
 	countLock chan struct{}
-	lastCount *replica.KV
+	lastCount map[string]*replica.KV
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -231,6 +241,7 @@ func New(opts Options) (*Store, error) {
 		now:          opts.Now,
 		refused:      make(chan struct{}),
 		countLock:    make(chan struct{}, 1),
+		lastCount:    make(map[string]*replica.KV),
 	}
 	if s.minRevTTL <= 0 {
 		s.minRevTTL = defaultMinRevTTL
@@ -417,7 +428,8 @@ func (s *Store) isReady() bool {
 // Follow calls fn for every change to the registry once this Store's
 // replica has applied it, whoever wrote it, in order and on one goroutine
 // of its own; see storage.Shared. A client's record, created, changed or
-// deleted, is told as its ClientID; the signing key set as Keys; a
+// deleted, is told as its ClientID, a user's as its UserID, a role's as
+// its Role; the signing key set as Keys; a
 // revocation recorded (or extended) as Revoked, while one that expires is
 // not told. A new list, and a follower too far behind to be told each
 // change, is told as Reset. stop waits for a call in progress and must not
@@ -446,6 +458,10 @@ func (s *Store) change(a replica.Applied) (storage.Change, bool) {
 	switch {
 	case strings.HasPrefix(rest, "clients/"):
 		return storage.Change{ClientID: strings.TrimPrefix(rest, "clients/")}, true
+	case strings.HasPrefix(rest, "users/"):
+		return storage.Change{UserID: strings.TrimPrefix(rest, "users/")}, true
+	case strings.HasPrefix(rest, "roles/"):
+		return storage.Change{Role: strings.TrimPrefix(rest, "roles/")}, true
 	case rest == "keys":
 		return storage.Change{Keys: true}, true
 	case strings.HasPrefix(rest, "revocations/"):
@@ -555,6 +571,10 @@ func (s *Store) decode(key string, value []byte) (any, error) {
 	switch {
 	case strings.HasPrefix(rest, "clients/"):
 		return storage.UnmarshalClient(strings.TrimPrefix(rest, "clients/"), value)
+	case strings.HasPrefix(rest, "users/"):
+		return s.openUser(value)
+	case strings.HasPrefix(rest, "roles/"):
+		return storage.UnmarshalRole(value)
 	case rest == "keys":
 		return s.openKeys(value)
 	case strings.HasPrefix(rest, "revocations/"):
@@ -569,10 +589,10 @@ func (s *Store) decode(key string, value []byte) (any, error) {
 			return nil, fmt.Errorf("decode usage: %w", err)
 		}
 		return u, nil
-	case rest == "meta/client-count":
+	case rest == "meta/client-count", rest == "meta/user-count":
 		n, err := strconv.ParseUint(string(value), 10, 63)
 		if err != nil {
-			return nil, fmt.Errorf("unreadable client count %q", clip(value))
+			return nil, fmt.Errorf("unreadable count %s: %q", rest, clip(value))
 		}
 		return int64(n), nil
 	}

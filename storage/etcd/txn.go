@@ -168,17 +168,17 @@ func (s *Store) waitApplied(ctx context.Context, resp *clientv3.TxnResponse) err
 	return nil
 }
 
-// countCAS is writeCAS for the writes that compare the client count key
-// (creates and deletes). Every one of them compares that one key, so
+// countCAS is writeCAS for the writes that compare a count key (creates
+// and deletes of clients and users). Every one of them compares that key, so
 // concurrent ones would mostly lose to each other; this gateway's own run
 // one at a time (countLock), and the compare still guards against other
 // gateways. The lock is held while committing, not while the replica
 // catches up: a watch held back must not stall every create behind it.
 // The next write starts from the count this one wrote, which the replica
 // may not have applied yet.
-func (s *Store) countCAS(ctx context.Context, attempt func(v *view) (plan, error)) error {
+func (s *Store) countCAS(ctx context.Context, countKey string, attempt func(v *view) (plan, error)) error {
 	return s.write(ctx, func(ctx context.Context) error {
-		resp, err := s.commitCounted(ctx, attempt)
+		resp, err := s.commitCounted(ctx, countKey, attempt)
 		if err != nil || resp == nil {
 			return err
 		}
@@ -186,24 +186,23 @@ func (s *Store) countCAS(ctx context.Context, attempt func(v *view) (plan, error
 	})
 }
 
-func (s *Store) commitCounted(ctx context.Context, attempt func(v *view) (plan, error)) (*clientv3.TxnResponse, error) {
+func (s *Store) commitCounted(ctx context.Context, countKey string, attempt func(v *view) (plan, error)) (*clientv3.TxnResponse, error) {
 	select {
 	case s.countLock <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for this gateway's other creates and deletes: %w", ctx.Err())
 	}
 	defer func() { <-s.countLock }()
-	countKey := s.countKey()
 	v := &view{s: s}
 	// A count this gateway wrote, newer than the replica's, is as good as
 	// one read from etcd: a compare on it fails if another gateway wrote
 	// since, and a refusal reads every key afresh anyway.
-	if last := s.lastCount; last != nil && last.ModRevision > v.get(countKey).modRevision() {
+	if last := s.lastCount[countKey]; last != nil && last.ModRevision > v.get(countKey).modRevision() {
 		v.fresh = map[string]*replica.KV{countKey: last}
 	}
 	resp, p, err := s.commit(ctx, v, attempt)
 	if resp != nil {
-		s.lastCount = written(p, countKey, resp.Header.Revision)
+		s.lastCount[countKey] = written(p, countKey, resp.Header.Revision)
 	}
 	return resp, err
 }

@@ -13,8 +13,8 @@ import (
 // RunCopy tests storage.Copy from a store that open gives to one that
 // openDst gives (both new and empty): that it copies every record as
 // stored, leaves what the destination holds, counts what it did, copies
-// nothing twice when run again, and stops at a client whose name the
-// destination gives to another.
+// nothing twice when run again, and stops at a client whose name (or a
+// user whose username) the destination gives to another.
 func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	ctx := t.Context()
 	var src, dst storage.Store
@@ -73,11 +73,34 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		t.Fatal(err)
 	}
 
+	// Roles and users: one of each is in dst already, with other content.
+	srcRoles := []storage.Role{
+		{Name: "admin", Scopes: []string{"full"}, CreatedAt: t0, UpdatedAt: t0},
+		{Name: "viewer", Description: "Reads", Scopes: []string{"read"}, CreatedAt: t0, UpdatedAt: t0},
+	}
+	for _, r := range srcRoles {
+		if err := src.CreateRole(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ownRole := storage.Role{Name: "admin", Description: "dst's own", CreatedAt: t0, UpdatedAt: t0}
+	if err := dst.CreateRole(ctx, ownRole); err != nil {
+		t.Fatal(err)
+	}
+	fullU := fullUser("user-full", "Ada")
+	mustCreateUser(t, src, fullU)
+	mustCreateUser(t, src, minimalUser("user-own", "Src Own"))
+	ownUser := minimalUser("user-own", "Dst Own")
+	mustCreateUser(t, dst, ownUser)
+
 	stats, err := storage.Copy(ctx, dst, src)
 	if err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
-	want := storage.CopyStats{Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1}
+	want := storage.CopyStats{
+		Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1,
+		Roles: 1, RolesSkipped: 1, Users: 1, UsersSkipped: 1,
+	}
 	if stats != want {
 		t.Fatalf("Copy stats = %+v, want %+v", stats, want)
 	}
@@ -90,6 +113,14 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 			wantClient(t, dst, c)
 		}
 		wantCount(t, dst, len(clients))
+		wantUser(t, dst, fullU)
+		wantUser(t, dst, ownUser)
+		wantUserCount(t, dst, 2)
+		for _, r := range []storage.Role{ownRole, srcRoles[1]} {
+			if got, err := dst.GetRole(ctx, r.Name); err != nil || !reflect.DeepEqual(got, r) {
+				t.Fatalf("role %s after Copy = %+v, %v; want %+v", r.Name, got, err, r)
+			}
+		}
 		keys, err := dst.SigningKeys(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +148,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		if err != nil {
 			t.Fatalf("Copy again: %v", err)
 		}
-		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1}
+		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2}
 		if stats != want {
 			t.Fatalf("Copy again: stats = %+v, want %+v", stats, want)
 		}
@@ -132,5 +163,23 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 			t.Fatalf("Copy with a name taken in the destination: %v, want ErrAlreadyExists", err)
 		}
 		wantMissing(t, dst, "client-src-only")
+	})
+
+	t.Run("username taken by another user", func(t *testing.T) {
+		if err := dst.DeleteClient(ctx, "client-dst-only"); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.DeleteClient(ctx, "client-src-only"); err != nil {
+			t.Fatal(err)
+		}
+		mustCreateUser(t, dst, minimalUser("user-dst-only", "Taken"))
+		mustCreateUser(t, src, minimalUser("user-src-only", "TAKEN"))
+		_, err := storage.Copy(ctx, dst, src)
+		if !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Fatalf("Copy with a username taken in the destination: %v, want ErrAlreadyExists", err)
+		}
+		if _, err := dst.GetUser(ctx, "user-src-only"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("GetUser(user-src-only) in dst: %v, want ErrNotFound", err)
+		}
 	})
 }
