@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -502,34 +501,6 @@ func quoteClipped(b []byte) string {
 		return strconv.Quote(string(b[:maxQuoted])) + fmt.Sprintf("… (%d bytes)", len(b))
 	}
 	return strconv.Quote(string(b))
-}
-
-// readCount returns the stored client count.
-func readCount(meta *bolt.Bucket) (uint64, error) {
-	raw := meta.Get(keyClientCount)
-	if len(raw) != 8 {
-		return 0, fmt.Errorf("client count has %d bytes, want 8", len(raw))
-	}
-	return binary.BigEndian.Uint64(raw), nil
-}
-
-// putCount stores the client count.
-func putCount(meta *bolt.Bucket, n uint64) error {
-	return meta.Put(keyClientCount, binary.BigEndian.AppendUint64(nil, n))
-}
-
-// readUserCount returns the stored user count.
-func readUserCount(meta *bolt.Bucket) (uint64, error) {
-	raw := meta.Get(keyUserCount)
-	if len(raw) != 8 {
-		return 0, fmt.Errorf("user count has %d bytes, want 8", len(raw))
-	}
-	return binary.BigEndian.Uint64(raw), nil
-}
-
-// putUserCount stores the user count.
-func putUserCount(meta *bolt.Bucket, n uint64) error {
-	return meta.Put(keyUserCount, binary.BigEndian.AppendUint64(nil, n))
 }
 
 var _ Store = (*Bolt)(nil)

@@ -32,31 +32,8 @@ func (b *Bolt) CreateClient(ctx context.Context, c Client, maxClients int) error
 	if err != nil {
 		return fmt.Errorf("storage: create client %q: encode: %w", c.ID, err)
 	}
-	id, name := []byte(c.ID), []byte(nameKey(c.Name))
 	err = b.batch(func(tx *bolt.Tx) error {
-		clients := tx.Bucket(bucketClients)
-		names := tx.Bucket(bucketClientNames)
-		meta := tx.Bucket(bucketMeta)
-		if clients.Get(id) != nil {
-			return fmt.Errorf("client id: %w", ErrAlreadyExists)
-		}
-		if names.Get(name) != nil {
-			return fmt.Errorf("client name %q: %w", c.Name, ErrAlreadyExists)
-		}
-		count, err := readCount(meta)
-		if err != nil {
-			return err
-		}
-		if maxClients > 0 && count >= uint64(maxClients) {
-			return fmt.Errorf("%d clients exist, the maximum is %d: %w", count, maxClients, ErrLimitExceeded)
-		}
-		if err := clients.Put(id, value); err != nil {
-			return err
-		}
-		if err := names.Put(name, id); err != nil {
-			return err
-		}
-		return putCount(meta, count+1)
+		return clientKind.create(tx, c.ID, c.Name, value, maxClients)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: create client %q: %w", c.ID, err)

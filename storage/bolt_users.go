@@ -22,31 +22,8 @@ func (b *Bolt) CreateUser(ctx context.Context, u User, maxUsers int) error {
 	if err != nil {
 		return fmt.Errorf("storage: create user %q: encode: %w", u.ID, err)
 	}
-	id, name := []byte(u.ID), []byte(nameKey(u.Username))
 	err = b.batch(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		names := tx.Bucket(bucketUsernames)
-		meta := tx.Bucket(bucketMeta)
-		if users.Get(id) != nil {
-			return fmt.Errorf("user id: %w", ErrAlreadyExists)
-		}
-		if names.Get(name) != nil {
-			return fmt.Errorf("username %q: %w", u.Username, ErrAlreadyExists)
-		}
-		count, err := readUserCount(meta)
-		if err != nil {
-			return err
-		}
-		if maxUsers > 0 && count >= uint64(maxUsers) {
-			return fmt.Errorf("%d users exist, the maximum is %d: %w", count, maxUsers, ErrLimitExceeded)
-		}
-		if err := users.Put(id, value); err != nil {
-			return err
-		}
-		if err := names.Put(name, id); err != nil {
-			return err
-		}
-		return putUserCount(meta, count+1)
+		return userKind.create(tx, u.ID, u.Username, value, maxUsers)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: create user %q: %w", u.ID, err)

@@ -194,19 +194,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, update func(storage
 		}
 		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(idKey), "=", cur.kv.ModRevision)}
 		p.ops = []clientv3.Op{clientv3.OpPut(idKey, string(value))}
-		if newName := s.nameKey(next.Name); newName != oldName {
-			p.keys = append(p.keys, newName, oldName)
-			if v.get(newName).ok {
-				return p, fmt.Errorf("client name %q: %w", next.Name, storage.ErrAlreadyExists)
-			}
-			p.cmps = append(p.cmps, clientv3.Compare(clientv3.CreateRevision(newName), "=", 0))
-			p.ops = append(p.ops, clientv3.OpPut(newName, id))
-			// Only drop the old index entry if it is this client's: never
-			// let a damaged record free another client's name.
-			if old := v.get(oldName); old.ok && string(old.kv.Value) == id {
-				p.cmps = append(p.cmps, clientv3.Compare(clientv3.ModRevision(oldName), "=", old.kv.ModRevision))
-				p.ops = append(p.ops, clientv3.OpDelete(oldName))
-			}
+		if err := rename(v, &p, id, oldName, s.nameKey(next.Name)); err != nil {
+			return p, fmt.Errorf("client name %q: %w", next.Name, err)
 		}
 		written = value
 		return p, nil
@@ -278,4 +267,26 @@ func (s *Store) CountClients(ctx context.Context) (int, error) {
 	}
 	from := s.clientKey("")
 	return s.replica.Count(from, replica.PrefixEnd(from)), nil
+}
+
+// rename moves id's entry in a name index from oldName to newName (keys of
+// the index; nothing when they are the same) as part of plan p: the new
+// name must be free (ErrAlreadyExists), and the old entry is dropped only if
+// it is id's, so that a damaged record never frees another record's name.
+// Clients and users share it.
+func rename(v *view, p *plan, id, oldName, newName string) error {
+	if newName == oldName {
+		return nil
+	}
+	p.keys = append(p.keys, newName, oldName)
+	if v.get(newName).ok {
+		return storage.ErrAlreadyExists
+	}
+	p.cmps = append(p.cmps, clientv3.Compare(clientv3.CreateRevision(newName), "=", 0))
+	p.ops = append(p.ops, clientv3.OpPut(newName, id))
+	if old := v.get(oldName); old.ok && string(old.kv.Value) == id {
+		p.cmps = append(p.cmps, clientv3.Compare(clientv3.ModRevision(oldName), "=", old.kv.ModRevision))
+		p.ops = append(p.ops, clientv3.OpDelete(oldName))
+	}
+	return nil
 }

@@ -287,18 +287,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 		}
 		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(idKey), "=", cur.kv.ModRevision)}
 		p.ops = []clientv3.Op{clientv3.OpPut(idKey, string(value))}
-		if newName := s.usernameKey(next.Username); newName != oldName {
-			p.keys = append(p.keys, newName, oldName)
-			if v.get(newName).ok {
-				return p, fmt.Errorf("username %q: %w", next.Username, storage.ErrAlreadyExists)
-			}
-			p.cmps = append(p.cmps, clientv3.Compare(clientv3.CreateRevision(newName), "=", 0))
-			p.ops = append(p.ops, clientv3.OpPut(newName, id))
-			// Only drop the old index entry if it is this user's.
-			if old := v.get(oldName); old.ok && string(old.kv.Value) == id {
-				p.cmps = append(p.cmps, clientv3.Compare(clientv3.ModRevision(oldName), "=", old.kv.ModRevision))
-				p.ops = append(p.ops, clientv3.OpDelete(oldName))
-			}
+		if err := rename(v, &p, id, oldName, s.usernameKey(next.Username)); err != nil {
+			return p, fmt.Errorf("username %q: %w", next.Username, err)
 		}
 		written = value
 		return p, nil
