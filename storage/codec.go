@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -157,13 +158,20 @@ func storedName(data []byte) (name, id string, err error) {
 	return head.Name, head.ID, nil
 }
 
-// compactJSON checks raw and returns it compacted, as encoding/json writes
-// a json.RawMessage; nil when raw is empty.
-func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
+// compactJSON checks raw and returns it compacted into a new slice; nil when
+// raw is empty. It is the one form a stored document takes, written and read:
+// json.Compact keeps every byte of a string as it is (json.Marshal would
+// escape "&" as "\u0026"), so encoding a decoded record gives it back.
+func compactJSON(raw []byte) (json.RawMessage, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	return json.Marshal(raw)
+	var b bytes.Buffer
+	b.Grow(len(raw))
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func appendBytes(b, s []byte) []byte {
@@ -345,10 +353,10 @@ func (r *reader) copyBytes() []byte {
 }
 
 // json returns the next length-prefixed field as a new slice, checked to be
-// JSON as MarshalClient wrote it; nil when it is empty.
+// JSON and in the compact form MarshalClient writes; nil when it is empty.
 func (r *reader) json(field string) json.RawMessage {
-	b := r.copyBytes()
-	if b != nil && !json.Valid(b) {
+	b, err := compactJSON(r.bytes())
+	if err != nil {
 		r.fail(fmt.Errorf("%s: not valid JSON", field))
 		return nil
 	}

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -270,7 +271,12 @@ func mustCreateClient(t *testing.T, b *storage.Bolt, c storage.Client) {
 // FuzzUnmarshalClient decodes arbitrary records: never a panic, and what
 // decodes encodes back to a record that decodes to the same client.
 func FuzzUnmarshalClient(f *testing.F) {
-	for _, c := range []storage.Client{sampleClient("c", "Billing"), {ID: "c", Name: "n"}} {
+	// Documents with spaces and with characters encoding/json escapes by
+	// default: the stored form keeps their bytes and drops only the spaces.
+	escaped := sampleClient("c", "Escaped")
+	escaped.Claims = json.RawMessage(`{ "a&b": "<x>" }`)
+	escaped.Metadata = json.RawMessage(`{"u":"\u0026 \u2028"}`)
+	for _, c := range []storage.Client{sampleClient("c", "Billing"), {ID: "c", Name: "n"}, escaped} {
 		raw, err := storage.MarshalClient(c)
 		if err != nil {
 			f.Fatal(err)
@@ -296,4 +302,33 @@ func FuzzUnmarshalClient(f *testing.F) {
 			t.Fatalf("re-encoded record decodes to %+v, %v; want %+v", again, err, c)
 		}
 	})
+}
+
+// A stored document holding characters encoding/json escapes, or spaces, is
+// read in the one compact form the codec writes, so that a record read and
+// written again is the same record.
+func TestUnmarshalClientCompactsDocuments(t *testing.T) {
+	c := storage.Client{ID: "c", Name: "n",
+		Claims: json.RawMessage(`{"k":"a_b"}`), Metadata: json.RawMessage(`{"k":"vv"}`)}
+	raw, err := storage.MarshalClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same lengths, so the length prefixes stay right.
+	raw = bytes.Replace(raw, []byte(`"a_b"`), []byte(`"a&b"`), 1)
+	raw = bytes.Replace(raw, []byte(`{"k":"vv"}`), []byte(`{"k":"v"} `), 1)
+	got, err := storage.UnmarshalClient("c", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Claims) != `{"k":"a&b"}` || string(got.Metadata) != `{"k":"v"}` {
+		t.Fatalf("claims %s, metadata %s", got.Claims, got.Metadata)
+	}
+	again, err := storage.MarshalClient(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := storage.UnmarshalClient("c", again); err != nil || !reflect.DeepEqual(back, got) {
+		t.Fatalf("written again and read: %+v, %v; want %+v", back, err, got)
+	}
 }
