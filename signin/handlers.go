@@ -259,4 +259,3 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, h.cfg.Path, http.StatusSeeOther)
 }
-
