@@ -181,7 +181,11 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form For
 		return
 	}
 	h.pairs.Forget(pair)
-	h.startSession(w, r, userID, form, addr.String())
+	address := ""
+	if addr.IsValid() {
+		address = addr.String()
+	}
+	h.startSession(w, r, userID, form, address)
 }
 
 // blocked reports whether the source, or the pair, has used up its failures.
