@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"html"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -53,6 +56,20 @@ func newBrowserSite(t *testing.T, productName string) *browserSite {
 	s.server = httptest.NewTLSServer(mux)
 	t.Cleanup(s.server.Close)
 	return s
+}
+
+// emulateColorScheme makes the page see prefers-color-scheme dark or light.
+func emulateColorScheme(dark bool) chromedp.Action[chromedp.Void] {
+	scheme := "light"
+	if dark {
+		scheme = "dark"
+	}
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return chromedp.Void{}, err
+	}
 }
 
 // must runs a browser step and fails the test on error.
@@ -170,8 +187,8 @@ func TestBrowserSignsInAndOut(t *testing.T) {
 }
 
 // TestBrowserScreenshots renders the page at desktop and phone width, with
-// and without an error, and checks the layout a person sees: the card fits
-// the phone's width. With -screenshots it writes the pictures into
+// and without an error, light and dark, and checks what a person sees: the
+// card fits the phone's width and the colours follow prefers-color-scheme. With -screenshots it writes the pictures into
 // docs/images.
 func TestBrowserScreenshots(t *testing.T) {
 	ctx := browsertest.New(t)
@@ -181,10 +198,12 @@ func TestBrowserScreenshots(t *testing.T) {
 		width, height int64
 		mobile        bool
 		withError     bool
+		dark          bool
 	}{
-		{"signin-desktop.png", 1280, 800, false, false},
-		{"signin-phone.png", 390, 844, true, false},
-		{"signin-error-phone.png", 390, 844, true, true},
+		{"signin-desktop.png", 1280, 800, false, false, false},
+		{"signin-phone.png", 390, 844, true, false, false},
+		{"signin-error-phone.png", 390, 844, true, true, false},
+		{"signin-dark-phone.png", 390, 844, true, true, true},
 	}
 	for _, shot := range shots {
 		t.Run(shot.file, func(t *testing.T) {
@@ -193,6 +212,7 @@ func TestBrowserScreenshots(t *testing.T) {
 				viewport = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile}
 			}
 			must(t, chromedp.Do(ctx,
+				emulateColorScheme(shot.dark),
 				chromedp.EmulateViewport(shot.width, shot.height, viewport...),
 				chromedp.Navigate(site.server.URL+"/signin"),
 				chromedp.WaitVisible(chromedp.ID("username")),
@@ -211,6 +231,11 @@ func TestBrowserScreenshots(t *testing.T) {
 			must(t, err, "measuring the page")
 			if cardWidth > float64(shot.width) || scrollWidth > float64(shot.width) {
 				t.Fatalf("the card is %vpx and the page %vpx wide in a %dpx viewport", cardWidth, scrollWidth, shot.width)
+			}
+			background, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+			must(t, err, "reading the background")
+			if want := map[bool]string{false: "rgb(243, 244, 247)", true: "rgb(15, 17, 23)"}[shot.dark]; background != want {
+				t.Fatalf("dark=%v: background %s, want %s", shot.dark, background, want)
 			}
 			if !*screenshots {
 				return
