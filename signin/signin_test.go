@@ -215,6 +215,19 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the refusal page's form works", func(t *testing.T) {
+		// A person whose pre-session cookie is gone (expired, cleared) gets
+		// a fresh cookie and token with the 403, and can sign in at once.
+		b := f.browser(t, true, "192.0.2.1")
+		resp, body := b.post("/signin", good)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", resp.StatusCode)
+		}
+		again := url.Values{"username": {"alice"}, "password": {"correct horse battery"}, "csrf_token": {token(t, body)}}
+		if resp, _ := b.post("/signin", again); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("signing in from the refusal page: %d, want 303", resp.StatusCode)
+		}
+	})
 	t.Run("the right token works", func(t *testing.T) {
 		resp, _ := victim.post("/signin", good)
 		if resp.StatusCode != http.StatusSeeOther {
