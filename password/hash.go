@@ -120,6 +120,8 @@ type Hasher struct {
 	slots    chan struct{}
 	waiting  atomic.Int64
 	maxQueue int64
+	// computations counts the computations run, for Computations.
+	computations atomic.Uint64
 	// dummy is a hash of the current parameters that VerifyMissing checks
 	// against, so that an unknown user costs what a known one does.
 	dummy argon2Hash
@@ -151,6 +153,11 @@ func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 
 // Params returns the parameters of new hashes.
 func (h *Hasher) Params() Params { return h.params }
+
+// Computations returns how many hash computations h has run (Hash, Verify
+// and VerifyMissing each run one), for metrics and for checking that every
+// outcome of a sign-in costs the same.
+func (h *Hasher) Computations() uint64 { return h.computations.Load() }
 
 // Hash returns the argon2id PHC string of pw with a fresh random salt.
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
@@ -198,6 +205,7 @@ func (h *Hasher) compute(ctx context.Context, f func()) error {
 		h.onCompute()
 	}
 	f()
+	h.computations.Add(1)
 	return nil
 }
 

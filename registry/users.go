@@ -278,7 +278,8 @@ func (r *Registry) CreateUser(ctx context.Context, m UserMetadata, pw string) (U
 // hashNewPassword applies the policy to pw for user u and hashes it.
 func (r *Registry) hashNewPassword(ctx context.Context, pw string, u storage.User) (string, error) {
 	if err := r.limits.PasswordPolicy.Check(pw, u.Username, u.Email); err != nil {
-		return "", &ValidationError{Field: "password", Reason: err.Error()}
+		// The policy's messages read "password is …"; the field names it.
+		return "", &ValidationError{Field: "password", Reason: strings.TrimPrefix(err.Error(), "password ")}
 	}
 	phc, err := r.limits.Passwords.Hash(ctx, pw)
 	if err != nil {
