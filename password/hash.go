@@ -72,8 +72,7 @@ const (
 	MaxKeyLen    = 64
 	MinSaltLen   = 8
 	MaxSaltLen   = 64
-	// MinMemoryKiB is argon2's own minimum: 8 KiB per lane; a bound of 8 KiB
-	// overall is checked with the lanes below.
+	// minMemoryKiBPerLane is argon2's own minimum memory, 8 KiB a lane.
 	minMemoryKiBPerLane = 8
 	// MaxBcryptCost bounds imported bcrypt hashes: cost 14 takes about a
 	// second, and each step doubles it, up to bcrypt's 31 (days).

@@ -87,9 +87,9 @@ func parseArgon2Params(s string) (Params, error) {
 		if !ok {
 			return Params{}, fmt.Errorf("%w: parameters must be m=,t=,p=", ErrMalformedHash)
 		}
-		v, err := parseDecimal(digits)
-		if err != nil {
-			return Params{}, fmt.Errorf("%w: parameter %s%w", ErrMalformedHash, name, err)
+		v, ok := parseDecimal(digits)
+		if !ok {
+			return Params{}, fmt.Errorf("%w: parameter %s is not a decimal number without leading zeros", ErrMalformedHash, name)
 		}
 		values[i] = v
 	}
@@ -99,27 +99,17 @@ func parseArgon2Params(s string) (Params, error) {
 	return Params{MemoryKiB: values[0], Time: values[1], Threads: uint8(values[2])}, nil
 }
 
-// parseDecimal reads a canonical decimal number: digits only, no leading
-// zero, at most 10 digits and within uint32.
-func parseDecimal(s string) (uint32, error) {
-	if s == "" || len(s) > 10 || (s[0] == '0' && len(s) > 1) {
-		return 0, errNotDecimal
+// parseDecimal reads a canonical decimal number: digits only (ParseUint
+// alone would take a sign or underscores), no leading zero, within uint32.
+func parseDecimal(s string) (uint32, bool) {
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, errNotDecimal
+			return 0, false
 		}
 	}
 	v, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return 0, errNotDecimal
-	}
-	return uint32(v), nil
+	return uint32(v), err == nil
 }
-
-// errNotDecimal completes "parameter m=" in a message.
-var errNotDecimal = errorString(" is not a decimal number without leading zeros")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
