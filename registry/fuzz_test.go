@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"unicode"
 )
@@ -100,6 +102,84 @@ func FuzzCursor(f *testing.F) {
 			if err != nil || got != cursor {
 				t.Fatalf("sealed %q opened as %q, %v", cursor, got, err)
 			}
+		}
+	})
+}
+
+// FuzzDecodeUserMetadata feeds arbitrary bytes to the user decoder, the
+// user rules and PatchUser. Nothing may panic, every refusal is a
+// *ValidationError with a short printable message, and accepted metadata
+// comes back unchanged through its own JSON.
+func FuzzDecodeUserMetadata(f *testing.F) {
+	for _, seed := range []string{
+		`{"username":"alice"}`,
+		`{"username":"a.b_c-d@e","email":"a@example.com","email_verified":true,"name":"Ä","given_name":"A","family_name":"B","preferred_username":"ab","roles":["editor"],"disabled":true}`,
+		`{"username":"alice","password":"violet-harbour-92"}`,
+		`{"username":"alice","email":"Alice <a@example.com>"}`,
+		`{"username":"alice","roles":["editor","editor"]}`,
+		`{"username":"alice","roles":"editor"}`,
+		`[]`, `null`, ``, "{\"username\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, _, _ := newUserRegistry(t, Limits{})
+		ctx := context.Background()
+		mustCreateRole(t, r, "editor", "read")
+		m, err := DecodeUserMetadata(data)
+		if err == nil {
+			_, err = r.normalizeUser(ctx, m, nil)
+		}
+		if err != nil {
+			checkValidationError(t, err)
+		} else {
+			doc, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := DecodeUserMetadata(doc)
+			if err != nil || !reflect.DeepEqual(again, m) {
+				t.Fatalf("own JSON %s read back as %+v, %v", doc, again, err)
+			}
+		}
+		u, err := r.CreateUser(ctx, UserMetadata{Username: "base", Roles: []string{"editor"}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.PatchUser(ctx, u.UserID, data); err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				checkValidationError(t, err)
+			} else if !errors.Is(err, ErrUsernameTaken) {
+				t.Fatalf("patch refused with %v", err)
+			}
+		}
+	})
+}
+
+// FuzzDecodeRoleMetadata does the same for roles and PatchRole.
+func FuzzDecodeRoleMetadata(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"editor"}`,
+		`{"name":"billing:admin","description":"Runs billing","scopes":["a","b:c"]}`,
+		`{"name":"a b"}`, `{"name":"r","scopes":["a","a"]}`, `{"name":"r","created_at":1}`,
+		`[]`, `null`, ``, "{\"name\":\"\xff\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, _, _ := newUserRegistry(t, Limits{})
+		ctx := context.Background()
+		m, err := DecodeRoleMetadata(data)
+		if err == nil {
+			_, err = r.normalizeRole(m)
+		}
+		if err != nil {
+			checkValidationError(t, err)
+		}
+		mustCreateRole(t, r, "base", "read")
+		if _, err := r.PatchRole(ctx, "base", data); err != nil {
+			checkValidationError(t, err)
 		}
 	})
 }

@@ -155,43 +155,64 @@ var readOnlyFields = map[string]bool{
 	"tokens_revoked_at":        true,
 }
 
+// fieldSet is the writable and read-only fields of one kind of record's
+// request body: clients here, users and roles in users.go and roles.go.
+type fieldSet struct {
+	// types names each writable field and the JSON it takes.
+	types map[string]string
+	// readOnly names the fields the server sets.
+	readOnly map[string]bool
+}
+
+// clientFields are a client's.
+var clientFields = fieldSet{types: fieldTypes, readOnly: readOnlyFields}
+
+// decode reads a request body strictly into the struct into, as
+// DecodeMetadata describes.
+func (fs fieldSet) decode(data []byte, into any) error {
+	raw, keys, err := decodeObject(data)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := fs.checkWritable(k); err != nil {
+			return err
+		}
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		return fs.typeError(err)
+	}
+	return nil
+}
+
 // DecodeMetadata reads a request body strictly: one JSON object in UTF-8,
 // nothing after it, no duplicate member names at any depth, no unknown or
 // read-only field, every field of its type. Every error is a
 // *ValidationError naming the field; none repeats a value from the input.
 // It does not validate the values: Create and Replace do.
 func DecodeMetadata(data []byte) (Metadata, error) {
-	raw, keys, err := decodeObject(data)
-	if err != nil {
-		return Metadata{}, err
-	}
-	for _, k := range keys {
-		if err := checkWritable(k); err != nil {
-			return Metadata{}, err
-		}
-	}
 	var m Metadata
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return Metadata{}, typeError(err)
+	if err := clientFields.decode(data, &m); err != nil {
+		return Metadata{}, err
 	}
 	return m, nil
 }
 
 // checkWritable refuses a top-level member name that is not a writable
 // field.
-func checkWritable(key string) error {
-	if _, ok := fieldTypes[key]; ok {
+func (fs fieldSet) checkWritable(key string) error {
+	if _, ok := fs.types[key]; ok {
 		return nil
 	}
-	if isReadOnly(key) {
+	if fs.isReadOnly(key) {
 		return &ValidationError{Field: key, Reason: "is read-only"}
 	}
 	return &ValidationError{Field: fieldLabel(key), Reason: "is not a known field"}
 }
 
 // isReadOnly reports whether a member name is one the server sets.
-func isReadOnly(key string) bool {
-	return readOnlyFields[key] || strings.Contains(strings.ToLower(key), "hash")
+func (fs fieldSet) isReadOnly(key string) bool {
+	return fs.readOnly[key] || strings.Contains(strings.ToLower(key), "hash")
 }
 
 // fieldLabel returns key if it is safe to repeat in a message (a short
@@ -211,10 +232,10 @@ func fieldLabel(key string) string {
 }
 
 // typeError turns a json.Unmarshal error into a *ValidationError.
-func typeError(err error) error {
+func (fs fieldSet) typeError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if want, ok := fieldTypes[te.Field]; ok {
+		if want, ok := fs.types[te.Field]; ok {
 			return &ValidationError{Field: te.Field, Reason: "must be " + want}
 		}
 		return &ValidationError{Field: fieldLabel(te.Field), Reason: "has a value of the wrong type"}

@@ -10,13 +10,13 @@ import (
 // fields. Checking the patch itself, not only the merged result, also
 // refuses {"client_id": null}: a patch that names a read-only field is a
 // mistake even when it would change nothing.
-func checkPatch(patch []byte) error {
+func (fs fieldSet) checkPatch(patch []byte) error {
 	_, keys, err := decodeObject(patch)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if err := checkWritable(k); err != nil {
+		if err := fs.checkWritable(k); err != nil {
 			return err
 		}
 	}

@@ -1,8 +1,10 @@
 // Package registry holds the rules for Scopegate's API clients: which metadata
 // is valid, how client IDs and secrets are made and checked, and the
 // operations the admin API offers (create, list, replace, patch, rotate and
-// retire secrets, revoke tokens, disable). It builds on a storage.Store and
-// does not import Caddy.
+// retire secrets, revoke tokens, disable). It holds the same rules for end
+// users and the roles they hold (users.go, roles.go), and checks users'
+// passwords at sign-in. It builds on a storage.Store and does not import
+// Caddy.
 package registry
 
 import (
@@ -13,12 +15,14 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/storage"
 )
 
 // Defaults applied by New to a zero Limits field.
 const (
 	DefaultMaxClients  = 2000
+	DefaultMaxUsers    = 10000
 	DefaultMaxScopes   = 1000
 	DefaultMaxTokenTTL = 90 * time.Minute
 )
@@ -88,12 +92,29 @@ type Limits struct {
 	// aud when a client names no audience. It counts toward the length of
 	// every token, which must stay within token.MaxLength.
 	TokenIssuer string
+	// MaxUsers is the most users the store may hold. Default 10000; a
+	// negative value means no limit.
+	MaxUsers int
+	// Passwords hashes and verifies users' passwords. Default: a Hasher
+	// with password.DefaultParams and GOMAXPROCS concurrent computations.
+	// Share one across Registries so that the bound holds for the process.
+	Passwords *password.Hasher
+	// PasswordPolicy is what a new password must meet. The zero value
+	// applies password's defaults.
+	PasswordPolicy password.Policy
 }
 
 // withDefaults returns l with every zero field set to its default.
 func (l Limits) withDefaults() Limits {
 	if l.MaxClients == 0 {
 		l.MaxClients = DefaultMaxClients
+	}
+	if l.MaxUsers == 0 {
+		l.MaxUsers = DefaultMaxUsers
+	}
+	if l.Passwords == nil {
+		// DefaultParams are within the bounds, so NewHasher cannot fail.
+		l.Passwords, _ = password.NewHasher(password.DefaultParams, 0)
 	}
 	if l.MaxScopes <= 0 {
 		l.MaxScopes = DefaultMaxScopes
@@ -236,12 +257,9 @@ type ListPage struct {
 // ErrInvalidCursor; cursors are signed with a per-Registry key and stop
 // working after a restart or config reload.
 func (r *Registry) List(ctx context.Context, q ListQuery) (ListPage, error) {
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 1 || limit > MaxListLimit {
-		return ListPage{}, fmt.Errorf("list clients: %w: must be 1 to %d", ErrInvalidLimit, MaxListLimit)
+	limit, err := pageLimit("list clients", q.Limit)
+	if err != nil {
+		return ListPage{}, err
 	}
 	after := ""
 	if q.Cursor != "" {
@@ -269,6 +287,18 @@ func (r *Registry) List(ctx context.Context, q ListQuery) (ListPage, error) {
 	return page, nil
 }
 
+// pageLimit returns the page size a list asks for: DefaultListLimit for 0,
+// ErrInvalidLimit outside 1 to MaxListLimit.
+func pageLimit(op string, limit int) (int, error) {
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return 0, fmt.Errorf("%s: %w: must be 1 to %d", op, ErrInvalidLimit, MaxListLimit)
+	}
+	return limit, nil
+}
+
 // Replace validates m and makes it the client's whole metadata: fields
 // absent from m return to their defaults. Secrets, timestamps and usage are
 // kept.
@@ -287,7 +317,7 @@ func (r *Registry) Replace(ctx context.Context, id string, m Metadata) (Client, 
 // decodes and validates the result like Replace. The patch may name only
 // writable fields; null resets a field to its default.
 func (r *Registry) Patch(ctx context.Context, id string, mergePatch []byte) (Client, error) {
-	if err := checkPatch(mergePatch); err != nil {
+	if err := clientFields.checkPatch(mergePatch); err != nil {
 		return Client{}, err
 	}
 	return r.update(ctx, "patch client", id, func(c *storage.Client, _ time.Time) error {
@@ -465,8 +495,14 @@ func (r *Registry) withUsage(ctx context.Context, c storage.Client) (Client, err
 // ErrAlreadyExists into ErrNameTaken: client IDs are 128 random bits, so a
 // collision is a name.
 func storeError(op string, err error) error {
-	if errors.Is(err, storage.ErrAlreadyExists) && !errors.Is(err, ErrNameTaken) {
-		err = ErrNameTaken
+	return storeErrorAs(op, err, ErrNameTaken)
+}
+
+// storeErrorAs wraps a store error with the operation, turning
+// ErrAlreadyExists into taken, the error that names what is taken.
+func storeErrorAs(op string, err, taken error) error {
+	if errors.Is(err, storage.ErrAlreadyExists) && !errors.Is(err, taken) {
+		err = taken
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -106,18 +106,29 @@ func checkName(name string) (string, error) {
 	if name == "" {
 		return "", &ValidationError{Field: "client_name", Reason: "is required"}
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameRunes {
-		return "", &ValidationError{Field: "client_name", Reason: "must be 1 to 255 printable characters"}
-	}
-	for _, c := range name {
-		if !unicode.IsPrint(c) {
-			return "", &ValidationError{Field: "client_name", Reason: "must be 1 to 255 printable characters"}
-		}
-	}
-	if strings.TrimSpace(name) != name {
-		return "", &ValidationError{Field: "client_name", Reason: "must not start or end with a space"}
+	if err := checkText("client_name", name, maxNameRunes); err != nil {
+		return "", err
 	}
 	return name, nil
+}
+
+// checkText enforces the rule for names and other free text: at most
+// maxRunes printable Unicode characters, no leading or trailing space.
+// Empty text passes; whether a field is required is the caller's rule.
+func checkText(field, s string, maxRunes int) error {
+	rule := "must be 1 to " + strconv.Itoa(maxRunes) + " printable characters"
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes {
+		return &ValidationError{Field: field, Reason: rule}
+	}
+	for _, c := range s {
+		if !unicode.IsPrint(c) {
+			return &ValidationError{Field: field, Reason: rule}
+		}
+	}
+	if strings.TrimSpace(s) != s {
+		return &ValidationError{Field: field, Reason: "must not start or end with a space"}
+	}
+	return nil
 }
 
 // checkClosedList checks that values are distinct members of allowed and
