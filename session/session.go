@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -139,6 +140,11 @@ type Manager struct {
 	// touchEvery is the least time between two recorded uses of a
 	// session: a burst of requests is not a burst of writes.
 	touchEvery time.Duration
+	// touchPausedUntil (Unix nanoseconds) holds touches back for
+	// touchEvery after one failed: a store that cannot write now (etcd
+	// without a leader waits out its write timeout) must not hold up
+	// every signed-in request, one after the other.
+	touchPausedUntil atomic.Int64
 }
 
 // NewManager returns a Manager of sessions kept in store, with cfg's zero
@@ -236,12 +242,24 @@ func (m *Manager) Lookup(ctx context.Context, value string) (storage.Session, er
 	if u.Disabled {
 		return storage.Session{}, ErrNoSession
 	}
-	if now.Sub(s.LastSeenAt) >= m.touchEvery {
-		if m.store.TouchSession(ctx, id, now) == nil {
-			s.LastSeenAt = now
-		}
+	if m.touch(ctx, id, s.LastSeenAt, now) {
+		s.LastSeenAt = now
 	}
 	return s, nil
+}
+
+// touch records a use of the session at now if the last recorded one is
+// touchEvery old, and reports whether it did. A failure pauses touches
+// for touchEvery; the lookup goes on.
+func (m *Manager) touch(ctx context.Context, id string, lastSeen, now time.Time) bool {
+	if now.Sub(lastSeen) < m.touchEvery || now.UnixNano() < m.touchPausedUntil.Load() {
+		return false
+	}
+	if err := m.store.TouchSession(ctx, id, now); err != nil {
+		m.touchPausedUntil.Store(now.Add(m.touchEvery).UnixNano())
+		return false
+	}
+	return true
 }
 
 // End ends the session that value names. It is idempotent: a malformed,
@@ -354,7 +372,9 @@ func ID(value string) string {
 	var buf [valueBytes * 2]byte
 	b := append(buf[:0], value...)
 	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var id [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(id[:], sum[:])
+	return string(id[:])
 }
 
 // clip cuts s to maxMetaBytes without splitting a character, and replaces

@@ -284,6 +284,22 @@ func TestLookupSurvivesAFailedTouch(t *testing.T) {
 	if s.LastSeenAt != t0 {
 		t.Fatalf("LastSeenAt = %v, want the stored %v: the touch failed", s.LastSeenAt, t0)
 	}
+	// A store that cannot write is not asked again at every request.
+	for range 10 {
+		c.advance(time.Second)
+		if _, err := m.Lookup(ctx, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.touches.Load(); n != 1 {
+		t.Fatalf("%d touches after one failed, want no retry within the interval", n)
+	}
+	// Once the store is back and the pause is over, uses are recorded.
+	store.failTouch.Store(false)
+	c.advance(3 * time.Minute)
+	if s, err := m.Lookup(ctx, value); err != nil || s.LastSeenAt != c.Now().UTC() {
+		t.Fatalf("Lookup after the pause = %+v, %v; want it touched", s, err)
+	}
 }
 
 func TestEnd(t *testing.T) {
