@@ -27,7 +27,12 @@ import (
 //
 // Version 3 adds the users, usernames and roles buckets and the user count;
 // moving a store from 1 or 2 to 3 creates them empty.
-const schemaVersion = 3
+//
+// Version 4 adds the sessions and user_sessions buckets; moving an older
+// store to 4 creates them empty. The version moves so that a version 3
+// build, whose DeleteUser would leave a deleted user's sessions behind,
+// refuses the store.
+const schemaVersion = 4
 
 // defaultTimeout is how long Open waits for the file lock when
 // BoltOptions.Timeout is zero.
@@ -53,6 +58,16 @@ var (
 	bucketRoles     = []byte("roles")     // role name → MarshalRole's form
 
 	userBuckets = [][]byte{bucketUsers, bucketUsernames, bucketRoles}
+
+	// Buckets of version 4. user_sessions holds one nested bucket per
+	// user ID, whose keys are that user's session IDs (values empty):
+	// ending a user's sessions is one bucket walk, and user IDs with any
+	// byte in them need no escaping. Organizations need nothing here:
+	// user IDs stay globally unique.
+	bucketSessions     = []byte("sessions")      // session ID → MarshalSession's form
+	bucketUserSessions = []byte("user_sessions") // user ID → {session ID → ""}
+
+	sessionBuckets = [][]byte{bucketSessions, bucketUserSessions}
 
 	// keySchemaVersion holds schemaVersion in decimal.
 	keySchemaVersion = []byte("schema_version")
@@ -236,7 +251,10 @@ func initialize(db *bolt.DB, path string) (err error) {
 		if err := putCount(meta, 0); err != nil {
 			return err
 		}
-		return addUserBuckets(tx)
+		if err := addUserBuckets(tx); err != nil {
+			return err
+		}
+		return addBuckets(tx, sessionBuckets)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: lay out %s: %w", path, err)
@@ -250,10 +268,15 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 		return nil
 	}
 	// From 1 to 2 nothing is rewritten: see schemaVersion. Version 3 only
-	// adds empty buckets.
+	// and 4 only add empty buckets.
 	err := db.Update(func(tx *bolt.Tx) error {
 		if version < 3 {
 			if err := addUserBuckets(tx); err != nil {
+				return err
+			}
+		}
+		if version < 4 {
+			if err := addBuckets(tx, sessionBuckets); err != nil {
 				return err
 			}
 		}
@@ -268,18 +291,26 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 // addUserBuckets lays out what version 3 added: the user and role buckets
 // and a zero user count.
 func addUserBuckets(tx *bolt.Tx) error {
-	// IfNotExists: a store whose version was set back by hand (or by a
+	// addBuckets keeps existing ones: a store whose version was set back by hand (or by a
 	// test) may hold them already, and their records must stay.
-	for _, name := range userBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
-		}
+	if err := addBuckets(tx, userBuckets); err != nil {
+		return err
 	}
 	meta := tx.Bucket(bucketMeta)
 	if meta.Get(keyUserCount) != nil {
 		return nil
 	}
 	return putUserCount(meta, 0)
+}
+
+// addBuckets creates the named buckets that do not exist yet.
+func addBuckets(tx *bolt.Tx, names [][]byte) error {
+	for _, name := range names {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // checkLayout verifies the schema version and the buckets of an existing
@@ -311,6 +342,13 @@ func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) (uint64, error) {
 		}
 		if _, err := readUserCount(meta); err != nil {
 			return 0, corruptError(path, err)
+		}
+	}
+	if version >= 4 {
+		for _, name := range sessionBuckets {
+			if tx.Bucket(name) == nil {
+				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
+			}
 		}
 	}
 	if _, err := readCount(meta); err != nil {
@@ -426,7 +464,10 @@ func (b *Bolt) Check() error {
 		if err := checkIndexes(tx, note); err != nil {
 			return err
 		}
-		return checkUserIndexes(tx, note)
+		if err := checkUserIndexes(tx, note); err != nil {
+			return err
+		}
+		return checkSessionIndexes(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)

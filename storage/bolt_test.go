@@ -299,8 +299,8 @@ func TestOpenEmptyFileStartsAStore(t *testing.T) {
 		t.Fatalf("Open of an empty file: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
-		t.Fatalf("schema version = %d, %v; want 3", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
+		t.Fatalf("schema version = %d, %v; want 4", v, err)
 	}
 }
 
@@ -310,10 +310,11 @@ func TestSchemaVersion(t *testing.T) {
 		version string
 		wantErr string // a substring; empty: Open succeeds
 	}{
-		{"current", "3", ""},
+		{"current", "4", ""},
+		{"version 3, migrated", "3", ""},
 		{"older, migrated", "2", ""},
 		{"oldest, migrated", "1", ""},
-		{"newer", "4", "has schema version 4, and this build reads up to version 3"},
+		{"newer", "5", "has schema version 5, and this build reads up to version 4"},
 		{"much newer", "4000000000", "has schema version 4000000000"},
 		{"zero", "0", `is corrupt or unreadable: unreadable schema version "0"`},
 		{"not a number", "one", `is corrupt or unreadable: unreadable schema version "one"`},
@@ -326,8 +327,8 @@ func TestSchemaVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
-				t.Fatalf("new store's schema version = %d, %v; want 3", v, err)
+			if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
+				t.Fatalf("new store's schema version = %d, %v; want 4", v, err)
 			}
 			if err := storage.SetSchemaVersion(b, tt.version); err != nil {
 				t.Fatal(err)
@@ -339,8 +340,8 @@ func TestSchemaVersion(t *testing.T) {
 					t.Fatalf("Open: %v", err)
 				}
 				defer b.Close()
-				if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
-					t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
+				if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
+					t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
 				}
 				return
 			}
@@ -400,7 +401,7 @@ func TestMigrateVersion2AddsUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = storage.Tamper(b, func(tx *bolt.Tx) error {
-		for _, name := range []string{"users", "usernames", "roles"} {
+		for _, name := range []string{"users", "usernames", "roles", "sessions", "user_sessions"} {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err
 			}
@@ -419,8 +420,8 @@ func TestMigrateVersion2AddsUsers(t *testing.T) {
 		t.Fatalf("Open of a version 2 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 3 {
-		t.Fatalf("schema version after Open = %d, %v; want 3", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
+		t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
 	}
 	if _, err := b.GetClient(ctx, "client-1"); err != nil {
 		t.Fatal(err)
@@ -650,4 +651,69 @@ func TestDamagedPageIsAnError(t *testing.T) {
 		t.Fatal("Check passed a store with a damaged page")
 	}
 	t.Logf("%d of %d reads failed; list: %v", damaged, len(clients), listErr)
+}
+
+// A version 3 store (users, no sessions) is migrated at open: the session
+// buckets are laid out, its records stay, and sessions work.
+func TestMigrateVersion3AddsSessions(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateUser(ctx, storage.User{ID: "user-1", Username: "Ada"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		for _, name := range []string{"sessions", "user_sessions"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.SetSchemaVersion(b, "3"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatalf("Open of a version 3 store: %v", err)
+	}
+	defer b.Close()
+	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
+		t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
+	}
+	if _, err := b.GetUser(ctx, "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	s := storage.Session{ID: "s", UserID: "user-1", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := b.CreateSession(ctx, s, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version 4 store whose session bucket is missing is refused, not
+// served half.
+func TestOpenRefusesMissingSessionBucket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Tamper(b, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("user_sessions")) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := storage.Open(path, storage.BoltOptions{}); err == nil || !strings.Contains(err.Error(), "bucket user_sessions is missing") {
+		t.Fatalf("Open = %v, want a missing bucket error", err)
+	}
 }

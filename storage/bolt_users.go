@@ -215,7 +215,8 @@ func (b *Bolt) UpdateUser(ctx context.Context, id string, update func(User) (Use
 	return stored, nil
 }
 
-// DeleteUser removes a user with its username index entry; see Store.
+// DeleteUser removes a user with its username index entry and its
+// sessions; see Store.
 func (b *Bolt) DeleteUser(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: delete user: %w", err)
@@ -249,6 +250,10 @@ func (b *Bolt) DeleteUser(ctx context.Context, id string) error {
 			}
 		}
 		if err := users.Delete(key); err != nil {
+			return err
+		}
+		// In the same transaction: a deleted user's sessions end at once.
+		if _, err := boltDeleteUserSessions(tx, id); err != nil {
 			return err
 		}
 		return putUserCount(meta, count-1)

@@ -18,15 +18,19 @@ import (
 // moment.
 const epochShards = 256
 
-// Cached is a Store that keeps recently read clients in memory, in front of
-// another Store. Only GetClient is served from memory; every other method
-// passes through.
+// Cached is a Store that keeps recently read clients, users and sessions
+// in memory, in front of another Store. Only GetClient, GetUser and
+// GetSession are served from memory; every other method passes through.
+// What follows is said of clients; users and sessions are kept by the
+// same rules, each kind in LRUs of its own (recordCache), so a flood of
+// one kind never evicts another.
 //
 // It also remembers, in a second LRU of the same size, client IDs the inner
 // store did not know, so that an unknown ID sent again costs what a cached
 // one costs rather than a read of the store: the time of a failed login
 // then says nothing about whether the ID exists. A flood of made-up IDs
-// evicts only other unknown IDs, never a cached client. Creating a client
+// (or of random session cookies) evicts only other unknown IDs, never a
+// cached record. Creating a client
 // forgets its ID as unknown before the create returns, with the same epoch
 // rule as below, so no read that starts after a create returns answers
 // ErrNotFound for it.
@@ -49,98 +53,198 @@ const epochShards = 256
 // not cached. A change is told after the inner store applied it, so a
 // record cached before that is evicted, at the latest, when it is told.
 type Cached struct {
-	inner Store
-	lru   *lru.Cache[string, *Client]
-	// unknown holds IDs the inner store answered ErrNotFound for.
-	unknown *lru.Cache[string, struct{}]
-	seed    maphash.Seed
-
-	// mu orders cache inserts after a miss against invalidations.
-	mu     sync.Mutex
-	epochs [epochShards]uint64
+	inner    Store
+	clients  *recordCache[Client]
+	users    *recordCache[User]
+	sessions *recordCache[Session]
 
 	// stopFollow ends following a Shared inner store; nil otherwise.
 	stopFollow func()
 }
 
-// NewCached wraps s in an LRU cache of at most size clients (size >= 1).
-// When s is Shared, the cache follows its changes until Close.
+// recordCache is the cache of one kind of record, keyed by ID: the one
+// home of the rules Cached documents (negative caching, epochs, eviction
+// after writes).
+type recordCache[T any] struct {
+	lru *lru.Cache[string, *T]
+	// unknown holds IDs the inner store answered ErrNotFound for.
+	unknown *lru.Cache[string, struct{}]
+	// errUnknown answers a read of an ID remembered as unknown. It is
+	// allocated once: such reads cost no more than a cache hit.
+	errUnknown error
+	seed       maphash.Seed
+
+	// mu orders cache inserts after a miss against invalidations.
+	mu     sync.Mutex
+	epochs [epochShards]uint64
+}
+
+func newRecordCache[T any](noun string, size int) (*recordCache[T], error) {
+	cache, err := lru.New[string, *T](size)
+	if err != nil {
+		return nil, fmt.Errorf("storage: cache of %d %ss: %w", size, noun, err)
+	}
+	unknown, err := lru.New[string, struct{}](size)
+	if err != nil {
+		return nil, fmt.Errorf("storage: cache of %d unknown %s IDs: %w", size, noun, err)
+	}
+	return &recordCache[T]{
+		lru:        cache,
+		unknown:    unknown,
+		errUnknown: fmt.Errorf("storage: get %s: %w", noun, ErrNotFound),
+		seed:       maphash.MakeSeed(),
+	}, nil
+}
+
+// NewCached wraps s in LRU caches of at most size clients, size users and
+// size sessions (size >= 1). When s is Shared, the cache follows its
+// changes until Close.
 func NewCached(s Store, size int) (*Cached, error) {
 	if s == nil {
 		return nil, errors.New("storage: cache: nil store")
 	}
-	cache, err := lru.New[string, *Client](size)
+	clients, err := newRecordCache[Client]("client", size)
 	if err != nil {
-		return nil, fmt.Errorf("storage: cache of %d clients: %w", size, err)
+		return nil, err
 	}
-	unknown, err := lru.New[string, struct{}](size)
+	users, err := newRecordCache[User]("user", size)
 	if err != nil {
-		return nil, fmt.Errorf("storage: cache of %d unknown client IDs: %w", size, err)
+		return nil, err
 	}
-	c := &Cached{inner: s, lru: cache, unknown: unknown, seed: maphash.MakeSeed()}
+	sessions, err := newRecordCache[Session]("session", size)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cached{inner: s, clients: clients, users: users, sessions: sessions}
 	if shared, ok := s.(Shared); ok {
 		c.stopFollow = shared.Follow(c.Invalidate)
 	}
 	return c, nil
 }
 
-// Invalidate evicts what ch says changed: a client on ClientID, every
-// client and every unknown ID on Reset. NewCached calls it for every
-// change of a Shared inner store; a caller that wraps a Shared store in a
-// type of its own (so that NewCached cannot see it is Shared) follows it
-// and calls Invalidate itself.
+// Invalidate evicts what ch says changed: a client on ClientID, a user on
+// UserID, a session on SessionID, everything and every unknown ID on
+// Reset. NewCached calls it for every change of a Shared inner store; a
+// caller that wraps a Shared store in a type of its own (so that NewCached
+// cannot see it is Shared) follows it and calls Invalidate itself.
 func (c *Cached) Invalidate(ch Change) {
 	switch {
 	case ch.Reset:
 		c.invalidateAll()
 	case ch.ClientID != "":
-		c.invalidate(ch.ClientID)
+		c.clients.invalidate(ch.ClientID)
+	case ch.UserID != "":
+		c.users.invalidate(ch.UserID)
+	case ch.SessionID != "":
+		c.sessions.invalidate(ch.SessionID)
 	}
 }
-
-// errUnknownClient answers a read of an ID remembered as unknown. It is
-// allocated once: such reads cost no more than a cache hit.
-var errUnknownClient = fmt.Errorf("storage: get client: %w", ErrNotFound)
 
 // Inner returns the wrapped store.
 func (c *Cached) Inner() Store { return c.inner }
 
-// Resize changes how many clients, and how many unknown IDs, the cache holds
-// (size >= 1), evicting the least recently used ones when it shrinks.
+// Resize changes how many records of each kind, and how many unknown IDs,
+// the cache holds (size >= 1), evicting the least recently used ones when
+// it shrinks.
 func (c *Cached) Resize(size int) error {
 	if size < 1 {
 		return fmt.Errorf("storage: cache size is %d, want at least 1", size)
 	}
-	c.lru.Resize(size)
-	c.unknown.Resize(size)
+	c.clients.resize(size)
+	c.users.resize(size)
+	c.sessions.resize(size)
 	return nil
 }
 
 // Len returns how many clients are cached now.
-func (c *Cached) Len() int { return c.lru.Len() }
+func (c *Cached) Len() int { return c.clients.lru.Len() }
 
-// shard returns the epoch shard of a client ID.
-func (c *Cached) shard(id string) int {
-	return int(maphash.String(c.seed, id) % epochShards)
+func (rc *recordCache[T]) resize(size int) {
+	rc.lru.Resize(size)
+	rc.unknown.Resize(size)
 }
 
-// invalidate evicts a client, and forgets its ID as unknown, after a write
+// shard returns the epoch shard of an ID.
+func (rc *recordCache[T]) shard(id string) int {
+	return int(maphash.String(rc.seed, id) % epochShards)
+}
+
+// invalidate evicts a record, and forgets its ID as unknown, after a write
 // and moves its shard's epoch, so that a load that started before the write
 // is not cached, found or not found.
-func (c *Cached) invalidate(id string) {
-	c.mu.Lock()
-	c.epochs[c.shard(id)]++
-	c.lru.Remove(id)
-	c.unknown.Remove(id)
-	c.mu.Unlock()
+func (rc *recordCache[T]) invalidate(id string) {
+	rc.mu.Lock()
+	rc.epochs[rc.shard(id)]++
+	rc.lru.Remove(id)
+	rc.unknown.Remove(id)
+	rc.mu.Unlock()
 }
 
-// afterWrite updates the cache for a write of client id that returned err.
-// refused reports whether err proves the inner store changed nothing.
-func (c *Cached) afterWrite(id string, err error, refused bool) {
-	if err == nil || !refused {
-		c.invalidate(id)
+// invalidateAll evicts every record and unknown ID, and moves every epoch,
+// so that no load in progress is cached.
+func (rc *recordCache[T]) invalidateAll() {
+	rc.mu.Lock()
+	for i := range rc.epochs {
+		rc.epochs[i]++
 	}
+	rc.lru.Purge()
+	rc.unknown.Purge()
+	rc.mu.Unlock()
+}
+
+// afterWrite updates the cache for a write of record id that returned err.
+// refused reports whether err proves the inner store changed nothing.
+func (rc *recordCache[T]) afterWrite(id string, err error, refused bool) {
+	if err == nil || !refused {
+		rc.invalidate(id)
+	}
+}
+
+// cached answers from memory: the record, or errUnknown for an ID
+// remembered as unknown; ok is false when the inner store must be read.
+// It is separate from load so that a hit builds no closure.
+func (rc *recordCache[T]) cached(id string) (rec T, ok bool, err error) {
+	if hit, found := rc.lru.Get(id); found {
+		return *hit, true, nil
+	}
+	if _, unknown := rc.unknown.Get(id); unknown {
+		return rec, true, rc.errUnknown
+	}
+	return rec, false, nil
+}
+
+// load reads a record from the inner store (read) and caches a private
+// copy of it (clone), or its ID as unknown, unless a write moved its
+// shard's epoch meanwhile.
+func (rc *recordCache[T]) load(ctx context.Context, id string, read func(context.Context, string) (T, error), clone func(T) T) (T, error) {
+	shard := rc.shard(id)
+	rc.mu.Lock()
+	epoch := rc.epochs[shard]
+	rc.mu.Unlock()
+
+	loaded, err := read(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		rc.mu.Lock()
+		// As below: a create since the load began must not be hidden.
+		if rc.epochs[shard] == epoch {
+			rc.unknown.Add(id, struct{}{})
+		}
+		rc.mu.Unlock()
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	private := clone(loaded)
+	rc.mu.Lock()
+	// A write to this shard since the load began may have committed after
+	// the load read the record: then it is not cached, and the next read
+	// loads again.
+	if rc.epochs[shard] == epoch {
+		rc.lru.Add(id, &private)
+	}
+	rc.mu.Unlock()
+	return loaded, nil
 }
 
 // isRefusal reports whether err is one with which a Store turns a write down
@@ -158,46 +262,17 @@ func (c *Cached) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := ctx.Err(); err != nil {
 		return Client{}, fmt.Errorf("storage: get client: %w", err)
 	}
-	if cached, ok := c.lru.Get(id); ok {
-		return *cached, nil
+	if rec, ok, err := c.clients.cached(id); ok {
+		return rec, err
 	}
-	if _, unknown := c.unknown.Get(id); unknown {
-		return Client{}, errUnknownClient
-	}
-	shard := c.shard(id)
-	c.mu.Lock()
-	epoch := c.epochs[shard]
-	c.mu.Unlock()
-
-	loaded, err := c.inner.GetClient(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		c.mu.Lock()
-		// As below: a create since the load began must not be hidden.
-		if c.epochs[shard] == epoch {
-			c.unknown.Add(id, struct{}{})
-		}
-		c.mu.Unlock()
-	}
-	if err != nil {
-		return Client{}, err
-	}
-	private := loaded.Clone()
-	c.mu.Lock()
-	// A write to this shard since the load began may have committed after
-	// the load read the record: then it is not cached, and the next read
-	// loads again.
-	if c.epochs[shard] == epoch {
-		c.lru.Add(id, &private)
-	}
-	c.mu.Unlock()
-	return loaded, nil
+	return c.clients.load(ctx, id, c.inner.GetClient, Client.Clone)
 }
 
 // CreateClient creates the client in the inner store, then invalidates its
 // cache entry.
 func (c *Cached) CreateClient(ctx context.Context, client Client, maxClients int) error {
 	err := c.inner.CreateClient(ctx, client, maxClients)
-	c.afterWrite(client.ID, err, isRefusal(err))
+	c.clients.afterWrite(client.ID, err, isRefusal(err))
 	return err
 }
 
@@ -220,7 +295,7 @@ func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client
 		return next, err
 	})
 	refused := isRefusal(err) || (callbackErr != nil && errors.Is(err, callbackErr))
-	c.afterWrite(id, err, refused)
+	c.clients.afterWrite(id, err, refused)
 	return updated, err
 }
 
@@ -228,7 +303,7 @@ func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client
 // cache entry.
 func (c *Cached) DeleteClient(ctx context.Context, id string) error {
 	err := c.inner.DeleteClient(ctx, id)
-	c.afterWrite(id, err, isRefusal(err))
+	c.clients.afterWrite(id, err, isRefusal(err))
 	return err
 }
 
@@ -277,16 +352,11 @@ func (c *Cached) Usage(ctx context.Context, clientID string) (Usage, error) {
 	return c.inner.Usage(ctx, clientID)
 }
 
-// invalidateAll evicts every client and unknown ID, and moves every epoch,
-// so that no load in progress is cached.
+// invalidateAll evicts every record and unknown ID of every kind.
 func (c *Cached) invalidateAll() {
-	c.mu.Lock()
-	for i := range c.epochs {
-		c.epochs[i]++
-	}
-	c.lru.Purge()
-	c.unknown.Purge()
-	c.mu.Unlock()
+	c.clients.invalidateAll()
+	c.users.invalidateAll()
+	c.sessions.invalidateAll()
 }
 
 // Close stops following the inner store, empties the cache and closes the

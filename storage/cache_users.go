@@ -1,20 +1,35 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
-// Users and roles pass through Cached to the inner store: sign-ins are rare
-// next to token requests, so nothing is cached for them yet. Caching them
-// (and following their Change) comes with sessions, whose lookup on every
-// request is what needs it.
+// Users are cached by ID, as clients are (see Cached), because a session
+// lookup on every request reads its user (disabled? deleted?). Lookups by
+// username, pages and roles pass through: sign-ins and admin calls are
+// rare next to requests.
 
-// CreateUser passes through to the inner store.
+// CreateUser creates the user in the inner store, then forgets its ID as
+// unknown.
 func (c *Cached) CreateUser(ctx context.Context, u User, maxUsers int) error {
-	return c.inner.CreateUser(ctx, u, maxUsers)
+	err := c.inner.CreateUser(ctx, u, maxUsers)
+	c.users.afterWrite(u.ID, err, isRefusal(err))
+	return err
 }
 
-// GetUser passes through to the inner store.
+// GetUser returns the user, from memory when it is cached, or ErrNotFound
+// from memory when the ID is remembered as unknown. The returned record is
+// shared: callers must not change its slices.
 func (c *Cached) GetUser(ctx context.Context, id string) (User, error) {
-	return c.inner.GetUser(ctx, id)
+	if err := ctx.Err(); err != nil {
+		return User{}, fmt.Errorf("storage: get user: %w", err)
+	}
+	if rec, ok, err := c.users.cached(id); ok {
+		return rec, err
+	}
+	return c.users.load(ctx, id, c.inner.GetUser, User.Clone)
 }
 
 // GetUserByUsername passes through to the inner store.
@@ -27,14 +42,35 @@ func (c *Cached) ListUsers(ctx context.Context, opts ListOptions) ([]User, bool,
 	return c.inner.ListUsers(ctx, opts)
 }
 
-// UpdateUser passes through to the inner store.
+// UpdateUser updates the user in the inner store, then evicts it, by the
+// rules of UpdateClient.
 func (c *Cached) UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error) {
-	return c.inner.UpdateUser(ctx, id, update)
+	if update == nil {
+		return User{}, errors.New("storage: update user: nil update function")
+	}
+	var callbackErr error
+	updated, err := c.inner.UpdateUser(ctx, id, func(old User) (User, error) {
+		next, err := update(old.Clone())
+		callbackErr = err
+		return next, err
+	})
+	refused := isRefusal(err) || (callbackErr != nil && errors.Is(err, callbackErr))
+	c.users.afterWrite(id, err, refused)
+	return updated, err
 }
 
-// DeleteUser passes through to the inner store.
+// DeleteUser deletes the user, and with it the user's sessions, in the
+// inner store, then evicts the user and every cached session: which
+// sessions were the user's is the inner store's knowledge, and deleting a
+// user is rare enough that reloading the others costs nothing that
+// matters.
 func (c *Cached) DeleteUser(ctx context.Context, id string) error {
-	return c.inner.DeleteUser(ctx, id)
+	err := c.inner.DeleteUser(ctx, id)
+	c.users.afterWrite(id, err, isRefusal(err))
+	if err == nil || !isRefusal(err) {
+		c.sessions.invalidateAll()
+	}
+	return err
 }
 
 // CountUsers passes through to the inner store.

@@ -23,6 +23,9 @@ type CopyStats struct {
 	// UsersSkipped were there already (a role by name, a user by ID).
 	Roles, RolesSkipped int
 	Users, UsersSkipped int
+	// Sessions were created in the destination; SessionsSkipped were
+	// there already (by ID). Sessions that have ended are not copied.
+	Sessions, SessionsSkipped int
 }
 
 // copyPage is how many clients Copy reads at once.
@@ -34,7 +37,8 @@ var copyNow = time.Now
 // Copy copies everything src holds into dst: clients (every field as
 // stored: IDs, secret hashes, timestamps), signing keys, revocations that
 // have not expired, the usage counters of the clients it creates, roles and
-// users (password hashes as stored). It is
+// users (password hashes as stored) and their sessions that have not
+// ended, so nobody is signed out by the move. It is
 // what `caddy scopegate store migrate` runs to move a single-machine
 // deployment to a shared store without re-creating its clients.
 //
@@ -51,6 +55,8 @@ var copyNow = time.Now
 //   - A role whose name dst holds, and a user whose ID dst holds, are
 //     skipped as clients are; a user whose username another user holds in
 //     dst stops the copy with ErrAlreadyExists.
+//   - A session whose ID dst holds is skipped. dst's per-user session
+//     limit is not applied.
 //
 // dst's client and user limits are not applied. Copy stops at the first error; what
 // was copied by then stays, and a second run completes it.
@@ -214,6 +220,9 @@ func copyUsers(ctx context.Context, dst, src Store, stats *CopyStats) error {
 			return fmt.Errorf("list users: %w", err)
 		}
 		for _, u := range page {
+			if err := copySessions(ctx, dst, src, u.ID, stats); err != nil {
+				return err
+			}
 			err := dst.CreateUser(ctx, u, 0)
 			if err == nil {
 				stats.Users++
@@ -236,4 +245,30 @@ func copyUsers(ctx context.Context, dst, src Store, stats *CopyStats) error {
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+// copySessions creates the user's live sessions of src in dst, skipping
+// IDs dst holds. It runs for every user, created or skipped, so that a
+// second run completes a copy that stopped half-way.
+func copySessions(ctx context.Context, dst, src Store, userID string, stats *CopyStats) error {
+	held, err := src.ListUserSessions(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("list sessions of user %q: %w", userID, err)
+	}
+	now := copyNow()
+	for _, s := range held {
+		if !s.Live(now) {
+			continue
+		}
+		err := dst.CreateSession(ctx, s, 0)
+		switch {
+		case err == nil:
+			stats.Sessions++
+		case errors.Is(err, ErrAlreadyExists):
+			stats.SessionsSkipped++
+		default:
+			return fmt.Errorf("session %q of user %q: %w", s.ID, userID, err)
+		}
+	}
+	return nil
 }

@@ -93,4 +93,4 @@ func LeafPages(b *Bolt) ([]int, int, error) {
 }
 
 // UnknownLen returns how many client IDs the cache remembers as unknown.
-func UnknownLen(c *Cached) int { return c.unknown.Len() }
+func UnknownLen(c *Cached) int { return c.clients.unknown.Len() }

@@ -27,6 +27,9 @@ type Change struct {
 	ClientID string
 	// UserID is a user that was created, changed or deleted.
 	UserID string
+	// SessionID is a session that was created, touched or ended (by a
+	// delete, a prune, or, in a shared store, its lease running out).
+	SessionID string
 	// Role is the name of a role that was created, changed or deleted.
 	Role string
 	// Keys: the signing key set changed.

@@ -176,7 +176,8 @@ type Store interface {
 	// UpdateClient does: the ID cannot change, a new username must not be
 	// another user's (ErrAlreadyExists), and update must be pure.
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
-	// DeleteUser removes the user, or returns ErrNotFound.
+	// DeleteUser removes the user and, in the same transaction, every
+	// session of the user, or returns ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
 	// CountUsers returns how many users exist.
 	CountUsers(ctx context.Context) (int, error)
@@ -196,6 +197,34 @@ type Store interface {
 	// DeleteRole removes the role, or returns ErrNotFound. Users that hold
 	// it keep its name until the registry removes it from them.
 	DeleteRole(ctx context.Context, name string) error
+
+	// CreateSession stores a new session. It fails with ErrAlreadyExists
+	// when the ID is taken. When the user holds maxPerUser sessions
+	// already (maxPerUser <= 0: no limit), the least recently seen ones
+	// are ended in the same transaction, so that a person signing in on
+	// a new device is never refused and a flood of sign-ins cannot grow
+	// the store without bound. The store does not check that the user
+	// exists: the session manager does on every lookup.
+	CreateSession(ctx context.Context, s Session, maxPerUser int) error
+	// GetSession returns the session with that ID, or ErrNotFound. It may
+	// return a session that has ended but is not pruned yet: callers
+	// check Session.Live.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// TouchSession records that the session was used at seen: LastSeenAt
+	// becomes the later of the stored one and seen. ErrNotFound when the
+	// session does not exist.
+	TouchSession(ctx context.Context, id string, seen time.Time) error
+	// DeleteSession ends a session, or returns ErrNotFound.
+	DeleteSession(ctx context.Context, id string) error
+	// ListUserSessions returns the user's sessions, oldest first (by
+	// CreatedAt), ended but unpruned ones included.
+	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+	// DeleteUserSessions ends every session of the user and returns how
+	// many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// PruneSessions deletes the sessions that have ended at now: past
+	// ExpiresAt, or idle past LastSeenAt+IdleTimeout (Session.Live).
+	PruneSessions(ctx context.Context, now time.Time) error
 
 	// SigningKeys returns every stored signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -27,6 +27,13 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	session, err := storage.MarshalSession(storage.Session{ID: "s1", UserID: "u1", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("/p/sessions/s1", session)
+	f.Add("/p/sessions/s1", []byte{0x02, '{', '}'})
+	f.Add("/p/user-sessions/u1/s1", []byte{})
 	f.Add("/p/keys", keys)
 	f.Add("/p/keys", bytes.Replace(keys, []byte(`"k1"`), []byte(`"k2"`), 1))
 	f.Add("/p/clients/c1", client)

@@ -53,6 +53,8 @@
 //	P/users/<id>           a user: a tag byte and JSON, its password hash sealed (see Sealer)
 //	P/usernames/<name key> the ID of the user with that username (storage.NameKey)
 //	P/roles/<name>         a role, in storage.MarshalRole's form
+//	P/sessions/<id>        a session, in storage.MarshalSession's form, under a lease (sessions.go)
+//	P/user-sessions/<user>/<id> the index of a user's sessions; <user> path-escaped
 //
 // Users and roles are written as clients are: creates compare
 // CreateRevision == 0 on the ID and username keys and the user count's
@@ -429,7 +431,8 @@ func (s *Store) isReady() bool {
 // replica has applied it, whoever wrote it, in order and on one goroutine
 // of its own; see storage.Shared. A client's record, created, changed or
 // deleted, is told as its ClientID, a user's as its UserID, a role's as
-// its Role; the signing key set as Keys; a
+// its Role, a session's (created, touched, ended or expired) as its
+// SessionID; the signing key set as Keys; a
 // revocation recorded (or extended) as Revoked, while one that expires is
 // not told. A new list, and a follower too far behind to be told each
 // change, is told as Reset. stop waits for a call in progress and must not
@@ -462,6 +465,8 @@ func (s *Store) change(a replica.Applied) (storage.Change, bool) {
 		return storage.Change{UserID: strings.TrimPrefix(rest, "users/")}, true
 	case strings.HasPrefix(rest, "roles/"):
 		return storage.Change{Role: strings.TrimPrefix(rest, "roles/")}, true
+	case strings.HasPrefix(rest, "sessions/"):
+		return storage.Change{SessionID: strings.TrimPrefix(rest, "sessions/")}, true
 	case rest == "keys":
 		return storage.Change{Keys: true}, true
 	case strings.HasPrefix(rest, "revocations/"):
@@ -575,6 +580,8 @@ func (s *Store) decode(key string, value []byte) (any, error) {
 		return s.openUser(value)
 	case strings.HasPrefix(rest, "roles/"):
 		return storage.UnmarshalRole(value)
+	case strings.HasPrefix(rest, "sessions/"):
+		return storage.UnmarshalSession(value)
 	case rest == "keys":
 		return s.openKeys(value)
 	case strings.HasPrefix(rest, "revocations/"):

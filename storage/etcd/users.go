@@ -306,13 +306,22 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 	return stored, nil
 }
 
-// DeleteUser removes a user and its username index entry, and counts one
-// user less, in one transaction.
+// DeleteUser removes a user, its username index entry and its sessions,
+// and counts one user less, in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.usable(ctx); err != nil {
 		return fmt.Errorf("storage: delete user: %w", err)
 	}
 	idKey, countKey := s.userKey(id), s.userCountKey()
+	// The user's sessions go in the same transaction as the user, as long
+	// as they fit in one (sessionChunk); a user with more loses the rest
+	// first. Either way none outlives the user: the session manager also
+	// refuses a session whose user is gone.
+	if s.replica.Count(s.userSessionsPrefix(id), replica.PrefixEnd(s.userSessionsPrefix(id))) > sessionChunk {
+		if _, err := s.DeleteUserSessions(ctx, id); err != nil {
+			return fmt.Errorf("storage: delete user %q: %w", id, err)
+		}
+	}
 	err := s.countCAS(ctx, countKey, func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
 		cur := v.get(idKey)
@@ -344,6 +353,14 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			p.cmps = append(p.cmps, clientv3.Compare(clientv3.ModRevision(nameKey), "=", name.kv.ModRevision))
 			p.ops = append(p.ops, clientv3.OpDelete(nameKey))
 		}
+		held, err := s.heldSessions(v, id)
+		if err != nil {
+			return p, err
+		}
+		for _, sess := range held {
+			s.planSessionDelete(v, &p, sess)
+		}
+		p.ops = append(p.ops, clientv3.OpDelete(s.userSessionsPrefix(id), clientv3.WithPrefix()))
 		return p, nil
 	})
 	if err != nil {

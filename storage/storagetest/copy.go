@@ -92,6 +92,11 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	mustCreateUser(t, src, minimalUser("user-own", "Src Own"))
 	ownUser := minimalUser("user-own", "Dst Own")
 	mustCreateUser(t, dst, ownUser)
+	// Copy keeps live sessions by the real clock; an ended one stays behind.
+	liveSession := storage.Session{ID: "session-live", UserID: fullU.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleTimeout: time.Hour, UserAgent: "Mozilla/5.0"}
+	endedSession := storage.Session{ID: "session-ended", UserID: fullU.ID, CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
+	mustCreateSession(t, src, liveSession, 0)
+	mustCreateSession(t, src, endedSession, 0)
 
 	stats, err := storage.Copy(ctx, dst, src)
 	if err != nil {
@@ -99,7 +104,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	}
 	want := storage.CopyStats{
 		Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1,
-		Roles: 1, RolesSkipped: 1, Users: 1, UsersSkipped: 1,
+		Roles: 1, RolesSkipped: 1, Users: 1, UsersSkipped: 1, Sessions: 1,
 	}
 	if stats != want {
 		t.Fatalf("Copy stats = %+v, want %+v", stats, want)
@@ -116,6 +121,10 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		wantUser(t, dst, fullU)
 		wantUser(t, dst, ownUser)
 		wantUserCount(t, dst, 2)
+		if got, err := dst.GetSession(ctx, liveSession.ID); err != nil || !reflect.DeepEqual(got, liveSession) {
+			t.Fatalf("live session after Copy = %+v, %v; want %+v", got, err, liveSession)
+		}
+		wantNoSession(t, dst, endedSession.ID)
 		for _, r := range []storage.Role{ownRole, srcRoles[1]} {
 			if got, err := dst.GetRole(ctx, r.Name); err != nil || !reflect.DeepEqual(got, r) {
 				t.Fatalf("role %s after Copy = %+v, %v; want %+v", r.Name, got, err, r)
@@ -148,7 +157,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		if err != nil {
 			t.Fatalf("Copy again: %v", err)
 		}
-		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2}
+		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2, SessionsSkipped: 1}
 		if stats != want {
 			t.Fatalf("Copy again: stats = %+v, want %+v", stats, want)
 		}
