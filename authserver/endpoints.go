@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -37,9 +38,17 @@ type Endpoints struct {
 	byPath map[string]http.Handler
 }
 
-// NewEndpoints maps paths (defaulted) to the server's endpoints, and renders
-// the RFC 8414 metadata that lists them.
-func (s *Server) NewEndpoints(paths EndpointPaths) (*Endpoints, error) {
+// Pages is a handler of pages people see (the sign-in page), served at
+// the paths it names beside the endpoints.
+type Pages interface {
+	http.Handler
+	Paths() []string
+}
+
+// NewEndpoints maps paths (defaulted) to the server's endpoints and to the
+// pages, and renders the RFC 8414 metadata that lists the endpoints. A path
+// served twice is refused.
+func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
 	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS} {
 		if p != "" && !strings.HasPrefix(p, "/") {
 			return nil, errors.New("endpoint paths must start with /")
@@ -50,13 +59,32 @@ func (s *Server) NewEndpoints(paths EndpointPaths) (*Endpoints, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoints{server: s, byPath: map[string]http.Handler{
-		paths.Token:            TokenEndpoint{Server: s},
-		paths.Revocation:       RevocationEndpoint{Server: s},
-		paths.Introspection:    IntrospectionEndpoint{Server: s},
-		paths.JWKS:             JWKSEndpoint{Server: s},
-		MetadataPath(s.Issuer): metadata,
-	}}, nil
+	e := &Endpoints{server: s, byPath: make(map[string]http.Handler)}
+	served := []route{
+		{paths.Token, TokenEndpoint{Server: s}},
+		{paths.Revocation, RevocationEndpoint{Server: s}},
+		{paths.Introspection, IntrospectionEndpoint{Server: s}},
+		{paths.JWKS, JWKSEndpoint{Server: s}},
+		{MetadataPath(s.Issuer), metadata},
+	}
+	for _, p := range pages {
+		for _, path := range p.Paths() {
+			served = append(served, route{path, p})
+		}
+	}
+	for _, sv := range served {
+		if _, taken := e.byPath[sv.path]; taken {
+			return nil, fmt.Errorf("the path %s is given to two endpoints or pages", sv.path)
+		}
+		e.byPath[sv.path] = sv.h
+	}
+	return e, nil
+}
+
+// route is a path and what serves it.
+type route struct {
+	path string
+	h    http.Handler
 }
 
 // Lookup returns the handler of path: an endpoint, the metadata, or the RFC

@@ -20,6 +20,7 @@ import (
 
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/session"
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/throttle"
 	"github.com/scopegate/scopegate/token"
@@ -143,6 +144,9 @@ type Shared struct {
 	*State
 	// Registry is the client registry over the open store.
 	Registry *registry.Registry
+	// Sessions are the sessions of people signed in to this config's
+	// pages, over the open store.
+	Sessions *session.Manager
 }
 
 // Server is one config's authorization server. Its handlers may be mounted
@@ -366,6 +370,11 @@ func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
 	}
 	if err := s.FlushUsage(ctx); err != nil {
 		s.Logger.Error("flushing usage counters failed", zap.Error(err))
+	}
+	if s.Sessions != nil {
+		if err := s.Sessions.Prune(ctx); err != nil {
+			s.Logger.Error("pruning ended sessions failed", zap.Error(err))
+		}
 	}
 }
 

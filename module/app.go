@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/authserver"
+	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/session"
 	"github.com/scopegate/scopegate/storage/caddystore"
 )
 
@@ -112,6 +115,17 @@ type App struct {
 	// widen what a route accepts, never what a client is issued.
 	ScopeImplies []ScopeRule `json:"scope_implies,omitempty"`
 
+	// MaxUsers is the most users the store may hold. Default: 10000.
+	MaxUsers int `json:"max_users,omitempty"`
+
+	// Sessions sets the lifetimes of the sessions of people signed in at
+	// the issuer's sign-in page.
+	Sessions *SessionOptions `json:"sessions,omitempty"`
+
+	// Passwords sets how users' passwords are hashed and what a new one
+	// must meet.
+	Passwords *PasswordOptions `json:"passwords,omitempty"`
+
 	// MetricsPerClient adds a client_id label to the issued-token and guard
 	// metrics. Off by default: with many clients it multiplies the series.
 	MetricsPerClient bool `json:"metrics_per_client,omitempty"`
@@ -122,6 +136,7 @@ type App struct {
 	// Validate, no Start) works while a gateway holds the store's lock;
 	// Start opens it, and its handlers wait for that (AwaitOpen).
 	server  *authserver.Server
+	hasher  *password.Hasher
 	storage caddystore.Backend
 	handle  *caddystore.Handle
 	admin   http.Handler
@@ -196,6 +211,9 @@ func (a *App) provisionServer() error {
 	if cfg.ScopeRules, err = scope.NewRules(rules); err != nil {
 		return fmt.Errorf("scopegate: scope_implies: %w", err)
 	}
+	if a.hasher, err = a.Passwords.hasher(); err != nil {
+		return fmt.Errorf("scopegate: passwords: %w", err)
+	}
 	if cfg.Metrics, err = authserver.NewMetrics(a.ctx.GetMetricsRegistry(), a.MetricsPerClient); err != nil {
 		return fmt.Errorf("scopegate: metrics: %w", err)
 	}
@@ -203,6 +221,88 @@ func (a *App) provisionServer() error {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	return nil
+}
+
+// SessionOptions are the lifetimes of sign-in sessions.
+type SessionOptions struct {
+	// IdleTimeout ends a session that has not been used for this long.
+	// Default: 30m; at least 1m.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// Lifetime ends a session this long after sign-in however active it
+	// is. Default: 12h.
+	Lifetime caddy.Duration `json:"lifetime,omitempty"`
+	// PersistentLifetime is the lifetime of a "keep me signed in"
+	// session, whose cookie outlives the browser. Default: 720h (30 days);
+	// at most 400 days.
+	PersistentLifetime caddy.Duration `json:"persistent_lifetime,omitempty"`
+	// MaxPerUser is how many sessions one user may hold; signing in once
+	// more ends the least recently used. Default: 10.
+	MaxPerUser int `json:"max_per_user,omitempty"`
+}
+
+// PasswordOptions set the argon2id parameters of users' password hashes
+// and the password policy. A stored hash of other parameters still
+// verifies, and is replaced at the user's next sign-in.
+type PasswordOptions struct {
+	// MemoryKiB is argon2id's memory per hash, in KiB. Default: 19456
+	// (19 MiB, OWASP's recommendation).
+	MemoryKiB int `json:"memory_kib,omitempty"`
+	// Iterations is argon2id's time cost. Default: 2.
+	Iterations int `json:"iterations,omitempty"`
+	// Parallelism is argon2id's lanes. Default: 1.
+	Parallelism int `json:"parallelism,omitempty"`
+	// MaxConcurrent is how many hashes may be computed at once, which
+	// bounds the memory a flood of sign-ins can take (MaxConcurrent ×
+	// MemoryKiB). Default: the number of CPUs.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+	// MinLength is the fewest characters a new password may have.
+	// Default: 8.
+	MinLength int `json:"min_length,omitempty"`
+}
+
+// hasher builds the password hasher the options describe.
+func (p *PasswordOptions) hasher() (*password.Hasher, error) {
+	params := password.DefaultParams
+	if p == nil {
+		return password.NewHasher(params, 0)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"memory_kib", p.MemoryKiB}, {"iterations", p.Iterations}, {"parallelism", p.Parallelism}, {"max_concurrent", p.MaxConcurrent}, {"min_length", p.MinLength}} {
+		if f.v < 0 || f.v > math.MaxUint32 || f.name == "parallelism" && f.v > math.MaxUint8 {
+			return nil, fmt.Errorf("%s: %d is out of range", f.name, f.v)
+		}
+	}
+	if p.MemoryKiB != 0 {
+		params.MemoryKiB = uint32(p.MemoryKiB)
+	}
+	if p.Iterations != 0 {
+		params.Time = uint32(p.Iterations)
+	}
+	if p.Parallelism != 0 {
+		params.Threads = uint8(p.Parallelism)
+	}
+	return password.NewHasher(params, p.MaxConcurrent)
+}
+
+// policy is the password policy the options describe.
+func (p *PasswordOptions) policy() password.Policy {
+	if p == nil {
+		return password.Policy{}
+	}
+	return password.Policy{MinLength: p.MinLength}
+}
+
+// config is the session manager's config the options describe.
+func (o *SessionOptions) config() session.Config {
+	if o == nil {
+		return session.Config{}
+	}
+	return session.Config{
+		IdleTimeout: time.Duration(o.IdleTimeout), Lifetime: time.Duration(o.Lifetime),
+		PersistentLifetime: time.Duration(o.PersistentLifetime), MaxPerUser: o.MaxPerUser,
+	}
 }
 
 // ScopeRule is one scope implication rule.
@@ -222,6 +322,14 @@ func (a *App) validateConfig() error {
 		return errors.New("scopegate: max_clients must not be negative")
 	case a.MaxScopes < 0:
 		return errors.New("scopegate: max_scopes must not be negative")
+	case a.MaxUsers < 0:
+		return errors.New("scopegate: max_users must not be negative")
+	}
+	if _, err := a.Passwords.hasher(); err != nil {
+		return fmt.Errorf("scopegate: passwords: %w", err)
+	}
+	if err := a.Sessions.config().Validate(); err != nil {
+		return fmt.Errorf("scopegate: sessions: %w", err)
 	}
 	if err := a.serverOptions().Validate(); err != nil {
 		return fmt.Errorf("scopegate: %w", err)
@@ -250,13 +358,20 @@ func (a *App) Start() error {
 	}
 	a.handle = h
 	reg := registry.New(authserver.UsageStore{Store: h.State.Store, Counters: h.State.Usage}, registry.Limits{
-		MaxClients:  a.MaxClients,
-		MaxScopes:   a.MaxScopes,
-		MaxTokenTTL: a.server.MaxAccessTokenTTL,
-		TokenIssuer: a.server.Issuer,
+		MaxClients:     a.MaxClients,
+		MaxScopes:      a.MaxScopes,
+		MaxTokenTTL:    a.server.MaxAccessTokenTTL,
+		TokenIssuer:    a.server.Issuer,
+		MaxUsers:       a.MaxUsers,
+		Passwords:      a.hasher,
+		PasswordPolicy: a.Passwords.policy(),
 	})
+	sessions, err := session.NewManager(h.State.Store, a.Sessions.config())
+	if err != nil {
+		return fmt.Errorf("scopegate: sessions: %w", err)
+	}
 	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
-	err = a.server.Open(a.ctx, authserver.Shared{State: h.State, Registry: reg})
+	err = a.server.Open(a.ctx, authserver.Shared{State: h.State, Registry: reg, Sessions: sessions})
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 func newTokenEndpoint(tb testing.TB, a *App) http.Handler {
 	tb.Helper()
 	iss := new(Issuer)
-	if err := iss.setup(a.server); err != nil {
+	if err := iss.setup(a.server, zap.NewNop()); err != nil {
 		tb.Fatal(err)
 	}
 	return endpoint(iss, authserver.DefaultTokenPath)

@@ -93,6 +93,20 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		failed_login_window   <duration>
 //		scope_implies         <grant> <pattern>   # repeatable
 //		metrics_per_client
+//		max_users             <count>
+//		sessions {
+//			idle_timeout        <duration>
+//			lifetime            <duration>
+//			persistent_lifetime <duration>
+//			max_per_user        <count>
+//		}
+//		passwords {
+//			memory_kib      <KiB>
+//			iterations      <count>
+//			parallelism     <lanes>
+//			max_concurrent  <hashes>
+//			min_length      <characters>
+//		}
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
@@ -100,27 +114,31 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	// Options of one argument, by kind; the rest are handled below.
-	texts := map[string]*string{
-		"issuer": &a.Issuer, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
-	}
-	durations := map[string]*caddy.Duration{
-		"access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
-		"leeway": &a.Leeway, "failed_login_window": &a.FailedLoginWindow,
-	}
-	counts := map[string]*int{
-		"cache_size": &a.CacheSize, "max_clients": &a.MaxClients, "max_scopes": &a.MaxScopes,
-		"verified_token_cache_size": &a.VerifiedTokenCacheSize, "failed_login_limit": &a.FailedLoginLimit,
+	simple := optionSet{
+		texts: map[string]*string{
+			"issuer": &a.Issuer, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
+		},
+		durations: map[string]*caddy.Duration{
+			"access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
+			"leeway": &a.Leeway, "failed_login_window": &a.FailedLoginWindow,
+		},
+		counts: map[string]*int{
+			"cache_size": &a.CacheSize, "max_clients": &a.MaxClients, "max_scopes": &a.MaxScopes,
+			"verified_token_cache_size": &a.VerifiedTokenCacheSize, "failed_login_limit": &a.FailedLoginLimit,
+			"max_users": &a.MaxUsers,
+		},
+		flags: map[string]*bool{"metrics_per_client": &a.MetricsPerClient},
 	}
 	for d.NextBlock(0) {
 		option := d.Val()
+		if ok, err := simple.read(d, option); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		var err error
 		switch {
-		case texts[option] != nil:
-			err = oneArg(d, texts[option])
-		case durations[option] != nil:
-			err = durationArg(d, durations[option])
-		case counts[option] != nil:
-			err = countArg(d, counts[option])
 		case option == "storage":
 			a.StorageRaw, err = caddystore.UnmarshalCaddyfile(d)
 		case option == "lock_timeout":
@@ -128,11 +146,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case option == "key_rotation":
 			a.KeyRotation = new(caddy.Duration)
 			err = durationArg(d, a.KeyRotation)
-		case option == "metrics_per_client":
-			a.MetricsPerClient = true
-			if d.NextArg() {
-				err = d.ArgErr()
-			}
+		case option == "sessions":
+			a.Sessions = new(SessionOptions)
+			err = a.Sessions.options().readBlock(d, "sessions")
+		case option == "passwords":
+			a.Passwords = new(PasswordOptions)
+			err = a.Passwords.options().readBlock(d, "passwords")
 		case option == "scope_implies":
 			var rule ScopeRule
 			if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {
@@ -163,28 +182,43 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		revoke_path      <path>
 //		introspect_path  <path>
 //		jwks_path        <path>
+//		signin {
+//			path                 <path>
+//			signout_path         <path>
+//			product_name         <text>
+//			template             <html/template file>
+//			return_paths         <path...>
+//			cookie_name          <name>
+//			tls_in_front
+//			failed_per_source    <count>
+//			failed_per_username  <count>
+//			failed_window        <duration>
+//		}
 //	}
 //
 // The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
-// /oauth2/introspect and /.well-known/jwks.json.
+// /oauth2/introspect and /.well-known/jwks.json, and the sign-in page's to
+// /signin and /signout.
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	paths := map[string]*string{
+		"token_path": &iss.TokenPath, "revoke_path": &iss.RevokePath,
+		"introspect_path": &iss.IntrospectPath, "jwks_path": &iss.JWKSPath,
+	}
 	for d.NextBlock(0) {
 		option := d.Val()
-		var dst *string
-		switch option {
-		case "token_path":
-			dst = &iss.TokenPath
-		case "revoke_path":
-			dst = &iss.RevokePath
-		case "introspect_path":
-			dst = &iss.IntrospectPath
-		case "jwks_path":
-			dst = &iss.JWKSPath
-		default:
+		if option == "signin" {
+			iss.SignIn = new(SignInPage)
+			if err := iss.SignIn.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+			continue
+		}
+		dst := paths[option]
+		if dst == nil {
 			return d.Errf("unknown scopegate_issuer option %q", option)
 		}
 		if err := oneArg(d, dst); err != nil {
@@ -195,6 +229,21 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// unmarshalCaddyfile reads the issuer's signin block.
+func (p *SignInPage) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	opts := optionSet{
+		texts: map[string]*string{
+			"path": &p.Path, "signout_path": &p.SignOutPath, "product_name": &p.ProductName,
+			"template": &p.TemplateFile, "cookie_name": &p.CookieName,
+		},
+		durations: map[string]*caddy.Duration{"failed_window": &p.FailedWindow},
+		counts:    map[string]*int{"failed_per_source": &p.FailedPerSource, "failed_per_username": &p.FailedPerUsername},
+		flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
+		lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
+	}
+	return opts.readBlock(d, "signin")
 }
 
 // parseGuard sets up the guard from its directive.
@@ -328,6 +377,78 @@ func countArg(d *caddyfile.Dispenser, dst *int) error {
 	}
 	*dst = v
 	return nil
+}
+
+// optionSet names a block's options of simple kinds, so that each block's
+// parser lists its options rather than repeating how each kind is read.
+type optionSet struct {
+	texts     map[string]*string
+	durations map[string]*caddy.Duration
+	counts    map[string]*int
+	flags     map[string]*bool
+	lists     map[string]*[]string
+}
+
+// read reads the arguments of option when the set has it.
+func (o optionSet) read(d *caddyfile.Dispenser, option string) (bool, error) {
+	switch {
+	case o.texts[option] != nil:
+		return true, oneArg(d, o.texts[option])
+	case o.durations[option] != nil:
+		return true, durationArg(d, o.durations[option])
+	case o.counts[option] != nil:
+		return true, countArg(d, o.counts[option])
+	case o.flags[option] != nil:
+		*o.flags[option] = true
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		return true, nil
+	case o.lists[option] != nil:
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return true, d.ArgErr()
+		}
+		*o.lists[option] = append(*o.lists[option], args...)
+		return true, nil
+	}
+	return false, nil
+}
+
+// readBlock reads a block that holds only options of the set; what names
+// the block in errors.
+func (o optionSet) readBlock(d *caddyfile.Dispenser, what string) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		ok, err := o.read(d, d.Val())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return d.Errf("unknown %s option %q", what, d.Val())
+		}
+	}
+	return nil
+}
+
+// options are the sessions block's options.
+func (o *SessionOptions) options() optionSet {
+	return optionSet{
+		durations: map[string]*caddy.Duration{
+			"idle_timeout": &o.IdleTimeout, "lifetime": &o.Lifetime, "persistent_lifetime": &o.PersistentLifetime,
+		},
+		counts: map[string]*int{"max_per_user": &o.MaxPerUser},
+	}
+}
+
+// options are the passwords block's options.
+func (p *PasswordOptions) options() optionSet {
+	return optionSet{counts: map[string]*int{
+		"memory_kib": &p.MemoryKiB, "iterations": &p.Iterations, "parallelism": &p.Parallelism,
+		"max_concurrent": &p.MaxConcurrent, "min_length": &p.MinLength,
+	}}
 }
 
 // Interface guards

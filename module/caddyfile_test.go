@@ -53,6 +53,11 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"negative count", "scopegate {\n max_clients -1\n}", "max_clients: must be a positive whole number"},
 		{"count not a number", "scopegate {\n cache_size lots\n}", "cache_size: must be a positive whole number"},
 		{"argument on the option itself", "scopegate foo {\n}", "wrong argument count"},
+		{"unknown sessions option", "scopegate {\n sessions {\n colour red\n }\n}", `unknown sessions option "colour"`},
+		{"sessions bad duration", "scopegate {\n sessions {\n lifetime forever\n }\n}", "lifetime: invalid duration"},
+		{"sessions argument", "scopegate {\n sessions 5m {\n }\n}", "wrong argument count"},
+		{"unknown passwords option", "scopegate {\n passwords {\n pepper x\n }\n}", `unknown passwords option "pepper"`},
+		{"passwords zero", "scopegate {\n passwords {\n min_length 0\n }\n}", "min_length: must be a positive whole number"},
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +97,15 @@ func TestAppValidateConfig(t *testing.T) {
 		{"none algorithm", func(a *App) { a.SigningAlg = "none" }, "signing_alg"},
 		{"rotation shorter than tokens live", func(a *App) { d := caddy.Duration(time.Minute); a.KeyRotation = &d }, "key_rotation"},
 		{"huge leeway", func(a *App) { a.Leeway = caddy.Duration(time.Hour) }, "leeway"},
+		{"negative max_users", func(a *App) { a.MaxUsers = -1 }, "max_users"},
+		{"idle timeout above lifetime", func(a *App) {
+			a.Sessions = &SessionOptions{IdleTimeout: caddy.Duration(2 * time.Hour), Lifetime: caddy.Duration(time.Hour)}
+		}, "sessions: session: lifetime"},
+		{"persistent lifetime past what browsers keep", func(a *App) {
+			a.Sessions = &SessionOptions{PersistentLifetime: caddy.Duration(500 * 24 * time.Hour)}
+		}, "sessions: session: persistent lifetime"},
+		{"argon2 memory beyond bounds", func(a *App) { a.Passwords = &PasswordOptions{MemoryKiB: 1 << 30} }, "passwords:"},
+		{"argon2 lanes beyond a byte", func(a *App) { a.Passwords = &PasswordOptions{Parallelism: 300} }, "passwords: parallelism"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,10 +140,13 @@ func TestIssuerUnmarshalCaddyfile(t *testing.T) {
 		t.Fatalf("got %+v", iss)
 	}
 	for name, input := range map[string]string{
-		"unknown option":   "scopegate_issuer {\n colour red\n}",
-		"relative path":    "scopegate_issuer {\n token_path token\n}",
-		"missing argument": "scopegate_issuer {\n jwks_path\n}",
-		"inline argument":  "scopegate_issuer /x",
+		"unknown signin option": "scopegate_issuer {\n signin {\n colour red\n }\n}",
+		"return_paths empty":    "scopegate_issuer {\n signin {\n return_paths\n }\n}",
+		"signin argument":       "scopegate_issuer {\n signin /login\n}",
+		"unknown option":        "scopegate_issuer {\n colour red\n}",
+		"relative path":         "scopegate_issuer {\n token_path token\n}",
+		"missing argument":      "scopegate_issuer {\n jwks_path\n}",
+		"inline argument":       "scopegate_issuer /x",
 	} {
 		t.Run(name, func(t *testing.T) {
 			var iss Issuer

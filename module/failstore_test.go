@@ -165,7 +165,7 @@ func newFailStoreFixture(t *testing.T) *failStoreFixture {
 
 	f := &failStoreFixture{t: t, app: a, bolt: db, store: fs, logs: logs}
 	f.issuer = new(Issuer)
-	if err := f.issuer.setup(a.server); err != nil {
+	if err := f.issuer.setup(a.server, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	f.guard = &Guard{Scopes: []string{"orders:read"}}

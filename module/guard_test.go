@@ -170,7 +170,7 @@ func TestEarlyDataGetsNoAddressDecision(t *testing.T) {
 	})
 
 	iss := new(Issuer)
-	if err := iss.setup(a.server); err != nil {
+	if err := iss.setup(a.server, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	tokenRequest := func(complete bool) *httptest.ResponseRecorder {

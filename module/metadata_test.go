@@ -2,8 +2,12 @@ package module
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/grant"
@@ -17,7 +21,7 @@ import (
 func TestMetadataHasNoEmptyLists(t *testing.T) {
 	a := newTestApp(t)
 	iss := new(Issuer)
-	if err := iss.setup(a.server); err != nil {
+	if err := iss.setup(a.server, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	var md map[string]any
@@ -40,5 +44,38 @@ func TestMetadataHasNoEmptyLists(t *testing.T) {
 	}
 	if !slices.Equal(grants, grant.Supported) {
 		t.Errorf("grant_types_supported = %v, want %v", grants, grant.Supported)
+	}
+}
+
+// A sign-in page that cannot be served as configured fails the load: a
+// path another endpoint has, a template that does not parse or exist.
+func TestIssuerRefusesABadSignInPage(t *testing.T) {
+	a := newTestApp(t)
+	bad := filepath.Join(t.TempDir(), "bad.html")
+	if err := os.WriteFile(bad, []byte("{{ .Nope "), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, page := range map[string]*SignInPage{
+		"path of the token endpoint": {Path: authserver.DefaultTokenPath},
+		"sign-out on the JWKS path":  {SignOutPath: authserver.DefaultJWKSPath},
+		"template does not parse":    {TemplateFile: bad},
+		"template does not exist":    {TemplateFile: filepath.Join(t.TempDir(), "missing.html")},
+		"open-ended return path":     {ReturnPaths: []string{"//evil.example"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			iss := &Issuer{SignIn: page}
+			if err := iss.setup(a.server, zap.NewNop()); err == nil {
+				t.Fatal("the issuer was set up")
+			}
+		})
+	}
+	iss := &Issuer{SignIn: &SignInPage{Path: "/login", SignOutPath: "/logout"}}
+	if err := iss.setup(a.server, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/login", "/login/style.css", "/logout"} {
+		if _, ok := iss.endpoints.Lookup(path); !ok {
+			t.Errorf("%s is not served", path)
+		}
 	}
 }

@@ -83,7 +83,7 @@ func TestHandlersWaitForStart(t *testing.T) {
 	}
 	newIssuer := func(t *testing.T, a *App) *Issuer {
 		iss := new(Issuer)
-		if err := iss.setup(a.server); err != nil {
+		if err := iss.setup(a.server, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 		return iss

@@ -568,10 +568,16 @@ func (r *Registry) UserScopes(ctx context.Context, userID string) (scope.Set, er
 	return scope.NewSet(all), nil
 }
 
-// updateUser changes one user atomically and moves UpdatedAt forward.
+// updateUser changes one user atomically and moves UpdatedAt forward. A
+// change that disables the user or replaces their password ends their
+// sessions: whoever held one must prove themselves again.
 func (r *Registry) updateUser(ctx context.Context, op, id string, change func(u *storage.User, now time.Time) error) (User, error) {
 	now := r.now()
+	// before is the record the committed change was made to: a store that
+	// runs update again runs it on the newer record, last.
+	var before storage.User
 	stored, err := r.store.UpdateUser(ctx, id, func(u storage.User) (storage.User, error) {
+		before = u
 		u = u.Clone()
 		if err := change(&u, now); err != nil {
 			return storage.User{}, err
@@ -581,6 +587,11 @@ func (r *Registry) updateUser(ctx context.Context, op, id string, change func(u 
 	})
 	if err != nil {
 		return User{}, storeErrorAs(op, err, ErrUsernameTaken)
+	}
+	if stored.Disabled && !before.Disabled || stored.PasswordHash != before.PasswordHash {
+		if _, err := r.store.DeleteUserSessions(ctx, id); err != nil {
+			return User{}, storeErrorAs(op+": end sessions", err, ErrUsernameTaken)
+		}
 	}
 	return userView(stored), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -529,4 +530,51 @@ func TestDeleteUser(t *testing.T) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 	mustCreateUser(t, r, `{"username":"ALICE"}`, "")
+}
+
+// Disabling a user or replacing their password ends their sessions at
+// once; other changes, and a sign-in's own re-hash, leave them.
+func TestUserChangesThatEndSessions(t *testing.T) {
+	r, store, _ := newUserRegistry(t, Limits{})
+	ctx := context.Background()
+	u := mustCreateUser(t, r, `{"username":"alice"}`, "violet-harbour-92")
+	sessions := func() int {
+		t.Helper()
+		list, err := store.ListUserSessions(ctx, u.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	signIn := func() {
+		t.Helper()
+		now := time.Now()
+		s := storage.Session{ID: fmt.Sprintf("s%d", now.UnixNano()), UserID: u.UserID, CreatedAt: now,
+			LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleTimeout: time.Hour}
+		if err := store.CreateSession(ctx, s, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func() error
+		ends   bool
+	}{
+		{"patch the email", func() error { _, err := r.PatchUser(ctx, u.UserID, []byte(`{"email":"a@example.com"}`)); return err }, false},
+		{"disable", func() error { _, err := r.SetUserDisabled(ctx, u.UserID, true); return err }, true},
+		{"enable", func() error { _, err := r.SetUserDisabled(ctx, u.UserID, false); return err }, false},
+		{"disable by patch", func() error { _, err := r.PatchUser(ctx, u.UserID, []byte(`{"disabled":true}`)); return err }, true},
+		{"enable by patch", func() error { _, err := r.PatchUser(ctx, u.UserID, []byte(`{"disabled":false}`)); return err }, false},
+		{"set the password", func() error { _, err := r.SetUserPassword(ctx, u.UserID, "amber-lantern-417"); return err }, true},
+		{"sign in", func() error { _, err := r.SignIn(ctx, "alice", "amber-lantern-417"); return err }, false},
+	} {
+		signIn()
+		before := sessions()
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if after := sessions(); (after == 0) != c.ends || !c.ends && after != before {
+			t.Fatalf("%s: %d sessions before, %d after; want them ended: %v", c.name, before, after, c.ends)
+		}
+	}
 }

@@ -176,8 +176,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form For
 		h.showForm(w, r, http.StatusOK, msgBadCredentials, form)
 		return
 	case err != nil:
-		h.logger.Error("sign-in check failed", zap.Error(err))
-		h.showForm(w, r, http.StatusInternalServerError, msgUnavailable, form)
+		h.fault(w, r, "sign-in check failed", err, form)
 		return
 	}
 	h.pairs.Forget(pair)
@@ -186,6 +185,25 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form For
 		address = addr.String()
 	}
 	h.startSession(w, r, userID, form, address)
+}
+
+// retryUnavailable is the Retry-After of a 503: long enough for a busy
+// hasher to drain or a store to find its leader again.
+const retryUnavailable = "2"
+
+// fault answers a failure of Accounts or Sessions: 503 with Retry-After for
+// a passing one (ErrUnavailable), 500 otherwise; the form is shown again
+// either way, without the password.
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, what string, err error, form Form) {
+	status := http.StatusInternalServerError
+	if errors.Is(err, ErrUnavailable) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", retryUnavailable)
+		h.logger.Warn(what, zap.Error(err))
+	} else {
+		h.logger.Error(what, zap.Error(err))
+	}
+	h.showForm(w, r, status, msgUnavailable, form)
 }
 
 // blocked reports whether the source, or the pair, has used up its failures.
@@ -215,8 +233,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, userID st
 	meta := Meta{Address: addr, UserAgent: r.UserAgent()}
 	value, expires, err := h.sessions.Start(r.Context(), userID, form.Remember, meta)
 	if err != nil {
-		h.logger.Error("starting a session failed", zap.String("user_id", userID), zap.Error(err))
-		h.showForm(w, r, http.StatusInternalServerError, msgUnavailable, form)
+		h.fault(w, r, "starting a session failed", err, form)
 		return
 	}
 	h.setSessionCookie(w, r, value, form.Remember, expires)
@@ -253,8 +270,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	_, userID := h.currentSession(r)
 	if err := h.sessions.End(r.Context(), value); err != nil {
-		h.logger.Error("ending a session failed", zap.Error(err))
-		h.showForm(w, r, http.StatusInternalServerError, msgUnavailable, Form{})
+		h.fault(w, r, "ending a session failed", err, Form{})
 		return
 	}
 	h.clearCookie(w, r, h.cfg.CookieName)

@@ -33,6 +33,12 @@ var ErrBadCredentials = errors.New("signin: bad credentials")
 // live session.
 var ErrNoSession = errors.New("signin: no session")
 
+// ErrUnavailable marks an error of Accounts or Sessions as passing: the
+// store cannot be written just now, or every password computation is busy.
+// The person is asked to try again shortly (503 with Retry-After) rather
+// than told the server failed.
+var ErrUnavailable = errors.New("signin: temporarily unavailable")
+
 // Accounts checks passwords and names users.
 type Accounts interface {
 	// SignIn returns the user's ID and display name when the password is
@@ -111,6 +117,11 @@ func New(cfg Config, accounts Accounts, sessions Sessions, logger *zap.Logger) (
 		pairs:    throttle.New(cfg.PairLimit, cfg.Window, cfg.ThrottleSize),
 		logKey:   randomValue(),
 	}, nil
+}
+
+// Paths returns every path the handler serves, for the host's routing.
+func (h *Handler) Paths() []string {
+	return []string{h.cfg.Path, h.cfg.Path + stylesheetSuffix, h.cfg.SignOutPath}
 }
 
 // ServeHTTP routes by exact path and method.

@@ -485,7 +485,7 @@ func TestMalformedFormsRefused(t *testing.T) {
 	})
 }
 
-func TestServerFaultsAre500s(t *testing.T) {
+func TestServerFaults(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	f := newFixture(t, Config{}, zap.New(core))
 	f.accounts.fault = errors.New("store closed")
@@ -499,6 +499,13 @@ func TestServerFaultsAre500s(t *testing.T) {
 	}
 	if logs.FilterMessage("sign-in check failed").Len() != DefaultPairLimit+1 {
 		t.Fatal("the fault is not logged")
+	}
+	// A passing fault (a busy hasher, a store without a leader) asks the
+	// person to come back shortly.
+	f.accounts.fault = fmt.Errorf("every password computation is busy: %w", ErrUnavailable)
+	resp, body = b.post("/signin", b.signInForm("alice", "correct horse battery"))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, msgUnavailable) {
+		t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// A fault is not a failure: it is not counted against the person.
 	f.accounts.fault = nil

@@ -34,6 +34,18 @@ type User struct {
 	LastLoginAt  time.Time `json:"last_login_at,omitzero"`
 }
 
+// DisplayName is what a page calls the person: their name, else their
+// preferred username, else their username.
+func (u User) DisplayName() string {
+	switch {
+	case u.Name != "":
+		return u.Name
+	case u.PreferredUsername != "":
+		return u.PreferredUsername
+	}
+	return u.Username
+}
+
 // Clone returns a deep copy of u.
 func (u User) Clone() User {
 	u.Roles = slices.Clone(u.Roles)
