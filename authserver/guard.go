@@ -149,9 +149,14 @@ func (s *Server) decide(r *http.Request, p *Policy) (Decision, zap.Field, error)
 	if len(p.Clients) > 0 && !slices.Contains(p.Clients, claims.ClientID) {
 		return refused(denial("route_client", "the client may not use this route")), zap.Field{}, nil
 	}
-	// The token admits only what its client still holds: narrowing a
-	// client's scopes holds on its next request, as disabling it does.
-	held := claims.Scopes.Intersect(s.ClientScopes.of(client))
+	held, err := s.HeldScopes(r.Context(), claims, client)
+	if err != nil {
+		var refusal *TokenRefusal
+		if errors.As(err, &refusal) { // the person was deleted or disabled just now
+			return refused(p.challenge(r, refusal.Reason, oauth.InvalidToken(refusal.Description), "")), zap.Field{}, nil
+		}
+		return Decision{}, zap.Field{}, err
+	}
 	if required, missing := p.checkScopes(s.ScopeRules, r.Method, held); required != nil {
 		needed := scope.Join(required)
 		d := p.challenge(r, "scope", oauth.InsufficientScope(missing), needed)

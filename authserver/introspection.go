@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/scopegate/scopegate/oauth"
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/token"
 )
 
 // introspection is an RFC 7662 answer for an active token.
@@ -53,7 +56,7 @@ func (e IntrospectionEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	answer := introspection{Active: false}
-	claims, _, err := s.CheckToken(r.Context(), raw)
+	claims, held, err := s.checkAndHold(r.Context(), raw)
 	var refusal *TokenRefusal
 	switch {
 	case errors.As(err, &refusal):
@@ -64,7 +67,7 @@ func (e IntrospectionEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	default:
 		answer = introspection{
 			Active:    true,
-			Scope:     claims.Scope,
+			Scope:     held.String(),
 			ClientID:  claims.ClientID,
 			TokenType: "Bearer",
 			ExpiresAt: claims.ExpiresAt,
@@ -82,4 +85,14 @@ func (e IntrospectionEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// checkAndHold is CheckToken and HeldScopes: a token and what it admits now.
+func (s *Server) checkAndHold(ctx context.Context, raw string) (*token.Claims, scope.Set, error) {
+	claims, client, err := s.CheckToken(ctx, raw)
+	if err != nil {
+		return nil, scope.Set{}, err
+	}
+	held, err := s.HeldScopes(ctx, claims, client)
+	return claims, held, err
 }

@@ -79,6 +79,8 @@ type State struct {
 	Usage *Usage
 	// ClientScopes caches client records' scopes as sets for the guard.
 	ClientScopes *ClientScopeSets
+	// UserScopes caches what each user's roles grant, for the guard.
+	UserScopes *UserScopeSets
 
 	// shared is the store when other gateways write to it too, else nil.
 	shared     storage.Shared
@@ -96,7 +98,8 @@ type State struct {
 func NewState(store *storage.Cached, cacheSize int, logger *zap.Logger) *State {
 	st := &State{
 		Store: store, KeyRing: NewKeyRing(store), Revoked: NewRevokedTokens(store),
-		Usage: new(Usage), ClientScopes: NewClientScopeSets(cacheSize), logger: logger,
+		Usage: new(Usage), ClientScopes: NewClientScopeSets(cacheSize), UserScopes: NewUserScopeSets(cacheSize),
+		logger: logger,
 	}
 	if shared, ok := store.Inner().(storage.Shared); ok {
 		st.shared = shared

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/token"
 )
@@ -26,12 +27,15 @@ var (
 	refusedClient       = &TokenRefusal{"client_unknown", "the token's client no longer exists"}
 	refusedOff          = &TokenRefusal{"client_disabled", "the token's client is disabled"}
 	refusedBeforeCutoff = &TokenRefusal{"client_tokens_revoked", "the token's client has revoked its tokens"}
+	refusedUser         = &TokenRefusal{"user_unknown", "the token's user no longer exists"}
+	refusedUserOff      = &TokenRefusal{"user_disabled", "the token's user is disabled"}
 )
 
 // CheckToken verifies raw (from the verified-token cache when seen before)
 // and checks it against the current state: its key is still trusted, it is
-// not in the revoked-token set, and its client exists, is enabled and has not
-// revoked all its tokens since it was issued. Route policy (audience, scopes,
+// not in the revoked-token set, its client exists, is enabled and has not
+// revoked all its tokens since it was issued, and, for a token an app holds
+// for a person (sub is not the client), that person exists and is enabled. Route policy (audience, scopes,
 // addresses) is the caller's. A refused token is a *TokenRefusal; any other
 // error is a fault of the gateway. Nothing here touches the disk: keys,
 // revocations and (cached) clients are in memory.
@@ -57,5 +61,53 @@ func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, sto
 	case !client.TokensRevokedAt.IsZero() && claims.IssuedAt <= client.TokensRevokedAt.Unix():
 		return nil, storage.Client{}, refusedBeforeCutoff
 	}
+	if forUser(claims) {
+		if _, err := s.tokenUser(ctx, claims); err != nil {
+			return nil, storage.Client{}, err
+		}
+	}
 	return claims, client, nil
+}
+
+// forUser reports whether the token is one an app holds for a person: its
+// subject is the person's user ID rather than the client's own.
+func forUser(claims *token.Claims) bool { return claims.Subject != claims.ClientID }
+
+// tokenUser returns the person a token was issued for, or the refusal that
+// they no longer exist or are disabled. The user comes from the store's
+// cache: no disk read once it was read.
+func (s *Server) tokenUser(ctx context.Context, claims *token.Claims) (storage.User, error) {
+	u, err := s.Store.GetUser(ctx, claims.Subject)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.User{}, refusedUser
+	case err != nil:
+		return storage.User{}, err
+	case u.Disabled:
+		return storage.User{}, refusedUserOff
+	}
+	return u, nil
+}
+
+// HeldScopes returns what a checked token admits now: its scopes that its
+// client still holds and, for a token held for a person, that the person's
+// roles still grant (with the scope_implies rules, so a role granting a
+// scope that implies "*" grants everything). Narrowing a client's scopes, a
+// role's scopes or a person's roles thus holds on the next request, as
+// disabling does. When nothing was taken away it returns the token's own
+// set without allocating.
+func (s *Server) HeldScopes(ctx context.Context, claims *token.Claims, client storage.Client) (scope.Set, error) {
+	held := claims.Scopes.Intersect(s.ClientScopes.of(client))
+	if !forUser(claims) {
+		return held, nil
+	}
+	u, err := s.tokenUser(ctx, claims)
+	if err != nil {
+		return scope.Set{}, err
+	}
+	granted, err := s.UserScopes.of(ctx, s.Store, u)
+	if err != nil {
+		return scope.Set{}, err
+	}
+	return s.ScopeRules.Allowed(granted, held), nil
 }

@@ -225,6 +225,20 @@ func (r *Rules) Satisfies(granted Set, required []string, mode Mode) bool {
 	return false
 }
 
+// Allowed returns the scopes of wanted that granted satisfies, directly or
+// through a rule, in wanted's order: how what a person's roles grant narrows
+// a token issued for them (a role granting "full", with "full" implying
+// "*", allows every scope). When granted satisfies all of wanted, it
+// returns wanted itself without allocating.
+func (r *Rules) Allowed(granted, wanted Set) Set {
+	for i, v := range wanted.list {
+		if !r.satisfied(granted, v) {
+			return wanted.keepFrom(i, func(s string) bool { return r.satisfied(granted, s) })
+		}
+	}
+	return wanted
+}
+
 // Missing returns the required scopes that granted does not satisfy, in
 // order, for the scope attribute of an insufficient_scope challenge; nil
 // when all are satisfied, in which case it does not allocate.

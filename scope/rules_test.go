@@ -194,6 +194,29 @@ func TestMissing(t *testing.T) {
 	}
 }
 
+func TestAllowed(t *testing.T) {
+	r := mustRules(t, Rule{Grant: "full", Implies: "*"}, Rule{Grant: "read:full", Implies: "read:*"})
+	tests := []struct {
+		name           string
+		rules          *Rules
+		granted, asked []string
+		want           []string
+	}{
+		{name: "all granted directly", rules: r, granted: []string{"a", "b"}, asked: []string{"b", "a"}, want: []string{"b", "a"}},
+		{name: "full allows everything", rules: r, granted: []string{"full"}, asked: []string{"x", "read:y"}, want: []string{"x", "read:y"}},
+		{name: "a prefix rule", rules: r, granted: []string{"read:full"}, asked: []string{"write:y", "read:y", "z"}, want: []string{"read:y"}},
+		{name: "nothing granted", rules: r, granted: nil, asked: []string{"a"}, want: nil},
+		{name: "nil rules", rules: nil, granted: []string{"full"}, asked: []string{"full", "x"}, want: []string{"full"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.rules.Allowed(NewSet(tt.granted), NewSet(tt.asked)).Strings(); !slices.Equal(got, tt.want) {
+				t.Errorf("Allowed() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestModeString(t *testing.T) {
 	for mode, want := range map[Mode]string{All: "all", Any: "any", Mode(5): "Mode(5)"} {
 		if got := mode.String(); got != want {
@@ -211,6 +234,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	}
 	big := NewSet(bigList)
 	required := []string{"read:orders", "write"}
+	asked := NewSet(required)
 	tests := []struct {
 		name string
 		fn   func()
@@ -221,6 +245,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		{name: "Satisfies any", fn: func() { _ = r.Satisfies(big, []string{"nope", "api:099"}, Any) }},
 		{name: "Satisfies refused", fn: func() { _ = r.Satisfies(big, required, All) }},
 		{name: "Missing when satisfied", fn: func() { _ = r.Missing(small, required) }},
+		{name: "Allowed when all are", fn: func() { _ = r.Allowed(small, asked) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

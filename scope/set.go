@@ -84,19 +84,19 @@ func (s Set) String() string { return Join(s.list) }
 func (s Set) Intersect(other Set) Set {
 	for i, v := range s.list {
 		if !other.Has(v) {
-			return s.keepFrom(i, other)
+			return s.keepFrom(i, other.Has)
 		}
 	}
 	return s
 }
 
-// keepFrom builds the intersection once s.list[first] is known to be
-// missing from other: the scopes before it are all kept.
-func (s Set) keepFrom(first int, other Set) Set {
+// keepFrom builds the subset of the scopes keep accepts once s.list[first]
+// is known to be refused: the scopes before it are all kept.
+func (s Set) keepFrom(first int, keep func(string) bool) Set {
 	kept := make([]string, first, len(s.list)-1)
 	copy(kept, s.list[:first])
 	for _, v := range s.list[first+1:] {
-		if other.Has(v) {
+		if keep(v) {
 			kept = append(kept, v)
 		}
 	}

@@ -18,9 +18,9 @@ import (
 // moment.
 const epochShards = 256
 
-// Cached is a Store that keeps recently read clients, users and sessions
-// in memory, in front of another Store. Only GetClient, GetUser and
-// GetSession are served from memory; every other method passes through.
+// Cached is a Store that keeps recently read clients, users, roles and
+// sessions in memory, in front of another Store. Only GetClient, GetUser,
+// GetRole and GetSession are served from memory; every other method passes through.
 // What follows is said of clients; users and sessions are kept by the
 // same rules, each kind in LRUs of its own (recordCache), so a flood of
 // one kind never evicts another.
@@ -56,6 +56,7 @@ type Cached struct {
 	inner    Store
 	clients  *recordCache[Client]
 	users    *recordCache[User]
+	roles    *recordCache[Role]
 	sessions *recordCache[Session]
 
 	// stopFollow ends following a Shared inner store; nil otherwise.
@@ -96,8 +97,8 @@ func newRecordCache[T any](noun string, size int) (*recordCache[T], error) {
 	}, nil
 }
 
-// NewCached wraps s in LRU caches of at most size clients, size users and
-// size sessions (size >= 1). When s is Shared, the cache follows its
+// NewCached wraps s in LRU caches of at most size clients, size users,
+// size roles and size sessions (size >= 1). When s is Shared, the cache follows its
 // changes until Close.
 func NewCached(s Store, size int) (*Cached, error) {
 	if s == nil {
@@ -111,11 +112,15 @@ func NewCached(s Store, size int) (*Cached, error) {
 	if err != nil {
 		return nil, err
 	}
+	roles, err := newRecordCache[Role]("role", size)
+	if err != nil {
+		return nil, err
+	}
 	sessions, err := newRecordCache[Session]("session", size)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cached{inner: s, clients: clients, users: users, sessions: sessions}
+	c := &Cached{inner: s, clients: clients, users: users, roles: roles, sessions: sessions}
 	if shared, ok := s.(Shared); ok {
 		c.stopFollow = shared.Follow(c.Invalidate)
 	}
@@ -123,7 +128,7 @@ func NewCached(s Store, size int) (*Cached, error) {
 }
 
 // Invalidate evicts what ch says changed: a client on ClientID, a user on
-// UserID, a session on SessionID, everything and every unknown ID on
+// UserID, a role on Role, a session on SessionID, everything and every unknown ID on
 // Reset. NewCached calls it for every change of a Shared inner store; a
 // caller that wraps a Shared store in a type of its own (so that NewCached
 // cannot see it is Shared) follows it and calls Invalidate itself.
@@ -135,6 +140,8 @@ func (c *Cached) Invalidate(ch Change) {
 		c.clients.invalidate(ch.ClientID)
 	case ch.UserID != "":
 		c.users.invalidate(ch.UserID)
+	case ch.Role != "":
+		c.roles.invalidate(ch.Role)
 	case ch.SessionID != "":
 		c.sessions.invalidate(ch.SessionID)
 	}
@@ -152,6 +159,7 @@ func (c *Cached) Resize(size int) error {
 	}
 	c.clients.resize(size)
 	c.users.resize(size)
+	c.roles.resize(size)
 	c.sessions.resize(size)
 	return nil
 }
@@ -356,6 +364,7 @@ func (c *Cached) Usage(ctx context.Context, clientID string) (Usage, error) {
 func (c *Cached) invalidateAll() {
 	c.clients.invalidateAll()
 	c.users.invalidateAll()
+	c.roles.invalidateAll()
 	c.sessions.invalidateAll()
 }
 

@@ -11,11 +11,16 @@ import (
 	"github.com/scopegate/scopegate/storage"
 )
 
-// readCounting counts the user and session reads that reach the store it
-// wraps.
+// readCounting counts the user, role and session reads that reach the
+// store it wraps.
 type readCounting struct {
 	storage.Store
-	users, sessions atomic.Int64
+	users, roles, sessions atomic.Int64
+}
+
+func (s *readCounting) GetRole(ctx context.Context, name string) (storage.Role, error) {
+	s.roles.Add(1)
+	return s.Store.GetRole(ctx, name)
 }
 
 func (s *readCounting) GetUser(ctx context.Context, id string) (storage.User, error) {
@@ -264,4 +269,53 @@ func BenchmarkGetSession(b *testing.B) {
 			b.Fatalf("%d inner reads during cached unknown IDs, want 0", reads)
 		}
 	})
+}
+
+// Roles are cached by name: read once, evicted by every write through the
+// cache and by a shared store's change, unknown names remembered.
+func TestCachedRoles(t *testing.T) {
+	ctx := t.Context()
+	inner := &readCounting{Store: openTestBolt(t)}
+	cache := newCached(t, inner, 10)
+	if err := cache.CreateRole(ctx, storage.Role{Name: "editor", Scopes: []string{"docs:write"}}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(want ...string) {
+		t.Helper()
+		r, err := cache.GetRole(ctx, "editor")
+		if len(want) == 0 {
+			if !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("GetRole = %+v, %v; want ErrNotFound", r, err)
+			}
+			return
+		}
+		if err != nil || fmt.Sprint(r.Scopes) != fmt.Sprint(want) {
+			t.Fatalf("GetRole = %+v, %v; want scopes %v", r, err, want)
+		}
+	}
+	get("docs:write")
+	get("docs:write")
+	wantReads(t, &inner.roles, 1, "a role read twice")
+	if _, err := cache.UpdateRole(ctx, "editor", func(r storage.Role) (storage.Role, error) {
+		r.Scopes = []string{"docs:read"}
+		return r, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	get("docs:read")
+	wantReads(t, &inner.roles, 2, "a role read after an update")
+	if _, err := inner.Store.UpdateRole(ctx, "editor", func(r storage.Role) (storage.Role, error) {
+		r.Scopes = []string{"docs:admin"}
+		return r, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cache.Invalidate(storage.Change{Role: "editor"}) // another gateway's write, told
+	get("docs:admin")
+	if err := cache.DeleteRole(ctx, "editor"); err != nil {
+		t.Fatal(err)
+	}
+	get()
+	get()
+	wantReads(t, &inner.roles, 4, "an unknown role read twice")
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // Users are cached by ID, as clients are (see Cached), because a session
-// lookup on every request reads its user (disabled? deleted?). Lookups by
-// username, pages and roles pass through: sign-ins and admin calls are
-// rare next to requests.
+// lookup on every request reads its user (disabled? deleted?); roles by
+// name, because a guarded request with a token issued for a user reads
+// the user's roles (what do they still allow?). Lookups by username and
+// pages pass through: sign-ins and admin calls are rare next to requests.
 
 // CreateUser creates the user in the inner store, then forgets its ID as
 // unknown.
@@ -78,14 +79,25 @@ func (c *Cached) CountUsers(ctx context.Context) (int, error) {
 	return c.inner.CountUsers(ctx)
 }
 
-// CreateRole passes through to the inner store.
+// CreateRole creates the role in the inner store, then forgets its name as
+// unknown.
 func (c *Cached) CreateRole(ctx context.Context, r Role) error {
-	return c.inner.CreateRole(ctx, r)
+	err := c.inner.CreateRole(ctx, r)
+	c.roles.afterWrite(r.Name, err, isRefusal(err))
+	return err
 }
 
-// GetRole passes through to the inner store.
+// GetRole returns the role, from memory when it is cached, or ErrNotFound
+// from memory when the name is remembered as unknown. The returned record
+// is shared: callers must not change its slices.
 func (c *Cached) GetRole(ctx context.Context, name string) (Role, error) {
-	return c.inner.GetRole(ctx, name)
+	if err := ctx.Err(); err != nil {
+		return Role{}, fmt.Errorf("storage: get role: %w", err)
+	}
+	if rec, ok, err := c.roles.cached(name); ok {
+		return rec, err
+	}
+	return c.roles.load(ctx, name, c.inner.GetRole, Role.Clone)
 }
 
 // ListRoles passes through to the inner store.
@@ -93,12 +105,26 @@ func (c *Cached) ListRoles(ctx context.Context, opts ListOptions) ([]Role, bool,
 	return c.inner.ListRoles(ctx, opts)
 }
 
-// UpdateRole passes through to the inner store.
+// UpdateRole updates the role in the inner store, then evicts it, by the
+// rules of UpdateClient.
 func (c *Cached) UpdateRole(ctx context.Context, name string, update func(Role) (Role, error)) (Role, error) {
-	return c.inner.UpdateRole(ctx, name, update)
+	if update == nil {
+		return Role{}, errors.New("storage: update role: nil update function")
+	}
+	var callbackErr error
+	updated, err := c.inner.UpdateRole(ctx, name, func(old Role) (Role, error) {
+		next, err := update(old.Clone())
+		callbackErr = err
+		return next, err
+	})
+	refused := isRefusal(err) || (callbackErr != nil && errors.Is(err, callbackErr))
+	c.roles.afterWrite(name, err, refused)
+	return updated, err
 }
 
-// DeleteRole passes through to the inner store.
+// DeleteRole deletes the role in the inner store, then evicts it.
 func (c *Cached) DeleteRole(ctx context.Context, name string) error {
-	return c.inner.DeleteRole(ctx, name)
+	err := c.inner.DeleteRole(ctx, name)
+	c.roles.afterWrite(name, err, isRefusal(err))
+	return err
 }

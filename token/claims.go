@@ -22,7 +22,8 @@ import (
 type Claims struct {
 	// Issuer is "iss": the issuer's identifier, compared exactly.
 	Issuer string
-	// Subject is "sub". For the client_credentials grant it equals ClientID.
+	// Subject is "sub". For the client_credentials grant it equals ClientID;
+	// in a token an app holds for a person it is the person's user ID.
 	Subject string
 	// Audience is "aud": the resources the token is meant for. One audience
 	// is written as a JSON string, several as an array; both are read.

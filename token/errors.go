@@ -100,7 +100,6 @@ var (
 	errMissingJTI      = newReason(ErrMissingClaim, "token claim jti missing")
 	errMissingSub      = newReason(ErrMissingClaim, "token claim sub missing")
 	errMissingClientID = newReason(ErrMissingClaim, "token claim client_id missing")
-	errSubClientID     = newReason(ErrInvalidClaim, "token claim sub differs from client_id")
 	errIssuedInFuture  = newReason(ErrNotYetValid, "token issued in the future")
 	errNoIssuer        = newReason(ErrWrongIssuer, "token verifier has no issuer configured")
 )

@@ -248,8 +248,6 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return errMissingSub
 	case c.ClientID == "":
 		return errMissingClientID
-	case c.Subject != c.ClientID:
-		return errSubClientID
 	}
 	return nil
 }

@@ -1,0 +1,100 @@
+package module
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/scopegate/scopegate/registry"
+)
+
+// A token an app holds for a person admits, on every request, only what
+// the person's roles grant now (with scope_implies) and only while the
+// person exists and is enabled: each admin change holds on the next
+// request, as a client's do.
+func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
+	a := newTestApp(t, func(a *App) { a.ScopeImplies = []ScopeRule{{Grant: "full", Implies: "*"}} })
+	ctx := context.Background()
+	reg := a.server.Registry
+	if _, err := reg.CreateRole(ctx, registry.RoleMetadata{Name: "reader", Scopes: []string{"orders:read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.CreateRole(ctx, registry.RoleMetadata{Name: "owner", Scopes: []string{"full"}}); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := reg.CreateUser(ctx, registry.UserMetadata{Username: "alice", Roles: []string{"reader"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := newTestClient(t, a, "orders:read orders:write")
+	raw := mintTokenFor(t, a, alice.UserID, app, "orders:read orders:write")
+	readRoute, writeRoute := newTestGuard(t, a, "orders:read"), newTestGuard(t, a, "orders:write")
+
+	// request sends the token through g and says whether it reached the
+	// upstream, with the X-Scope it carried, or the refusal's error code.
+	request := func(g *Guard) (reached bool, scope, refusal string) {
+		t.Helper()
+		next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+			reached, scope = true, r.Header.Get("X-Scope")
+			return nil
+		})
+		rec := httptest.NewRecorder()
+		if err := g.ServeHTTP(rec, guardedRequest(raw), next); err != nil {
+			t.Fatalf("guard fault: %v", err)
+		}
+		if !reached {
+			refusal = rec.Header().Get("WWW-Authenticate")
+		}
+		return reached, scope, refusal
+	}
+	expect := func(step string, g *Guard, wantReached bool, want string) {
+		t.Helper()
+		reached, scope, refusal := request(g)
+		switch {
+		case reached != wantReached:
+			t.Fatalf("%s: reached %v (challenge %q), want %v", step, reached, refusal, wantReached)
+		case reached && scope != want:
+			t.Fatalf("%s: X-Scope %q, want %q", step, scope, want)
+		case !reached && !strings.Contains(refusal, want):
+			t.Fatalf("%s: challenge %q, want it to hold %q", step, refusal, want)
+		}
+	}
+	patch := func(step, id, body string) {
+		t.Helper()
+		if _, err := reg.PatchUser(ctx, id, []byte(body)); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+
+	expect("reader: the role's scope passes, narrowed", readRoute, true, "orders:read")
+	expect("reader: orders:write is not the role's", writeRoute, false, "insufficient_scope")
+	patch("made owner", alice.UserID, `{"roles":["reader","owner"]}`)
+	expect("owner: full implies orders:write", writeRoute, true, "orders:read orders:write")
+	patch("owner role taken away", alice.UserID, `{"roles":["reader"]}`)
+	expect("owner role taken away", writeRoute, false, "insufficient_scope")
+	if _, err := reg.PatchRole(ctx, "reader", []byte(`{"scopes":["orders:list"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	expect("orders:read taken from the role", readRoute, false, "insufficient_scope")
+	if err := reg.DeleteRole(ctx, "reader"); err != nil {
+		t.Fatal(err)
+	}
+	patch("owner again", alice.UserID, `{"roles":["owner"]}`)
+	expect("owner again", readRoute, true, "orders:read orders:write")
+	if _, err := reg.SetUserDisabled(ctx, alice.UserID, true); err != nil {
+		t.Fatal(err)
+	}
+	expect("disabled", readRoute, false, "the token's user is disabled")
+	if _, err := reg.SetUserDisabled(ctx, alice.UserID, false); err != nil {
+		t.Fatal(err)
+	}
+	expect("enabled again", readRoute, true, "orders:read orders:write")
+	if err := reg.DeleteUser(ctx, alice.UserID); err != nil {
+		t.Fatal(err)
+	}
+	expect("deleted", readRoute, false, "the token's user no longer exists")
+}
