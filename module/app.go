@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"time"
 
@@ -113,7 +112,7 @@ type App struct {
 	// a rule's `grant` scope also satisfies every scope its `implies` pattern
 	// matches: an exact scope, `*` (all) or a `prefix*`. Rules chain. They
 	// widen what a route accepts, never what a client is issued.
-	ScopeImplies []ScopeRule `json:"scope_implies,omitempty"`
+	ScopeImplies []scope.Rule `json:"scope_implies,omitempty"`
 
 	// MaxUsers is the most users the store may hold. Default: 10000.
 	MaxUsers int `json:"max_users,omitempty"`
@@ -124,7 +123,7 @@ type App struct {
 
 	// Passwords sets how users' passwords are hashed and what a new one
 	// must meet.
-	Passwords *PasswordOptions `json:"passwords,omitempty"`
+	Passwords *password.Options `json:"passwords,omitempty"`
 
 	// MetricsPerClient adds a client_id label to the issued-token and guard
 	// metrics. Off by default: with many clients it multiplies the series.
@@ -204,14 +203,10 @@ func (a *App) provisionServer() error {
 			return fmt.Errorf("scopegate: %w", err)
 		}
 	}
-	rules := make([]scope.Rule, len(a.ScopeImplies))
-	for i, r := range a.ScopeImplies {
-		rules[i] = scope.Rule{Grant: r.Grant, Implies: r.Implies}
-	}
-	if cfg.ScopeRules, err = scope.NewRules(rules); err != nil {
+	if cfg.ScopeRules, err = scope.NewRules(a.ScopeImplies); err != nil {
 		return fmt.Errorf("scopegate: scope_implies: %w", err)
 	}
-	if a.hasher, err = a.Passwords.hasher(); err != nil {
+	if a.hasher, err = a.Passwords.Hasher(); err != nil {
 		return fmt.Errorf("scopegate: passwords: %w", err)
 	}
 	if cfg.Metrics, err = authserver.NewMetrics(a.ctx.GetMetricsRegistry(), a.MetricsPerClient); err != nil {
@@ -240,60 +235,6 @@ type SessionOptions struct {
 	MaxPerUser int `json:"max_per_user,omitempty"`
 }
 
-// PasswordOptions set the argon2id parameters of users' password hashes
-// and the password policy. A stored hash of other parameters still
-// verifies, and is replaced at the user's next sign-in.
-type PasswordOptions struct {
-	// MemoryKiB is argon2id's memory per hash, in KiB. Default: 19456
-	// (19 MiB, OWASP's recommendation).
-	MemoryKiB int `json:"memory_kib,omitempty"`
-	// Iterations is argon2id's time cost. Default: 2.
-	Iterations int `json:"iterations,omitempty"`
-	// Parallelism is argon2id's lanes. Default: 1.
-	Parallelism int `json:"parallelism,omitempty"`
-	// MaxConcurrent is how many hashes may be computed at once, which
-	// bounds the memory a flood of sign-ins can take (MaxConcurrent ×
-	// MemoryKiB). Default: the number of CPUs.
-	MaxConcurrent int `json:"max_concurrent,omitempty"`
-	// MinLength is the fewest characters a new password may have.
-	// Default: 8.
-	MinLength int `json:"min_length,omitempty"`
-}
-
-// hasher builds the password hasher the options describe.
-func (p *PasswordOptions) hasher() (*password.Hasher, error) {
-	params := password.DefaultParams
-	if p == nil {
-		return password.NewHasher(params, 0)
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"memory_kib", p.MemoryKiB}, {"iterations", p.Iterations}, {"parallelism", p.Parallelism}, {"max_concurrent", p.MaxConcurrent}, {"min_length", p.MinLength}} {
-		if f.v < 0 || f.v > math.MaxUint32 || f.name == "parallelism" && f.v > math.MaxUint8 {
-			return nil, fmt.Errorf("%s: %d is out of range", f.name, f.v)
-		}
-	}
-	if p.MemoryKiB != 0 {
-		params.MemoryKiB = uint32(p.MemoryKiB)
-	}
-	if p.Iterations != 0 {
-		params.Time = uint32(p.Iterations)
-	}
-	if p.Parallelism != 0 {
-		params.Threads = uint8(p.Parallelism)
-	}
-	return password.NewHasher(params, p.MaxConcurrent)
-}
-
-// policy is the password policy the options describe.
-func (p *PasswordOptions) policy() password.Policy {
-	if p == nil {
-		return password.Policy{}
-	}
-	return password.Policy{MinLength: p.MinLength}
-}
-
 // config is the session manager's config the options describe.
 func (o *SessionOptions) config() session.Config {
 	if o == nil {
@@ -303,14 +244,6 @@ func (o *SessionOptions) config() session.Config {
 		IdleTimeout: time.Duration(o.IdleTimeout), Lifetime: time.Duration(o.Lifetime),
 		PersistentLifetime: time.Duration(o.PersistentLifetime), MaxPerUser: o.MaxPerUser,
 	}
-}
-
-// ScopeRule is one scope implication rule.
-type ScopeRule struct {
-	// Grant is the scope a token holds.
-	Grant string `json:"grant"`
-	// Implies is what Grant also satisfies: a scope, `*`, or `prefix*`.
-	Implies string `json:"implies"`
 }
 
 // validateConfig checks the options alone, without touching the store.
@@ -325,7 +258,7 @@ func (a *App) validateConfig() error {
 	case a.MaxUsers < 0:
 		return errors.New("scopegate: max_users must not be negative")
 	}
-	if _, err := a.Passwords.hasher(); err != nil {
+	if _, err := a.Passwords.Hasher(); err != nil {
 		return fmt.Errorf("scopegate: passwords: %w", err)
 	}
 	if err := a.Sessions.config().Validate(); err != nil {
@@ -364,7 +297,7 @@ func (a *App) Start() error {
 		TokenIssuer:    a.server.Issuer,
 		MaxUsers:       a.MaxUsers,
 		Passwords:      a.hasher,
-		PasswordPolicy: a.Passwords.policy(),
+		PasswordPolicy: a.Passwords.Policy(),
 	})
 	sessions, err := session.NewManager(h.State.Store, a.Sessions.config())
 	if err != nil {

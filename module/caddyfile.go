@@ -2,7 +2,6 @@ package module
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,6 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/scopegate/scopegate/internal/caddyopt"
+	"github.com/scopegate/scopegate/password"
+	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage/caddystore"
 )
 
@@ -43,20 +45,7 @@ func parseRemoteAdmin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, erro
 // /scopegate/admin.
 func (ra *RemoteAdmin) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch option := d.Val(); option {
-		case "resource":
-			if err := oneArg(d, &ra.Resource); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unknown scopegate_admin option %q", option)
-		}
-	}
-	return nil
+	return caddyopt.Set{Texts: map[string]*string{"resource": &ra.Resource}}.ReadBlock(d, "scopegate_admin")
 }
 
 // parseGlobalOption turns the `scopegate` global option into the scopegate app.
@@ -110,62 +99,61 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option's name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	// Options of one argument, by kind; the rest are handled below.
-	simple := optionSet{
-		texts: map[string]*string{
+	return caddyopt.Set{
+		Texts: map[string]*string{
 			"issuer": &a.Issuer, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
 		},
-		durations: map[string]*caddy.Duration{
+		Durations: map[string]*caddy.Duration{
 			"access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,
 			"leeway": &a.Leeway, "failed_login_window": &a.FailedLoginWindow,
 		},
-		counts: map[string]*int{
+		Counts: map[string]*int{
 			"cache_size": &a.CacheSize, "max_clients": &a.MaxClients, "max_scopes": &a.MaxScopes,
 			"verified_token_cache_size": &a.VerifiedTokenCacheSize, "failed_login_limit": &a.FailedLoginLimit,
 			"max_users": &a.MaxUsers,
 		},
-		flags: map[string]*bool{"metrics_per_client": &a.MetricsPerClient},
+		Flags: map[string]*bool{"metrics_per_client": &a.MetricsPerClient},
+		Other: a.unmarshalOther,
+	}.ReadBlock(d, "scopegate")
+}
+
+// unmarshalOther reads the app's options that are not of one simple kind.
+func (a *App) unmarshalOther(d *caddyfile.Dispenser, option string) (bool, error) {
+	var err error
+	switch option {
+	case "storage":
+		a.StorageRaw, err = caddystore.UnmarshalCaddyfile(d)
+	case "lock_timeout":
+		err = d.Err("lock_timeout is an option of the bolt backend now: storage bolt <path> { lock_timeout <duration> }")
+	case "key_rotation":
+		a.KeyRotation = new(caddy.Duration)
+		err = caddyopt.Duration(d, a.KeyRotation)
+	case "sessions":
+		o := new(SessionOptions)
+		a.Sessions = o
+		err = caddyopt.Set{
+			Durations: map[string]*caddy.Duration{
+				"idle_timeout": &o.IdleTimeout, "lifetime": &o.Lifetime, "persistent_lifetime": &o.PersistentLifetime,
+			},
+			Counts: map[string]*int{"max_per_user": &o.MaxPerUser},
+		}.ReadBlock(d, "sessions")
+	case "passwords":
+		p := new(password.Options)
+		a.Passwords = p
+		err = caddyopt.Set{Counts: map[string]*int{
+			"memory_kib": &p.MemoryKiB, "iterations": &p.Iterations, "parallelism": &p.Parallelism,
+			"max_concurrent": &p.MaxConcurrent, "min_length": &p.MinLength,
+		}}.ReadBlock(d, "passwords")
+	case "scope_implies":
+		var rule scope.Rule
+		if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {
+			err = d.ArgErr()
+		}
+		a.ScopeImplies = append(a.ScopeImplies, rule)
+	default:
+		return false, nil
 	}
-	for d.NextBlock(0) {
-		option := d.Val()
-		if ok, err := simple.read(d, option); ok || err != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		var err error
-		switch {
-		case option == "storage":
-			a.StorageRaw, err = caddystore.UnmarshalCaddyfile(d)
-		case option == "lock_timeout":
-			return d.Err("lock_timeout is an option of the bolt backend now: storage bolt <path> { lock_timeout <duration> }")
-		case option == "key_rotation":
-			a.KeyRotation = new(caddy.Duration)
-			err = durationArg(d, a.KeyRotation)
-		case option == "sessions":
-			a.Sessions = new(SessionOptions)
-			err = a.Sessions.options().readBlock(d, "sessions")
-		case option == "passwords":
-			a.Passwords = new(PasswordOptions)
-			err = a.Passwords.options().readBlock(d, "passwords")
-		case option == "scope_implies":
-			var rule ScopeRule
-			if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {
-				return d.ArgErr()
-			}
-			a.ScopeImplies = append(a.ScopeImplies, rule)
-		default:
-			return d.Errf("unknown scopegate option %q", option)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return true, err
 }
 
 // parseIssuer sets up the issuer handler from its directive.
@@ -201,49 +189,37 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 // /signin and /signout.
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
 	paths := map[string]*string{
 		"token_path": &iss.TokenPath, "revoke_path": &iss.RevokePath,
 		"introspect_path": &iss.IntrospectPath, "jwks_path": &iss.JWKSPath,
 	}
-	for d.NextBlock(0) {
-		option := d.Val()
-		if option == "signin" {
-			iss.SignIn = new(SignInPage)
-			if err := iss.SignIn.unmarshalCaddyfile(d); err != nil {
-				return err
-			}
-			continue
+	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
+		if option != "signin" {
+			return false, nil
 		}
-		dst := paths[option]
-		if dst == nil {
-			return d.Errf("unknown scopegate_issuer option %q", option)
-		}
-		if err := oneArg(d, dst); err != nil {
-			return err
-		}
-		if !strings.HasPrefix(*dst, "/") {
-			return d.Errf("%s must start with /", option)
+		iss.SignIn = new(SignInPage)
+		return true, iss.SignIn.options().ReadBlock(d, "signin")
+	}}.ReadBlock(d, "scopegate_issuer")
+	for option, path := range paths {
+		if err == nil && *path != "" && !strings.HasPrefix(*path, "/") {
+			err = d.Errf("%s must start with /", option)
 		}
 	}
-	return nil
+	return err
 }
 
-// unmarshalCaddyfile reads the issuer's signin block.
-func (p *SignInPage) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	opts := optionSet{
-		texts: map[string]*string{
+// options are the issuer's signin block's options.
+func (p *SignInPage) options() caddyopt.Set {
+	return caddyopt.Set{
+		Texts: map[string]*string{
 			"path": &p.Path, "signout_path": &p.SignOutPath, "product_name": &p.ProductName,
 			"template": &p.TemplateFile, "cookie_name": &p.CookieName,
 		},
-		durations: map[string]*caddy.Duration{"failed_window": &p.FailedWindow},
-		counts:    map[string]*int{"failed_per_source": &p.FailedPerSource, "failed_per_username": &p.FailedPerUsername},
-		flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
-		lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
+		Durations: map[string]*caddy.Duration{"failed_window": &p.FailedWindow},
+		Counts:    map[string]*int{"failed_per_source": &p.FailedPerSource, "failed_per_username": &p.FailedPerUsername},
+		Flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
+		Lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
 	}
-	return opts.readBlock(d, "signin")
 }
 
 // parseGuard sets up the guard from its directive.
@@ -273,182 +249,46 @@ func parseGuard(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 func (g *Guard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	g.Scopes = append(g.Scopes, d.RemainingArgs()...)
-	for d.NextBlock(0) {
-		option := d.Val()
-		switch option {
-		case "scopes":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			g.Scopes = append(g.Scopes, args...)
-		case "mode":
-			if err := oneArg(d, &g.Mode); err != nil {
-				return err
-			}
-			if g.Mode != "all" && g.Mode != "any" {
-				return d.Errf("mode must be all or any, not %q", g.Mode)
-			}
-		case "method":
-			var ms MethodScopes
-			args := d.RemainingArgs()
-			except := len(args) > 0 && args[0] == "except"
-			if except {
-				args = args[1:]
-			}
-			split := slices.Index(args, "scopes")
-			if split < 1 || split == len(args)-1 {
-				return d.Err("method needs [except] one or more methods, then scopes and one or more scopes")
-			}
-			if except {
-				ms.ExceptMethods = args[:split]
-			} else {
-				ms.Methods = args[:split]
-			}
-			ms.Scopes = args[split+1:]
-			g.MethodScopes = append(g.MethodScopes, ms)
-		case "audience":
-			if err := oneArg(d, &g.Audience); err != nil {
-				return err
-			}
-		case "resource":
-			if err := oneArg(d, &g.Resource); err != nil {
-				return err
-			}
-		case "clients":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			g.Clients = append(g.Clients, args...)
-		case "strip_authorization":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			g.StripAuthorization = true
-		case "realm":
-			if err := oneArg(d, &g.Realm); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unknown scopegate_guard option %q", option)
+	return caddyopt.Set{
+		Texts: map[string]*string{"audience": &g.Audience, "resource": &g.Resource, "realm": &g.Realm},
+		Lists: map[string]*[]string{"scopes": &g.Scopes, "clients": &g.Clients},
+		Flags: map[string]*bool{"strip_authorization": &g.StripAuthorization},
+		Other: g.unmarshalOther,
+	}.ReadOptions(d, "scopegate_guard")
+}
+
+// unmarshalOther reads the guard's mode and method options.
+func (g *Guard) unmarshalOther(d *caddyfile.Dispenser, option string) (bool, error) {
+	switch option {
+	case "mode":
+		if err := caddyopt.Text(d, &g.Mode); err != nil {
+			return true, err
 		}
-	}
-	return nil
-}
-
-// oneArg reads the single argument of the current option.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// durationArg reads one duration argument in Caddy's syntax (`15m`, `1d`).
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	option := d.Val()
-	var raw string
-	if err := oneArg(d, &raw); err != nil {
-		return err
-	}
-	v, err := caddy.ParseDuration(raw)
-	if err != nil {
-		return d.Errf("%s: invalid duration %q: %v", option, raw, err)
-	}
-	*dst = caddy.Duration(v)
-	return nil
-}
-
-// countArg reads one positive integer argument.
-func countArg(d *caddyfile.Dispenser, dst *int) error {
-	option := d.Val()
-	var raw string
-	if err := oneArg(d, &raw); err != nil {
-		return err
-	}
-	v, err := strconv.Atoi(raw)
-	if err != nil || v < 1 {
-		return d.Errf("%s: must be a positive whole number, not %q", option, raw)
-	}
-	*dst = v
-	return nil
-}
-
-// optionSet names a block's options of simple kinds, so that each block's
-// parser lists its options rather than repeating how each kind is read.
-type optionSet struct {
-	texts     map[string]*string
-	durations map[string]*caddy.Duration
-	counts    map[string]*int
-	flags     map[string]*bool
-	lists     map[string]*[]string
-}
-
-// read reads the arguments of option when the set has it.
-func (o optionSet) read(d *caddyfile.Dispenser, option string) (bool, error) {
-	switch {
-	case o.texts[option] != nil:
-		return true, oneArg(d, o.texts[option])
-	case o.durations[option] != nil:
-		return true, durationArg(d, o.durations[option])
-	case o.counts[option] != nil:
-		return true, countArg(d, o.counts[option])
-	case o.flags[option] != nil:
-		*o.flags[option] = true
-		if d.NextArg() {
-			return true, d.ArgErr()
+		if g.Mode != "all" && g.Mode != "any" {
+			return true, d.Errf("mode must be all or any, not %q", g.Mode)
 		}
-		return true, nil
-	case o.lists[option] != nil:
+	case "method":
+		var ms MethodScopes
 		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
+		except := len(args) > 0 && args[0] == "except"
+		if except {
+			args = args[1:]
 		}
-		*o.lists[option] = append(*o.lists[option], args...)
-		return true, nil
-	}
-	return false, nil
-}
-
-// readBlock reads a block that holds only options of the set; what names
-// the block in errors.
-func (o optionSet) readBlock(d *caddyfile.Dispenser, what string) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		ok, err := o.read(d, d.Val())
-		if err != nil {
-			return err
+		split := slices.Index(args, "scopes")
+		if split < 1 || split == len(args)-1 {
+			return true, d.Err("method needs [except] one or more methods, then scopes and one or more scopes")
 		}
-		if !ok {
-			return d.Errf("unknown %s option %q", what, d.Val())
+		if except {
+			ms.ExceptMethods = args[:split]
+		} else {
+			ms.Methods = args[:split]
 		}
+		ms.Scopes = args[split+1:]
+		g.MethodScopes = append(g.MethodScopes, ms)
+	default:
+		return false, nil
 	}
-	return nil
-}
-
-// options are the sessions block's options.
-func (o *SessionOptions) options() optionSet {
-	return optionSet{
-		durations: map[string]*caddy.Duration{
-			"idle_timeout": &o.IdleTimeout, "lifetime": &o.Lifetime, "persistent_lifetime": &o.PersistentLifetime,
-		},
-		counts: map[string]*int{"max_per_user": &o.MaxPerUser},
-	}
-}
-
-// options are the passwords block's options.
-func (p *PasswordOptions) options() optionSet {
-	return optionSet{counts: map[string]*int{
-		"memory_kib": &p.MemoryKiB, "iterations": &p.Iterations, "parallelism": &p.Parallelism,
-		"max_concurrent": &p.MaxConcurrent, "min_length": &p.MinLength,
-	}}
+	return true, nil
 }
 
 // Interface guards

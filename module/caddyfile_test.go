@@ -8,6 +8,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/scopegate/scopegate/password"
+	"github.com/scopegate/scopegate/scope"
 )
 
 func TestAppUnmarshalCaddyfile(t *testing.T) {
@@ -104,8 +107,8 @@ func TestAppValidateConfig(t *testing.T) {
 		{"persistent lifetime past what browsers keep", func(a *App) {
 			a.Sessions = &SessionOptions{PersistentLifetime: caddy.Duration(500 * 24 * time.Hour)}
 		}, "sessions: session: persistent lifetime"},
-		{"argon2 memory beyond bounds", func(a *App) { a.Passwords = &PasswordOptions{MemoryKiB: 1 << 30} }, "passwords:"},
-		{"argon2 lanes beyond a byte", func(a *App) { a.Passwords = &PasswordOptions{Parallelism: 300} }, "passwords: parallelism"},
+		{"argon2 memory beyond bounds", func(a *App) { a.Passwords = &password.Options{MemoryKiB: 1 << 30} }, "passwords:"},
+		{"argon2 lanes beyond a byte", func(a *App) { a.Passwords = &password.Options{Parallelism: 300} }, "passwords: parallelism"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,7 +211,7 @@ func TestScopeImpliesOption(t *testing.T) {
 	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate {\n scope_implies full *\n scope_implies read:full read:*\n}")); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.ScopeImplies) != 2 || a.ScopeImplies[1] != (ScopeRule{Grant: "read:full", Implies: "read:*"}) {
+	if len(a.ScopeImplies) != 2 || a.ScopeImplies[1] != (scope.Rule{Grant: "read:full", Implies: "read:*"}) {
 		t.Fatalf("got %+v", a.ScopeImplies)
 	}
 	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate {\n scope_implies full\n}")); err == nil {

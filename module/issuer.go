@@ -35,8 +35,7 @@ type Issuer struct {
 	// JWKSPath is where the public signing keys are served. Default:
 	// /.well-known/jwks.json.
 	JWKSPath string `json:"jwks_path,omitempty"`
-	// SignIn configures the sign-in page. It is served with its defaults
-	// when absent.
+	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`
 
 	server    *authserver.Server

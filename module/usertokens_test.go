@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/scope"
 )
 
 // A token an app holds for a person admits, on every request, only what
@@ -17,7 +18,7 @@ import (
 // person exists and is enabled: each admin change holds on the next
 // request, as a client's do.
 func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
-	a := newTestApp(t, func(a *App) { a.ScopeImplies = []ScopeRule{{Grant: "full", Implies: "*"}} })
+	a := newTestApp(t, func(a *App) { a.ScopeImplies = []scope.Rule{{Grant: "full", Implies: "*"}} })
 	ctx := context.Background()
 	reg := a.server.Registry
 	if _, err := reg.CreateRole(ctx, registry.RoleMetadata{Name: "reader", Scopes: []string{"orders:read"}}); err != nil {

@@ -27,7 +27,9 @@ var ErrTooManyRules = errors.New("more than 256 scope implication rules")
 // Grant is always an exact scope: a client granted the literal scope `*`
 // holds only that scope unless a rule says otherwise.
 type Rule struct {
-	Grant   string `json:"grant"`
+	// Grant is the scope a token holds.
+	Grant string `json:"grant"`
+	// Implies is what Grant also satisfies: a scope, `*`, or `prefix*`.
 	Implies string `json:"implies"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/internal/caddyopt"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -97,28 +98,13 @@ func (b *Bolt) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "lock_timeout":
-			if err := durationArg(d, &b.LockTimeout); err != nil {
+			if err := caddyopt.Duration(d, &b.LockTimeout); err != nil {
 				return err
 			}
 		default:
 			return d.Errf("unknown storage bolt option %q", option)
 		}
 	}
-	return nil
-}
-
-// durationArg reads one duration argument.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	option := d.Val()
-	var raw string
-	if !d.AllArgs(&raw) {
-		return d.ArgErr()
-	}
-	v, err := caddy.ParseDuration(raw)
-	if err != nil {
-		return d.Errf("%s: invalid duration %q: %v", option, raw, err)
-	}
-	*dst = caddy.Duration(v)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/internal/caddyopt"
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/storage/etcd"
 )
@@ -248,60 +249,23 @@ func (e *Etcd) StaleLimit() time.Duration { return time.Duration(e.MaxStale) }
 //	}
 func (e *Etcd) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the backend's name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	texts := map[string]*string{
-		"prefix": &e.Prefix, "gateway_id": &e.GatewayID, "username": &e.Username, "password": &e.Password,
-		"sealing_key_file": &e.SealingKeyFile, "sealing_key_env": &e.SealingKeyEnv,
-	}
-	for d.NextBlock(0) {
-		switch option := d.Val(); {
-		case texts[option] != nil:
-			if !d.AllArgs(texts[option]) {
-				return d.ArgErr()
+	return caddyopt.Set{
+		Texts: map[string]*string{
+			"prefix": &e.Prefix, "gateway_id": &e.GatewayID, "username": &e.Username, "password": &e.Password,
+			"sealing_key_file": &e.SealingKeyFile, "sealing_key_env": &e.SealingKeyEnv,
+		},
+		Durations: map[string]*caddy.Duration{"max_stale": &e.MaxStale, "dial_timeout": &e.DialTimeout},
+		Lists:     map[string]*[]string{"endpoints": &e.Endpoints},
+		Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
+			if option != "tls" {
+				return false, nil
 			}
-		case option == "endpoints":
-			e.Endpoints = append(e.Endpoints, d.RemainingArgs()...)
-			if len(e.Endpoints) == 0 {
-				return d.ArgErr()
-			}
-		case option == "max_stale":
-			if err := durationArg(d, &e.MaxStale); err != nil {
-				return err
-			}
-		case option == "dial_timeout":
-			if err := durationArg(d, &e.DialTimeout); err != nil {
-				return err
-			}
-		case option == "tls":
-			if err := e.unmarshalTLS(d); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unknown storage etcd option %q", option)
-		}
-	}
-	return nil
-}
-
-// unmarshalTLS reads the tls block.
-func (e *Etcd) unmarshalTLS(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	e.TLS = new(EtcdTLS)
-	files := map[string]*string{"ca": &e.TLS.CA, "cert": &e.TLS.Cert, "key": &e.TLS.Key, "server_name": &e.TLS.ServerName}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		dst := files[d.Val()]
-		if dst == nil {
-			return d.Errf("unknown storage etcd tls option %q", d.Val())
-		}
-		if !d.AllArgs(dst) {
-			return d.ArgErr()
-		}
-	}
-	return nil
+			e.TLS = new(EtcdTLS)
+			return true, caddyopt.Set{Texts: map[string]*string{
+				"ca": &e.TLS.CA, "cert": &e.TLS.Cert, "key": &e.TLS.Key, "server_name": &e.TLS.ServerName,
+			}}.ReadBlock(d, "storage etcd tls")
+		},
+	}.ReadBlock(d, "storage etcd")
 }
 
 // Interface guards
