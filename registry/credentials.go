@@ -11,17 +11,17 @@ import (
 type NewUser struct {
 	UserMetadata
 	// Password, when set, must meet the password policy.
-	Password *string `json:"password"`
+	Password *string `json:"password,omitempty"`
 	// PasswordHash, when set, is an argon2id PHC string or a bcrypt hash,
 	// as ImportPasswordHash takes it.
-	PasswordHash *string `json:"password_hash"`
+	PasswordHash *string `json:"password_hash,omitempty"`
 }
 
 // PasswordChange is what an admin sends to set a user's password: exactly
 // one of a password (checked by the policy) or a hash to import.
 type PasswordChange struct {
-	Password     *string `json:"password"`
-	PasswordHash *string `json:"password_hash"`
+	Password     *string `json:"password,omitempty"`
+	PasswordHash *string `json:"password_hash,omitempty"`
 }
 
 // credentialTypes are the credential fields of NewUser and PasswordChange.
