@@ -23,7 +23,15 @@ type cliRun struct {
 // the test binary acting as Caddy. env adds variables ("K=V").
 func runCLI(t *testing.T, env []string, args ...string) cliRun {
 	t.Helper()
+	return runCLIWithInput(t, env, "", args...)
+}
+
+// runCLIWithInput runs the CLI as runCLI does, with stdin piped to its
+// standard input.
+func runCLIWithInput(t *testing.T, env []string, stdin string, args ...string) cliRun {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--", "scopegate"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	dir := t.TempDir()
 	cmd.Dir = dir
 	cmd.Env = append(caddyEnv(dir), "SCOPEGATE_CLIENT_SECRET=")
