@@ -329,7 +329,7 @@ func TestCLIFailures(t *testing.T) {
 		{"unknown client command", nil, []string{"client", "frobnicate"},
 			"scopegate: unknown command \"frobnicate\" for 'caddy scopegate client'; the commands are create, delete, disable, enable, get, list, retire-secret, revoke, rotate-secret, update; see 'caddy scopegate client --help'\n"},
 		{"unknown group", nil, []string{"nope"},
-			"scopegate: unknown command \"nope\" for 'caddy scopegate'; the commands are client, keys, store, token; see 'caddy scopegate --help'\n"},
+			"scopegate: unknown command \"nope\" for 'caddy scopegate'; the commands are client, keys, role, store, token, user; see 'caddy scopegate --help'\n"},
 		{"missing argument", nil, []string{"client", "rotate-secret", "--address", addr},
 			"scopegate: missing ID; usage: caddy scopegate client rotate-secret ID [--grace 1h] [--expires-in 2160h] [flags]\n"},
 		{"nothing to update", nil, []string{"client", "update", "someid", "--address", addr},
