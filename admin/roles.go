@@ -28,7 +28,7 @@ func (h *handler) listRoles(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := h.reg.ListRoles(r.Context(), registry.RoleQuery{Cursor: params.Get("cursor"), Limit: limit})
 	if err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	h.respond(w, r, http.StatusOK, page)
@@ -43,12 +43,12 @@ func (h *handler) createRole(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := registry.DecodeRoleMetadata(body)
 	if err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	role, err := h.reg.CreateRole(r.Context(), m)
 	if err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	h.auditRole(r, actionRoleCreate, role.Name)
@@ -60,7 +60,7 @@ func (h *handler) createRole(w http.ResponseWriter, r *http.Request) {
 func (h *handler) getRole(w http.ResponseWriter, r *http.Request) {
 	role, err := h.reg.GetRole(r.Context(), r.PathValue("name"))
 	if err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	h.respond(w, r, http.StatusOK, role)
@@ -75,7 +75,7 @@ func (h *handler) patchRole(w http.ResponseWriter, r *http.Request) {
 	}
 	role, err := h.reg.PatchRole(r.Context(), r.PathValue("name"), body)
 	if err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	h.auditRole(r, actionRoleUpdate, role.Name)
@@ -87,7 +87,7 @@ func (h *handler) patchRole(w http.ResponseWriter, r *http.Request) {
 func (h *handler) deleteRole(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if err := h.reg.DeleteRole(r.Context(), name); err != nil {
-		h.failUser(w, r, err)
+		h.failRole(w, r, err)
 		return
 	}
 	h.auditRole(r, actionRoleDelete, name)

@@ -219,6 +219,16 @@ func (h *handler) auditUser(r *http.Request, action, userID string, fields ...za
 	h.audit(r.Context(), action, "", append([]zap.Field{zap.String("user_id", userID)}, fields...)...)
 }
 
+// failRole answers an error of a role operation: as failUser, with its
+// own not-found message.
+func (h *handler) failRole(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, registry.ErrNotFound) {
+		writeError(w, http.StatusNotFound, codeNotFound, "no role of this name")
+		return
+	}
+	h.failUser(w, r, err)
+}
+
 // failUser answers an error of a user, role or session operation: the
 // codes and statuses of the clients' answers (DESIGN §3), with messages
 // about users and roles. A body's validation error is invalid_request: the
@@ -235,8 +245,6 @@ func (h *handler) failUser(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, codeConflict, "name: a role of this name exists")
 	case errors.Is(err, ErrSessionNotFound):
 		writeError(w, http.StatusNotFound, codeNotFound, "the user has no live session with this ID")
-	case errors.Is(err, registry.ErrNotFound) && r.PathValue("name") != "":
-		writeError(w, http.StatusNotFound, codeNotFound, "no role of this name")
 	case errors.Is(err, registry.ErrNotFound):
 		writeError(w, http.StatusNotFound, codeNotFound, "no user with this ID")
 	case errors.Is(err, registry.ErrLimitExceeded):
