@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -63,6 +64,38 @@ type KeyConflictError struct {
 // Error returns the reason.
 func (e *KeyConflictError) Error() string { return e.Reason }
 
+// SessionAdmin lists and ends users' sign-in sessions. Errors are answered
+// by kind: ErrSessionNotFound is 404, anything else a server fault.
+type SessionAdmin interface {
+	// ListSessions describes the user's live sessions.
+	ListSessions(ctx context.Context, userID string) ([]SessionInfo, error)
+	// EndSessions ends every session of the user and says how many ended.
+	EndSessions(ctx context.Context, userID string) (int, error)
+	// EndSession ends one session of the user: ErrSessionNotFound when the
+	// user has no live session of that ID.
+	EndSession(ctx context.Context, userID, sessionID string) error
+}
+
+// SessionInfo describes one live session by its public facts; it never
+// holds the cookie's value.
+type SessionInfo struct {
+	// ID names the session in the admin API; it is not the cookie's value.
+	ID         string    `json:"session_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// Persistent says the user chose "keep me signed in".
+	Persistent bool `json:"persistent"`
+	// Address is the client address the session was last seen from.
+	Address string `json:"address,omitempty"`
+	// UserAgent is the browser's User-Agent when the session began.
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// ErrSessionNotFound is a SessionAdmin's answer for a session the user
+// does not have.
+var ErrSessionNotFound = errors.New("the user has no live session with this ID")
+
 // Options configures NewHandler.
 type Options struct {
 	// Logger receives the audit lines and server errors. Nil discards them.
@@ -70,17 +103,21 @@ type Options struct {
 	// Keys serves /keys, /keys/rotate and /keys/{kid}/revoke; nil leaves
 	// those paths unrouted.
 	Keys KeyManager
+	// Sessions serves /users/{id}/sessions; nil leaves those paths
+	// unrouted.
+	Sessions SessionAdmin
 	// MaxBodyBytes bounds request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
 
 // handler is the API; see NewHandler.
 type handler struct {
-	reg     *registry.Registry
-	log     *zap.Logger
-	keys    KeyManager
-	maxBody int64
-	mux     *http.ServeMux
+	reg      *registry.Registry
+	log      *zap.Logger
+	keys     KeyManager
+	sessions SessionAdmin
+	maxBody  int64
+	mux      *http.ServeMux
 }
 
 // NewHandler returns the API over reg. It serves paths relative to its
@@ -99,13 +136,22 @@ type handler struct {
 //	POST   /clients/{id}/disable, /enable       disable or enable
 //	GET    /keys, POST /keys/rotate             signing keys (with Options.Keys)
 //	POST   /keys/{kid}/revoke                   retire a signing key at once
+//	GET    /users?username=&limit=&cursor=      list users
+//	POST   /users                               create (201, Location)
+//	GET, PATCH, DELETE /users/{id}              read, merge patch, delete
+//	PUT    /users/{id}/password                 set or import the password
+//	POST   /users/{id}/disable, /enable         disable or enable
+//	GET, DELETE /users/{id}/sessions            list or end (Options.Sessions)
+//	DELETE /users/{id}/sessions/{session_id}    end one session
+//	GET, POST /roles; GET, PATCH, DELETE /roles/{name}
 func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	h := &handler{
-		reg:     reg,
-		log:     opts.Logger,
-		keys:    opts.Keys,
-		maxBody: opts.MaxBodyBytes,
-		mux:     http.NewServeMux(),
+		reg:      reg,
+		log:      opts.Logger,
+		keys:     opts.Keys,
+		sessions: opts.Sessions,
+		maxBody:  opts.MaxBodyBytes,
+		mux:      http.NewServeMux(),
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()
@@ -129,6 +175,24 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 		h.mux.HandleFunc("POST /keys/rotate", h.rotateKeys)
 		h.mux.HandleFunc("POST /keys/{kid}/revoke", h.revokeKey)
 	}
+	h.mux.HandleFunc("GET /users", h.listUsers)
+	h.mux.HandleFunc("POST /users", h.createUser)
+	h.mux.HandleFunc("GET /users/{id}", h.getUser)
+	h.mux.HandleFunc("PATCH /users/{id}", h.patchUser)
+	h.mux.HandleFunc("DELETE /users/{id}", h.deleteUser)
+	h.mux.HandleFunc("PUT /users/{id}/password", h.setPassword)
+	h.mux.HandleFunc("POST /users/{id}/disable", h.setUserDisabled(true))
+	h.mux.HandleFunc("POST /users/{id}/enable", h.setUserDisabled(false))
+	if h.sessions != nil {
+		h.mux.HandleFunc("GET /users/{id}/sessions", h.listSessions)
+		h.mux.HandleFunc("DELETE /users/{id}/sessions", h.endSessions)
+		h.mux.HandleFunc("DELETE /users/{id}/sessions/{session_id}", h.endSession)
+	}
+	h.mux.HandleFunc("GET /roles", h.listRoles)
+	h.mux.HandleFunc("POST /roles", h.createRole)
+	h.mux.HandleFunc("GET /roles/{name}", h.getRole)
+	h.mux.HandleFunc("PATCH /roles/{name}", h.patchRole)
+	h.mux.HandleFunc("DELETE /roles/{name}", h.deleteRole)
 	return h
 }
 

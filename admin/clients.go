@@ -46,36 +46,48 @@ var listQueryParams = map[string]bool{"name": true, "limit": true, "cursor": tru
 // count as absent; unknown or repeated ones are refused, so that a typo
 // never silently lists every client.
 func (h *handler) listClients(w http.ResponseWriter, r *http.Request) {
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "the query string is not valid URL encoding")
+	params, limit, ok := readListQuery(w, r, listQueryParams, "name, limit and cursor")
+	if !ok {
 		return
 	}
-	for name, values := range params {
-		if !listQueryParams[name] {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, "the only query parameters are name, limit and cursor")
-			return
-		}
-		if len(values) > 1 {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, name+": must appear at most once")
-			return
-		}
-	}
-	q := registry.ListQuery{Name: params.Get("name"), Cursor: params.Get("cursor")}
-	if s := params.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > registry.MaxListLimit {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
-			return
-		}
-		q.Limit = n
-	}
+	q := registry.ListQuery{Name: params.Get("name"), Cursor: params.Get("cursor"), Limit: limit}
 	page, err := h.reg.List(r.Context(), q)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.respond(w, r, http.StatusOK, page)
+}
+
+// readListQuery reads the query string of a list: only the allowed
+// parameters (named in the message as allowedText), each at most once, and
+// a limit from 1 to registry.MaxListLimit (0 when absent). When ok is false
+// it has answered.
+func readListQuery(w http.ResponseWriter, r *http.Request, allowed map[string]bool, allowedText string) (params url.Values, limit int, ok bool) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalidRequest, "the query string is not valid URL encoding")
+		return nil, 0, false
+	}
+	for name, values := range params {
+		if !allowed[name] {
+			writeError(w, http.StatusBadRequest, codeInvalidRequest, "the only query parameters are "+allowedText)
+			return nil, 0, false
+		}
+		if len(values) > 1 {
+			writeError(w, http.StatusBadRequest, codeInvalidRequest, name+": must appear at most once")
+			return nil, 0, false
+		}
+	}
+	if s := params.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > registry.MaxListLimit {
+			writeError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
+			return nil, 0, false
+		}
+		limit = n
+	}
+	return params, limit, true
 }
 
 // createClient serves POST /clients: 201, a Location relative to the

@@ -199,13 +199,19 @@ func (k *openAPIKeys) RevokeKey(ctx context.Context, kid string) ([]token.KeyInf
 // keyFile makes the fixture's keys refuse changes as a key file does.
 func keyFile(f *fixture) { f.keys.fromFile = true }
 
-// fixture is an API with one client that holds two live secrets.
+// fixture is an API with one client that holds two live secrets, one role,
+// one user holding it, and a session of that user.
 type fixture struct {
 	api      *testAPI
 	keys     *openAPIKeys
 	clientID string
 	secrets  []string
+	userID   string
+	role     string
 }
+
+// fixtureSession is the ID of the fixture user's session.
+const fixtureSession = "fixture-session"
 
 // newFixture builds the API with the keys routes and creates the client
 // from the document's own create example (renamed, so the example can be
@@ -213,7 +219,8 @@ type fixture struct {
 func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fixture {
 	t.Helper()
 	keys := &openAPIKeys{}
-	api := newTestAPI(t, func(l *registry.Limits, o *Options) {
+	sessions := &memSessions{}
+	api := newTestAPI(t, cheapHasher, withSessions(sessions), func(l *registry.Limits, o *Options) {
 		o.Keys = keys
 		for _, f := range limits {
 			f(l)
@@ -244,12 +251,47 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	for _, s := range c.Secrets {
 		f.secrets = append(f.secrets, s.ID)
 	}
+	var role registry.Role
+	f.createFromExample(t, d, "/roles", "name", "staff", &role)
+	f.role = role.Name
+	var user registry.User
+	f.createFromExample(t, d, "/users", "username", "fixture-user", &user, "roles", []string{role.Name})
+	f.userID = user.UserID
+	sessions.add(f.userID, fixtureSession)
 	return f
 }
 
-// fill puts the fixture's IDs into a documented path.
+// createFromExample creates a record from the document's create example
+// for path, with the name field renamed (so the example can be sent
+// again) and the other fields in set replaced, and decodes the answer into
+// v.
+func (f *fixture) createFromExample(t *testing.T, d *openAPI, path, nameField, name string, v any, set ...any) {
+	t.Helper()
+	var example map[string]any
+	if err := json.Unmarshal([]byte(d.example(t, "POST", path, "application/json")), &example); err != nil {
+		t.Fatal(err)
+	}
+	example[nameField] = name
+	for i := 0; i+1 < len(set); i += 2 {
+		example[set[i].(string)] = set[i+1]
+	}
+	body, _ := json.Marshal(example)
+	resp := f.api.do(http.MethodPost, path, string(body))
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("creating the fixture from the documented example of POST %s: %d %s", path, resp.Status, resp.Body)
+	}
+	resp.decode(t, v)
+}
+
+// fill puts the fixture's IDs into a documented path: {id} is the user's
+// under /users and the client's elsewhere.
 func (f *fixture) fill(path string) string {
-	return strings.NewReplacer("{id}", f.clientID, "{secret_id}", f.secrets[0], "{kid}", "k1").Replace(path)
+	id := f.clientID
+	if strings.HasPrefix(path, "/users/") {
+		id = f.userID
+	}
+	return strings.NewReplacer("{id}", id, "{secret_id}", f.secrets[0], "{kid}", "k1",
+		"{name}", f.role, "{session_id}", fixtureSession).Replace(path)
 }
 
 // example returns the documented request example of an operation for a
@@ -468,6 +510,7 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		ops[op.ID] = op
 	}
 	huge := `{"client_name":"x","metadata":{"pad":"` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}}`
+	hugeUser := `{"name":"` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
 	type probe struct {
 		name, op, path, body, contentType string
 		limits                            func(*registry.Limits)
@@ -511,6 +554,39 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		{name: "key file", op: "rotateKeys", path: "/keys/rotate", before: keyFile, status: 409},
 		{name: "unknown kid", op: "revokeKey", path: "/keys/nosuch/revoke", status: 404},
 		{name: "key file", op: "revokeKey", path: "/keys/{kid}/revoke", before: keyFile, status: 409},
+		{name: "unknown parameter", op: "listUsers", path: "/users?name=x", status: 400},
+		{name: "weak password", op: "createUser", path: "/users", body: `{"username":"y","password":"password"}`, status: 400},
+		{name: "username taken", op: "createUser", path: "/users", body: `{"username":"FIXTURE-USER"}`, status: 409},
+		{name: "too large", op: "createUser", path: "/users", body: hugeUser, status: 413},
+		{name: "not JSON", op: "createUser", path: "/users", body: `username=y`, contentType: "application/x-www-form-urlencoded", status: 415},
+		{name: "max users", op: "createUser", path: "/users", body: `{"username":"yan"}`, limits: func(l *registry.Limits) { l.MaxUsers = 1 }, status: 422},
+		{name: "unknown user", op: "getUser", path: "/users/nosuch", status: 404},
+		{name: "password by patch", op: "patchUser", path: "/users/{id}", body: `{"password":"violet-lantern-harbor"}`, status: 400},
+		{name: "unknown user", op: "patchUser", path: "/users/nosuch", body: `{"name":"y"}`, status: 404},
+		{name: "username taken", op: "patchUser", path: "/users/{id}", body: `{"username":"other"}`, before: createOtherUser, status: 409},
+		{name: "too large", op: "patchUser", path: "/users/{id}", body: hugeUser, status: 413},
+		{name: "not JSON", op: "patchUser", path: "/users/{id}", body: `x`, contentType: "text/plain", status: 415},
+		{name: "unknown user", op: "deleteUser", path: "/users/nosuch", status: 404},
+		{name: "both credentials", op: "setUserPassword", path: "/users/{id}/password", body: `{"password":"violet-lantern-harbor","password_hash":"x"}`, status: 400},
+		{name: "unknown user", op: "setUserPassword", path: "/users/nosuch/password", body: `{"password":"violet-lantern-harbor"}`, status: 404},
+		{name: "too large", op: "setUserPassword", path: "/users/{id}/password", body: hugeUser, status: 413},
+		{name: "not JSON", op: "setUserPassword", path: "/users/{id}/password", body: `x`, contentType: "text/plain", status: 415},
+		{name: "unknown user", op: "disableUser", path: "/users/nosuch/disable", status: 404},
+		{name: "unknown user", op: "enableUser", path: "/users/nosuch/enable", status: 404},
+		{name: "unknown user", op: "listUserSessions", path: "/users/nosuch/sessions", status: 404},
+		{name: "unknown user", op: "endUserSessions", path: "/users/nosuch/sessions", status: 404},
+		{name: "unknown session", op: "endUserSession", path: "/users/{id}/sessions/nosuch", status: 404},
+		{name: "bad limit", op: "listRoles", path: "/roles?limit=0", status: 400},
+		{name: "bad name", op: "createRole", path: "/roles", body: `{"name":"a b"}`, status: 400},
+		{name: "name taken", op: "createRole", path: "/roles", body: `{"name":"staff"}`, status: 409},
+		{name: "too large", op: "createRole", path: "/roles", body: hugeUser, status: 413},
+		{name: "not JSON", op: "createRole", path: "/roles", body: `x`, contentType: "text/plain", status: 415},
+		{name: "unknown role", op: "getRole", path: "/roles/nosuch", status: 404},
+		{name: "rename", op: "patchRole", path: "/roles/{name}", body: `{"name":"other"}`, status: 400},
+		{name: "unknown role", op: "patchRole", path: "/roles/nosuch", body: `{"scopes":null}`, status: 404},
+		{name: "too large", op: "patchRole", path: "/roles/{name}", body: hugeUser, status: 413},
+		{name: "not JSON", op: "patchRole", path: "/roles/{name}", body: `x`, contentType: "text/plain", status: 415},
+		{name: "unknown role", op: "deleteRole", path: "/roles/nosuch", status: 404},
 	}
 	covered := map[string]bool{}
 	for _, p := range probes {
@@ -556,6 +632,13 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 func createOther(f *fixture) {
 	if r := f.api.do(http.MethodPost, "/clients", `{"client_name":"other"}`); r.Status != http.StatusCreated {
 		f.api.t.Fatalf("creating another client: %d %s", r.Status, r.Body)
+	}
+}
+
+// createOtherUser adds a user named "other".
+func createOtherUser(f *fixture) {
+	if r := f.api.do(http.MethodPost, "/users", `{"username":"other"}`); r.Status != http.StatusCreated {
+		f.api.t.Fatalf("creating another user: %d %s", r.Status, r.Body)
 	}
 }
 

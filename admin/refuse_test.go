@@ -190,7 +190,7 @@ func TestRefused(t *testing.T) {
 			status: 405, code: "method_not_allowed", desc: "this method is not allowed on this path; the Allow header lists the methods that are", allow: "DELETE, GET, HEAD, PATCH, PUT"},
 		{name: "get on revoke", method: "GET", path: "/clients/{id}/revoke",
 			status: 405, code: "method_not_allowed", desc: "this method is not allowed on this path; the Allow header lists the methods that are", allow: "POST"},
-		{name: "unknown path", method: "GET", path: "/users", status: 404, code: "not_found", desc: "no such endpoint"},
+		{name: "unknown path", method: "GET", path: "/groups", status: 404, code: "not_found", desc: "no such endpoint"},
 		{name: "trailing slash", method: "GET", path: "/clients/", status: 404, code: "not_found", desc: "no such endpoint"},
 		{name: "double slash", method: "GET", path: "//clients", status: 404, code: "not_found", desc: "no such endpoint"},
 		{name: "dot-dot path", method: "GET", path: "/clients/../clients", status: 404, code: "not_found", desc: "no such endpoint"},

@@ -23,7 +23,15 @@ type cliRun struct {
 // the test binary acting as Caddy. env adds variables ("K=V").
 func runCLI(t *testing.T, env []string, args ...string) cliRun {
 	t.Helper()
+	return runCLIWithInput(t, env, "", args...)
+}
+
+// runCLIWithInput runs the CLI as runCLI does, with stdin piped to its
+// standard input.
+func runCLIWithInput(t *testing.T, env []string, stdin string, args ...string) cliRun {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"--", "scopegate"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	dir := t.TempDir()
 	cmd.Dir = dir
 	cmd.Env = append(caddyEnv(dir), "SCOPEGATE_CLIENT_SECRET=")
@@ -321,7 +329,7 @@ func TestCLIFailures(t *testing.T) {
 		{"unknown client command", nil, []string{"client", "frobnicate"},
 			"scopegate: unknown command \"frobnicate\" for 'caddy scopegate client'; the commands are create, delete, disable, enable, get, list, retire-secret, revoke, rotate-secret, update; see 'caddy scopegate client --help'\n"},
 		{"unknown group", nil, []string{"nope"},
-			"scopegate: unknown command \"nope\" for 'caddy scopegate'; the commands are client, keys, store, token; see 'caddy scopegate --help'\n"},
+			"scopegate: unknown command \"nope\" for 'caddy scopegate'; the commands are client, keys, role, store, token, user; see 'caddy scopegate --help'\n"},
 		{"missing argument", nil, []string{"client", "rotate-secret", "--address", addr},
 			"scopegate: missing ID; usage: caddy scopegate client rotate-secret ID [--grace 1h] [--expires-in 2160h] [flags]\n"},
 		{"nothing to update", nil, []string{"client", "update", "someid", "--address", addr},

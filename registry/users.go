@@ -265,6 +265,12 @@ func (r *Registry) CreateUser(ctx context.Context, m UserMetadata, pw string) (U
 			return User{}, err
 		}
 	}
+	return r.storeNewUser(ctx, rec)
+}
+
+// storeNewUser gives the validated record rec an ID and its times, and
+// stores it within the user limit.
+func (r *Registry) storeNewUser(ctx context.Context, rec storage.User) (User, error) {
 	now := r.now()
 	rec.ID = newUserID()
 	rec.CreatedAt = now
@@ -277,15 +283,25 @@ func (r *Registry) CreateUser(ctx context.Context, m UserMetadata, pw string) (U
 
 // hashNewPassword applies the policy to pw for user u and hashes it.
 func (r *Registry) hashNewPassword(ctx context.Context, pw string, u storage.User) (string, error) {
-	if err := r.limits.PasswordPolicy.Check(pw, u.Username, u.Email); err != nil {
-		// The policy's messages read "password is …"; the field names it.
-		return "", &ValidationError{Field: "password", Reason: strings.TrimPrefix(err.Error(), "password ")}
+	if err := r.checkPassword(pw, u.Username, u.Email); err != nil {
+		return "", err
 	}
 	phc, err := r.limits.Passwords.Hash(ctx, pw)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return phc, nil
+}
+
+// checkPassword applies the password policy to pw, with the user's
+// username and email as related values, as a *ValidationError of the
+// password field that names the rule and never the password.
+func (r *Registry) checkPassword(pw, username, email string) error {
+	if err := r.limits.PasswordPolicy.Check(pw, username, email); err != nil {
+		// The policy's messages read "password is …"; the field names it.
+		return &ValidationError{Field: "password", Reason: strings.TrimPrefix(err.Error(), "password ")}
+	}
+	return nil
 }
 
 // GetUser returns the user with that ID.
@@ -443,14 +459,24 @@ func (r *Registry) SetUserPassword(ctx context.Context, id, pw string) (User, er
 // bcrypt hash, or an argon2id hash of other parameters, is replaced at the
 // user's next sign-in.
 func (r *Registry) ImportPasswordHash(ctx context.Context, id, hash string) (User, error) {
-	parsed, err := password.Parse(hash)
+	stored, err := importedHash(hash)
 	if err != nil {
-		return User{}, &ValidationError{Field: "password_hash", Reason: "must be an argon2id PHC string or a bcrypt hash within bounds (" + err.Error() + ")"}
+		return User{}, err
 	}
 	return r.updateUser(ctx, "import password hash", id, func(u *storage.User, _ time.Time) error {
-		u.PasswordHash = parsed.String()
+		u.PasswordHash = stored
 		return nil
 	})
+}
+
+// importedHash parses a hash made by another system, as ImportPasswordHash
+// describes, and returns the form to store.
+func importedHash(hash string) (string, error) {
+	parsed, err := password.Parse(hash)
+	if err != nil {
+		return "", &ValidationError{Field: "password_hash", Reason: "must be an argon2id PHC string or a bcrypt hash within bounds (" + err.Error() + ")"}
+	}
+	return parsed.String(), nil
 }
 
 // SetUserDisabled disables or enables the user. A disabled user cannot

@@ -1,7 +1,7 @@
 // Package cli adds the `caddy scopegate` subcommands to Caddy's command
-// line: client and signing-key management through the admin API on Caddy's
-// admin endpoint (as `caddy reload` talks to it), and a token fetcher for
-// trying a client out.
+// line: client, user, role and signing-key management through the admin
+// API on Caddy's admin endpoint (as `caddy reload` talks to it), and a
+// token fetcher for trying a client out.
 //
 // Importing the package registers the commands. Answers are printed as
 // aligned tables, or as the API's JSON with --json; errors are one line on
@@ -20,11 +20,11 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "scopegate",
-		Usage: "client|keys|token|store ...",
-		Short: "Manages Scopegate API clients and signing keys, and fetches test tokens",
+		Usage: "client|user|role|keys|token|store ...",
+		Short: "Manages Scopegate API clients, users, roles and signing keys, and fetches test tokens",
 		Long: `
-Manages the API clients and the token signing keys of a running Caddy with
-Scopegate, through the scopegate API on Caddy's admin endpoint (the same
+Manages the API clients, the users and roles, and the token signing keys
+of a running Caddy with Scopegate, through the scopegate API on Caddy's admin endpoint (the same
 endpoint 'caddy reload' uses, localhost:2019 unless configured otherwise),
 and fetches access tokens from the token endpoint for testing.
 
@@ -33,7 +33,9 @@ The admin address comes from --address, else from the config named by
 
 Output is an aligned table; --json prints the API's JSON instead. Client
 secrets are printed once, by 'client create' and 'client rotate-secret':
-they cannot be shown again.`,
+they cannot be shown again. User passwords are never taken as flag values:
+'user create --password-stdin' and 'user passwd' read them from standard
+input, at a prompt without echo when it is a terminal.`,
 		CobraFunc: func(cmd *cobra.Command) { build(cmd, os.Getenv) },
 	})
 }
@@ -57,7 +59,7 @@ func build(cmd *cobra.Command, getenv func(string) string) {
 	cmd.SetFlagErrorFunc(flagError)
 	cmd.RunE = groupRun
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print the API's JSON instead of a table")
-	cmd.AddCommand(clientCommand(o), keysCommand(o), tokenCommand(o), storeCommand())
+	cmd.AddCommand(clientCommand(o), userCommand(o), roleCommand(o), keysCommand(o), tokenCommand(o), storeCommand())
 }
 
 // flagError points a mistyped flag at the command's help.

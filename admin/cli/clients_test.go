@@ -673,7 +673,7 @@ func TestCommandTree(t *testing.T) {
 	}{
 		{"unknown client command", []string{"client", "frob"}, "scopegate: unknown command \"frob\" for 'caddy scopegate client'; the commands are create, delete, disable, enable, get, list, retire-secret, revoke, rotate-secret, update; see 'caddy scopegate client --help'\n"},
 		{"unknown keys command", []string{"keys", "burn"}, "scopegate: unknown command \"burn\" for 'caddy scopegate keys'; the commands are list, revoke, rotate; see 'caddy scopegate keys --help'\n"},
-		{"unknown group", []string{"clients"}, "scopegate: unknown command \"clients\" for 'caddy scopegate'; the commands are client, keys, store, token; see 'caddy scopegate --help'\n"},
+		{"unknown group", []string{"clients"}, "scopegate: unknown command \"clients\" for 'caddy scopegate'; the commands are client, keys, role, store, token, user; see 'caddy scopegate --help'\n"},
 		{"unknown command with flags", []string{"client", "frobnicate", "--json"}, "scopegate: unknown command \"frobnicate\" for 'caddy scopegate client'; the commands are create, delete, disable, enable, get, list, retire-secret, revoke, rotate-secret, update; see 'caddy scopegate client --help'\n"},
 		{"unknown persistent flag", []string{"client", "list", "--adress", "x"}, "scopegate: unknown flag: --adress; see 'caddy scopegate client list --help'\n"},
 	}

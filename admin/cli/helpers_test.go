@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scopegate/scopegate/admin"
+	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/token"
@@ -76,9 +77,10 @@ func (k *testKeys) RevokeKey(_ context.Context, kid string) ([]token.KeyInfo, er
 // testServer is the admin API over a real bbolt store, mounted under
 // /scopegate on a loopback HTTP server, as Caddy's admin endpoint mounts it.
 type testServer struct {
-	reg  *registry.Registry
-	keys *testKeys
-	srv  *httptest.Server
+	reg      *registry.Registry
+	keys     *testKeys
+	sessions *testSessions
+	srv      *httptest.Server
 	// Addr is host:port, as --address takes it.
 	Addr string
 
@@ -103,8 +105,14 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	ts := &testServer{reg: registry.New(store, registry.Limits{}), keys: &testKeys{}}
-	api := http.StripPrefix("/scopegate", admin.NewHandler(ts.reg, admin.Options{Keys: ts.keys}))
+	// Cheap hashing parameters: these tests are about the commands, not
+	// the hash's cost.
+	hasher, err := password.NewHasher(password.Params{Time: 1, MemoryKiB: 8, Threads: 1, KeyLen: 16, SaltLen: 8}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{reg: registry.New(store, registry.Limits{Passwords: hasher}), keys: &testKeys{}, sessions: &testSessions{}}
+	api := http.StripPrefix("/scopegate", admin.NewHandler(ts.reg, admin.Options{Keys: ts.keys, Sessions: ts.sessions}))
 	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body bytes.Buffer
 		_, _ = body.ReadFrom(r.Body)
@@ -143,7 +151,15 @@ type result struct {
 // it (a root with SilenceUsage), with env as the environment.
 func run(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
+	return runWithInput(t, env, "", args...)
+}
+
+// runWithInput runs a command as run does, with stdin as its standard
+// input (a pipe, not a terminal).
+func runWithInput(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	root := &cobra.Command{Use: "caddy", SilenceUsage: true}
+	root.SetIn(strings.NewReader(stdin))
 	sg := &cobra.Command{Use: "scopegate client|keys|token ...", Short: "test"}
 	build(sg, func(k string) string { return env[k] })
 	root.AddCommand(sg)

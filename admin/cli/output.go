@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/token"
 )
@@ -197,6 +198,88 @@ func printKeys(w io.Writer, keys []token.KeyInfo) error {
 	t.row("KID", "ALG", "STATUS", "CREATED", "ACTIVE", "RETIRED")
 	for _, k := range keys {
 		t.row(k.KeyID, k.Algorithm, k.Status, timeCell(k.CreatedAt), timeCell(k.ActiveAt), timeCell(k.RetiredAt))
+	}
+	return t.flush()
+}
+
+// printUser writes one user as field/value lines.
+func printUser(w io.Writer, u registry.User) error {
+	t := newTable(w)
+	t.row("user_id", u.UserID)
+	t.row("username", u.Username)
+	t.row("email", u.Email)
+	t.row("email_verified", strconv.FormatBool(u.EmailVerified))
+	t.row("name", u.Name)
+	t.row("given_name", u.GivenName)
+	t.row("family_name", u.FamilyName)
+	t.row("preferred_username", u.PreferredUsername)
+	t.row("roles", strings.Join(u.Roles, ", "))
+	t.row("disabled", strconv.FormatBool(u.Disabled))
+	t.row("has_password", strconv.FormatBool(u.HasPassword))
+	t.row("created_at", timeCell(u.CreatedAt))
+	t.row("updated_at", timeCell(u.UpdatedAt))
+	t.row("last_login_at", timeCell(u.LastLoginAt))
+	return t.flush()
+}
+
+// printUserList writes one line per user.
+func printUserList(w io.Writer, users []registry.User) error {
+	if len(users) == 0 {
+		_, err := fmt.Fprintln(w, "No users.")
+		return err
+	}
+	t := newTable(w)
+	t.row("USER ID", "USERNAME", "EMAIL", "ROLES", "STATUS", "PASSWORD", "LAST LOGIN")
+	for _, u := range users {
+		status := "enabled"
+		if u.Disabled {
+			status = "disabled"
+		}
+		pw := "none"
+		if u.HasPassword {
+			pw = "set"
+		}
+		t.row(u.UserID, u.Username, u.Email, strings.Join(u.Roles, ","), status, pw, timeCell(u.LastLoginAt))
+	}
+	return t.flush()
+}
+
+// printRole writes one role as field/value lines.
+func printRole(w io.Writer, r registry.Role) error {
+	t := newTable(w)
+	t.row("name", r.Name)
+	t.row("description", r.Description)
+	t.row("scopes", strings.Join(r.Scopes, " "))
+	t.row("created_at", timeCell(r.CreatedAt))
+	t.row("updated_at", timeCell(r.UpdatedAt))
+	return t.flush()
+}
+
+// printRoleList writes one line per role.
+func printRoleList(w io.Writer, roles []registry.Role) error {
+	if len(roles) == 0 {
+		_, err := fmt.Fprintln(w, "No roles.")
+		return err
+	}
+	t := newTable(w)
+	t.row("NAME", "SCOPES", "DESCRIPTION")
+	for _, r := range roles {
+		t.row(r.Name, strings.Join(r.Scopes, " "), clean(r.Description, 60))
+	}
+	return t.flush()
+}
+
+// printSessions writes one line per session.
+func printSessions(w io.Writer, sessions []admin.SessionInfo) error {
+	if len(sessions) == 0 {
+		_, err := fmt.Fprintln(w, "No live sessions.")
+		return err
+	}
+	t := newTable(w)
+	t.row("SESSION ID", "CREATED", "LAST SEEN", "EXPIRES", "PERSISTENT", "ADDRESS", "USER AGENT")
+	for _, s := range sessions {
+		t.row(s.ID, timeCell(s.CreatedAt), timeCell(s.LastSeenAt), timeCell(s.ExpiresAt),
+			strconv.FormatBool(s.Persistent), s.Address, clean(s.UserAgent, 60))
 	}
 	return t.flush()
 }
