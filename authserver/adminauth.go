@@ -132,6 +132,11 @@ func (s *Server) AuthenticateAdmin(w http.ResponseWriter, r *http.Request, resou
 		if err != nil {
 			return storage.Client{}, oauth.ServerError("authentication is unavailable")
 		}
+		if forUser(claims) {
+			// What an app holds for a person acts for that person, never as
+			// the client's own admin credential.
+			return storage.Client{}, adminUnauthorized(w, "the token was issued for a person: only a client's own token is an admin credential")
+		}
 		if len(claims.Audience) != 1 || claims.Audience[0] != resource {
 			// A token meant for other resources as well may have been sent
 			// to them, and so seen by their upstreams: only a token minted

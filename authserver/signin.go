@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/session"
@@ -80,4 +83,44 @@ func signInError(err error) error {
 		return fmt.Errorf("%w: %w", signin.ErrUnavailable, err)
 	}
 	return err
+}
+
+// SessionAdmin gives the admin API the sessions of users: their public
+// facts (never a cookie's value), and ending them.
+type SessionAdmin struct{ Sessions *session.Manager }
+
+// ListSessions describes the user's live sessions.
+func (a SessionAdmin) ListSessions(ctx context.Context, userID string) ([]admin.SessionInfo, error) {
+	list, err := a.Sessions.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]admin.SessionInfo, len(list))
+	for i, s := range list {
+		infos[i] = admin.SessionInfo{
+			ID: s.ID, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt,
+			Persistent: s.Persistent, Address: s.Address, UserAgent: s.UserAgent,
+		}
+	}
+	return infos, nil
+}
+
+// EndSessions signs the user out everywhere.
+func (a SessionAdmin) EndSessions(ctx context.Context, userID string) (int, error) {
+	return a.Sessions.EndUser(ctx, userID)
+}
+
+// EndSession ends one of the user's sessions.
+func (a SessionAdmin) EndSession(ctx context.Context, userID, sessionID string) error {
+	err := a.Sessions.EndByID(ctx, userID, sessionID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return admin.ErrSessionNotFound
+	}
+	return err
+}
+
+// AdminOptions are the admin API's options over this server's keys and
+// sessions.
+func AdminOptions(logger *zap.Logger, keys KeySource, sessions *session.Manager) admin.Options {
+	return admin.Options{Logger: logger, Keys: KeyAdmin{Source: keys}, Sessions: SessionAdmin{Sessions: sessions}}
 }

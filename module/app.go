@@ -303,7 +303,7 @@ func (a *App) Start() error {
 	if err != nil {
 		return fmt.Errorf("scopegate: sessions: %w", err)
 	}
-	a.admin = admin.NewHandler(reg, admin.Options{Logger: a.logger.Named("admin"), Keys: authserver.KeyAdmin{Source: a.server.Keys}})
+	a.admin = admin.NewHandler(reg, authserver.AdminOptions(a.logger.Named("admin"), a.server.Keys, sessions))
 	err = a.server.Open(a.ctx, authserver.Shared{State: h.State, Registry: reg, Sessions: sessions})
 	if err != nil {
 		return err

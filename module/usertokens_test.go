@@ -6,11 +6,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/token"
 )
 
 // A token an app holds for a person admits, on every request, only what
@@ -98,4 +101,46 @@ func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("deleted", readRoute, false, "the token's user no longer exists")
+}
+
+// A token an app holds for a person is never a remote admin credential,
+// even when its client is an owner and its aud is the admin API alone.
+func TestRemoteAdminRefusesATokenHeldForAPerson(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	owner, _, err := a.server.Registry.Create(ctx, registry.Metadata{ClientName: "owner", Features: []string{"owner"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := a.server.Registry.CreateUser(ctx, registry.UserMetadata{Username: "alice"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := new(RemoteAdmin)
+	if err := ra.setup(a, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	call := func(subject string) *httptest.ResponseRecorder {
+		now := time.Now()
+		raw, err := a.server.KeySet().Sign(&token.Claims{
+			Issuer: a.Issuer, Subject: subject, ClientID: owner.ClientID, Audience: token.Audience{ra.Resource},
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Minute).Unix(), JWTID: token.NewJTI(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := withClientIP(httptest.NewRequest(http.MethodGet, "https://gw.example/users", nil))
+		r.Header.Set("Authorization", "Bearer "+raw)
+		rec := httptest.NewRecorder()
+		if err := ra.ServeHTTP(rec, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := call(owner.ClientID); rec.Code != http.StatusOK {
+		t.Fatalf("the owner's own token: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call(alice.UserID); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "alice") {
+		t.Fatalf("a token held for a person: %d %s; want 401", rec.Code, rec.Body)
+	}
 }
