@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/token"
@@ -75,6 +77,24 @@ func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
 	}
 
 	expect("reader: the role's scope passes, narrowed", readRoute, true, "orders:read")
+	iss := new(Issuer)
+	if err := iss.setup(a.server, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	resourceServer, introspectorSecret, err := reg.Create(ctx, registry.Metadata{ClientName: "orders-api", Features: []string{"introspect"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	introspector := resourceServer.ClientID
+	form := url.Values{"token": {raw}}
+	r := httptest.NewRequest(http.MethodPost, "https://gw.example/oauth2/introspect", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(introspector, introspectorSecret)
+	rec := httptest.NewRecorder()
+	endpoint(iss, authserver.DefaultIntrospectionPath).ServeHTTP(rec, withClientIP(r))
+	if !strings.Contains(rec.Body.String(), `"scope":"orders:read"`) || !strings.Contains(rec.Body.String(), `"sub":"`+alice.UserID+`"`) {
+		t.Fatalf("introspection of the person's token: %d %s; want the scopes their roles grant now", rec.Code, rec.Body)
+	}
 	expect("reader: orders:write is not the role's", writeRoute, false, "insufficient_scope")
 	patch("made owner", alice.UserID, `{"roles":["reader","owner"]}`)
 	expect("owner: full implies orders:write", writeRoute, true, "orders:read orders:write")
