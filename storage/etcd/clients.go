@@ -222,12 +222,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	idKey, countKey := s.clientKey(id), s.countKey()
 	err := s.countCAS(ctx, s.countKey(), func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
-		cur := v.get(idKey)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		if cur.err != nil {
-			return p, cur.err
+		cur, err := v.existing(idKey)
+		if err != nil {
+			return p, err
 		}
 		count := v.get(countKey)
 		n, err := countOf(count)

@@ -158,12 +158,9 @@ func (s *Store) TouchSession(ctx context.Context, id string, seen time.Time) err
 	key := s.sessionKey(id)
 	err := s.writeCAS(ctx, func(v *view) (plan, error) {
 		p := plan{keys: []string{key}}
-		cur := v.get(key)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		if cur.err != nil {
-			return p, cur.err
+		cur, err := v.existing(key)
+		if err != nil {
+			return p, err
 		}
 		sess := cur.decoded.(storage.Session)
 		if !seen.After(sess.LastSeenAt) {
@@ -192,12 +189,9 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	key := s.sessionKey(id)
 	err := s.writeCAS(ctx, func(v *view) (plan, error) {
 		p := plan{keys: []string{key}}
-		cur := v.get(key)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		if cur.err != nil {
-			return p, cur.err
+		cur, err := v.existing(key)
+		if err != nil {
+			return p, err
 		}
 		p.keys = nil
 		s.planSessionDelete(v, &p, cur.decoded.(storage.Session))

@@ -45,6 +45,16 @@ func (v *view) get(key string) item {
 	return item{}
 }
 
+// existing is get for a record that must exist: ErrNotFound when it does
+// not, or the error its value decoded with.
+func (v *view) existing(key string) (item, error) {
+	cur := v.get(key)
+	if !cur.ok {
+		return cur, storage.ErrNotFound
+	}
+	return cur, cur.err
+}
+
 // isFresh reports whether every key was read by a transaction of this write.
 func (v *view) isFresh(keys ...string) bool {
 	for _, k := range keys {

@@ -261,12 +261,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, update func(storage.U
 	err := s.writeCAS(ctx, func(v *view) (plan, error) {
 		written = nil
 		p := plan{keys: []string{idKey}}
-		cur := v.get(idKey)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		if cur.err != nil {
-			return p, cur.err
+		cur, err := v.existing(idKey)
+		if err != nil {
+			return p, err
 		}
 		// The replica's value is shared: update gets its own copy.
 		old := cur.decoded.(storage.User).Clone()
@@ -324,12 +321,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	}
 	err := s.countCAS(ctx, countKey, func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
-		cur := v.get(idKey)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		if cur.err != nil {
-			return p, cur.err
+		cur, err := v.existing(idKey)
+		if err != nil {
+			return p, err
 		}
 		count := v.get(countKey)
 		n, err := countOf(count)
