@@ -33,7 +33,7 @@ func (o *Options) Hasher() (*Hasher, error) {
 		return NewHasher(DefaultParams, 0)
 	}
 	for _, f := range []struct {
-		name string
+		name   string
 		v, max int
 	}{
 		{"memory_kib", o.MemoryKiB, math.MaxUint32}, {"iterations", o.Iterations, math.MaxUint32},
