@@ -35,8 +35,8 @@ var (
 // and checks it against the current state: its key is still trusted, it is
 // not in the revoked-token set, its client exists, is enabled and has not
 // revoked all its tokens since it was issued, and, for a token an app holds
-// for a person (sub is not the client), that person exists and is enabled. Route policy (audience, scopes,
-// addresses) is the caller's. A refused token is a *TokenRefusal; any other
+// for a person (sub is not the client), that person exists and is enabled.
+// Route policy (audience, scopes, addresses) is the caller's. A refused token is a *TokenRefusal; any other
 // error is a fault of the gateway. Nothing here touches the disk: keys,
 // revocations and (cached) clients are in memory.
 func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, storage.Client, error) {
