@@ -15,7 +15,6 @@ const (
 	CodeUnsupportedResponseType = "unsupported_response_type"
 	CodeLoginRequired           = "login_required"
 	CodeConsentRequired         = "consent_required"
-	CodeInteractionRequired     = "interaction_required"
 )
 
 // Limits on an authorization request, beyond the token request's
@@ -215,15 +214,18 @@ func AccessDenied(description string) *Error {
 }
 
 // LoginRequired returns a login_required error: prompt=none and nobody is
-// signed in (OpenID Connect Core §3.1.2.6).
+// signed in (OpenID Connect Core §3.1.2.6). It is meant to be redirected;
+// its status, 400, is for a page that shows it (401 would need an HTTP
+// authentication challenge, which no page has).
 func LoginRequired(description string) *Error {
-	return &Error{Code: CodeLoginRequired, Description: description, Status: http.StatusUnauthorized}
+	return &Error{Code: CodeLoginRequired, Description: description, Status: http.StatusBadRequest}
 }
 
 // ConsentRequired returns a consent_required error: prompt=none and the
 // person has not approved what is asked (OpenID Connect Core §3.1.2.6).
+// Like LoginRequired it is meant to be redirected.
 func ConsentRequired(description string) *Error {
-	return &Error{Code: CodeConsentRequired, Description: description, Status: http.StatusForbidden}
+	return &Error{Code: CodeConsentRequired, Description: description, Status: http.StatusBadRequest}
 }
 
 // ParseAuthorizeQuery parses a raw query string strictly and then as

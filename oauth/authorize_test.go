@@ -217,7 +217,7 @@ func TestParseAuthorizeRequestRedirects(t *testing.T) {
 		{"max_age too large", authorizeQuery("max_age", "2147483648"), CodeInvalidRequest, "xyz", "max_age"},
 		{"max_age huge", authorizeQuery("max_age", "99999999999999999999"), CodeInvalidRequest, "xyz", "max_age"},
 		{"nonce too long", authorizeQuery("nonce", strings.Repeat("n", MaxNonceLen+1)), CodeInvalidRequest, "xyz", "nonce"},
-		{"nonce with a quote", authorizeQuery("nonce", "a\x00b"), CodeInvalidRequest, "xyz", "nonce"},
+		{"nonce with a NUL", authorizeQuery("nonce", "a\x00b"), CodeInvalidRequest, "xyz", "nonce"},
 		{"login_hint with a newline", authorizeQuery("login_hint", "alice\r\nadmin"), CodeInvalidRequest, "xyz", "login_hint"},
 		{"login_hint not UTF-8", authorizeQuery("login_hint", "\xff"), CodeInvalidRequest, "xyz", "login_hint"},
 	}

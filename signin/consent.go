@@ -50,7 +50,8 @@ type ConsentPage struct {
 	ProductName, StylesheetURL string
 	// Title is set by Render.
 	Title string
-	// AppName is the app's name as registered.
+	// AppName is the app's name as registered, or its client ID when it has
+	// none: the page names it in its heading and its legend.
 	AppName string
 	// AppURI is the app's home page, or "".
 	AppURI string
