@@ -492,26 +492,50 @@ func isVSChars(s string) bool {
 
 // parseScope sets Scope and Scopes from the scope parameter.
 func (req *TokenRequest) parseScope(s string) *Error {
+	scopes, e := parseScopeParam(s)
+	if e != nil {
+		return e
+	}
+	if scopes != nil {
+		req.Scope, req.Scopes = s, scopes
+	}
+	return nil
+}
+
+// parseScopeParam checks a scope parameter, of a token or an authorization
+// request: nil for "", invalid_request when too long, invalid_scope when
+// malformed.
+func parseScopeParam(s string) ([]string, *Error) {
 	if s == "" {
-		return nil
+		return nil, nil
 	}
 	if len(s) > MaxScopeLen {
-		return InvalidRequest("the scope parameter is too long")
+		return nil, InvalidRequest("the scope parameter is too long")
 	}
 	scopes, err := scope.Parse(s)
 	if err != nil {
 		// scope errors name a position and a rule, never the input.
-		return InvalidScope("malformed scope: " + err.Error())
+		return nil, InvalidScope("malformed scope: " + err.Error())
 	}
-	req.Scope, req.Scopes = s, scopes
-	return nil
+	return scopes, nil
 }
 
 // parseResource sets Resource after checking each value (RFC 8707 §2).
 func (req *TokenRequest) parseResource(values []string) *Error {
-	if len(values) == 0 {
-		return nil
+	if e := checkResources(values); e != nil {
+		return e
 	}
+	if len(values) > 0 {
+		req.Resource = values
+	}
+	return nil
+}
+
+// checkResources checks the resource parameters of a token or an
+// authorization request (RFC 8707 §2): at most MaxResources, each at most
+// MaxResourceLen bytes (invalid_request) and a resource identifier as
+// ValidResource defines it (invalid_target).
+func checkResources(values []string) *Error {
 	if len(values) > MaxResources {
 		return InvalidRequest("too many resource parameters")
 	}
@@ -523,6 +547,5 @@ func (req *TokenRequest) parseResource(values []string) *Error {
 			return InvalidTarget("resource must be an absolute URI without a fragment")
 		}
 	}
-	req.Resource = values
 	return nil
 }

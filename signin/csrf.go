@@ -23,6 +23,9 @@ import (
 const (
 	purposeSignIn  = "signin"
 	purposeSignOut = "signout"
+	// purposeConsent is followed by the authorization request's ID, so
+	// that a consent token answers one request only.
+	purposeConsent = "consent:"
 )
 
 // csrfCookieName is the pre-session cookie's base name.

@@ -153,8 +153,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // contentSecurityPolicy allows the page nothing but its own stylesheet and
 // images, forms posted back to itself, and no framing: no script may run
 // and no resource may load from elsewhere.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const contentSecurityPolicy = policyBeforeFormAction + "form-action 'self'" + policyAfterFormAction
+
+// The parts of every page's policy around its form-action directive, which
+// the consent page widens to the app's redirect origin (consent.go).
+const (
+	policyBeforeFormAction = "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+	policyAfterFormAction  = "; frame-ancestors 'none'; base-uri 'none'"
+)
 
 // setSecurityHeaders sets the headers every response carries.
 func setSecurityHeaders(h http.Header) {
