@@ -183,8 +183,8 @@ func TestOpenSchema1Store(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-		t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
 	}
 	if err := b.Check(); err != nil {
 		t.Fatal(err)
