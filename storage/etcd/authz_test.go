@@ -37,8 +37,8 @@ func TestAuthKeysAreLeased(t *testing.T) {
 	}
 	cli := rawClient(t)
 	for key, leased := range map[string]bool{
-		prefix + "/auth-requests/rid":     true,
-		prefix + "/auth-codes/hash":       true,
+		prefix + "/auth-requests/rid":    true,
+		prefix + "/auth-codes/hash":      true,
 		prefix + "/consents/a%2Fb/c%2Fd": false,
 	} {
 		resp, err := cli.Get(ctx, key)
