@@ -432,3 +432,43 @@ func updateError(noun, id string, err error) error {
 	}
 	return fmt.Errorf("storage: update %s %q: %w", noun, id, err)
 }
+
+// LiveAuthRecords returns the requests and codes live at now; see Store.
+func (b *Bolt) LiveAuthRecords(ctx context.Context, now time.Time) ([]AuthRequest, []AuthCode, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("storage: list authorization records: %w", err)
+	}
+	var (
+		requests []AuthRequest
+		codes    []AuthCode
+	)
+	err := b.view(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketAuthRequests).ForEach(func(k, v []byte) error {
+			r, err := UnmarshalAuthRequest(v)
+			if err != nil {
+				return fmt.Errorf("authorization request %s: %w", quoteClipped(k), err)
+			}
+			if r.Live(now) {
+				requests = append(requests, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAuthCodes).ForEach(func(k, v []byte) error {
+			c, err := UnmarshalAuthCode(v)
+			if err != nil {
+				return fmt.Errorf("authorization code %s: %w", quoteClipped(k), err)
+			}
+			if now.Before(c.ExpiresAt) {
+				codes = append(codes, c)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: list authorization records: %w", err)
+	}
+	return requests, codes, nil
+}

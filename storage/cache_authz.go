@@ -116,3 +116,8 @@ func (c *Cached) AddAuthCodeTokens(ctx context.Context, id string, jtis ...strin
 func (c *Cached) PruneAuthCodes(ctx context.Context, now time.Time) error {
 	return c.inner.PruneAuthCodes(ctx, now)
 }
+
+// LiveAuthRecords passes through.
+func (c *Cached) LiveAuthRecords(ctx context.Context, now time.Time) ([]AuthRequest, []AuthCode, error) {
+	return c.inner.LiveAuthRecords(ctx, now)
+}

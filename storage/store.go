@@ -261,6 +261,11 @@ type Store interface {
 	// PruneAuthCodes deletes the codes expired at now, used or not.
 	PruneAuthCodes(ctx context.Context, now time.Time) error
 
+	// LiveAuthRecords returns every authorization request and code that
+	// has not expired at now, in no particular order: for Copy, never a
+	// request's path.
+	LiveAuthRecords(ctx context.Context, now time.Time) ([]AuthRequest, []AuthCode, error)
+
 	// GetConsent returns the person's consent to the client, withdrawn
 	// ones included (Consent.Granted tells), or ErrNotFound.
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)

@@ -439,3 +439,40 @@ func (s *Store) ListUserConsents(ctx context.Context, userID string) ([]storage.
 	storage.SortConsents(held)
 	return held, nil
 }
+
+// LiveAuthRecords returns the requests and codes live at now, from the
+// replica.
+func (s *Store) LiveAuthRecords(ctx context.Context, now time.Time) ([]storage.AuthRequest, []storage.AuthCode, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, nil, fmt.Errorf("storage: list authorization records: %w", err)
+	}
+	var (
+		requests []storage.AuthRequest
+		codes    []storage.AuthCode
+		err      error
+	)
+	walk := func(prefix string, keep func(any)) {
+		s.replica.Range(prefix, replica.PrefixEnd(prefix), func(e *replica.Entry) bool {
+			if e.Err != nil {
+				err = fmt.Errorf("%s: %w", e.Key, e.Err)
+				return false
+			}
+			keep(e.Decoded)
+			return true
+		})
+	}
+	walk(s.authRequestKey(""), func(d any) {
+		if r := d.(storage.AuthRequest); r.Live(now) {
+			requests = append(requests, r)
+		}
+	})
+	walk(s.authCodeKey(""), func(d any) {
+		if c := d.(storage.AuthCode); now.Before(c.ExpiresAt) {
+			codes = append(codes, c)
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: list authorization records: %w", err)
+	}
+	return requests, codes, nil
+}
