@@ -495,7 +495,10 @@ func (b *Bolt) Check() error {
 		if err := checkUserIndexes(tx, note); err != nil {
 			return err
 		}
-		return checkSessionIndexes(tx, note)
+		if err := checkSessionIndexes(tx, note); err != nil {
+			return err
+		}
+		return checkAuthzRecords(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)

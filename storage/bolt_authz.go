@@ -472,3 +472,51 @@ func (b *Bolt) LiveAuthRecords(ctx context.Context, now time.Time) ([]AuthReques
 	}
 	return requests, codes, nil
 }
+
+// checkAuthzRecords reports every authorization record that does not
+// decode or is filed under another key than its own.
+func checkAuthzRecords(tx *bolt.Tx, note func(error)) error {
+	requests, codes, consents := tx.Bucket(bucketAuthRequests), tx.Bucket(bucketAuthCodes), tx.Bucket(bucketConsents)
+	if requests == nil || codes == nil || consents == nil {
+		note(errors.New("an authorization bucket is missing"))
+		return nil
+	}
+	err := requests.ForEach(func(k, v []byte) error {
+		r, err := UnmarshalAuthRequest(v)
+		if err == nil && r.ID != string(k) {
+			err = fmt.Errorf("stored with id %s", quoteClipped([]byte(r.ID)))
+		}
+		if err != nil {
+			note(fmt.Errorf("authorization request %s: %w", quoteClipped(k), err))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = codes.ForEach(func(k, v []byte) error {
+		c, err := UnmarshalAuthCode(v)
+		if err == nil && c.ID != string(k) {
+			err = fmt.Errorf("stored with id %s", quoteClipped([]byte(c.ID)))
+		}
+		if err != nil {
+			note(fmt.Errorf("authorization code %s: %w", quoteClipped(k), err))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return consents.ForEachBucket(func(userID []byte) error {
+		return consents.Bucket(userID).ForEach(func(clientID, v []byte) error {
+			c, err := UnmarshalConsent(v)
+			if err == nil && (c.UserID != string(userID) || c.ClientID != string(clientID)) {
+				err = fmt.Errorf("stored for user %s and client %s", quoteClipped([]byte(c.UserID)), quoteClipped([]byte(c.ClientID)))
+			}
+			if err != nil {
+				note(fmt.Errorf("consent of user %s to client %s: %w", quoteClipped(userID), quoteClipped(clientID), err))
+			}
+			return nil
+		})
+	})
+}

@@ -789,3 +789,47 @@ func TestOpenRefusesMissingConsentBucket(t *testing.T) {
 		t.Fatalf("Open = %v, want a missing bucket error", err)
 	}
 }
+
+// Check reports an authorization record filed under another key, and one
+// that does not decode.
+func TestCheckFindsMisfiledAuthzRecords(t *testing.T) {
+	ctx := t.Context()
+	b := openTestBolt(t)
+	now := time.Now().UTC()
+	if err := b.CreateAuthCode(ctx, storage.AuthCode{ID: "h", ClientID: "c", UserID: "u", ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutConsent(ctx, "u", "c", func(c storage.Consent) (storage.Consent, error) {
+		c.Scopes = []string{"openid"}
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatalf("Check of a sound store: %v", err)
+	}
+	err := storage.Tamper(b, func(tx *bolt.Tx) error {
+		code := tx.Bucket([]byte("auth_codes"))
+		if err := code.Put([]byte("other-hash"), code.Get([]byte("h"))); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("consents")).Bucket([]byte("u")).Put([]byte("c2"), []byte("\x01{"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Check()
+	if err == nil || !strings.Contains(err.Error(), `authorization code "other-hash": stored with id "h"`) || !strings.Contains(err.Error(), `consent of user "u" to client "c2"`) {
+		t.Fatalf("Check = %v, want both damaged records named", err)
+	}
+	// Repaired, for openTestBolt's own check at cleanup.
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("auth_codes")).Delete([]byte("other-hash")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("consents")).Bucket([]byte("u")).Delete([]byte("c2"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
