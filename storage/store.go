@@ -33,7 +33,9 @@ var (
 	// folding, as strings.EqualFold does: "Billing" and "BILLING" are the same
 	// name, "Straße" and "STRASSE" are not.
 	ErrAlreadyExists = errors.New("already exists")
-	// ErrLimitExceeded: creating the record would pass the configured maximum.
+	// ErrLimitExceeded: creating the record would pass the configured maximum
+	// (of clients, of users), or an authorization request or code is larger
+	// than a store keeps.
 	ErrLimitExceeded = errors.New("limit exceeded")
 )
 
