@@ -32,7 +32,12 @@ import (
 // store to 4 creates them empty. The version moves so that a version 3
 // build, whose DeleteUser would leave a deleted user's sessions behind,
 // refuses the store.
-const schemaVersion = 4
+//
+// Version 5 adds the auth_requests, auth_codes and consents buckets of the
+// authorization code flow; moving an older store to 5 creates them empty.
+// The version moves so that a version 4 build, whose DeleteUser would
+// leave a deleted user's consents and codes behind, refuses the store.
+const schemaVersion = 5
 
 // defaultTimeout is how long Open waits for the file lock when
 // BoltOptions.Timeout is zero.
@@ -68,6 +73,14 @@ var (
 	bucketUserSessions = []byte("user_sessions") // user ID → {session ID → ""}
 
 	sessionBuckets = [][]byte{bucketSessions, bucketUserSessions}
+
+	// Buckets of version 5. consents holds one nested bucket per user ID,
+	// keyed by client ID: a user's consents are one bucket to drop.
+	bucketAuthRequests = []byte("auth_requests") // request ID → MarshalAuthRequest's form
+	bucketAuthCodes    = []byte("auth_codes")    // code hash → MarshalAuthCode's form
+	bucketConsents     = []byte("consents")      // user ID → {client ID → MarshalConsent's form}
+
+	authzBuckets = [][]byte{bucketAuthRequests, bucketAuthCodes, bucketConsents}
 
 	// keySchemaVersion holds schemaVersion in decimal.
 	keySchemaVersion = []byte("schema_version")
@@ -254,7 +267,10 @@ func initialize(db *bolt.DB, path string) (err error) {
 		if err := addUserBuckets(tx); err != nil {
 			return err
 		}
-		return addBuckets(tx, sessionBuckets)
+		if err := addBuckets(tx, sessionBuckets); err != nil {
+			return err
+		}
+		return addBuckets(tx, authzBuckets)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: lay out %s: %w", path, err)
@@ -267,8 +283,8 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 	if version >= schemaVersion {
 		return nil
 	}
-	// From 1 to 2 nothing is rewritten: see schemaVersion. Version 3 only
-	// and 4 only add empty buckets.
+	// From 1 to 2 nothing is rewritten: see schemaVersion. Versions 3, 4
+	// and 5 only add empty buckets.
 	err := db.Update(func(tx *bolt.Tx) error {
 		if version < 3 {
 			if err := addUserBuckets(tx); err != nil {
@@ -277,6 +293,11 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 		}
 		if version < 4 {
 			if err := addBuckets(tx, sessionBuckets); err != nil {
+				return err
+			}
+		}
+		if version < 5 {
+			if err := addBuckets(tx, authzBuckets); err != nil {
 				return err
 			}
 		}
@@ -346,6 +367,13 @@ func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) (uint64, error) {
 	}
 	if version >= 4 {
 		for _, name := range sessionBuckets {
+			if tx.Bucket(name) == nil {
+				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
+			}
+		}
+	}
+	if version >= 5 {
+		for _, name := range authzBuckets {
 			if tx.Bucket(name) == nil {
 				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
 			}
@@ -467,7 +495,10 @@ func (b *Bolt) Check() error {
 		if err := checkUserIndexes(tx, note); err != nil {
 			return err
 		}
-		return checkSessionIndexes(tx, note)
+		if err := checkSessionIndexes(tx, note); err != nil {
+			return err
+		}
+		return checkAuthzRecords(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)

@@ -252,6 +252,9 @@ func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketUsage).Delete(key); err != nil {
 			return err
 		}
+		if err := boltDeleteClientConsents(tx, id); err != nil {
+			return fmt.Errorf("consents: %w", err)
+		}
 		return putCount(meta, count-1)
 	})
 	if err != nil {

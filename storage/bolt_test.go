@@ -299,8 +299,8 @@ func TestOpenEmptyFileStartsAStore(t *testing.T) {
 		t.Fatalf("Open of an empty file: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-		t.Fatalf("schema version = %d, %v; want 4", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+		t.Fatalf("schema version = %d, %v; want 5", v, err)
 	}
 }
 
@@ -310,11 +310,12 @@ func TestSchemaVersion(t *testing.T) {
 		version string
 		wantErr string // a substring; empty: Open succeeds
 	}{
-		{"current", "4", ""},
+		{"current", "5", ""},
+		{"version 4, migrated", "4", ""},
 		{"version 3, migrated", "3", ""},
 		{"older, migrated", "2", ""},
 		{"oldest, migrated", "1", ""},
-		{"newer", "5", "has schema version 5, and this build reads up to version 4"},
+		{"newer", "6", "has schema version 6, and this build reads up to version 5"},
 		{"much newer", "4000000000", "has schema version 4000000000"},
 		{"zero", "0", `is corrupt or unreadable: unreadable schema version "0"`},
 		{"not a number", "one", `is corrupt or unreadable: unreadable schema version "one"`},
@@ -327,8 +328,8 @@ func TestSchemaVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-				t.Fatalf("new store's schema version = %d, %v; want 4", v, err)
+			if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+				t.Fatalf("new store's schema version = %d, %v; want 5", v, err)
 			}
 			if err := storage.SetSchemaVersion(b, tt.version); err != nil {
 				t.Fatal(err)
@@ -340,8 +341,8 @@ func TestSchemaVersion(t *testing.T) {
 					t.Fatalf("Open: %v", err)
 				}
 				defer b.Close()
-				if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-					t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
+				if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+					t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
 				}
 				return
 			}
@@ -420,8 +421,8 @@ func TestMigrateVersion2AddsUsers(t *testing.T) {
 		t.Fatalf("Open of a version 2 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-		t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
 	}
 	if _, err := b.GetClient(ctx, "client-1"); err != nil {
 		t.Fatal(err)
@@ -685,8 +686,8 @@ func TestMigrateVersion3AddsSessions(t *testing.T) {
 		t.Fatalf("Open of a version 3 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 4 {
-		t.Fatalf("schema version after Open = %d, %v; want 4", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
 	}
 	if _, err := b.GetUser(ctx, "user-1"); err != nil {
 		t.Fatal(err)
@@ -715,5 +716,120 @@ func TestOpenRefusesMissingSessionBucket(t *testing.T) {
 	b.Close()
 	if _, err := storage.Open(path, storage.BoltOptions{}); err == nil || !strings.Contains(err.Error(), "bucket user_sessions is missing") {
 		t.Fatalf("Open = %v, want a missing bucket error", err)
+	}
+}
+
+// A version 4 store (sessions, no authorization records) is migrated at
+// open: the new buckets are laid out, its records stay, and consents,
+// requests and codes work.
+func TestMigrateVersion4AddsAuthz(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateUser(ctx, storage.User{ID: "user-1", Username: "Ada"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		for _, name := range []string{"auth_requests", "auth_codes", "consents"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.SetSchemaVersion(b, "4"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatalf("Open of a version 4 store: %v", err)
+	}
+	defer b.Close()
+	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
+		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	}
+	if _, err := b.GetUser(ctx, "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := b.CreateAuthCode(ctx, storage.AuthCode{ID: "h", ClientID: "c", UserID: "user-1", ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutConsent(ctx, "user-1", "c", func(c storage.Consent) (storage.Consent, error) {
+		c.Scopes = []string{"openid"}
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version 5 store whose consents bucket is missing is refused, not
+// served half.
+func TestOpenRefusesMissingConsentBucket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Tamper(b, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("consents")) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := storage.Open(path, storage.BoltOptions{}); err == nil || !strings.Contains(err.Error(), "bucket consents is missing") {
+		t.Fatalf("Open = %v, want a missing bucket error", err)
+	}
+}
+
+// Check reports an authorization record filed under another key, and one
+// that does not decode.
+func TestCheckFindsMisfiledAuthzRecords(t *testing.T) {
+	ctx := t.Context()
+	b := openTestBolt(t)
+	now := time.Now().UTC()
+	if err := b.CreateAuthCode(ctx, storage.AuthCode{ID: "h", ClientID: "c", UserID: "u", ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutConsent(ctx, "u", "c", func(c storage.Consent) (storage.Consent, error) {
+		c.Scopes = []string{"openid"}
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatalf("Check of a sound store: %v", err)
+	}
+	err := storage.Tamper(b, func(tx *bolt.Tx) error {
+		code := tx.Bucket([]byte("auth_codes"))
+		if err := code.Put([]byte("other-hash"), code.Get([]byte("h"))); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("consents")).Bucket([]byte("u")).Put([]byte("c2"), []byte("\x01{"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Check()
+	if err == nil || !strings.Contains(err.Error(), `authorization code "other-hash": stored with id "h"`) || !strings.Contains(err.Error(), `consent of user "u" to client "c2"`) {
+		t.Fatalf("Check = %v, want both damaged records named", err)
+	}
+	// Repaired, for openTestBolt's own check at cleanup.
+	err = storage.Tamper(b, func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("auth_codes")).Delete([]byte("other-hash")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("consents")).Bucket([]byte("u")).Delete([]byte("c2"))
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

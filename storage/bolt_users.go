@@ -256,6 +256,10 @@ func (b *Bolt) DeleteUser(ctx context.Context, id string) error {
 		if _, err := boltDeleteUserSessions(tx, id); err != nil {
 			return err
 		}
+		// And their consents, pending requests and codes.
+		if err := boltDeleteUserAuthz(tx, id); err != nil {
+			return err
+		}
 		return putUserCount(meta, count-1)
 	})
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 // moment.
 const epochShards = 256
 
-// Cached is a Store that keeps recently read clients, users, roles and
-// sessions in memory, in front of another Store. Only GetClient, GetUser,
-// GetRole and GetSession are served from memory; every other method passes through.
+// Cached is a Store that keeps recently read clients, users, roles,
+// sessions and consents in memory, in front of another Store. Only GetClient, GetUser,
+// GetRole, GetSession and GetConsent are served from memory; every other method passes through.
 // What follows is said of clients; users and sessions are kept by the
 // same rules, each kind in LRUs of its own (recordCache), so a flood of
 // one kind never evicts another.
@@ -58,6 +58,8 @@ type Cached struct {
 	users    *recordCache[User]
 	roles    *recordCache[Role]
 	sessions *recordCache[Session]
+	// consents are keyed by consentKey(user, client).
+	consents *recordCache[Consent]
 
 	// stopFollow ends following a Shared inner store; nil otherwise.
 	stopFollow func()
@@ -120,7 +122,11 @@ func NewCached(s Store, size int) (*Cached, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cached{inner: s, clients: clients, users: users, roles: roles, sessions: sessions}
+	consents, err := newRecordCache[Consent]("consent", size)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cached{inner: s, clients: clients, users: users, roles: roles, sessions: sessions, consents: consents}
 	if shared, ok := s.(Shared); ok {
 		c.stopFollow = shared.Follow(c.Invalidate)
 	}
@@ -128,7 +134,7 @@ func NewCached(s Store, size int) (*Cached, error) {
 }
 
 // Invalidate evicts what ch says changed: a client on ClientID, a user on
-// UserID, a role on Role, a session on SessionID, everything and every unknown ID on
+// UserID, a role on Role, a session on SessionID, a consent on its pair, everything and every unknown ID on
 // Reset. NewCached calls it for every change of a Shared inner store; a
 // caller that wraps a Shared store in a type of its own (so that NewCached
 // cannot see it is Shared) follows it and calls Invalidate itself.
@@ -144,6 +150,8 @@ func (c *Cached) Invalidate(ch Change) {
 		c.roles.invalidate(ch.Role)
 	case ch.SessionID != "":
 		c.sessions.invalidate(ch.SessionID)
+	case ch.ConsentUserID != "" || ch.ConsentClientID != "":
+		c.consents.invalidate(consentKey(ch.ConsentUserID, ch.ConsentClientID))
 	}
 }
 
@@ -161,6 +169,7 @@ func (c *Cached) Resize(size int) error {
 	c.users.resize(size)
 	c.roles.resize(size)
 	c.sessions.resize(size)
+	c.consents.resize(size)
 	return nil
 }
 
@@ -312,6 +321,11 @@ func (c *Cached) UpdateClient(ctx context.Context, id string, update func(Client
 func (c *Cached) DeleteClient(ctx context.Context, id string) error {
 	err := c.inner.DeleteClient(ctx, id)
 	c.clients.afterWrite(id, err, isRefusal(err))
+	if err == nil || !isRefusal(err) {
+		// The consents given to it went too; which they were is the
+		// store's knowledge, and client deletions are rare.
+		c.consents.invalidateAll()
+	}
 	return err
 }
 
@@ -366,6 +380,7 @@ func (c *Cached) invalidateAll() {
 	c.users.invalidateAll()
 	c.roles.invalidateAll()
 	c.sessions.invalidateAll()
+	c.consents.invalidateAll()
 }
 
 // Close stops following the inner store, empties the cache and closes the

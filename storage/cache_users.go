@@ -70,6 +70,7 @@ func (c *Cached) DeleteUser(ctx context.Context, id string) error {
 	c.users.afterWrite(id, err, isRefusal(err))
 	if err == nil || !isRefusal(err) {
 		c.sessions.invalidateAll()
+		c.consents.invalidateAll()
 	}
 	return err
 }

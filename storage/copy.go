@@ -26,6 +26,15 @@ type CopyStats struct {
 	// Sessions were created in the destination; SessionsSkipped were
 	// there already (by ID). Sessions that have ended are not copied.
 	Sessions, SessionsSkipped int
+	// Consents were created in the destination, withdrawn ones included
+	// (they keep their token cutoff); ConsentsSkipped were there already
+	// for the same user and client.
+	Consents, ConsentsSkipped int
+	// AuthRequests and AuthCodes were created in the destination, live
+	// ones only; the Skipped counts were there already (by ID), so a flow
+	// in progress finishes on either store.
+	AuthRequests, AuthRequestsSkipped int
+	AuthCodes, AuthCodesSkipped       int
 }
 
 // copyPage is how many clients Copy reads at once.
@@ -38,7 +47,8 @@ var copyNow = time.Now
 // stored: IDs, secret hashes, timestamps), signing keys, revocations that
 // have not expired, the usage counters of the clients it creates, roles and
 // users (password hashes as stored) and their sessions that have not
-// ended, so nobody is signed out by the move. It is
+// ended, so nobody is signed out by the move, their consents, and the
+// authorization requests and codes that have not expired. It is
 // what `caddy scopegate store migrate` runs to move a single-machine
 // deployment to a shared store without re-creating its clients.
 //
@@ -57,6 +67,8 @@ var copyNow = time.Now
 //     dst stops the copy with ErrAlreadyExists.
 //   - A session whose ID dst holds is skipped. dst's per-user session
 //     limit is not applied.
+//   - A consent dst holds for the same user and client is skipped, and
+//     so is a request or code whose ID dst holds.
 //
 // dst's client and user limits are not applied. Copy stops at the first error; what
 // was copied by then stays, and a second run completes it.
@@ -76,6 +88,9 @@ func Copy(ctx context.Context, dst, src Store) (CopyStats, error) {
 		return stats, fmt.Errorf("storage: copy: %w", err)
 	}
 	if err := copyUsers(ctx, dst, src, &stats); err != nil {
+		return stats, fmt.Errorf("storage: copy: %w", err)
+	}
+	if err := copyAuthRecords(ctx, dst, src, &stats); err != nil {
 		return stats, fmt.Errorf("storage: copy: %w", err)
 	}
 	revocations, err := src.Revocations(ctx, copyNow())
@@ -223,6 +238,9 @@ func copyUsers(ctx context.Context, dst, src Store, stats *CopyStats) error {
 			if err := copySessions(ctx, dst, src, u.ID, stats); err != nil {
 				return err
 			}
+			if err := copyConsents(ctx, dst, src, u.ID, stats); err != nil {
+				return err
+			}
 			err := dst.CreateUser(ctx, u, 0)
 			if err == nil {
 				stats.Users++
@@ -268,6 +286,68 @@ func copySessions(ctx context.Context, dst, src Store, userID string, stats *Cop
 			stats.SessionsSkipped++
 		default:
 			return fmt.Errorf("session %q of user %q: %w", s.ID, userID, err)
+		}
+	}
+	return nil
+}
+
+// errConsentHeld stops a PutConsent of Copy's when dst holds the pair.
+var errConsentHeld = errors.New("consent held already")
+
+// copyConsents creates the user's consents of src in dst, withdrawn ones
+// too, skipping pairs dst holds. It runs for every user, as copySessions.
+func copyConsents(ctx context.Context, dst, src Store, userID string, stats *CopyStats) error {
+	held, err := src.ListUserConsents(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("list consents of user %q: %w", userID, err)
+	}
+	for _, c := range held {
+		_, err := dst.PutConsent(ctx, c.UserID, c.ClientID, func(old Consent) (Consent, error) {
+			if !old.CreatedAt.IsZero() || !old.UpdatedAt.IsZero() {
+				return old, errConsentHeld
+			}
+			return c.Clone(), nil
+		})
+		switch {
+		case err == nil:
+			stats.Consents++
+		case errors.Is(err, errConsentHeld):
+			stats.ConsentsSkipped++
+		default:
+			return fmt.Errorf("consent of user %q to client %q: %w", userID, c.ClientID, err)
+		}
+	}
+	return nil
+}
+
+// copyAuthRecords creates src's live authorization requests and codes in
+// dst, skipping IDs dst holds. A code keeps its UsedAt and TokenIDs, so a
+// code redeemed before the move is still refused, as reuse, after it.
+func copyAuthRecords(ctx context.Context, dst, src Store, stats *CopyStats) error {
+	requests, codes, err := src.LiveAuthRecords(ctx, copyNow())
+	if err != nil {
+		return fmt.Errorf("list authorization records: %w", err)
+	}
+	for _, r := range requests {
+		err := dst.CreateAuthRequest(ctx, r)
+		switch {
+		case err == nil:
+			stats.AuthRequests++
+		case errors.Is(err, ErrAlreadyExists):
+			stats.AuthRequestsSkipped++
+		default:
+			return fmt.Errorf("authorization request %q: %w", r.ID, err)
+		}
+	}
+	for _, c := range codes {
+		err := dst.CreateAuthCode(ctx, c)
+		switch {
+		case err == nil:
+			stats.AuthCodes++
+		case errors.Is(err, ErrAlreadyExists):
+			stats.AuthCodesSkipped++
+		default:
+			return fmt.Errorf("authorization code %q: %w", c.ID, err)
 		}
 	}
 	return nil

@@ -16,7 +16,8 @@ import (
 // ErrNotFound for a delete.
 var ErrUnavailable = errors.New("the store is unavailable")
 
-// Change says what changed in a shared store. Exactly one field is set.
+// Change says what changed in a shared store. Exactly one field is set
+// (a consent's pair counting as one).
 type Change struct {
 	// Reset: the local copy was listed afresh (the watch was compacted
 	// away, the cluster replaced, the link lost), or the follower fell too
@@ -30,6 +31,11 @@ type Change struct {
 	// SessionID is a session that was created, touched or ended (by a
 	// delete, a prune, or, in a shared store, its lease running out).
 	SessionID string
+	// ConsentUserID and ConsentClientID name a consent that was given,
+	// changed, withdrawn or deleted: the one Change with two fields set,
+	// since a consent is keyed by the pair. Authorization requests and
+	// codes are not told: nothing caches them.
+	ConsentUserID, ConsentClientID string
 	// Role is the name of a role that was created, changed or deleted.
 	Role string
 	// Keys: the signing key set changed.

@@ -33,7 +33,9 @@ var (
 	// folding, as strings.EqualFold does: "Billing" and "BILLING" are the same
 	// name, "Straße" and "STRASSE" are not.
 	ErrAlreadyExists = errors.New("already exists")
-	// ErrLimitExceeded: creating the record would pass the configured maximum.
+	// ErrLimitExceeded: creating the record would pass the configured maximum
+	// (of clients, of users), or an authorization request or code is larger
+	// than a store keeps.
 	ErrLimitExceeded = errors.New("limit exceeded")
 )
 
@@ -154,7 +156,10 @@ type Store interface {
 	// group concurrent writes into one transaction and retry it), so it must
 	// be a pure function of its argument, without side effects.
 	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
-	// DeleteClient removes the client and its usage counters, or returns ErrNotFound.
+	// DeleteClient removes the client, its usage counters and the
+	// consents given to it, or returns ErrNotFound. Its pending
+	// authorization requests and codes stay until they expire: they
+	// cannot be redeemed, as the token endpoint authenticates the client.
 	DeleteClient(ctx context.Context, id string) error
 	// CountClients returns how many clients exist.
 	CountClients(ctx context.Context) (int, error)
@@ -176,8 +181,9 @@ type Store interface {
 	// UpdateClient does: the ID cannot change, a new username must not be
 	// another user's (ErrAlreadyExists), and update must be pure.
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
-	// DeleteUser removes the user and, in the same transaction, every
-	// session of the user, or returns ErrNotFound.
+	// DeleteUser removes the user and, in the same transaction where the
+	// store allows, every session, consent, authorization request and
+	// authorization code of the user, or returns ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
 	// CountUsers returns how many users exist.
 	CountUsers(ctx context.Context) (int, error)
@@ -225,6 +231,59 @@ type Store interface {
 	// PruneSessions deletes the sessions that have ended at now: past
 	// ExpiresAt, or idle past LastSeenAt+IdleTimeout (Session.Live).
 	PruneSessions(ctx context.Context, now time.Time) error
+
+	// CreateAuthRequest stores a pending authorization request, or fails
+	// with ErrAlreadyExists when the ID is taken, and with
+	// ErrLimitExceeded when its record is larger than the store takes.
+	// It lives until ExpiresAt (a shared store forgets it then by itself).
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// GetAuthRequest returns the request, or ErrNotFound. It may return
+	// an expired one not pruned yet: callers check AuthRequest.Live.
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	// UpdateAuthRequest replaces the request with what update returns,
+	// atomically; the ID and ExpiresAt cannot change. update must be pure,
+	// as for UpdateClient. ErrNotFound when the request does not exist.
+	UpdateAuthRequest(ctx context.Context, id string, update func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	// DeleteAuthRequest removes the request, or returns ErrNotFound.
+	DeleteAuthRequest(ctx context.Context, id string) error
+	// PruneAuthRequests deletes the requests expired at now.
+	PruneAuthRequests(ctx context.Context, now time.Time) error
+
+	// CreateAuthCode stores an issued code (by its hash), or fails with
+	// ErrAlreadyExists or ErrLimitExceeded as CreateAuthRequest does.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// RedeemAuthCode marks the code used at now and returns it,
+	// atomically: of many concurrent redemptions exactly one succeeds.
+	// A code used already gives the stored record with ErrCodeReused; an
+	// unknown code, or one expired unused, ErrNotFound.
+	RedeemAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
+	// AddAuthCodeTokens records JTIs issued from the code, for revocation
+	// when it is used again. ErrNotFound when the code does not exist.
+	AddAuthCodeTokens(ctx context.Context, id string, jtis ...string) error
+	// PruneAuthCodes deletes the codes expired at now, used or not.
+	PruneAuthCodes(ctx context.Context, now time.Time) error
+
+	// LiveAuthRecords returns every authorization request and code that
+	// has not expired at now, in no particular order: for Copy, never a
+	// request's path.
+	LiveAuthRecords(ctx context.Context, now time.Time) ([]AuthRequest, []AuthCode, error)
+
+	// GetConsent returns the person's consent to the client, withdrawn
+	// ones included (Consent.Granted tells), or ErrNotFound.
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// PutConsent creates or replaces the consent with what update returns,
+	// atomically. update gets the stored record, or a zero Consent of the
+	// pair (zero CreatedAt) when there is none; the pair cannot change,
+	// and update must be pure, as for UpdateClient.
+	PutConsent(ctx context.Context, userID, clientID string, update func(Consent) (Consent, error)) (Consent, error)
+	// WithdrawConsent withdraws the consent at at (Consent.Withdrawn): the
+	// record stays, without scopes, so that its TokensRevokedAt keeps
+	// refusing the tokens issued before. ErrNotFound when there is no
+	// consent standing.
+	WithdrawConsent(ctx context.Context, userID, clientID string, at time.Time) error
+	// ListUserConsents returns every consent record of the person,
+	// withdrawn ones included, by client ID.
+	ListUserConsents(ctx context.Context, userID string) ([]Consent, error)
 
 	// SigningKeys returns every stored signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -220,6 +220,15 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("storage: delete client: %w", err)
 	}
 	idKey, countKey := s.clientKey(id), s.countKey()
+	// The consents given to it, found by a walk of the replica's, go in
+	// the client's transaction while they fit, and before it otherwise.
+	consents := s.clientConsentKeys(id)
+	if len(consents) > sessionChunk {
+		if err := s.deleteKeys(ctx, consents); err != nil {
+			return fmt.Errorf("storage: delete client %q: consents: %w", id, err)
+		}
+		consents = s.clientConsentKeys(id)
+	}
 	err := s.countCAS(ctx, s.countKey(), func(v *view) (plan, error) {
 		p := plan{keys: []string{idKey, countKey}}
 		cur, err := v.existing(idKey)
@@ -244,6 +253,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			clientv3.OpDelete(idKey),
 			clientv3.OpPut(countKey, strconv.FormatInt(n-1, 10)),
 			clientv3.OpDelete(s.usagePrefix(id), clientv3.WithPrefix()),
+		}
+		for _, k := range consents {
+			p.ops = append(p.ops, clientv3.OpDelete(k))
 		}
 		if name := v.get(nameKey); name.ok && string(name.kv.Value) == id {
 			p.cmps = append(p.cmps, clientv3.Compare(clientv3.ModRevision(nameKey), "=", name.kv.ModRevision))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/storage/replica"
 )
 
 // FuzzDecode feeds what etcd holds under the prefix, as written by another
@@ -31,6 +32,14 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	code, err := storage.MarshalAuthCode(storage.AuthCode{ID: "h", ClientID: "c1", UserID: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("/p/auth-codes/h", code)
+	f.Add("/p/auth-requests/r1", []byte("\x01{\"id\":\"r1\",\"client_id\":\"c1\",\"max_age\":-1}"))
+	f.Add("/p/consents/u%2F1/c1", []byte("\x01{\"user_id\":\"u/1\",\"client_id\":\"c1\",\"scopes\":[\"openid\"]}"))
+	f.Add("/p/consents/%zz/c1", []byte{0x01})
 	f.Add("/p/sessions/s1", session)
 	f.Add("/p/sessions/s1", []byte{0x02, '{', '}'})
 	f.Add("/p/user-sessions/u1/s1", []byte{})
@@ -43,6 +52,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add("/p/meta/client-count", []byte("-1"))
 	f.Add("/p/keys", []byte(`{"keys":[{"kid":"k1","alg":"ES256","sealed_private_key":"AAAA"}]}`))
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		// Telling the change of any key never panics either.
+		_, _ = s.change(replica.Applied{Key: key})
 		decoded, err := s.decode(key, value)
 		if err != nil {
 			return
@@ -53,6 +64,25 @@ func FuzzDecode(f *testing.F) {
 					t.Fatalf("a key set that was not sealed for its key IDs decoded: %+v", k)
 				}
 			}
+		}
+	})
+}
+
+// FuzzConsentKey: whatever bytes a user and client ID hold, the pair that
+// Follow reads back from a consent's key is the pair it was written for,
+// so a change evicts exactly that pair from every gateway's cache.
+func FuzzConsentKey(f *testing.F) {
+	s := &Store{prefix: "/p/"}
+	f.Add("u1", "c1")
+	f.Add("a/b", "c/d")
+	f.Add("%2F", "%")
+	f.Add("", "x")
+	f.Add("\xff\x00", "é ")
+	f.Fuzz(func(t *testing.T, userID, clientID string) {
+		key := s.consentKey(userID, clientID)
+		ch, ok := s.change(replica.Applied{Key: key})
+		if !ok || ch.ConsentUserID != userID || ch.ConsentClientID != clientID {
+			t.Fatalf("change(%q) = %+v, %v; want the pair (%q, %q)", key, ch, ok, userID, clientID)
 		}
 	})
 }

@@ -55,6 +55,9 @@
 //	P/roles/<name>         a role, in storage.MarshalRole's form
 //	P/sessions/<id>        a session, in storage.MarshalSession's form, under a lease (sessions.go)
 //	P/user-sessions/<user>/<id> the index of a user's sessions; <user> path-escaped
+//	P/auth-requests/<id>   a pending authorization request, under a lease (authz.go)
+//	P/auth-codes/<hash>    an authorization code, by its hash, under a lease
+//	P/consents/<user>/<client> a person's consent to a client; both path-escaped
 //
 // Users and roles are written as clients are: creates compare
 // CreateRevision == 0 on the ID and username keys and the user count's
@@ -432,7 +435,8 @@ func (s *Store) isReady() bool {
 // of its own; see storage.Shared. A client's record, created, changed or
 // deleted, is told as its ClientID, a user's as its UserID, a role's as
 // its Role, a session's (created, touched, ended or expired) as its
-// SessionID; the signing key set as Keys; a
+// SessionID, a consent's as its ConsentUserID and ConsentClientID;
+// the signing key set as Keys; a
 // revocation recorded (or extended) as Revoked, while one that expires is
 // not told. A new list, and a follower too far behind to be told each
 // change, is told as Reset. stop waits for a call in progress and must not
@@ -467,6 +471,9 @@ func (s *Store) change(a replica.Applied) (storage.Change, bool) {
 		return storage.Change{Role: strings.TrimPrefix(rest, "roles/")}, true
 	case strings.HasPrefix(rest, "sessions/"):
 		return storage.Change{SessionID: strings.TrimPrefix(rest, "sessions/")}, true
+	case strings.HasPrefix(rest, "consents/"):
+		userID, clientID, ok := consentPair(strings.TrimPrefix(rest, "consents/"))
+		return storage.Change{ConsentUserID: userID, ConsentClientID: clientID}, ok
 	case rest == "keys":
 		return storage.Change{Keys: true}, true
 	case strings.HasPrefix(rest, "revocations/"):
@@ -582,6 +589,12 @@ func (s *Store) decode(key string, value []byte) (any, error) {
 		return storage.UnmarshalRole(value)
 	case strings.HasPrefix(rest, "sessions/"):
 		return storage.UnmarshalSession(value)
+	case strings.HasPrefix(rest, "auth-requests/"):
+		return storage.UnmarshalAuthRequest(value)
+	case strings.HasPrefix(rest, "auth-codes/"):
+		return storage.UnmarshalAuthCode(value)
+	case strings.HasPrefix(rest, "consents/"):
+		return storage.UnmarshalConsent(value)
 	case rest == "keys":
 		return s.openKeys(value)
 	case strings.HasPrefix(rest, "revocations/"):

@@ -314,6 +314,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	// as they fit in one (sessionChunk); a user with more loses the rest
 	// first. Either way none outlives the user: the session manager also
 	// refuses a session whose user is gone.
+	// Their pending authorization requests and codes go first, in
+	// transactions of their own; their consents, one prefix, go with the
+	// user.
+	if err := s.deleteUserAuthz(ctx, id); err != nil {
+		return fmt.Errorf("storage: delete user %q: authorization records: %w", id, err)
+	}
 	if s.replica.Count(s.userSessionsPrefix(id), replica.PrefixEnd(s.userSessionsPrefix(id))) > sessionChunk {
 		if _, err := s.DeleteUserSessions(ctx, id); err != nil {
 			return fmt.Errorf("storage: delete user %q: %w", id, err)
@@ -354,7 +360,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		for _, sess := range held {
 			s.planSessionDelete(v, &p, sess)
 		}
-		p.ops = append(p.ops, clientv3.OpDelete(s.userSessionsPrefix(id), clientv3.WithPrefix()))
+		p.ops = append(p.ops,
+			clientv3.OpDelete(s.userSessionsPrefix(id), clientv3.WithPrefix()),
+			clientv3.OpDelete(s.userConsentsPrefix(id), clientv3.WithPrefix()))
 		return p, nil
 	})
 	if err != nil {

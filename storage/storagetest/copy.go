@@ -97,6 +97,40 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	endedSession := storage.Session{ID: "session-ended", UserID: fullU.ID, CreatedAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
 	mustCreateSession(t, src, liveSession, 0)
 	mustCreateSession(t, src, endedSession, 0)
+	// Consents, a withdrawn one too (its cutoff must survive the move), and
+	// one that dst holds already; live requests and codes (a used one
+	// stays used), and expired ones that stay behind.
+	grant(t, src, fullU.ID, "client-000", t0, "openid")
+	grant(t, src, fullU.ID, "client-001", t0, "openid")
+	if err := src.WithdrawConsent(ctx, fullU.ID, "client-001", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	grant(t, src, ownUser.ID, "client-002", t0, "src")
+	ownConsent := grant(t, dst, ownUser.ID, "client-002", t0, "dst")
+	liveRequest := authRequest("request-live", 0)
+	liveRequest.CreatedAt, liveRequest.ExpiresAt = now, now.Add(time.Hour)
+	expiredRequest := authRequest("request-expired", 0)
+	expiredRequest.ExpiresAt = now.Add(-time.Hour)
+	liveCode := authCode("code-live", fullU.ID, 0)
+	liveCode.CreatedAt, liveCode.ExpiresAt = now, now.Add(time.Hour)
+	expiredCode := authCode("code-expired", fullU.ID, 0)
+	expiredCode.ExpiresAt = now.Add(-time.Hour)
+	mustCreateAuthRequest(t, src, liveRequest)
+	mustCreateAuthRequest(t, src, expiredRequest)
+	mustCreateAuthCode(t, src, liveCode)
+	mustCreateAuthCode(t, src, expiredCode)
+	usedCode, err := src.RedeemAuthCode(ctx, liveCode.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddAuthCodeTokens(ctx, liveCode.ID, "jti-from-code"); err != nil {
+		t.Fatal(err)
+	}
+	usedCode.TokenIDs = []string{"jti-from-code"}
+	srcConsents, err := src.ListUserConsents(ctx, fullU.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	stats, err := storage.Copy(ctx, dst, src)
 	if err != nil {
@@ -105,6 +139,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	want := storage.CopyStats{
 		Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1,
 		Roles: 1, RolesSkipped: 1, Users: 1, UsersSkipped: 1, Sessions: 1,
+		Consents: 2, ConsentsSkipped: 1, AuthRequests: 1, AuthCodes: 1,
 	}
 	if stats != want {
 		t.Fatalf("Copy stats = %+v, want %+v", stats, want)
@@ -125,6 +160,20 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 			t.Fatalf("live session after Copy = %+v, %v; want %+v", got, err, liveSession)
 		}
 		wantNoSession(t, dst, endedSession.ID)
+		if got, err := dst.ListUserConsents(ctx, fullU.ID); err != nil || !reflect.DeepEqual(got, srcConsents) {
+			t.Fatalf("consents after Copy = %+v, %v; want %+v", got, err, srcConsents)
+		}
+		if got, err := dst.GetConsent(ctx, ownUser.ID, "client-002"); err != nil || !reflect.DeepEqual(got, ownConsent) {
+			t.Fatalf("dst's own consent after Copy = %+v, %v; want %+v", got, err, ownConsent)
+		}
+		if got, err := dst.GetAuthRequest(ctx, liveRequest.ID); err != nil || !reflect.DeepEqual(got, liveRequest) {
+			t.Fatalf("live request after Copy = %+v, %v; want %+v", got, err, liveRequest)
+		}
+		wantNoAuthRequest(t, dst, expiredRequest.ID)
+		if got, err := dst.RedeemAuthCode(ctx, liveCode.ID, now); !errors.Is(err, storage.ErrCodeReused) || !reflect.DeepEqual(got, usedCode) {
+			t.Fatalf("used code after Copy = %+v, %v; want %+v, ErrCodeReused", got, err, usedCode)
+		}
+		wantCodeGone(t, dst, expiredCode.ID)
 		for _, r := range []storage.Role{ownRole, srcRoles[1]} {
 			if got, err := dst.GetRole(ctx, r.Name); err != nil || !reflect.DeepEqual(got, r) {
 				t.Fatalf("role %s after Copy = %+v, %v; want %+v", r.Name, got, err, r)
@@ -157,7 +206,10 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		if err != nil {
 			t.Fatalf("Copy again: %v", err)
 		}
-		want := storage.CopyStats{ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2, SessionsSkipped: 1}
+		want := storage.CopyStats{
+			ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2, SessionsSkipped: 1,
+			ConsentsSkipped: 3, AuthRequestsSkipped: 1, AuthCodesSkipped: 1,
+		}
 		if stats != want {
 			t.Fatalf("Copy again: stats = %+v, want %+v", stats, want)
 		}
