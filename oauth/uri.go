@@ -79,12 +79,13 @@ func loopbackIP(host string) bool {
 // URIs, by simple string comparison (RFC 9700 §4.1.3, RFC 6749 §3.1.2.3):
 // no normalisation of case, percent-encoding, default ports or trailing
 // slashes, and no patterns. The one exception is RFC 8252 §7.3's: when the
-// registered URI is an http URI on a loopback IP literal
-// (http://127.0.0.1:PORT/… or http://[::1]:PORT/…), got may name any port
-// (1 to 65535, written without leading zeros) or none, because a native app
-// listens on a port the system gives it at run time; everything else, the
-// host's spelling included, must still be the same string. "localhost" gets
-// no such exception: a name can resolve elsewhere (RFC 8252 §8.3).
+// registered URI is an http URI on a loopback IP literal, its scheme written
+// in lower case (http://127.0.0.1:PORT/… or http://[::1]:PORT/…), got may
+// name any port (1 to 65535, written without leading zeros) or none,
+// because a native app listens on a port the system gives it at run time;
+// everything else, the host's spelling included, must still be the same
+// string. "localhost" gets no such exception: a name can resolve elsewhere
+// (RFC 8252 §8.3).
 func RedirectURIMatches(registered []string, got string) bool {
 	for _, r := range registered {
 		if r == got || loopbackAtAnotherPort(r, got) {
