@@ -32,11 +32,12 @@ const (
 )
 
 // secretResponse is the answer to create and rotate: the client, and the
-// new secret in plain text, which is never shown again.
+// new secret in plain text, which is never shown again. A public client is
+// created without one, and both fields are then absent.
 type secretResponse struct {
 	registry.Client
-	ClientSecret string `json:"client_secret"`
-	SecretID     string `json:"secret_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	SecretID     string `json:"secret_id,omitempty"`
 }
 
 // listQueryParams are the parameters GET /clients takes.
@@ -105,7 +106,11 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	h.audit(r.Context(), actionCreate, c.ClientID)
 	w.Header().Set("Location", "clients/"+url.PathEscape(c.ClientID))
-	h.respond(w, r, http.StatusCreated, secretResponse{Client: c, ClientSecret: secret, SecretID: c.Secrets[0].ID})
+	answer := secretResponse{Client: c, ClientSecret: secret}
+	if len(c.Secrets) > 0 {
+		answer.SecretID = c.Secrets[0].ID
+	}
+	h.respond(w, r, http.StatusCreated, answer)
 }
 
 // readMetadata reads a JSON body of client metadata; on failure the answer

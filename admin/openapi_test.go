@@ -544,6 +544,7 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		{name: "unknown client", op: "rotateSecret", path: "/clients/nosuch/secrets", status: 404},
 		{name: "not JSON", op: "rotateSecret", path: "/clients/{id}/secrets", body: `x`, contentType: "text/plain", status: 415},
 		{name: "too large", op: "rotateSecret", path: "/clients/{id}/secrets", body: huge, status: 413},
+		{name: "public client", op: "rotateSecret", path: "/clients/{id}/secrets", before: makePublic, status: 409},
 		{name: "too many secrets", op: "rotateSecret", path: "/clients/{id}/secrets", body: `{"grace_period":"1h"}`, before: rotateUpToLimit, status: 422},
 		{name: "unknown secret", op: "retireSecret", path: "/clients/{id}/secrets/nosuch", status: 404},
 		{name: "unknown client", op: "retireSecret", path: "/clients/nosuch/secrets/{secret_id}", status: 404},
@@ -639,6 +640,14 @@ func createOther(f *fixture) {
 func createOtherUser(f *fixture) {
 	if r := f.api.do(http.MethodPost, "/users", `{"username":"other"}`); r.Status != http.StatusCreated {
 		f.api.t.Fatalf("creating another user: %d %s", r.Status, r.Body)
+	}
+}
+
+// makePublic makes the fixture a public client, which holds no secret.
+func makePublic(f *fixture) {
+	body := `{"token_endpoint_auth_method":"none","grant_types":["authorization_code"],"redirect_uris":["http://127.0.0.1/cb"],"features":null}`
+	if r := f.api.do(http.MethodPatch, "/clients/"+f.clientID, body); r.Status != http.StatusOK {
+		f.api.t.Fatalf("making the client public: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -947,6 +956,7 @@ func asSlice(v any) []any {
 func TestOpenAPIValidator(t *testing.T) {
 	d := loadOpenAPI(t)
 	good := `{"client_id":"c","client_name":"n","grant_types":["client_credentials"],"require_scope_request":true,"disabled":false,` +
+		`"token_endpoint_auth_method":"client_secret_basic","client_type":"confidential","skip_consent":false,"require_pkce":true,` +
 		`"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:00Z","secrets":[{"id":"s","created_at":"2026-03-01T12:00:00Z"}],` +
 		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0}}`
 	tests := []struct {
@@ -959,7 +969,12 @@ func TestOpenAPIValidator(t *testing.T) {
 		{"undocumented member", "Client", func(m map[string]any) { m["secret_hash"] = "x" }, `member "secret_hash" is not documented`},
 		{"secret in a client", "Client", func(m map[string]any) { m["client_secret"] = "sgs_x" }, `member "client_secret" is not documented`},
 		{"secret where one belongs", "ClientWithSecret", func(m map[string]any) { m["client_secret"] = "sgs_x"; m["secret_id"] = "s" }, ""},
-		{"secret missing", "ClientWithSecret", nil, `required member "client_secret" is missing`},
+		{"empty secret", "ClientWithSecret", func(m map[string]any) { m["client_secret"] = ""; m["secret_id"] = "s" }, "shorter than 1 characters"},
+		{"public client created", "ClientWithSecret", func(m map[string]any) {
+			m["token_endpoint_auth_method"], m["client_type"], m["secrets"] = "none", "public", []any{}
+		}, ""},
+		{"unknown client type", "Client", func(m map[string]any) { m["client_type"] = "trusted" }, `body/client_type: "trusted" is not one of`},
+		{"client type missing", "Client", func(m map[string]any) { delete(m, "client_type") }, `required member "client_type" is missing`},
 		{"missing member", "Client", func(m map[string]any) { delete(m, "usage") }, `required member "usage" is missing`},
 		{"wrong type", "Client", func(m map[string]any) { m["disabled"] = "no" }, `body/disabled: "no" is not of type [boolean]`},
 		{"bad date", "Client", func(m map[string]any) { m["created_at"] = "yesterday" }, `"yesterday" is not an RFC 3339 date-time`},

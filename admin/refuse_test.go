@@ -88,7 +88,21 @@ func TestRefused(t *testing.T) {
 		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
 			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
 		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["password"]}`,
-			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials)"},
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code)"},
+		// The authorization code grant's client rules.
+		{name: "public client with client_credentials", method: "POST", path: "/clients",
+			body:   `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`,
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code)"},
+		{name: "authorization_code without a redirect URI", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["authorization_code"]}`,
+			status: 400, code: meta, desc: "redirect_uris: must hold at least one entry for the authorization_code grant"},
+		{name: "public client without PKCE", method: "PATCH", path: "/clients/{pub}", body: `{"require_pkce":false}`,
+			status: 400, code: meta, desc: "require_pkce: cannot be false for a public client (token_endpoint_auth_method none)"},
+		{name: "client_type is read-only", method: "PATCH", path: "/clients/{id}", body: `{"client_type":"public"}`,
+			status: 400, code: meta, desc: "client_type: is read-only"},
+		{name: "unknown auth method", method: "POST", path: "/clients", body: `{"client_name":"a","token_endpoint_auth_method":"private_key_jwt"}`,
+			status: 400, code: meta, desc: "token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, none"},
+		{name: "rotate a public client's secret", method: "POST", path: "/clients/{pub}/secrets",
+			status: 409, code: "conflict", desc: "the client is public (token_endpoint_auth_method none) and holds no secret; make it confidential first to give it one"},
 		{name: "reserved claim", method: "POST", path: "/clients", body: `{"client_name":"a","claims":{"iss":"https://evil"}}`,
 			status: 400, code: meta, desc: `claims: must not set the registered claim "iss"`},
 		// A lone surrogate passes encoding/json, but no token can carry it.
@@ -204,10 +218,11 @@ func TestRefused(t *testing.T) {
 			a := newTestAPI(t)
 			existing := a.create(`{"client_name":"existing","metadata":{"k":1}}`)
 			a.create(`{"client_name":"other"}`)
+			public := a.create(`{"client_name":"spa","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"]}`)
 			a.logs.TakeAll()
 			before := a.snapshot()
 
-			path := strings.NewReplacer("{id}", existing.ClientID, "{sid}", existing.SecretID).Replace(tc.path)
+			path := strings.NewReplacer("{id}", existing.ClientID, "{sid}", existing.SecretID, "{pub}", public.ClientID).Replace(tc.path)
 			res := a.do(tc.method, path, tc.body, tc.header...)
 			code, desc := res.errorCode(t)
 			if res.Status != tc.status || code != tc.code || desc != tc.desc {

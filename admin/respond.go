@@ -107,6 +107,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, codeNotFound, "no client with this ID")
 	case errors.Is(err, registry.ErrNameTaken):
 		writeError(w, http.StatusConflict, codeConflict, "client_name: is taken by another client (names are compared ignoring case)")
+	case errors.Is(err, registry.ErrPublicClient):
+		writeError(w, http.StatusConflict, codeConflict, "the client is public (token_endpoint_auth_method none) and holds no secret; make it confidential first to give it one")
 	case errors.Is(err, registry.ErrLastSecret):
 		writeError(w, http.StatusConflict, codeConflict, "this is the client's last live secret; rotate the secret first, or disable the client instead")
 	case errors.Is(err, registry.ErrLimitExceeded):

@@ -101,7 +101,7 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		"jwks_uri":                                      base + paths.JWKS,
 		"revocation_endpoint":                           base + paths.Revocation,
 		"introspection_endpoint":                        base + paths.Introspection,
-		"grant_types_supported":                         grant.Supported,
+		"grant_types_supported":                         grant.Issued,
 		"token_endpoint_auth_methods_supported":         authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"introspection_endpoint_auth_methods_supported": authMethods,

@@ -39,7 +39,7 @@ type IntrospectionEndpoint struct{ *Server }
 // ServeHTTP answers an introspection request.
 func (e IntrospectionEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
-	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest)
+	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest, secretRequired)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return

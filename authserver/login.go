@@ -28,13 +28,27 @@ import (
 // where it connects from is the caller's to check: endpoints answer those
 // differently.
 func (s *Server) Login(w http.ResponseWriter, r *http.Request, clientID, secret string) (storage.Client, *oauth.Error) {
+	return s.login(w, r, clientID, secret, false)
+}
+
+// login is Login, or with public set the login of a public client by its
+// ID alone (Registry.AuthenticatePublic), under the same throttle: an
+// unknown ID, or a confidential client's ID without its secret, is a
+// failure counted against the source like a wrong secret.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, clientID, secret string, public bool) (storage.Client, *oauth.Error) {
 	now := s.Now()
 	source := throttle.SourceOf(s.ClientAddr(r))
 	if wait, blocked := s.logins.Blocked(source, now); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		return storage.Client{}, oauth.TooManyAttempts("too many failed logins from this address; retry later")
 	}
-	client, err := s.Registry.Authenticate(r.Context(), clientID, secret)
+	var client storage.Client
+	var err error
+	if public {
+		client, err = s.Registry.AuthenticatePublic(r.Context(), clientID)
+	} else {
+		client, err = s.Registry.Authenticate(r.Context(), clientID, secret)
+	}
 	switch {
 	case errors.Is(err, registry.ErrInvalidCredentials):
 		s.logins.Fail(source, now)
@@ -49,20 +63,34 @@ func (s *Server) Login(w http.ResponseWriter, r *http.Request, clientID, secret 
 // parseFunc reads a request a client authenticates to.
 type parseFunc func(*http.Request, int64) (*oauth.TokenRequest, *oauth.Error)
 
+// Whether an endpoint admits public clients, which present a client_id
+// and no secret.
+const (
+	secretRequired = false
+	publicAllowed  = true
+)
+
 // authenticate parses the request with parse and authenticates its client:
 // throttled after repeated failures, a secret that matches in constant time,
 // an enabled client, a request from an address in the client's allowlist.
 // Every OAuth endpoint a client authenticates to goes through here. A
 // throttled login gets its Retry-After header on w.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, parse parseFunc) (*oauth.TokenRequest, storage.Client, *oauth.Error) {
+//
+// With allowPublic (the token endpoint), a request with a client_id and no
+// secret authenticates a public client (RFC 6749 §2.1, token endpoint auth
+// method none), and only a public one; which grants it may then use is the
+// caller's rule. A public client that presents a secret is refused like a
+// wrong secret: it has none. Elsewhere a secret is required.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, parse parseFunc, allowPublic bool) (*oauth.TokenRequest, storage.Client, *oauth.Error) {
 	req, oerr := parse(r, oauth.DefaultMaxBody)
 	if oerr != nil {
 		return req, storage.Client{}, oerr
 	}
-	if req.AuthMethod == oauth.AuthMethodNone {
+	public := req.AuthMethod == oauth.AuthMethodNone
+	if public && (!allowPublic || req.ClientID == "") {
 		return req, storage.Client{}, oauth.InvalidClient("client authentication is required")
 	}
-	client, oerr := s.Login(w, r, req.ClientID, req.ClientSecret)
+	client, oerr := s.login(w, r, req.ClientID, req.ClientSecret, public)
 	if oerr != nil {
 		return req, storage.Client{}, oerr
 	}

@@ -33,7 +33,7 @@ type RevocationEndpoint struct{ *Server }
 // ServeHTTP answers a revocation request.
 func (e RevocationEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
-	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest)
+	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest, secretRequired)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return

@@ -16,7 +16,9 @@ import (
 // lives in its own file.
 type grantFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, client storage.Client)
 
-// grants maps each supported grant_type to its file's grantFunc.
+// grants maps each grant_type the token endpoint issues (grant.Issued) to
+// its file's grantFunc. A grant clients may be registered for but that is
+// not here is answered unsupported_grant_type.
 var grants = map[string]grantFunc{
 	grant.ClientCredentials: (*Server).clientCredentials,
 }
@@ -37,10 +39,18 @@ func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		oauth.TemporarilyUnavailable("the gateway cannot reach its shared store just now; retry").Write(w)
 		return
 	}
-	req, client, oerr := s.authenticate(w, r, oauth.ParseTokenRequest)
+	req, client, oerr := s.authenticate(w, r, oauth.ParseTokenRequest, publicAllowed)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return
+	}
+	if client.Public() {
+		// Before the grant is looked up: a public client is refused every
+		// grant but its own, whether or not this server issues it.
+		if oerr := grant.Allowed(client, req.GrantType); oerr != nil {
+			s.refuse(w, r, req, oerr)
+			return
+		}
 	}
 	issue, ok := grants[req.GrantType]
 	if !ok {

@@ -1,7 +1,7 @@
 // Package grant decides what an authenticated client may be issued: the
 // OAuth 2.0 grant rules, free of transport and of Caddy. The token endpoint
 // authenticates the client, asks this package what to issue, and mints.
-// Later grants (refresh_token, authorization_code with PKCE) belong here too.
+// Later grants (refresh_token) belong here too.
 package grant
 
 import (
@@ -17,8 +17,42 @@ import (
 // ClientCredentials is the grant_type of RFC 6749 §4.4.
 const ClientCredentials = "client_credentials"
 
-// Supported lists the grants this release implements.
-var Supported = []string{ClientCredentials}
+// AuthorizationCode is the grant_type of RFC 6749 §4.1, with PKCE (RFC
+// 7636): an app acting for a person who signed in and approved it. Clients
+// may be registered for it; the token endpoint does not issue it yet and
+// answers unsupported_grant_type.
+const AuthorizationCode = "authorization_code"
+
+// Supported lists the grants clients may be registered for.
+var Supported = []string{ClientCredentials, AuthorizationCode}
+
+// Issued lists the grants the token endpoint issues tokens for today, the
+// ones its metadata (RFC 8414 grant_types_supported) names: a subset of
+// Supported.
+var Issued = []string{ClientCredentials}
+
+// PublicGrants lists the grants a public client (one without a secret) may
+// use: only those in which a person signs in and approves the app. With
+// client_credentials anyone who read the app's client ID would get its
+// tokens.
+var PublicGrants = []string{AuthorizationCode}
+
+// RedirectGrants lists the grants that send the browser back to the app,
+// so that a client using one must register at least one redirect URI.
+var RedirectGrants = []string{AuthorizationCode}
+
+// Allowed reports whether the client may use the grant: a public client only
+// one of PublicGrants, and every client only one it lists. The refusal is
+// unauthorized_client (RFC 6749 §5.2).
+func Allowed(c storage.Client, grantType string) *oauth.Error {
+	if c.Public() && !slices.Contains(PublicGrants, grantType) {
+		return oauth.UnauthorizedClient("a public client may only use the " + strings.Join(PublicGrants, ", ") + " grant")
+	}
+	if !slices.Contains(c.GrantTypes, grantType) {
+		return oauth.UnauthorizedClient("the client may not use this grant type")
+	}
+	return nil
+}
 
 // Decision is what a token request may be issued.
 type Decision struct {
@@ -36,8 +70,8 @@ func Decide(req *oauth.TokenRequest, c storage.Client, gatewayAudience string) (
 	if !slices.Contains(Supported, req.GrantType) {
 		return Decision{}, oauth.UnsupportedGrantType("the grant type is not supported")
 	}
-	if !slices.Contains(c.GrantTypes, req.GrantType) {
-		return Decision{}, oauth.UnauthorizedClient("the client may not use this grant type")
+	if e := Allowed(c, req.GrantType); e != nil {
+		return Decision{}, e
 	}
 	scopes, e := grantedScopes(req.Scopes, c)
 	if e != nil {

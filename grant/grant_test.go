@@ -22,6 +22,10 @@ func TestDecide(t *testing.T) {
 	noAudience.Audience = nil
 	noGrant := client
 	noGrant.GrantTypes = []string{"authorization_code"}
+	// A public client's record can never list client_credentials (the
+	// registry refuses it); one that does is still refused.
+	public := client
+	public.TokenEndpointAuthMethod = storage.AuthMethodNone
 
 	cases := []struct {
 		name         string
@@ -36,6 +40,8 @@ func TestDecide(t *testing.T) {
 		{"unsupported grant", oauth.TokenRequest{GrantType: "password", Scopes: []string{"read"}}, client,
 			oauth.CodeUnsupportedGrantType, nil, nil},
 		{"grant not allowed for the client", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}}, noGrant,
+			oauth.CodeUnauthorizedClient, nil, nil},
+		{"public client with client_credentials", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}}, public,
 			oauth.CodeUnauthorizedClient, nil, nil},
 		{"scope not allowed", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read", "admin"}}, client,
 			oauth.CodeInvalidScope, nil, nil},
@@ -90,5 +96,49 @@ func TestNotAllowedScopesAreNamedWhenSafe(t *testing.T) {
 				t.Fatalf("got %+v, want invalid_scope %q", e, tc.want)
 			}
 		})
+	}
+}
+
+func TestAllowed(t *testing.T) {
+	confidential := storage.Client{GrantTypes: []string{ClientCredentials, AuthorizationCode}}
+	public := storage.Client{GrantTypes: []string{AuthorizationCode}, TokenEndpointAuthMethod: storage.AuthMethodNone}
+	publicListingCC := storage.Client{GrantTypes: []string{ClientCredentials, AuthorizationCode}, TokenEndpointAuthMethod: storage.AuthMethodNone}
+	for _, tc := range []struct {
+		name   string
+		client storage.Client
+		grant  string
+		want   string
+	}{
+		{"confidential, listed", confidential, ClientCredentials, ""},
+		{"confidential, authorization_code", confidential, AuthorizationCode, ""},
+		{"confidential, not listed", confidential, "refresh_token", oauth.CodeUnauthorizedClient},
+		{"public, authorization_code", public, AuthorizationCode, ""},
+		{"public, client_credentials", public, ClientCredentials, oauth.CodeUnauthorizedClient},
+		{"public listing client_credentials", publicListingCC, ClientCredentials, oauth.CodeUnauthorizedClient},
+		{"public, unknown grant", public, "password", oauth.CodeUnauthorizedClient},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Allowed(tc.client, tc.grant)
+			got := ""
+			if e != nil {
+				got = e.Code
+			}
+			if got != tc.want {
+				t.Errorf("Allowed = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	for _, g := range PublicGrants {
+		if !slices.Contains(Supported, g) || g == ClientCredentials {
+			t.Errorf("public grant %q: not supported, or one a client uses for itself", g)
+		}
+	}
+}
+
+func TestIssuedAreSupported(t *testing.T) {
+	for _, g := range Issued {
+		if !slices.Contains(Supported, g) {
+			t.Errorf("%q is issued but cannot be registered", g)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func ValidIssuer(s string) bool {
 //     out javascript:, data:, file: and the like.
 //
 // A redirect URI received with a request is then compared with the
-// registered ones by RedirectURIMatches, exactly.
+// registered ones by RedirectURIMatches.
 func ValidRedirectURI(s string) bool {
 	u, ok := parseAbsolute(s)
 	if !ok || u.User != nil {
@@ -62,25 +62,105 @@ func ValidRedirectURI(s string) bool {
 	case "https":
 		return true
 	case "http":
-		ip, err := netip.ParseAddr(u.Hostname())
-		return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
+		return loopbackIP(u.Hostname())
 	}
 	return strings.Contains(u.Scheme, ".")
+}
+
+// loopbackIP reports whether host is a loopback IP literal without a zone:
+// 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6. A name such as
+// "localhost" is not one.
+func loopbackIP(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
 }
 
 // RedirectURIMatches reports whether got is one of the registered redirect
 // URIs, by simple string comparison (RFC 9700 §4.1.3, RFC 6749 §3.1.2.3):
 // no normalisation of case, percent-encoding, default ports or trailing
-// slashes, and no patterns. The one exception RFC 8252 §7.3 makes, any
-// port on a loopback redirect URI, is not made: a native app registers the
-// port it listens on.
+// slashes, and no patterns. The one exception is RFC 8252 §7.3's: when the
+// registered URI is an http URI on a loopback IP literal, its scheme written
+// in lower case (http://127.0.0.1:PORT/… or http://[::1]:PORT/…), got may
+// name any port (1 to 65535, written without leading zeros) or none,
+// because a native app listens on a port the system gives it at run time;
+// everything else, the host's spelling included, must still be the same
+// string. "localhost" gets no such exception: a name can resolve elsewhere
+// (RFC 8252 §8.3).
 func RedirectURIMatches(registered []string, got string) bool {
 	for _, r := range registered {
-		if r == got {
+		if r == got || loopbackAtAnotherPort(r, got) {
 			return true
 		}
 	}
 	return false
+}
+
+// loopbackAtAnotherPort reports whether got is the loopback redirect URI
+// registered with its port changed, added or left out.
+func loopbackAtAnotherPort(registered, got string) bool {
+	origin, rest, ok := splitLoopbackRedirect(registered)
+	if !ok || !strings.HasPrefix(got, origin) {
+		return false
+	}
+	tail := got[len(origin):]
+	if tail == rest {
+		return true
+	}
+	if tail == "" || tail[0] != ':' {
+		return false
+	}
+	port := tail[1:]
+	n := 0
+	for n < len(port) && port[n] >= '0' && port[n] <= '9' {
+		n++
+	}
+	return validPort(port[:n]) && port[n:] == rest
+}
+
+// splitLoopbackRedirect splits an http URI on a loopback IP literal into
+// its scheme and host ("http://127.0.0.1", "http://[::1]") and what follows
+// the port (path and query), dropping the port. ok is false for any other
+// URI, and for one with user info.
+func splitLoopbackRedirect(s string) (origin, rest string, ok bool) {
+	const scheme = "http://"
+	if !strings.HasPrefix(s, scheme) {
+		return "", "", false
+	}
+	authority := s[len(scheme):]
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority, rest = authority[:i], authority[i:]
+	}
+	host := authority
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		host = authority[:i]
+		if !validPort(authority[i+1:]) {
+			return "", "", false
+		}
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		if !loopbackIP(host[1:len(host)-1]) || !strings.Contains(host, ":") {
+			return "", "", false
+		}
+	} else if strings.Contains(host, ":") || !loopbackIP(host) {
+		return "", "", false
+	}
+	return scheme + host, rest, true
+}
+
+// validPort reports whether s is a TCP port from 1 to 65535 in decimal
+// without leading zeros.
+func validPort(s string) bool {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n <= 65535
 }
 
 // parseAbsolute parses s as an absolute URI without a fragment, of at most

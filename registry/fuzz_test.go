@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode"
+
+	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/storage"
 )
 
 // FuzzDecodeMetadata feeds arbitrary bytes to the strict decoder, the
@@ -21,6 +25,10 @@ func FuzzDecodeMetadata(f *testing.F) {
 		`{"client_name":"a","client_name":"b"}`,
 		`{"client_name":"a","access_token_ttl":900,"require_scope_request":false,"features":["owner"]}`,
 		`[]`, `null`, ``, `{"a":`, "{\"client_name\":\"\xff\"}",
+		`{"client_name":"a","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"],"skip_consent":true}`,
+		`{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"],"require_pkce":false}`,
+		`{"client_name":"a","token_endpoint_auth_method":"client_secret_post","grant_types":["authorization_code"],"redirect_uris":["com.example.app:/cb"],"require_pkce":false}`,
+		`{"token_endpoint_auth_method":null,"require_pkce":null,"skip_consent":null}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -37,6 +45,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 			checkValidationError(t, err)
 			return
 		}
+		checkGrantRules(t, rec)
 		doc, err := metadataJSON(rec)
 		if err != nil {
 			t.Fatalf("encode accepted metadata: %v", err)
@@ -63,6 +72,28 @@ func FuzzDecodeMetadata(f *testing.F) {
 			checkValidationError(t, err)
 		}
 	})
+}
+
+// checkGrantRules checks the rules of the authorization code grant on an
+// accepted client: a public client uses only public grants, with PKCE and
+// no features; a redirecting grant has a redirect URI.
+func checkGrantRules(t *testing.T, rec storage.Client) {
+	t.Helper()
+	if rec.Public() {
+		for _, g := range rec.GrantTypes {
+			if !slices.Contains(grant.PublicGrants, g) {
+				t.Fatalf("public client accepted with grant %q", g)
+			}
+		}
+		if rec.PKCEOptional || len(rec.Features) > 0 || len(rec.Secrets) > 0 {
+			t.Fatalf("public client accepted as %+v", rec)
+		}
+	}
+	for _, g := range rec.GrantTypes {
+		if slices.Contains(grant.RedirectGrants, g) && len(rec.RedirectURIs) == 0 {
+			t.Fatalf("grant %q accepted without a redirect URI", g)
+		}
+	}
 }
 
 func checkValidationError(t *testing.T, err error) {

@@ -47,6 +47,16 @@ type Metadata struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Metadata is a JSON object kept for the operator.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// TokenEndpointAuthMethod is client_secret_basic (the default),
+	// client_secret_post or none: a public client, which gets no secret and
+	// may only use the grants in grant.PublicGrants.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// SkipConsent lets the client's authorization requests go without the
+	// consent page, for first-party apps. Admin-only: see StripAdminOnly.
+	SkipConsent bool `json:"skip_consent,omitempty"`
+	// RequirePKCE defaults to true when nil; it cannot be false for a
+	// public client.
+	RequirePKCE *bool `json:"require_pkce,omitempty"`
 }
 
 // Client is the public view of a client: what the admin API returns. It
@@ -65,8 +75,15 @@ type Client struct {
 	Claims              json.RawMessage `json:"claims,omitempty"`
 	Disabled            bool            `json:"disabled"`
 	Metadata            json.RawMessage `json:"metadata,omitempty"`
-	CreatedAt           time.Time       `json:"created_at"`
-	UpdatedAt           time.Time       `json:"updated_at"`
+	// TokenEndpointAuthMethod is never empty: the default is named.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+	// ClientType is derived from TokenEndpointAuthMethod: "public" for none,
+	// else "confidential" (RFC 6749 §2.1).
+	ClientType  string    `json:"client_type"`
+	SkipConsent bool      `json:"skip_consent"`
+	RequirePKCE bool      `json:"require_pkce"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 	// Secrets lists the live secrets, without their hashes.
 	Secrets []SecretInfo `json:"secrets"`
 	// TokensRevokedAt is the last revoke-all moment, when there was one.
@@ -125,18 +142,55 @@ const maxSeconds = int64(1<<63-1) / int64(time.Second)
 // fieldTypes names each writable field and the JSON it takes, for messages
 // about a value of the wrong type.
 var fieldTypes = map[string]string{
-	"client_name":           "a string",
-	"grant_types":           "an array of strings",
-	"scope":                 "a string of space-separated scope tokens",
-	"audience":              "an array of strings",
-	"redirect_uris":         "an array of strings",
-	"ip_allowlist":          "an array of strings",
-	"features":              "an array of strings",
-	"require_scope_request": "a boolean",
-	"access_token_ttl":      `a duration such as "15m" or a whole number of seconds`,
-	"claims":                "a JSON object",
-	"disabled":              "a boolean",
-	"metadata":              "a JSON object",
+	"client_name":                "a string",
+	"grant_types":                "an array of strings",
+	"scope":                      "a string of space-separated scope tokens",
+	"audience":                   "an array of strings",
+	"redirect_uris":              "an array of strings",
+	"ip_allowlist":               "an array of strings",
+	"features":                   "an array of strings",
+	"require_scope_request":      "a boolean",
+	"access_token_ttl":           `a duration such as "15m" or a whole number of seconds`,
+	"claims":                     "a JSON object",
+	"disabled":                   "a boolean",
+	"metadata":                   "a JSON object",
+	"token_endpoint_auth_method": "a string: " + strings.Join(authMethods, ", "),
+	"skip_consent":               "a boolean",
+	"require_pkce":               "a boolean",
+}
+
+// authMethods are the token_endpoint_auth_method values a client may
+// register, the default first.
+var authMethods = []string{storage.AuthMethodSecretBasic, storage.AuthMethodSecretPost, storage.AuthMethodNone}
+
+// Client types (RFC 6749 §2.1), as the view shows them.
+const (
+	ClientTypeConfidential = "confidential"
+	ClientTypePublic       = "public"
+)
+
+// clientType names the type of c.
+func clientType(c storage.Client) string {
+	if c.Public() {
+		return ClientTypePublic
+	}
+	return ClientTypeConfidential
+}
+
+// StripAdminOnly returns m without the fields only an administrator may
+// set: skip_consent (an app that skips consent acts for people without
+// their say), features (admin API and introspection rights), claims (what
+// the gateway asserts in the app's tokens) and metadata (the operator's
+// notes). It is the one list of them: a registration the app makes itself
+// (RFC 7591 dynamic registration) passes through it before Create, and the
+// fields come back at their defaults, as RFC 7591 §3.2.1 lets a server
+// replace what a client asked for.
+func StripAdminOnly(m Metadata) Metadata {
+	m.SkipConsent = false
+	m.Features = nil
+	m.Claims = nil
+	m.Metadata = nil
+	return m
 }
 
 // readOnlyFields are the fields the server sets. A request body that names
@@ -153,6 +207,7 @@ var readOnlyFields = map[string]bool{
 	"secret_id":                true,
 	"usage":                    true,
 	"tokens_revoked_at":        true,
+	"client_type":              true,
 }
 
 // fieldSet is the writable and read-only fields of one kind of record's
@@ -308,23 +363,27 @@ func problemReason(p strictjson.Problem, inObject bool) string {
 // view builds the public view of a stored client at now.
 func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client {
 	v := Client{
-		ClientID:            c.ID,
-		ClientName:          c.Name,
-		GrantTypes:          cloneOrEmpty(c.GrantTypes),
-		Scope:               scope.Join(c.Scopes),
-		Audience:            cloneOrNil(c.Audience),
-		RedirectURIs:        cloneOrNil(c.RedirectURIs),
-		Features:            cloneOrNil(c.Features),
-		RequireScopeRequest: c.RequireScopeRequest,
-		AccessTokenTTL:      Duration(c.AccessTokenTTL),
-		Claims:              cloneOrNil(c.Claims),
-		Disabled:            c.Disabled,
-		Metadata:            cloneOrNil(c.Metadata),
-		CreatedAt:           c.CreatedAt,
-		UpdatedAt:           c.UpdatedAt,
-		Secrets:             []SecretInfo{},
-		TokensRevokedAt:     c.TokensRevokedAt,
-		Usage:               u,
+		ClientID:                c.ID,
+		ClientName:              c.Name,
+		GrantTypes:              cloneOrEmpty(c.GrantTypes),
+		Scope:                   scope.Join(c.Scopes),
+		Audience:                cloneOrNil(c.Audience),
+		RedirectURIs:            cloneOrNil(c.RedirectURIs),
+		Features:                cloneOrNil(c.Features),
+		RequireScopeRequest:     c.RequireScopeRequest,
+		AccessTokenTTL:          Duration(c.AccessTokenTTL),
+		Claims:                  cloneOrNil(c.Claims),
+		Disabled:                c.Disabled,
+		Metadata:                cloneOrNil(c.Metadata),
+		TokenEndpointAuthMethod: c.AuthMethod(),
+		ClientType:              clientType(c),
+		SkipConsent:             c.SkipConsent,
+		RequirePKCE:             !c.PKCEOptional,
+		CreatedAt:               c.CreatedAt,
+		UpdatedAt:               c.UpdatedAt,
+		Secrets:                 []SecretInfo{},
+		TokensRevokedAt:         c.TokensRevokedAt,
+		Usage:                   u,
 	}
 	if len(c.IPAllowlist) > 0 {
 		v.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
@@ -339,18 +398,22 @@ func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client
 // API would send to recreate them: the document a merge patch applies to.
 func metadataJSON(c storage.Client) ([]byte, error) {
 	require := c.RequireScopeRequest
+	requirePKCE := !c.PKCEOptional
 	m := Metadata{
-		ClientName:          c.Name,
-		GrantTypes:          c.GrantTypes,
-		Scope:               scope.Join(c.Scopes),
-		Audience:            c.Audience,
-		RedirectURIs:        c.RedirectURIs,
-		Features:            c.Features,
-		RequireScopeRequest: &require,
-		AccessTokenTTL:      Duration(c.AccessTokenTTL),
-		Claims:              c.Claims,
-		Disabled:            c.Disabled,
-		Metadata:            c.Metadata,
+		TokenEndpointAuthMethod: c.AuthMethod(),
+		SkipConsent:             c.SkipConsent,
+		RequirePKCE:             &requirePKCE,
+		ClientName:              c.Name,
+		GrantTypes:              c.GrantTypes,
+		Scope:                   scope.Join(c.Scopes),
+		Audience:                c.Audience,
+		RedirectURIs:            c.RedirectURIs,
+		Features:                c.Features,
+		RequireScopeRequest:     &require,
+		AccessTokenTTL:          Duration(c.AccessTokenTTL),
+		Claims:                  c.Claims,
+		Disabled:                c.Disabled,
+		Metadata:                c.Metadata,
 	}
 	if len(c.IPAllowlist) > 0 {
 		m.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
@@ -376,6 +439,14 @@ func setMetadata(dst *storage.Client, src storage.Client) {
 	dst.Claims = src.Claims
 	dst.Disabled = src.Disabled
 	dst.Metadata = src.Metadata
+	dst.TokenEndpointAuthMethod = src.TokenEndpointAuthMethod
+	dst.SkipConsent = src.SkipConsent
+	dst.PKCEOptional = src.PKCEOptional
+	if dst.Public() {
+		// A public client holds no secret: one kept from before it became
+		// public would let whoever holds it authenticate as it.
+		dst.Secrets = nil
+	}
 }
 
 // cloneOrNil copies s; empty gives nil, so that JSON omits it.

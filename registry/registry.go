@@ -62,6 +62,9 @@ var (
 	// ErrLastSecret: retiring the secret would leave the client without a
 	// live secret.
 	ErrLastSecret = errors.New("cannot retire the last live secret")
+	// ErrPublicClient: the operation needs a secret, and the client is
+	// public (token_endpoint_auth_method none), which holds none.
+	ErrPublicClient = errors.New("a public client has no secret")
 	// ErrInvalidCredentials: authentication failed. Unknown client, wrong
 	// secret and expired secret all give this one error.
 	ErrInvalidCredentials = errors.New("invalid client credentials")
@@ -193,16 +196,20 @@ func (r *Registry) storeMaxClients() int {
 
 // Create validates m and stores a new client with one fresh secret. It
 // returns the client and the secret in plain text: the only time it exists
-// outside the caller's hands.
+// outside the caller's hands. A public client gets no secret ("").
 func (r *Registry) Create(ctx context.Context, m Metadata) (Client, string, error) {
 	rec, err := r.normalize(m)
 	if err != nil {
 		return Client{}, "", err
 	}
 	now := r.now()
-	secret, sec := newSecret(now, 0)
+	secret := ""
+	if !rec.Public() {
+		var sec storage.Secret
+		secret, sec = newSecret(now, 0)
+		rec.Secrets = []storage.Secret{sec}
+	}
 	rec.ID = newClientID()
-	rec.Secrets = []storage.Secret{sec}
 	rec.CreatedAt = now
 	rec.UpdatedAt = now
 	if err := r.store.CreateClient(ctx, rec, r.storeMaxClients()); err != nil {
@@ -363,7 +370,8 @@ type RotateOptions struct {
 // RotateSecret gives the client a new secret and returns the client, the
 // secret in plain text (its only appearance) and the secret's ID. The
 // client's other live secrets expire after opts.GracePeriod. A client holds
-// at most MaxLiveSecrets live secrets (ErrTooManySecrets).
+// at most MaxLiveSecrets live secrets (ErrTooManySecrets). A public client
+// gets none (ErrPublicClient).
 func (r *Registry) RotateSecret(ctx context.Context, id string, opts RotateOptions) (Client, string, string, error) {
 	if opts.GracePeriod < 0 {
 		return Client{}, "", "", &ValidationError{Field: "grace_period", Reason: "must not be negative"}
@@ -374,6 +382,9 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, opts RotateOptio
 	var secret string
 	var sec storage.Secret
 	c, err := r.update(ctx, "rotate secret", id, func(c *storage.Client, now time.Time) error {
+		if c.Public() {
+			return ErrPublicClient
+		}
 		// The callback may run more than once (bbolt batches); the secret
 		// is made once so that every run stores the same one.
 		if secret == "" {

@@ -226,17 +226,17 @@ func TestPatch(t *testing.T) {
 		want  string // the writable fields afterwards, as metadataJSON writes them
 	}{
 		{"empty patch changes nothing", `{}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 		{"set one field", `{"scope":"c"}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"c","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"c","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 		{"null resets to defaults", `{"ip_allowlist":null,"require_scope_request":null,"access_token_ttl":null,"audience":null,"scope":null}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"require_scope_request":true,"claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"require_scope_request":true,"claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"metadata":{"team":"x","n":12345678901234567890},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 		{"objects merge recursively", `{"claims":{"tier":{"level":3,"name":null},"region":"eu"},"metadata":{"team":null}}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":3},"region":"eu"},"metadata":{"n":12345678901234567890}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":3},"region":"eu"},"metadata":{"n":12345678901234567890},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 		{"arrays are replaced whole", `{"audience":["https://b","https://c"],"metadata":null}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://b","https://c"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://b","https://c"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 		{"disable", `{"disabled":true}`,
-			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"disabled":true,"metadata":{"team":"x","n":12345678901234567890}}`},
+			`{"client_name":"svc","grant_types":["client_credentials"],"scope":"a b","audience":["https://api"],"ip_allowlist":["10.0.0.0/8"],"require_scope_request":false,"access_token_ttl":"20m0s","claims":{"tenant":"t1","tier":{"level":2,"name":"gold"}},"disabled":true,"metadata":{"team":"x","n":12345678901234567890},"token_endpoint_auth_method":"client_secret_basic","require_pkce":true}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

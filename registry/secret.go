@@ -136,7 +136,29 @@ func (r *Registry) Authenticate(ctx context.Context, clientID, secret string) (s
 		}
 		match |= subtle.ConstantTimeCompare(sum[:], s.Hash) & live
 	}
-	if !known || match != 1 {
+	if !known || match != 1 || c.Public() {
+		return storage.Client{}, ErrInvalidCredentials
+	}
+	return c, nil
+}
+
+// AuthenticatePublic identifies a public client by its ID alone, for the
+// token endpoint's requests that carry a client_id and no secret. An
+// unknown ID and a confidential client's ID (which must present its secret)
+// give the same ErrInvalidCredentials. Client IDs are not secret, so
+// nothing here needs constant time; the caller throttles failures by their
+// source, as for secrets.
+func (r *Registry) AuthenticatePublic(ctx context.Context, clientID string) (storage.Client, error) {
+	if clientID == "" || len(clientID) > maxClientIDLength {
+		return storage.Client{}, ErrInvalidCredentials
+	}
+	c, err := r.store.GetClient(ctx, clientID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.Client{}, ErrInvalidCredentials
+	case err != nil:
+		return storage.Client{}, fmt.Errorf("authenticate client: %w", err)
+	case !c.Public():
 		return storage.Client{}, ErrInvalidCredentials
 	}
 	return c, nil

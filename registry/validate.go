@@ -57,11 +57,11 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.Name, err = checkName(m.ClientName); err != nil {
 		return storage.Client{}, err
 	}
-	if c.GrantTypes, err = checkClosedList("grant_types", m.GrantTypes, r.limits.GrantTypes, "supported grant type"); err != nil {
+	if c.TokenEndpointAuthMethod, err = checkAuthMethod(m.TokenEndpointAuthMethod); err != nil {
 		return storage.Client{}, err
 	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{grant.ClientCredentials}
+	if c.GrantTypes, err = r.checkGrantTypes(m.GrantTypes, c.Public()); err != nil {
+		return storage.Client{}, err
 	}
 	if c.Scopes, err = r.checkScope(m.Scope); err != nil {
 		return storage.Client{}, err
@@ -72,13 +72,23 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.RedirectURIs, err = checkURIs("redirect_uris", m.RedirectURIs, oauth.ValidRedirectURI, redirectRule); err != nil {
 		return storage.Client{}, err
 	}
+	if err := checkRedirectGrants(c.GrantTypes, c.RedirectURIs); err != nil {
+		return storage.Client{}, err
+	}
 	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
 		return storage.Client{}, err
 	}
 	if c.Features, err = checkClosedList("features", m.Features, r.limits.Features, "known feature"); err != nil {
 		return storage.Client{}, err
 	}
+	if c.Public() && len(c.Features) > 0 {
+		return storage.Client{}, &ValidationError{Field: "features", Reason: "must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"}
+	}
 	c.RequireScopeRequest = m.RequireScopeRequest == nil || *m.RequireScopeRequest
+	if c.PKCEOptional, err = checkPKCEOptional(m.RequirePKCE, c.Public()); err != nil {
+		return storage.Client{}, err
+	}
+	c.SkipConsent = m.SkipConsent
 	if c.AccessTokenTTL, err = r.checkTTL(time.Duration(m.AccessTokenTTL)); err != nil {
 		return storage.Client{}, err
 	}
@@ -144,6 +154,70 @@ func checkClosedList(field string, values, allowed []string, what string) ([]str
 		}
 	}
 	return cloneOrNil(values), nil
+}
+
+// checkAuthMethod enforces token_endpoint_auth_method: one of authMethods,
+// the default stored as "".
+func checkAuthMethod(method string) (string, error) {
+	switch {
+	case method == "" || method == storage.AuthMethodSecretBasic:
+		return "", nil
+	case slices.Contains(authMethods, method):
+		return method, nil
+	}
+	return "", &ValidationError{Field: "token_endpoint_auth_method", Reason: "must be one of " + strings.Join(authMethods, ", ")}
+}
+
+// checkGrantTypes enforces grant_types: distinct grants the server
+// supports, and for a public client only grant.PublicGrants. The default is
+// client_credentials for a confidential client and authorization_code, RFC
+// 7591 §2's default, for a public one.
+func (r *Registry) checkGrantTypes(grants []string, public bool) ([]string, error) {
+	list, err := checkClosedList("grant_types", grants, r.limits.GrantTypes, "supported grant type")
+	if err != nil {
+		return nil, err
+	}
+	if !public {
+		if len(list) == 0 {
+			list = []string{grant.ClientCredentials}
+		}
+		return list, nil
+	}
+	if len(list) == 0 {
+		list = []string{grant.AuthorizationCode}
+	}
+	for i, g := range list {
+		if !slices.Contains(grant.PublicGrants, g) {
+			return nil, &ValidationError{Field: "grant_types", Reason: "entry " + strconv.Itoa(i) +
+				" is not a grant a public client (token_endpoint_auth_method none) may use (" + strings.Join(grant.PublicGrants, ", ") + ")"}
+		}
+	}
+	return list, nil
+}
+
+// checkRedirectGrants requires a redirect URI of a client using a grant
+// that sends the browser back to it.
+func checkRedirectGrants(grants, redirectURIs []string) error {
+	if len(redirectURIs) > 0 {
+		return nil
+	}
+	for _, g := range grants {
+		if slices.Contains(grant.RedirectGrants, g) {
+			return &ValidationError{Field: "redirect_uris", Reason: "must hold at least one entry for the " + g + " grant"}
+		}
+	}
+	return nil
+}
+
+// checkPKCEOptional reads require_pkce (default true) into its stored,
+// negated form. A public client has no secret to bind its code to, so PKCE
+// is what stops a stolen code being redeemed (RFC 9700 §2.1.1).
+func checkPKCEOptional(requirePKCE *bool, public bool) (bool, error) {
+	optional := requirePKCE != nil && !*requirePKCE
+	if optional && public {
+		return false, &ValidationError{Field: "require_pkce", Reason: "cannot be false for a public client (token_endpoint_auth_method none)"}
+	}
+	return optional, nil
 }
 
 // checkScope parses the space-separated scope list (scope.Parse drops

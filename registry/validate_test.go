@@ -64,6 +64,10 @@ func TestDecodeMetadataRefuses(t *testing.T) {
 		{"ttl fractional seconds", `{"client_name":"a","access_token_ttl":1.5}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
 		{"ttl exponent", `{"client_name":"a","access_token_ttl":1e3}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
 		{"ttl overflow", `{"client_name":"a","access_token_ttl":9223372037}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
+		{"client_type", `{"client_name":"a","client_type":"public"}`, "client_type: is read-only"},
+		{"skip_consent as string", `{"client_name":"a","skip_consent":"yes"}`, "skip_consent: must be a boolean"},
+		{"require_pkce as number", `{"client_name":"a","require_pkce":0}`, "require_pkce: must be a boolean"},
+		{"token_endpoint_auth_method as array", `{"client_name":"a","token_endpoint_auth_method":["none"]}`, "token_endpoint_auth_method: must be a string: client_secret_basic, client_secret_post, none"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,7 +173,7 @@ func TestValidationRules(t *testing.T) {
 		{"name with tab", `{"client_name":"a\tb"}`, "client_name: must be 1 to 255 printable characters"},
 		{"name with leading space", `{"client_name":" a"}`, "client_name: must not start or end with a space"},
 		{"name with trailing space", `{"client_name":"a "}`, "client_name: must not start or end with a space"},
-		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","password"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials)"},
+		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","password"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code)"},
 		{"repeated grant", `{"client_name":"a","grant_types":["client_credentials","client_credentials"]}`, "grant_types: entry 1 repeats an earlier entry"},
 		{"scope with double space", `{"client_name":"a","scope":"a  b"}`, "scope: scope token 2: empty scope token (leading, trailing or repeated space)"},
 		{"scope with quote", `{"client_name":"a","scope":"a\"b"}`, "scope: scope token 1, byte 2: character not allowed in a scope token"},
@@ -211,6 +215,16 @@ func TestValidationRules(t *testing.T) {
 		{"claims empty name", `{"client_name":"a","claims":{"":1}}`, "claims: must not hold an empty claim name"},
 		{"claims too big", `{"client_name":"a","claims":` + bigClaims + `}`, "claims: must be at most 4096 bytes of JSON"},
 		{"metadata a number", `{"client_name":"a","metadata":5}`, "metadata: must be a JSON object"},
+		{"unknown auth method", `{"client_name":"a","token_endpoint_auth_method":"private_key_jwt"}`, "token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, none"},
+		{"auth method in another case", `{"client_name":"a","token_endpoint_auth_method":"None"}`, "token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, none"},
+		{"public client with client_credentials", `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["authorization_code","client_credentials"],"redirect_uris":["https://app/cb"]}`,
+			"grant_types: entry 1 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code)"},
+		{"authorization_code without a redirect URI", `{"client_name":"a","grant_types":["authorization_code"]}`, "redirect_uris: must hold at least one entry for the authorization_code grant"},
+		{"public client without a redirect URI", `{"client_name":"a","token_endpoint_auth_method":"none"}`, "redirect_uris: must hold at least one entry for the authorization_code grant"},
+		{"public client without PKCE", `{"client_name":"a","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"],"require_pkce":false}`,
+			"require_pkce: cannot be false for a public client (token_endpoint_auth_method none)"},
+		{"public client with a feature", `{"client_name":"a","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"],"features":["introspect"]}`,
+			"features: must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"},
 		{"metadata too big", `{"client_name":"a","metadata":` + bigMetadata + `}`, "metadata: must be at most 16384 bytes of JSON"},
 	}
 	for _, tc := range cases {
@@ -321,7 +335,7 @@ func TestLimitsDefaults(t *testing.T) {
 	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
-		!slices.Equal(l.GrantTypes, []string{"client_credentials"}) ||
+		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
 		t.Fatalf("defaults: %+v", l)
 	}

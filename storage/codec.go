@@ -36,6 +36,13 @@ import (
 // one (a new client's creation, update and secret times are one moment).
 // Nothing may follow the last field. A change of layout takes a new
 // tag, so that a record says how to read it.
+//
+// A new yes/no field takes a flag bit instead, chosen so that its zero is
+// the old behaviour (PKCEOptional rather than RequirePKCE): a record
+// written before the bit existed reads as it always did, and a record that
+// uses none of the new bits is the same bytes older builds write and read.
+// An older build refuses a record with a bit it does not know, so it never
+// serves a client whose rules it cannot follow.
 const (
 	recordJSON   = '{'
 	recordBinary = 0x01
@@ -45,9 +52,42 @@ const (
 const (
 	flagRequireScopeRequest = 1 << iota
 	flagDisabled
+	// flagAuthNone and flagAuthPost hold TokenEndpointAuthMethod; neither
+	// is the default, client_secret_basic. Both at once is refused.
+	flagAuthNone
+	flagAuthPost
+	flagSkipConsent
+	flagPKCEOptional
 
-	knownFlags = flagRequireScopeRequest | flagDisabled
+	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional
 )
+
+// authMethodFlags returns the flag bits of a token endpoint authentication
+// method.
+func authMethodFlags(method string) (byte, error) {
+	switch method {
+	case "", AuthMethodSecretBasic:
+		return 0, nil
+	case AuthMethodSecretPost:
+		return flagAuthPost, nil
+	case AuthMethodNone:
+		return flagAuthNone, nil
+	}
+	return 0, errors.New("token endpoint auth method: not one the record can hold")
+}
+
+// authMethodOf is authMethodFlags reversed; "" is the default.
+func authMethodOf(flags byte) (string, error) {
+	switch flags & (flagAuthNone | flagAuthPost) {
+	case 0:
+		return "", nil
+	case flagAuthPost:
+		return AuthMethodSecretPost, nil
+	case flagAuthNone:
+		return AuthMethodNone, nil
+	}
+	return "", errors.New("two token endpoint auth methods")
+}
 
 // Time tags of the binary form.
 const (
@@ -96,7 +136,16 @@ func MarshalClient(c Client) ([]byte, error) {
 		b = appendBytes(b, raw)
 	}
 	b = appendStrings(b, c.Features)
-	var flags byte
+	flags, err := authMethodFlags(c.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, err
+	}
+	if c.SkipConsent {
+		flags |= flagSkipConsent
+	}
+	if c.PKCEOptional {
+		flags |= flagPKCEOptional
+	}
 	if c.RequireScopeRequest {
 		flags |= flagRequireScopeRequest
 	}
@@ -257,6 +306,13 @@ func decodeBinary(id string, data []byte) (Client, error) {
 	}
 	c.RequireScopeRequest = flags&flagRequireScopeRequest != 0
 	c.Disabled = flags&flagDisabled != 0
+	c.SkipConsent = flags&flagSkipConsent != 0
+	c.PKCEOptional = flags&flagPKCEOptional != 0
+	if method, err := authMethodOf(flags); err != nil && r.err == nil {
+		r.err = err
+	} else {
+		c.TokenEndpointAuthMethod = method
+	}
 	c.AccessTokenTTL = time.Duration(r.varint())
 	c.Claims = r.json("claims")
 	c.Metadata = r.json("metadata")

@@ -438,3 +438,55 @@ func FuzzUnmarshalConsent(f *testing.F) {
 		fuzzRoundTrip(t, data, storage.UnmarshalConsent, storage.MarshalConsent)
 	})
 }
+
+// TestClientRecordAuthorizationCodeFields round-trips the fields of the
+// authorization code grant (issue 15), kept as flag bits so that a record
+// without them, written by an older build, reads as a confidential client
+// using client_secret_basic that must use PKCE and asks for consent. The
+// default method is stored as "" and named by AuthMethod.
+func TestClientRecordAuthorizationCodeFields(t *testing.T) {
+	for _, c := range []storage.Client{
+		{ID: "c", Name: "public", TokenEndpointAuthMethod: storage.AuthMethodNone, SkipConsent: true},
+		{ID: "c", Name: "post", TokenEndpointAuthMethod: storage.AuthMethodSecretPost, PKCEOptional: true},
+		{ID: "c", Name: "basic", RequireScopeRequest: true},
+	} {
+		raw, err := storage.MarshalClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := storage.UnmarshalClient(c.ID, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
+		}
+		if got.Public() != (c.TokenEndpointAuthMethod == storage.AuthMethodNone) {
+			t.Errorf("%s: Public() = %v", c.Name, got.Public())
+		}
+	}
+	// A record an older build wrote has none of the new bits.
+	old := binaryWithFlags(t, 0x01)
+	got, err := storage.UnmarshalClient("c", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Public() || got.SkipConsent || got.PKCEOptional || got.AuthMethod() != storage.AuthMethodSecretBasic {
+		t.Errorf("an older record read as %+v; want a confidential client using client_secret_basic, PKCE required, consent asked", got)
+	}
+	// The defaults write no bit, so the records of existing clients stay
+	// the bytes older builds read.
+	plain, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n", TokenEndpointAuthMethod: storage.AuthMethodSecretBasic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain, binaryWithFlags(t, 0)) {
+		t.Errorf("a default client's record changed: %x", plain)
+	}
+	if c, err := storage.UnmarshalClient("c", binaryWithFlags(t, 0x04|0x08)); err == nil {
+		t.Errorf("a record with two auth methods decoded to %+v", c)
+	}
+	if _, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n", TokenEndpointAuthMethod: "private_key_jwt"}); err == nil {
+		t.Error("an unknown token_endpoint_auth_method was encoded")
+	}
+}

@@ -35,5 +35,9 @@ func sampleClient(id, name string) storage.Client {
 		CreatedAt:           sampleTime,
 		UpdatedAt:           sampleTime.Add(time.Minute),
 		TokensRevokedAt:     sampleTime.Add(time.Hour),
+		// Every field set, the authorization code grant's too.
+		TokenEndpointAuthMethod: storage.AuthMethodSecretPost,
+		SkipConsent:             true,
+		PKCEOptional:            true,
 	}
 }

@@ -64,6 +64,41 @@ type Client struct {
 	// TokensRevokedAt is the revoke-all moment: every token issued to the
 	// client at or before it is refused. Zero means never.
 	TokensRevokedAt time.Time `json:"tokens_revoked_at,omitzero"`
+	// TokenEndpointAuthMethod is how the client authenticates at the token
+	// endpoint (RFC 7591 §2): "" for the default, AuthMethodSecretBasic;
+	// AuthMethodSecretPost; or AuthMethodNone for a public client, which
+	// holds no secret. AuthMethod names the default.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// SkipConsent lets the client's authorization requests go without the
+	// consent page (a first-party app); set by admins only.
+	SkipConsent bool `json:"skip_consent,omitempty"`
+	// PKCEOptional lets a confidential client's authorization requests go
+	// without PKCE. Its zero value, PKCE required, is the default, so a
+	// record written before the field existed requires it.
+	PKCEOptional bool `json:"pkce_optional,omitempty"`
+}
+
+// Token endpoint authentication methods a client registers (RFC 7591 §2).
+const (
+	AuthMethodSecretBasic = "client_secret_basic"
+	AuthMethodSecretPost  = "client_secret_post"
+	// AuthMethodNone is a public client's: no secret, no authentication.
+	AuthMethodNone = "none"
+)
+
+// AuthMethod returns the client's token endpoint authentication method,
+// with the default named.
+func (c Client) AuthMethod() string {
+	if c.TokenEndpointAuthMethod == "" {
+		return AuthMethodSecretBasic
+	}
+	return c.TokenEndpointAuthMethod
+}
+
+// Public reports whether the client is a public client (RFC 6749 §2.1):
+// one that holds no secret and cannot authenticate.
+func (c Client) Public() bool {
+	return c.TokenEndpointAuthMethod == AuthMethodNone
 }
 
 // Secret is one client secret. Only a hash of the secret is ever stored.

@@ -60,6 +60,12 @@ type metadataFlags struct {
 	ttl             time.Duration
 	noRequireScope  bool
 	claims, metaRaw string
+	// public and authMethod both set token_endpoint_auth_method: --public
+	// is --auth-method none.
+	public        bool
+	authMethod    string
+	skipConsent   bool
+	noRequirePKCE bool
 }
 
 // add defines the flags on cmd.
@@ -76,6 +82,25 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.BoolVar(&m.noRequireScope, "no-require-scope", false, "give all allowed scopes to a token request that names none, instead of refusing it")
 	f.StringVar(&m.claims, "claims", "", `a JSON object of extra claims for the client's tokens, e.g. '{"tenant":"acme"}'`)
 	f.StringVar(&m.metaRaw, "metadata", "", `a JSON object kept for the operator, e.g. '{"team":"billing"}'`)
+	f.BoolVar(&m.public, "public", false, "a public client (token_endpoint_auth_method none): a single-page or native app that holds no secret and may only use authorization_code, with PKCE")
+	f.StringVar(&m.authMethod, "auth-method", "", "token_endpoint_auth_method: client_secret_basic (the default), client_secret_post or none")
+	f.BoolVar(&m.skipConsent, "skip-consent", false, "let the client's authorization requests go without the consent page (first-party apps)")
+	f.BoolVar(&m.noRequirePKCE, "no-require-pkce", false, "let a confidential client's authorization requests go without PKCE (never a public client's)")
+}
+
+// errTwoAuthMethods refuses --public with --auth-method.
+var errTwoAuthMethods = errors.New("--public and --auth-method both set token_endpoint_auth_method; give one")
+
+// authMethodValue is the token_endpoint_auth_method the flags ask for; ""
+// for none given.
+func (m *metadataFlags) authMethodValue() (string, error) {
+	switch {
+	case m.public && m.authMethod != "":
+		return "", errTwoAuthMethods
+	case m.public:
+		return "none", nil
+	}
+	return m.authMethod, nil
 }
 
 // jsonObjectFlag checks that a flag holds a JSON object (or null, when
@@ -124,7 +149,15 @@ func (m *metadataFlags) createBody() ([]byte, error) {
 		no := false
 		md.RequireScopeRequest = &no
 	}
+	if m.noRequirePKCE {
+		no := false
+		md.RequirePKCE = &no
+	}
+	md.SkipConsent = m.skipConsent
 	var err error
+	if md.TokenEndpointAuthMethod, err = m.authMethodValue(); err != nil {
+		return nil, err
+	}
 	if m.claims != "" {
 		if md.Claims, err = jsonObjectFlag("claims", m.claims, false); err != nil {
 			return nil, err
@@ -186,6 +219,23 @@ func (m *metadataFlags) patchBody(cmd *cobra.Command) ([]byte, error) {
 	if changed("no-require-scope") {
 		patch["require_scope_request"] = !m.noRequireScope
 	}
+	if changed("no-require-pkce") {
+		patch["require_pkce"] = !m.noRequirePKCE
+	}
+	if changed("skip-consent") {
+		patch["skip_consent"] = m.skipConsent
+	}
+	switch {
+	case changed("public") && changed("auth-method"):
+		return nil, errTwoAuthMethods
+	case changed("public") && m.public:
+		patch["token_endpoint_auth_method"] = "none"
+	case changed("public"):
+		// No longer public: back to the default method.
+		patch["token_endpoint_auth_method"] = nil
+	case changed("auth-method"):
+		patch["token_endpoint_auth_method"] = orNull(strings.TrimSpace(m.authMethod))
+	}
 	for _, f := range []struct {
 		flag, field, value string
 	}{{"claims", "claims", m.claims}, {"metadata", "metadata", m.metaRaw}} {
@@ -231,7 +281,7 @@ func (o *options) printSecretAnswer(cmd *cobra.Command, a *answer) error {
 	if err := json.Unmarshal(a.body, &s); err != nil {
 		return fmt.Errorf("decoding the answer: %w", err)
 	}
-	if s.ClientSecret == "" {
+	if s.ClientSecret == "" && s.ClientType != registry.ClientTypePublic {
 		return errors.New("the answer holds no client secret")
 	}
 	var err error
@@ -240,7 +290,11 @@ func (o *options) printSecretAnswer(cmd *cobra.Command, a *answer) error {
 	} else {
 		err = printClient(cmd.OutOrStdout(), s.Client, s.SecretID, s.ClientSecret)
 	}
-	fmt.Fprintln(cmd.ErrOrStderr(), secretWarning)
+	if s.ClientSecret == "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), publicNote)
+	} else {
+		fmt.Fprintln(cmd.ErrOrStderr(), secretWarning)
+	}
 	return err
 }
 
@@ -271,9 +325,13 @@ func clientCreateCommand(o *options) *cobra.Command {
 		Use:   "create --name NAME [flags]",
 		Short: "Creates a client and prints its secret, once",
 		Long: `Creates a client and prints it with its first client secret. The secret is
-shown only this once: store it at once (the server keeps only a hash).`,
+shown only this once: store it at once (the server keeps only a hash). A public
+client (--public) gets no secret.`,
 		Example: `  caddy scopegate client create --name billing --scope "orders:read orders:write" \
-      --audience https://api.example.com/orders --ip 10.0.0.0/8 --ttl 10m`,
+      --audience https://api.example.com/orders --ip 10.0.0.0/8 --ttl 10m
+  caddy scopegate client create --name web --grant authorization_code \
+      --redirect-uri https://app.example.com/callback --scope "openid orders:read"
+  caddy scopegate client create --name cli-app --public --redirect-uri http://127.0.0.1/callback`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, err := m.createBody()

@@ -279,7 +279,8 @@ func TestGetAndUnknownClient(t *testing.T) {
 	if f["client_id"] != s.ClientID || f["scope"] != "a b" || f["client_secret"] != "" || r.Stderr != "" {
 		t.Errorf("get printed %v, stderr %q", f, r.Stderr)
 	}
-	if strings.Contains(r.Stdout, s.ClientSecret) || strings.Contains(r.Stdout, "client_secret") {
+	// The auth method's value, client_secret_basic, names no secret.
+	if strings.Contains(r.Stdout, s.ClientSecret) || regexp.MustCompile(`(?m)^client_secret\s`).MatchString(r.Stdout) {
 		t.Errorf("get printed the secret")
 	}
 	if !regexp.MustCompile(`(?m)^SECRET ID +CREATED +EXPIRES\n` + s.SecretID + ` +\S+ +never$`).MatchString(r.Stdout) {

@@ -20,6 +20,9 @@ import (
 // secretWarning goes to stderr whenever a secret is printed.
 const secretWarning = "scopegate: store the client secret now: it is shown only this once and cannot be shown again"
 
+// publicNote follows the creation of a public client, which has no secret.
+const publicNote = "scopegate: a public client has no secret: its app sends its client_id alone, and must use PKCE"
+
 // printJSON writes an answer's JSON body indented. It is the same JSON the
 // API sent, member for member.
 func printJSON(w io.Writer, body []byte) error {
@@ -138,7 +141,11 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	}
 	t.row("ip_allowlist", strings.Join(c.IPAllowlist, ", "))
 	t.row("features", strings.Join(c.Features, ", "))
+	t.row("client_type", c.ClientType)
+	t.row("token_endpoint_auth_method", c.TokenEndpointAuthMethod)
 	t.row("require_scope_request", strconv.FormatBool(c.RequireScopeRequest))
+	t.row("require_pkce", strconv.FormatBool(c.RequirePKCE))
+	t.row("skip_consent", strconv.FormatBool(c.SkipConsent))
 	t.row("access_token_ttl", ttlCell(c.AccessTokenTTL))
 	t.row("disabled", strconv.FormatBool(c.Disabled))
 	t.row("claims", jsonCell(c.Claims))

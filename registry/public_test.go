@@ -1,0 +1,145 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestPublicClient(t *testing.T) {
+	ctx := context.Background()
+	r, store, _ := newTestRegistry(t, Limits{})
+	c, secret := mustCreate(t, r, `{"client_name":"spa","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"]}`)
+	if secret != "" || len(c.Secrets) != 0 {
+		t.Fatalf("a public client got a secret: %q, %+v", secret, c.Secrets)
+	}
+	if c.ClientType != ClientTypePublic || c.TokenEndpointAuthMethod != "none" || !c.RequirePKCE || c.SkipConsent ||
+		!slices.Equal(c.GrantTypes, []string{"authorization_code"}) {
+		t.Fatalf("view %+v", c)
+	}
+
+	t.Run("rotation refused", func(t *testing.T) {
+		before := store.snapshot(t)
+		_, s, _, err := r.RotateSecret(ctx, c.ClientID, RotateOptions{})
+		if !errors.Is(err, ErrPublicClient) || s != "" {
+			t.Fatalf("rotate: %q, %v; want ErrPublicClient", s, err)
+		}
+		if store.snapshot(t) != before {
+			t.Error("a refused rotation changed the store")
+		}
+	})
+	t.Run("a secret never authenticates it", func(t *testing.T) {
+		for _, s := range []string{"", "sgs_guess"} {
+			if _, err := r.Authenticate(ctx, c.ClientID, s); !errors.Is(err, ErrInvalidCredentials) {
+				t.Errorf("Authenticate with %q: %v", s, err)
+			}
+		}
+	})
+	t.Run("its ID alone identifies it, and only it", func(t *testing.T) {
+		got, err := r.AuthenticatePublic(ctx, c.ClientID)
+		if err != nil || got.ID != c.ClientID {
+			t.Fatalf("AuthenticatePublic: %+v, %v", got, err)
+		}
+		conf, _ := mustCreate(t, r, `{"client_name":"web"}`)
+		for _, id := range []string{conf.ClientID, "unknown", "", string(make([]byte, 300))} {
+			if _, err := r.AuthenticatePublic(ctx, id); !errors.Is(err, ErrInvalidCredentials) {
+				t.Errorf("AuthenticatePublic(%.20q): %v", id, err)
+			}
+		}
+	})
+	t.Run("PKCE stays required through a patch", func(t *testing.T) {
+		_, err := r.Patch(ctx, c.ClientID, []byte(`{"require_pkce":false}`))
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "require_pkce" {
+			t.Fatalf("patch: %v", err)
+		}
+	})
+}
+
+// A confidential client made public loses its secrets, so the one its app
+// held stops working; made confidential again, it gets a secret by rotation.
+func TestClientTypeChanges(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	c, secret := mustCreate(t, r, `{"client_name":"web","grant_types":["client_credentials","authorization_code"],"redirect_uris":["https://app/cb"]}`)
+	if _, err := r.Patch(ctx, c.ClientID, []byte(`{"token_endpoint_auth_method":"none"}`)); err == nil {
+		t.Fatal("made public while it may use client_credentials")
+	}
+	pub, err := r.Patch(ctx, c.ClientID, []byte(`{"token_endpoint_auth_method":"none","grant_types":["authorization_code"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.ClientType != ClientTypePublic || len(pub.Secrets) != 0 {
+		t.Fatalf("after the patch: %+v", pub)
+	}
+	if _, err := r.Authenticate(ctx, c.ClientID, secret); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("the old secret still authenticates: %v", err)
+	}
+	conf, err := r.Patch(ctx, c.ClientID, []byte(`{"token_endpoint_auth_method":"client_secret_post","require_pkce":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf.ClientType != ClientTypeConfidential || conf.TokenEndpointAuthMethod != "client_secret_post" || conf.RequirePKCE {
+		t.Fatalf("after the second patch: %+v", conf)
+	}
+	_, fresh, _, err := r.RotateSecret(ctx, c.ClientID, RotateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Authenticate(ctx, c.ClientID, fresh); err != nil {
+		t.Fatalf("the new secret: %v", err)
+	}
+}
+
+func TestSkipConsentAndDefaults(t *testing.T) {
+	r, _, _ := newTestRegistry(t, Limits{})
+	c, _ := mustCreate(t, r, `{"client_name":"first-party","grant_types":["authorization_code"],"redirect_uris":["https://app/cb"],"skip_consent":true}`)
+	if !c.SkipConsent || !c.RequirePKCE || c.ClientType != ClientTypeConfidential || c.TokenEndpointAuthMethod != "client_secret_basic" {
+		t.Fatalf("view %+v", c)
+	}
+	plain, _ := mustCreate(t, r, `{"client_name":"svc"}`)
+	b, err := json.Marshal(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"token_endpoint_auth_method": "client_secret_basic", "client_type": "confidential", "skip_consent": false, "require_pkce": true} {
+		if doc[k] != want {
+			t.Errorf("%s = %v, want %v", k, doc[k], want)
+		}
+	}
+}
+
+func TestStripAdminOnly(t *testing.T) {
+	ttl := Duration(0)
+	yes := true
+	m := Metadata{
+		ClientName: "app", GrantTypes: []string{"authorization_code"}, Scope: "a", Audience: []string{"https://api"},
+		RedirectURIs: []string{"https://app/cb"}, IPAllowlist: []string{"10.0.0.0/8"}, Features: []string{"owner"},
+		RequireScopeRequest: &yes, AccessTokenTTL: ttl, Claims: json.RawMessage(`{"t":1}`), Disabled: true,
+		Metadata: json.RawMessage(`{"n":1}`), TokenEndpointAuthMethod: "none", SkipConsent: true, RequirePKCE: &yes,
+	}
+	got := StripAdminOnly(m)
+	want := m
+	want.SkipConsent, want.Features, want.Claims, want.Metadata = false, nil, nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("StripAdminOnly:\n got %+v\nwant %+v", got, want)
+	}
+	// Every field is either kept or named here: a new admin-only field must
+	// be added to StripAdminOnly and to this list.
+	stripped := map[string]bool{"SkipConsent": true, "Features": true, "Claims": true, "Metadata": true}
+	kept := map[string]bool{"ClientName": true, "GrantTypes": true, "Scope": true, "Audience": true, "RedirectURIs": true,
+		"IPAllowlist": true, "RequireScopeRequest": true, "AccessTokenTTL": true, "Disabled": true,
+		"TokenEndpointAuthMethod": true, "RequirePKCE": true}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Metadata]()) {
+		if !stripped[f.Name] && !kept[f.Name] {
+			t.Errorf("Metadata.%s: decide whether a client may set it itself, in StripAdminOnly and here", f.Name)
+		}
+	}
+}
