@@ -70,6 +70,9 @@ func (e JWKSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // host.
 type EndpointPaths struct {
 	Token, Revocation, Introspection, JWKS string
+	// Authorize is the authorization endpoint's path; the issuer mounts
+	// the endpoint there (see AuthorizeEndpoint).
+	Authorize string
 }
 
 // MetadataPath is where the RFC 8414 metadata of issuer is served: the

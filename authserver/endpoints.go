@@ -13,6 +13,7 @@ const (
 	DefaultRevocationPath    = "/oauth2/revoke"
 	DefaultIntrospectionPath = "/oauth2/introspect"
 	DefaultJWKSPath          = "/.well-known/jwks.json"
+	DefaultAuthorizePath     = "/oauth2/authorize"
 )
 
 // WithDefaults returns p with every unset path at its default.
@@ -23,6 +24,7 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 	}{
 		{&p.Token, DefaultTokenPath}, {&p.Revocation, DefaultRevocationPath},
 		{&p.Introspection, DefaultIntrospectionPath}, {&p.JWKS, DefaultJWKSPath},
+		{&p.Authorize, DefaultAuthorizePath},
 	} {
 		if *f.path == "" {
 			*f.path = f.def
@@ -49,7 +51,7 @@ type Pages interface {
 // pages, and renders the RFC 8414 metadata that lists the endpoints. A path
 // served twice is refused.
 func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
-	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS} {
+	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize} {
 		if p != "" && !strings.HasPrefix(p, "/") {
 			return nil, errors.New("endpoint paths must start with /")
 		}

@@ -170,6 +170,7 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		revoke_path      <path>
 //		introspect_path  <path>
 //		jwks_path        <path>
+//		authorize_path   <path>
 //		signin {
 //			path                 <path>
 //			signout_path         <path>
@@ -185,13 +186,13 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	}
 //
 // The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
-// /oauth2/introspect and /.well-known/jwks.json, and the sign-in page's to
+// /oauth2/introspect, /.well-known/jwks.json and /oauth2/authorize, and the sign-in page's to
 // /signin and /signout.
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	paths := map[string]*string{
 		"token_path": &iss.TokenPath, "revoke_path": &iss.RevokePath,
-		"introspect_path": &iss.IntrospectPath, "jwks_path": &iss.JWKSPath,
+		"introspect_path": &iss.IntrospectPath, "jwks_path": &iss.JWKSPath, "authorize_path": &iss.AuthorizePath,
 	}
 	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
 		if option != "signin" {

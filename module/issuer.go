@@ -3,6 +3,7 @@ package module
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -35,6 +36,9 @@ type Issuer struct {
 	// JWKSPath is where the public signing keys are served. Default:
 	// /.well-known/jwks.json.
 	JWKSPath string `json:"jwks_path,omitempty"`
+	// AuthorizePath is where the authorization endpoint is served; sign-ins
+	// may return to it. Default: /oauth2/authorize.
+	AuthorizePath string `json:"authorize_path,omitempty"`
 	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`
 
@@ -79,14 +83,14 @@ type SignInPage struct {
 	FailedWindow caddy.Duration `json:"failed_window,omitempty"`
 }
 
-// handler builds the page over s.
-func (p *SignInPage) handler(s *authserver.Server, logger *zap.Logger) (*signin.Handler, error) {
+// handler builds the page over s; sign-ins may also return to authorizePath.
+func (p *SignInPage) handler(s *authserver.Server, logger *zap.Logger, authorizePath string) (*signin.Handler, error) {
 	if p == nil {
 		p = new(SignInPage)
 	}
 	return signin.New(signin.Config{
 		Path: p.Path, SignOutPath: p.SignOutPath, ProductName: p.ProductName, TemplateFile: p.TemplateFile,
-		ReturnPaths: p.ReturnPaths, CookieName: p.CookieName, TLSInFront: p.TLSInFront,
+		ReturnPaths: append(slices.Clone(p.ReturnPaths), authorizePath), CookieName: p.CookieName, TLSInFront: p.TLSInFront,
 		SourceLimit: p.FailedPerSource, PairLimit: p.FailedPerUsername, Window: time.Duration(p.FailedWindow),
 		ClientAddr: clientAddr,
 	}, authserver.SignInAccounts{Server: s}, authserver.SignInSessions{Server: s}, logger)
@@ -111,13 +115,17 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 
 // setup maps the paths to the server's endpoints and pages.
 func (iss *Issuer) setup(s *authserver.Server, logger *zap.Logger) error {
-	pages, err := iss.SignIn.handler(s, logger.Named("signin"))
+	paths := authserver.EndpointPaths{Token: iss.TokenPath, Revocation: iss.RevokePath,
+		Introspection: iss.IntrospectPath, JWKS: iss.JWKSPath, Authorize: iss.AuthorizePath}.WithDefaults()
+	pages, err := iss.SignIn.handler(s, logger.Named("signin"), paths.Authorize)
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}
-	endpoints, err := s.NewEndpoints(authserver.EndpointPaths{
-		Token: iss.TokenPath, Revocation: iss.RevokePath, Introspection: iss.IntrospectPath, JWKS: iss.JWKSPath,
-	}, pages)
+	authorize, err := s.NewAuthorizeEndpoint(paths.Authorize, pages)
+	if err != nil {
+		return fmt.Errorf("scopegate_issuer: %w", err)
+	}
+	endpoints, err := s.NewEndpoints(paths, pages, authorize)
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}

@@ -85,3 +85,17 @@ func (h *Handler) csrfKey(w http.ResponseWriter, r *http.Request) string {
 	http.SetCookie(w, h.newCookie(r, csrfCookieName, v))
 	return v
 }
+
+// SessionValue returns the session cookie's value on r, named as the page
+// names it ("__Host-" prefixed over TLS), or "" when it is absent, sent
+// twice or too long. The authorization endpoint finds the signed-in person
+// with it, by the same rule as the page.
+func (h *Handler) SessionValue(r *http.Request) string {
+	return h.cookieValue(r, h.cfg.CookieName)
+}
+
+// SignInPath returns where the sign-in page is served.
+func (h *Handler) SignInPath() string { return h.cfg.Path }
+
+// ProductName returns the name the page shows, for the consent page.
+func (h *Handler) ProductName() string { return h.cfg.ProductName }

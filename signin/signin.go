@@ -175,3 +175,7 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 }
+
+// SetSecurityHeaders sets the headers every page of ours carries, for the
+// authorization endpoint's own answers.
+func SetSecurityHeaders(h http.Header) { setSecurityHeaders(h) }
