@@ -29,7 +29,7 @@ const (
 // manager, the sign-in page and the authorization endpoint, a person who
 // holds orders:read and orders:write through roles, and a public client.
 type authzFixture struct {
-	t        *testing.T
+	t        testing.TB
 	s        *Server
 	endpoint *AuthorizeEndpoint
 	clientID string
@@ -37,7 +37,7 @@ type authzFixture struct {
 	now      time.Time
 }
 
-func newAuthzFixture(t *testing.T) *authzFixture {
+func newAuthzFixture(t testing.TB) *authzFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &authzFixture{t: t, s: newTestServer(t), now: time.Now().UTC()}
@@ -127,7 +127,8 @@ func (f *authzFixture) query(changes ...string) string {
 
 // get sends GET /oauth2/authorize?query with the session cookie (none for "").
 func (f *authzFixture) get(query, cookie string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodGet, testAuthorizePath+"?"+query, nil)
+	r := httptest.NewRequest(http.MethodGet, testAuthorizePath, nil)
+	r.URL.RawQuery = query // as sent, even what a request line could not carry
 	if cookie != "" {
 		r.AddCookie(&http.Cookie{Name: signin.DefaultCookieName, Value: cookie})
 	}
@@ -138,7 +139,12 @@ func (f *authzFixture) get(query, cookie string) *httptest.ResponseRecorder {
 
 // post sends the consent form with the session cookie.
 func (f *authzFixture) post(form url.Values, cookie string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPost, testAuthorizePath, strings.NewReader(form.Encode()))
+	return f.postRaw(form.Encode(), cookie)
+}
+
+// postRaw sends body as the consent form with the session cookie.
+func (f *authzFixture) postRaw(body, cookie string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, testAuthorizePath, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if cookie != "" {
 		r.AddCookie(&http.Cookie{Name: signin.DefaultCookieName, Value: cookie})

@@ -1,0 +1,45 @@
+package authserver
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzAuthorizeEndpoint sends arbitrary authorization queries and consent
+// forms, from a signed-in browser, to the endpoint on a real store: the
+// answer is never a server fault, and a redirect goes only to the issuer
+// (to sign in) or to the client's registered redirect URI.
+func FuzzAuthorizeEndpoint(f *testing.F) {
+	fx := newAuthzFixture(f)
+	cookie := fx.signIn()
+	valid := fx.query()
+	for _, seed := range []struct{ query, form string }{
+		{valid, ""},
+		{fx.query("prompt", "none"), ""},
+		{fx.query("prompt", "login consent", "max_age", "0"), ""},
+		{fx.query("redirect_uri", "https://evil.example/cb"), ""},
+		{fx.query("scope", "admin billing"), "request_id=x&csrf_token=y&decision=allow"},
+		{"client_id=%zz&redirect_uri=", "request_id=%zz"},
+		{strings.Replace(valid, "response_type=code", "response_type=token", 1), "decision=deny"},
+	} {
+		f.Add(seed.query, seed.form)
+	}
+	f.Fuzz(func(t *testing.T, query, form string) {
+		for _, w := range []interface {
+			Result() *http.Response
+		}{fx.get(query, cookie), fx.postRaw(form, cookie)} {
+			resp := w.Result()
+			if resp.StatusCode >= 500 {
+				t.Fatalf("status %d for query %q form %q", resp.StatusCode, query, form)
+			}
+			loc := resp.Header.Get("Location")
+			if loc == "" {
+				continue
+			}
+			if !strings.HasPrefix(loc, "https://gw.example/signin?") && !strings.HasPrefix(loc, testRedirectURI+"?") {
+				t.Fatalf("redirect to %q for query %q form %q", loc, query, form)
+			}
+		}
+	})
+}
