@@ -15,6 +15,7 @@ import (
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/token"
 )
 
@@ -37,29 +38,13 @@ func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	app, _ := newTestClient(t, a, "orders:read orders:write")
+	consentTo(t, a, alice.UserID, app, "orders:read", "orders:write")
 	raw := mintTokenFor(t, a, alice.UserID, app, "orders:read orders:write")
 	readRoute, writeRoute := newTestGuard(t, a, "orders:read"), newTestGuard(t, a, "orders:write")
 
-	// request sends the token through g and says whether it reached the
-	// upstream, with the X-Scope it carried, or the refusal's error code.
-	request := func(g *Guard) (reached bool, scope, refusal string) {
-		t.Helper()
-		next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
-			reached, scope = true, r.Header.Get("X-Scope")
-			return nil
-		})
-		rec := httptest.NewRecorder()
-		if err := g.ServeHTTP(rec, guardedRequest(raw), next); err != nil {
-			t.Fatalf("guard fault: %v", err)
-		}
-		if !reached {
-			refusal = rec.Header().Get("WWW-Authenticate")
-		}
-		return reached, scope, refusal
-	}
 	expect := func(step string, g *Guard, wantReached bool, want string) {
 		t.Helper()
-		reached, scope, refusal := request(g)
+		reached, scope, refusal := guardRequest(t, g, raw)
 		switch {
 		case reached != wantReached:
 			t.Fatalf("%s: reached %v (challenge %q), want %v", step, reached, refusal, wantReached)
@@ -121,6 +106,96 @@ func TestGuardHoldsAUsersTokenToTheirRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("deleted", readRoute, false, "the token's user no longer exists")
+}
+
+// guardRequest sends raw through g and says whether it reached the
+// upstream, with the X-Scope it carried, or the refusal's challenge.
+func guardRequest(t *testing.T, g *Guard, raw string) (reached bool, scope, refusal string) {
+	t.Helper()
+	next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+		reached, scope = true, r.Header.Get("X-Scope")
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	if err := g.ServeHTTP(rec, guardedRequest(raw), next); err != nil {
+		t.Fatalf("guard fault: %v", err)
+	}
+	if !reached {
+		refusal = rec.Header().Get("WWW-Authenticate")
+	}
+	return reached, scope, refusal
+}
+
+// consentTo stores the person's consent to the client for scopes, as the
+// consent page does.
+func consentTo(tb testing.TB, a *App, userID, clientID string, scopes ...string) {
+	tb.Helper()
+	_, err := a.server.Store.PutConsent(context.Background(), userID, clientID, func(c storage.Consent) (storage.Consent, error) {
+		c.Scopes = scopes
+		return c, nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// A token an app holds for a person admits only what the person consented
+// to, and only while the consent stands: withdrawing it refuses the token
+// on the next request, and consenting again does not revive a token issued
+// before the withdrawal. A client that skips consent needs none.
+func TestGuardHoldsAUsersTokenToTheirConsent(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	reg := a.server.Registry
+	if _, err := reg.CreateRole(ctx, registry.RoleMetadata{Name: "buyer", Scopes: []string{"orders:read", "orders:write"}}); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := reg.CreateUser(ctx, registry.UserMetadata{Username: "bob", Roles: []string{"buyer"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := newTestClient(t, a, "orders:read orders:write")
+	readRoute, writeRoute := newTestGuard(t, a, "orders:read"), newTestGuard(t, a, "orders:write")
+	raw := mintTokenFor(t, a, bob.UserID, app, "orders:read orders:write")
+	expect := func(step string, g *Guard, raw string, wantReached bool, want string) {
+		t.Helper()
+		reached, scope, refusal := guardRequest(t, g, raw)
+		switch {
+		case reached != wantReached:
+			t.Fatalf("%s: reached %v (challenge %q), want %v", step, reached, refusal, wantReached)
+		case reached && scope != want:
+			t.Fatalf("%s: X-Scope %q, want %q", step, scope, want)
+		case !reached && !strings.Contains(refusal, want):
+			t.Fatalf("%s: challenge %q, want it to hold %q", step, refusal, want)
+		}
+	}
+
+	expect("no consent", readRoute, raw, false, "consent")
+	consentTo(t, a, bob.UserID, app, "orders:read")
+	expect("consented to orders:read: narrowed to it", readRoute, raw, true, "orders:read")
+	expect("orders:write not consented", writeRoute, raw, false, "insufficient_scope")
+	withdrawnAt := time.Now()
+	if err := a.server.Store.WithdrawConsent(ctx, bob.UserID, app, withdrawnAt); err != nil {
+		t.Fatal(err)
+	}
+	expect("withdrawn", readRoute, raw, false, "consent")
+	consentTo(t, a, bob.UserID, app, "orders:read", "orders:write")
+	expect("consented again: the old token stays refused", readRoute, raw, false, "withdrew consent")
+	later, err := a.server.KeySet().Sign(&token.Claims{
+		Issuer: a.Issuer, Subject: bob.UserID, ClientID: app, Audience: token.Audience{a.Issuer},
+		IssuedAt: withdrawnAt.Unix() + 1, ExpiresAt: withdrawnAt.Add(10 * time.Minute).Unix(), JWTID: token.NewJTI(),
+		Scope: "orders:read orders:write",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("a token issued after consenting again", writeRoute, later, true, "orders:read orders:write")
+
+	firstParty, _, err := reg.Create(ctx, registry.Metadata{ClientName: "first-party", Scope: "orders:read", SkipConsent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("skip_consent needs no consent", readRoute, mintTokenFor(t, a, bob.UserID, firstParty.ClientID, "orders:read"), true, "orders:read")
 }
 
 // A token an app holds for a person is never a remote admin credential,
