@@ -42,7 +42,7 @@ func TestMetadataHasNoEmptyLists(t *testing.T) {
 	for _, g := range md["grant_types_supported"].([]any) {
 		grants = append(grants, g.(string))
 	}
-	if !slices.Equal(grants, grant.Issued) || slices.Contains(grants, grant.AuthorizationCode) {
+	if !slices.Equal(grants, grant.Issued) {
 		t.Errorf("grant_types_supported = %v, want %v: what the token endpoint issues, not what clients may be registered for", grants, grant.Issued)
 	}
 }
