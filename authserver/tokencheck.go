@@ -80,6 +80,15 @@ func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, sto
 // subject is the person's user ID rather than the client's own.
 func forUser(claims *token.Claims) bool { return claims.Subject != claims.ClientID }
 
+// UserID returns the user ID of the person a checked token is held for, or
+// "" for a client's own token: what X-User-Id and {scopegate.user_id} say.
+func UserID(claims *token.Claims) string {
+	if forUser(claims) {
+		return claims.Subject
+	}
+	return ""
+}
+
 // tokenUser returns the person a token or code was issued for, or the
 // refusal that they no longer exist or are disabled. The user comes from
 // the store's cache: no disk read once it was read.

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -237,5 +239,51 @@ func TestRemoteAdminRefusesATokenHeldForAPerson(t *testing.T) {
 	}
 	if rec := call(alice.UserID); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "alice") {
 		t.Fatalf("a token held for a person: %d %s; want 401", rec.Code, rec.Body)
+	}
+}
+
+// The guard names the person a token is held for in X-User-Id and
+// {scopegate.user_id}; for a client's own token it sends no X-User-Id
+// (a forged one is removed) and the placeholder is empty.
+func TestGuardNamesThePersonATokenIsHeldFor(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	if _, err := a.server.Registry.CreateRole(ctx, registry.RoleMetadata{Name: "reader", Scopes: []string{"orders:read"}}); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := a.server.Registry.CreateUser(ctx, registry.UserMetadata{Username: "carol", Roles: []string{"reader"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := newTestClient(t, a, "orders:read")
+	consentTo(t, a, carol.UserID, app, "orders:read")
+	g := newTestGuard(t, a, "orders:read")
+	for _, tt := range []struct {
+		name, raw, want string
+	}{
+		{"the client's own token", mintToken(t, a, app, "orders:read"), ""},
+		{"a token held for a person", mintTokenFor(t, a, carol.UserID, app, "orders:read"), carol.UserID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := guardedRequest(tt.raw)
+			r.Header.Set("X-User-Id", "forged")
+			var header []string
+			var placeholder any
+			next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+				header = r.Header.Values("X-User-Id")
+				placeholder, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Get("scopegate.user_id")
+				return nil
+			})
+			if err := g.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+				t.Fatal(err)
+			}
+			wantHeader := []string{tt.want}
+			if tt.want == "" {
+				wantHeader = nil
+			}
+			if !slices.Equal(header, wantHeader) || placeholder != tt.want {
+				t.Fatalf("X-User-Id %q, {scopegate.user_id} %v; want %q", header, placeholder, tt.want)
+			}
+		})
 	}
 }
