@@ -13,6 +13,7 @@ const (
 	DefaultRevocationPath    = "/oauth2/revoke"
 	DefaultIntrospectionPath = "/oauth2/introspect"
 	DefaultJWKSPath          = "/.well-known/jwks.json"
+	DefaultAuthorizePath     = "/oauth2/authorize"
 )
 
 // WithDefaults returns p with every unset path at its default.
@@ -23,6 +24,7 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 	}{
 		{&p.Token, DefaultTokenPath}, {&p.Revocation, DefaultRevocationPath},
 		{&p.Introspection, DefaultIntrospectionPath}, {&p.JWKS, DefaultJWKSPath},
+		{&p.Authorize, DefaultAuthorizePath},
 	} {
 		if *f.path == "" {
 			*f.path = f.def
