@@ -108,9 +108,10 @@ func (s *Server) tokenUser(ctx context.Context, userID string) (storage.User, er
 // HeldScopes returns what a checked token admits now: its scopes that its
 // client still holds and, for a token held for a person, that the person's
 // roles still grant (with the scope_implies rules, so a role granting a
-// scope that implies "*" grants everything). Narrowing a client's scopes, a
-// role's scopes or a person's roles thus holds on the next request, as
-// disabling does. When nothing was taken away it returns the token's own
+// scope that implies "*" grants everything) and that they consented to
+// (see personScopes). Narrowing a client's scopes, a role's scopes, a
+// person's roles or a consent thus holds on the next request, as disabling
+// does. When nothing was taken away it returns the token's own
 // set without allocating.
 func (s *Server) HeldScopes(ctx context.Context, claims *token.Claims, client storage.Client) (scope.Set, error) {
 	held := claims.Scopes.Intersect(s.ClientScopes.of(client))
