@@ -24,6 +24,30 @@ func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, req *
 		s.refuse(w, r, req, oerr)
 		return
 	}
+	s.issue(w, r, req, client, issuance{
+		Subject:  client.ID,
+		Audience: decision.Audience,
+		Scope:    scope.Join(decision.Scopes),
+		JWTID:    token.NewJTI(),
+	})
+}
+
+// issuance is what a grant decided a token holds; issue adds the rest.
+type issuance struct {
+	// Subject is the client's own ID, or the person's user ID in a token an
+	// app holds for them.
+	Subject  string
+	Audience []string
+	Scope    string
+	JWTID    string
+	// AuthTime is when the person signed in; zero in a client's own token.
+	AuthTime int64
+}
+
+// issue mints a token for client as every grant does (issuer, lifetime,
+// the client's extra claims, the revoke-all moment) and answers the token
+// request with it, or with why not.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, client storage.Client, is issuance) {
 	now := s.Now()
 	if !client.TokensRevokedAt.IsZero() && now.Unix() <= client.TokensRevokedAt.Unix() {
 		// A token issued in the second of a revoke-all would carry an iat
@@ -35,13 +59,14 @@ func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, req *
 	ttl := s.accessTokenTTL(client)
 	claims := &token.Claims{
 		Issuer:    s.Issuer,
-		Subject:   client.ID,
-		Audience:  token.Audience(decision.Audience),
+		Subject:   is.Subject,
+		Audience:  token.Audience(is.Audience),
 		ExpiresAt: now.Add(ttl).Unix(),
 		IssuedAt:  now.Unix(),
-		JWTID:     token.NewJTI(),
+		AuthTime:  is.AuthTime,
+		JWTID:     is.JWTID,
 		ClientID:  client.ID,
-		Scope:     scope.Join(decision.Scopes),
+		Scope:     is.Scope,
 		Extra:     client.Claims,
 	}
 	signed, err := s.KeySet().Sign(claims)

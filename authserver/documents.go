@@ -10,6 +10,7 @@ import (
 
 	"github.com/scopegate/scopegate/grant"
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/storage"
 )
 
 // Well-known paths and cache lifetimes of the public documents.
@@ -70,7 +71,7 @@ func (e JWKSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // host.
 type EndpointPaths struct {
 	Token, Revocation, Introspection, JWKS string
-	// Authorize is the authorization endpoint's path; the issuer mounts
+	// Authorize is the authorization endpoint's path (RFC 6749 §3.1); the issuer mounts
 	// the endpoint there (see AuthorizeEndpoint).
 	Authorize string
 }
@@ -84,12 +85,11 @@ func MetadataPath(issuer string) string {
 }
 
 // Metadata renders the RFC 8414 document: exactly what the issuer serves.
-// There is no authorization endpoint yet, so neither it nor
-// response_types_supported (the response types that endpoint accepts) is
-// published: RFC 8414 lets authorization_endpoint go when no grant uses it,
-// and an empty response_types_supported, the only true value, is refused by
-// clients that validate metadata. Both arrive with the authorization code
-// grant.
+// For the authorization code grant it names the authorization endpoint,
+// response type code, PKCE with S256 only (there is no plain method), the
+// iss parameter on authorization responses (RFC 9207), and public clients
+// ("none") at the token endpoint only: revocation and introspection still
+// need a secret.
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	base := strings.TrimSuffix(issuer, "/")
 	issuerURL, _ := url.Parse(issuer)
@@ -99,15 +99,19 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	}
 	authMethods := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost}
 	body, err := json.Marshal(map[string]any{
-		"issuer":                                        issuer,
-		"token_endpoint":                                base + paths.Token,
-		"jwks_uri":                                      base + paths.JWKS,
-		"revocation_endpoint":                           base + paths.Revocation,
-		"introspection_endpoint":                        base + paths.Introspection,
-		"grant_types_supported":                         grant.Issued,
-		"token_endpoint_auth_methods_supported":         authMethods,
-		"revocation_endpoint_auth_methods_supported":    authMethods,
-		"introspection_endpoint_auth_methods_supported": authMethods,
+		"issuer":                                         issuer,
+		"authorization_endpoint":                         base + paths.Authorize,
+		"response_types_supported":                       []string{"code"},
+		"code_challenge_methods_supported":               []string{oauth.PKCEMethodS256},
+		"authorization_response_iss_parameter_supported": true,
+		"token_endpoint":                                 base + paths.Token,
+		"jwks_uri":                                       base + paths.JWKS,
+		"revocation_endpoint":                            base + paths.Revocation,
+		"introspection_endpoint":                         base + paths.Introspection,
+		"grant_types_supported":                          grant.Issued,
+		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
+		"revocation_endpoint_auth_methods_supported":     authMethods,
+		"introspection_endpoint_auth_methods_supported":  authMethods,
 	})
 	return Document{Body: body, CacheControl: documentMaxAge}, err
 }

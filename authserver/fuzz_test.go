@@ -12,7 +12,7 @@ import (
 func FuzzDropIdentityTokens(f *testing.F) {
 	for _, s := range []string{
 		"X-Client-Id, X-Scope", "keep-alive", "x_client_id,close", " X-Scope ,\t, upgrade",
-		"", ",,,", "X-Client-Id", "X-Client-Idx, X-Scopes", "\tX_SCOPE\t",
+		"", ",,,", "X-Client-Id", "X-Client-Idx, X-Scopes", "\tX_SCOPE\t", "x_user_id, X-User-Idx",
 	} {
 		f.Add(s, "close")
 	}

@@ -11,15 +11,17 @@ import (
 const (
 	headerClientID = "X-Client-Id"
 	headerScope    = "X-Scope"
+	headerUserID   = "X-User-Id"
 )
 
 // SetIdentity removes identity headers the caller sent (in any case, with
 // underscores or hyphens: some upstreams treat them alike) and sets the
-// gateway's: X-Client-Id and X-Scope. The caller may not remove the gateway's
+// gateway's: X-Client-Id and X-Scope, and X-User-Id when the token is held
+// for a person (userID is not empty; see UserID). The caller may not remove the gateway's
 // headers either: identity names are dropped from Connection (a proxy drops
 // the headers it names) and from request trailers (which arrive after the
 // guard has run).
-func SetIdentity(r *http.Request, clientID, scopes string) {
+func SetIdentity(r *http.Request, clientID, userID, scopes string) {
 	for name, values := range r.Header {
 		switch {
 		case isIdentityHeader(name):
@@ -32,11 +34,14 @@ func SetIdentity(r *http.Request, clientID, scopes string) {
 		deleteIdentityNames(r.Trailer)
 		r.Body = &trailerGuard{ReadCloser: r.Body, trailer: r.Trailer}
 	}
-	// One array for both values; each slice's capacity is capped so that an
-	// append to one (Header.Add) copies it rather than overwriting the other.
-	v := []string{clientID, scopes}
+	// One array for all values; each slice's capacity is capped so that an
+	// append to one (Header.Add) copies it rather than overwriting another.
+	v := []string{clientID, scopes, userID}
 	r.Header[headerClientID] = v[0:1:1]
 	r.Header[headerScope] = v[1:2:2]
+	if userID != "" {
+		r.Header[headerUserID] = v[2:3:3]
+	}
 }
 
 // trailerGuard removes identity names from the request's trailers when the
@@ -105,10 +110,10 @@ func listsIdentityName(v string) bool {
 	return false
 }
 
-// isIdentityHeader reports whether name is X-Client-Id or X-Scope, ignoring
-// case and treating '_' as '-'.
+// isIdentityHeader reports whether name is X-Client-Id, X-Scope or
+// X-User-Id, ignoring case and treating '_' as '-'.
 func isIdentityHeader(name string) bool {
-	return headerNameEqual(name, headerClientID) || headerNameEqual(name, headerScope)
+	return headerNameEqual(name, headerClientID) || headerNameEqual(name, headerScope) || headerNameEqual(name, headerUserID)
 }
 
 func headerNameEqual(name, want string) bool {

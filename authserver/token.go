@@ -21,6 +21,7 @@ type grantFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *oaut
 // not here is answered unsupported_grant_type.
 var grants = map[string]grantFunc{
 	grant.ClientCredentials: (*Server).clientCredentials,
+	grant.AuthorizationCode: (*Server).authorizationCode,
 }
 
 // TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the

@@ -18,9 +18,7 @@ import (
 const ClientCredentials = "client_credentials"
 
 // AuthorizationCode is the grant_type of RFC 6749 §4.1, with PKCE (RFC
-// 7636): an app acting for a person who signed in and approved it. Clients
-// may be registered for it; the token endpoint does not issue it yet and
-// answers unsupported_grant_type.
+// 7636): an app acting for a person who signed in and approved it.
 const AuthorizationCode = "authorization_code"
 
 // Supported lists the grants clients may be registered for.
@@ -29,7 +27,7 @@ var Supported = []string{ClientCredentials, AuthorizationCode}
 // Issued lists the grants the token endpoint issues tokens for today, the
 // ones its metadata (RFC 8414 grant_types_supported) names: a subset of
 // Supported.
-var Issued = []string{ClientCredentials}
+var Issued = []string{ClientCredentials, AuthorizationCode}
 
 // PublicGrants lists the grants a public client (one without a secret) may
 // use: only those in which a person signs in and approves the app. With
@@ -122,6 +120,13 @@ func notAllowedDescription(notAllowed []string) string {
 		desc += fmt.Sprintf(" and %d more", more)
 	}
 	return desc
+}
+
+// Audience is Decide's aud rule for resources named in an authorization
+// request rather than in the token request: the authorization_code grant
+// applies it when the code is redeemed, to the client as it is then.
+func Audience(resources []string, c storage.Client, gatewayAudience string) ([]string, *oauth.Error) {
+	return audience(resources, c, gatewayAudience)
 }
 
 // audience picks aud: the requested resources, which must all be in the

@@ -284,13 +284,17 @@ func TestGuardAdmitsAndIdentifies(t *testing.T) {
 		upstreamSaw(t, f.call(t, http.MethodGet, "/orders/1", "bearer "+tok))
 	})
 	t.Run("forged identity headers are replaced", func(t *testing.T) {
-		extra := http.Header{"X-Client-Id": {"admin"}, "X-Scope": {"*"}, "X_client_id": {"admin"}, "X_scope": {"*"}}
+		extra := http.Header{"X-Client-Id": {"admin"}, "X-Scope": {"*"}, "X_client_id": {"admin"}, "X_scope": {"*"},
+			"X-User-Id": {"admin"}, "X_user_id": {"admin"}}
 		saw := upstreamSaw(t, f.callVia(t, f.g.URL("/billing/x"), http.MethodGet, extra, "Bearer "+tok))
 		if got := saw.Values("X-Client-Id"); len(got) != 1 || got[0] != f.app.ClientID {
 			t.Errorf("X-Client-Id %v", got)
 		}
 		if got := saw.Values("X-Scope"); len(got) != 1 || got[0] != "orders:read billing:read" {
 			t.Errorf("X-Scope %v", got)
+		}
+		if got := saw.Values("X-User-Id"); len(got) != 0 {
+			t.Errorf("X-User-Id %v reached the upstream with the client's own token", got)
 		}
 		for name := range saw {
 			if strings.Contains(name, "_") {

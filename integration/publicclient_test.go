@@ -8,8 +8,8 @@ import (
 
 // TestPublicClientThroughTheGateway registers a public client through the
 // admin API of a real gateway, then uses its client_id alone at the token
-// endpoint: authenticated for authorization_code (not issued yet, so
-// unsupported_grant_type), refused every other grant and any secret. The
+// endpoint: authenticated for authorization_code (a made-up code is then
+// invalid_grant), refused every other grant and any secret. The
 // record survives a restart as a public client, through the store's codec.
 func TestPublicClientThroughTheGateway(t *testing.T) {
 	t.Parallel()
@@ -34,7 +34,7 @@ func TestPublicClientThroughTheGateway(t *testing.T) {
 	}
 	t.Run("authorization_code with client_id alone", func(t *testing.T) {
 		token(url.Values{"grant_type": {"authorization_code"}, "client_id": {id}, "code": {"c"}, "code_verifier": {"v"}}, "", "").
-			wantError(t, http.StatusBadRequest, "unsupported_grant_type")
+			wantError(t, http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("client_credentials with client_id alone", func(t *testing.T) {
 		token(url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "scope": {"read"}}, "", "").
@@ -69,5 +69,5 @@ func TestPublicClientThroughTheGateway(t *testing.T) {
 		t.Fatalf("after a restart: %d %s", r.Status, r.Body)
 	}
 	token(url.Values{"grant_type": {"authorization_code"}, "client_id": {id}, "code": {"c"}}, "", "").
-		wantError(t, http.StatusBadRequest, "unsupported_grant_type")
+		wantError(t, http.StatusBadRequest, "invalid_grant")
 }

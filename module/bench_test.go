@@ -136,6 +136,7 @@ func BenchmarkGuardCachedUserToken(b *testing.B) {
 		b.Fatal(err)
 	}
 	id, _ := newTestClient(b, a, "orders:read")
+	consentTo(b, a, u.UserID, id, "orders:read")
 	g := newTestGuard(b, a, "orders:read")
 	r := guardedRequest(mintTokenFor(b, a, u.UserID, id, "orders:read"))
 	w := &discard{h: http.Header{}}

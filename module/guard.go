@@ -162,7 +162,7 @@ func refuse(w http.ResponseWriter, r *http.Request, refusal *authserver.Refusal)
 // setIdentity tells the upstream and later handlers who the caller is: the
 // identity headers, and the placeholders.
 func setIdentity(r *http.Request, d authserver.Decision) {
-	authserver.SetIdentity(r, d.Claims.ClientID, d.Scope)
+	authserver.SetIdentity(r, d.Claims.ClientID, authserver.UserID(d.Claims), d.Scope)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		// Each string put in an interface is a copy on the heap: the client
 		// ID is converted once for its two placeholders.
@@ -170,6 +170,7 @@ func setIdentity(r *http.Request, d authserver.Decision) {
 		repl.Set("scopegate.client_id", clientID)
 		repl.Set("scopegate.scope", d.Scope)
 		repl.Set("scopegate.jti", d.Claims.JWTID)
+		repl.Set("scopegate.user_id", authserver.UserID(d.Claims))
 		repl.Set("http.auth.user.id", clientID)
 	}
 }

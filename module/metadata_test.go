@@ -14,10 +14,10 @@ import (
 )
 
 // TestMetadataHasNoEmptyLists: every list in the RFC 8414 document names
-// something the server does. response_types_supported names what an
-// authorization endpoint accepts; there is none yet, so the member is left
-// out (as authorization_endpoint is) rather than sent as [], which clients
-// that validate metadata refuse.
+// something the server does, and the authorization code grant is
+// announced with what a client needs for it: the authorization endpoint,
+// response type code, PKCE S256 only, the iss parameter (RFC 9207) and
+// public clients at the token endpoint.
 func TestMetadataHasNoEmptyLists(t *testing.T) {
 	a := newTestApp(t)
 	iss := new(Issuer)
@@ -33,16 +33,31 @@ func TestMetadataHasNoEmptyLists(t *testing.T) {
 			t.Errorf("%s is an empty list", name)
 		}
 	}
-	for _, absent := range []string{"response_types_supported", "authorization_endpoint"} {
-		if _, ok := md[absent]; ok {
-			t.Errorf("%s is published without an authorization endpoint", absent)
+	if md["authorization_endpoint"] != a.Issuer+authserver.DefaultAuthorizePath {
+		t.Errorf("authorization_endpoint = %v, want %s", md["authorization_endpoint"], a.Issuer+authserver.DefaultAuthorizePath)
+	}
+	for member, want := range map[string][]string{
+		"response_types_supported":                   {"code"},
+		"code_challenge_methods_supported":           {"S256"},
+		"token_endpoint_auth_methods_supported":      {"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+	} {
+		var got []string
+		for _, v := range md[member].([]any) {
+			got = append(got, v.(string))
 		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %v, want %v", member, got, want)
+		}
+	}
+	if md["authorization_response_iss_parameter_supported"] != true {
+		t.Errorf("authorization_response_iss_parameter_supported = %v, want true", md["authorization_response_iss_parameter_supported"])
 	}
 	var grants []string
 	for _, g := range md["grant_types_supported"].([]any) {
 		grants = append(grants, g.(string))
 	}
-	if !slices.Equal(grants, grant.Issued) || slices.Contains(grants, grant.AuthorizationCode) {
+	if !slices.Equal(grants, grant.Issued) || !slices.Contains(grants, grant.AuthorizationCode) {
 		t.Errorf("grant_types_supported = %v, want %v: what the token endpoint issues, not what clients may be registered for", grants, grant.Issued)
 	}
 }

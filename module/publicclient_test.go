@@ -38,7 +38,7 @@ func (f *failStoreFixture) postFrom(ip, path string, form url.Values, auth strin
 
 // TestTokenEndpointAuthenticatesPublicClients: a client_id without a secret
 // authenticates a public client, for the authorization_code grant only
-// (which the token endpoint does not issue yet: unsupported_grant_type);
+// (a made-up code is then invalid_grant);
 // a public client presenting a secret, and a confidential or unknown client
 // without one, are invalid_client; failures count against their source.
 func TestTokenEndpointAuthenticatesPublicClients(t *testing.T) {
@@ -74,9 +74,9 @@ func TestTokenEndpointAuthenticatesPublicClients(t *testing.T) {
 		}
 	}
 
-	t.Run("public client, authorization_code: authenticated, grant not issued yet", func(t *testing.T) {
+	t.Run("public client, authorization_code: authenticated, the code checked", func(t *testing.T) {
 		want(t, f.postFrom(here, "/oauth2/token", form("authorization_code", public.ClientID, "code", "x", "code_verifier", strings.Repeat("v", 43)), ""),
-			http.StatusBadRequest, "unsupported_grant_type")
+			http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("public client, client_credentials", func(t *testing.T) {
 		want(t, f.postFrom(here, "/oauth2/token", form("client_credentials", public.ClientID), ""), http.StatusBadRequest, "unauthorized_client")
@@ -144,6 +144,6 @@ func TestTokenEndpointAuthenticatesPublicClients(t *testing.T) {
 		// client's own ID from there gets the same answer.
 		want(t, f.postFrom(elsewhere, "/oauth2/token", form("authorization_code", public.ClientID), ""), http.StatusTooManyRequests, "temporarily_unavailable")
 		// From another address the public client still authenticates.
-		want(t, f.postFrom("198.51.100.9", "/oauth2/token", form("authorization_code", public.ClientID, "code", "x"), ""), http.StatusBadRequest, "unsupported_grant_type")
+		want(t, f.postFrom("198.51.100.9", "/oauth2/token", form("authorization_code", public.ClientID, "code", "x"), ""), http.StatusBadRequest, "invalid_grant")
 	})
 }

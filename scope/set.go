@@ -90,6 +90,19 @@ func (s Set) Intersect(other Set) Set {
 	return s
 }
 
+// IntersectList is Intersect with a plain list for other, such as a stored
+// record's scopes, so that no set is built for one look: it returns s
+// itself without allocating when list holds every scope of s.
+func (s Set) IntersectList(list []string) Set {
+	listed := func(v string) bool { return slices.Contains(list, v) }
+	for i, v := range s.list {
+		if !listed(v) {
+			return s.keepFrom(i, listed)
+		}
+	}
+	return s
+}
+
 // keepFrom builds the subset of the scopes keep accepts once s.list[first]
 // is known to be refused: the scopes before it are all kept.
 func (s Set) keepFrom(first int, keep func(string) bool) Set {

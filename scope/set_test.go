@@ -145,6 +145,14 @@ func TestSetIntersect(t *testing.T) {
 			if tt.unallocated && allocs != 0 {
 				t.Errorf("Intersect allocated %v times with nothing taken away", allocs)
 			}
+			list := tt.other.Strings()
+			if got := tt.set.IntersectList(list); !slices.Equal(got.Strings(), tt.want) {
+				t.Fatalf("IntersectList = %q, want %q", got.Strings(), tt.want)
+			}
+			allocs = testing.AllocsPerRun(10, func() { _ = tt.set.IntersectList(list) })
+			if tt.unallocated && allocs != 0 {
+				t.Errorf("IntersectList allocated %v times with nothing taken away", allocs)
+			}
 		})
 	}
 }

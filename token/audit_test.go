@@ -224,7 +224,7 @@ func TestCheckExtraClaims(t *testing.T) {
 
 // TestReservedClaimsAreTheRegisteredOnes pins the one list.
 func TestReservedClaimsAreTheRegisteredOnes(t *testing.T) {
-	want := []string{"act", "aud", "client_id", "cnf", "exp", "iat", "iss", "jti", "may_act", "nbf", "scope", "sub"}
+	want := []string{"act", "aud", "auth_time", "client_id", "cnf", "exp", "iat", "iss", "jti", "may_act", "nbf", "scope", "sub"}
 	if got := ReservedClaims(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("ReservedClaims() = %v, want %v", got, want)
 	}

@@ -34,6 +34,10 @@ type Claims struct {
 	IssuedAt int64
 	// NotBefore is "nbf", in seconds since the Unix epoch; zero means absent.
 	NotBefore int64
+	// AuthTime is "auth_time" (OpenID Connect Core §2), in seconds since the
+	// Unix epoch: when the person a token is held for signed in. Zero means
+	// absent, as in a client's own token.
+	AuthTime int64
 	// JWTID is "jti": the token's unique identifier (see NewJTI).
 	JWTID string
 	// ClientID is "client_id": the OAuth client the token was issued to.
@@ -82,7 +86,7 @@ func (c *Claims) HasAudience(aud string) bool { return c.Audience.Contains(aud) 
 // the one list: the registry refuses admin-set claims through
 // CheckExtraClaims, which reads it.
 var reservedClaims = map[string]struct{}{
-	"iss": {}, "sub": {}, "aud": {}, "exp": {}, "iat": {}, "nbf": {}, "jti": {},
+	"iss": {}, "sub": {}, "aud": {}, "exp": {}, "iat": {}, "nbf": {}, "jti": {}, "auth_time": {},
 	"client_id": {}, "scope": {}, "cnf": {}, "act": {}, "may_act": {},
 }
 
@@ -191,6 +195,7 @@ const (
 	seenExp
 	seenIat
 	seenNbf
+	seenAuthTime
 	seenJTI
 	seenClientID
 	seenScope
@@ -238,6 +243,8 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 			bit = seenIat
 		case "nbf":
 			bit = seenNbf
+		case "auth_time":
+			bit = seenAuthTime
 		}
 		if bit == 0 {
 			valueStart := r.Pos
@@ -282,6 +289,8 @@ func parseClaims(b []byte, src string) (*Claims, error) {
 				c.IssuedAt = v
 			case seenNbf:
 				c.NotBefore = v
+			case seenAuthTime:
+				c.AuthTime = v
 			}
 		}
 	}
@@ -445,6 +454,7 @@ func appendClaims(dst []byte, c *Claims) ([]byte, error) {
 	buf = w.numericDate(buf, "exp", c.ExpiresAt)
 	buf = w.numericDate(buf, "iat", c.IssuedAt)
 	buf = w.numericDate(buf, "nbf", c.NotBefore)
+	buf = w.numericDate(buf, "auth_time", c.AuthTime)
 	buf = w.text(buf, "jti", c.JWTID)
 	buf = w.text(buf, "client_id", c.ClientID)
 	buf = w.text(buf, "scope", c.Scope)

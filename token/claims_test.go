@@ -227,7 +227,7 @@ func TestClaimsUnmarshalJSON(t *testing.T) {
 func TestClaimsJSONRoundTrip(t *testing.T) {
 	in := Claims{
 		Issuer: "https://i", Subject: "c", Audience: Audience{"a", "b"}, ExpiresAt: 100, IssuedAt: 50,
-		NotBefore: 40, JWTID: "j", ClientID: "c", Scope: "s t", Extra: json.RawMessage(`{"k":"\"v\""}`),
+		NotBefore: 40, AuthTime: 30, JWTID: "j", ClientID: "c", Scope: "s t", Extra: json.RawMessage(`{"k":"\"v\""}`),
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
@@ -243,7 +243,7 @@ func TestClaimsJSONRoundTrip(t *testing.T) {
 }
 
 func TestIsReservedClaim(t *testing.T) {
-	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "cnf", "act", "may_act"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "cnf", "act", "may_act", "auth_time"} {
 		if !IsReservedClaim(name) {
 			t.Errorf("IsReservedClaim(%q) = false", name)
 		}

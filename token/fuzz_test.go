@@ -187,6 +187,9 @@ var claimsSeeds = []string{
 	`{"\u0073ub":"s","SUB":"t"}`,
 	`{"exp":"10"}`,
 	`{"sub":"a","sub":"b"}`,
+	`{"sub":"u","client_id":"c","iat":5,"auth_time":4}`,
+	`{"auth_time":"4"}`,
+	`{"auth_time":1,"auth_time":2}`,
 	`[]`,
 	``,
 }
@@ -227,7 +230,7 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatalf("re-reading %s: %v", out, err)
 		}
 		if back.Issuer != c.Issuer || back.Subject != c.Subject || back.ExpiresAt != c.ExpiresAt ||
-			back.IssuedAt != c.IssuedAt || back.NotBefore != c.NotBefore || back.JWTID != c.JWTID ||
+			back.IssuedAt != c.IssuedAt || back.NotBefore != c.NotBefore || back.AuthTime != c.AuthTime || back.JWTID != c.JWTID ||
 			back.ClientID != c.ClientID || back.Scope != c.Scope || len(back.Audience) != len(c.Audience) {
 			t.Fatalf("round trip changed the claims:\n%+v\n%+v", c, back)
 		}

@@ -95,6 +95,9 @@ func WorstCaseLength(c *Claims) (int, error) {
 	if w.NotBefore != 0 {
 		w.NotBefore = maxNumericDate
 	}
+	if w.AuthTime != 0 {
+		w.AuthTime = maxNumericDate
+	}
 	if len(w.JWTID) < jtiLength {
 		w.JWTID = jtiPlaceholder
 	}

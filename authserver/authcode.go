@@ -1,0 +1,195 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/scope"
+	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
+)
+
+// Refusals of a code, all invalid_grant (RFC 6749 §5.2). Each says which
+// check failed, never the code or the verifier.
+var (
+	codeMissing      = oauth.InvalidRequest("missing code")
+	codeUnknown      = oauth.InvalidGrant("the code is unknown or expired")
+	codeReused       = oauth.InvalidGrant("the code was used already; the tokens issued from it are revoked")
+	codeOtherClient  = oauth.InvalidGrant("the code was not issued to this client")
+	codeRedirect     = oauth.InvalidGrant("redirect_uri does not match the authorization request")
+	codeVerifier     = oauth.InvalidGrant("code_verifier does not match the code_challenge")
+	codeNoVerifier   = oauth.InvalidGrant("code_verifier is required: the authorization request sent a code_challenge")
+	codeNoChallenge  = oauth.InvalidGrant("code_verifier was sent but the authorization request had no code_challenge")
+	codeWithoutPKCE  = oauth.InvalidGrant("the client must use PKCE and the code was issued without a code_challenge")
+	codeUser         = oauth.InvalidGrant("the person the code was issued for no longer exists or is disabled")
+	codeNoConsent    = oauth.InvalidGrant("the person's consent to this client was withdrawn")
+	codeNoScopesLeft = oauth.InvalidGrant("none of the scopes the code grants are held by the person and the client any more")
+)
+
+// authorizationCode is the authorization_code grant (RFC 6749 §4.1.3, PKCE
+// RFC 7636 §4.6): the client exchanges the code the authorization endpoint
+// gave the person's browser for a token held for that person. The code is
+// redeemed (marked used) before anything else is checked, so that a code
+// presented with a wrong client, redirect_uri or verifier is spent too
+// (RFC 9700 §4.5). Whether the person's session is still live is not
+// asked: the code itself is the proof that they signed in and approved,
+// issued under 60 seconds ago; auth_time says when.
+func (s *Server) authorizationCode(w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, client storage.Client) {
+	if oerr := grant.Allowed(client, grant.AuthorizationCode); oerr != nil {
+		s.refuse(w, r, req, oerr)
+		return
+	}
+	code := req.Form.Get("code")
+	if code == "" {
+		s.refuse(w, r, req, codeMissing)
+		return
+	}
+	ac, oerr := s.redeemCode(r.Context(), code)
+	if oerr == nil {
+		oerr = codeBinding(ac, client, req)
+	}
+	if oerr != nil {
+		s.refuse(w, r, req, oerr)
+		return
+	}
+	is, oerr := s.codeIssuance(r.Context(), ac, client, req)
+	if oerr != nil {
+		s.refuse(w, r, req, oerr)
+		return
+	}
+	// The JTI is recorded before the token is written, so that a token
+	// issued from the code is always revoked when the code comes back.
+	if err := s.Store.AddAuthCodeTokens(r.Context(), ac.ID, is.JWTID); err != nil {
+		s.Logger.Error("recording a code's token failed", zap.String("client_id", client.ID), zap.Error(err))
+		oauth.TemporarilyUnavailable("the token could not be issued; retry the authorization").Write(w)
+		return
+	}
+	s.issue(w, r, req, client, is)
+}
+
+// redeemCode marks the code used and returns its record. A code used
+// before is refused, and every token issued from it revoked (RFC 6749
+// §4.1.2): whoever presents it twice, one of the two is not the client.
+func (s *Server) redeemCode(ctx context.Context, code string) (storage.AuthCode, *oauth.Error) {
+	now := s.Now()
+	ac, err := s.Store.RedeemAuthCode(ctx, CodeID(code), now)
+	switch {
+	case errors.Is(err, storage.ErrCodeReused):
+		s.revokeCodeTokens(ctx, ac)
+		return storage.AuthCode{}, codeReused
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.AuthCode{}, codeUnknown
+	case err != nil:
+		s.Logger.Error("redeeming an authorization code failed", zap.Error(err))
+		return storage.AuthCode{}, oauth.TemporarilyUnavailable("the code could not be redeemed; retry")
+	}
+	return ac, nil
+}
+
+// revokeCodeTokens revokes the tokens issued from a reused code, as the
+// revocation endpoint revokes one. Their exp is not stored with the code;
+// none outlives the longest lifetime from now, so the revocation is kept
+// that long.
+func (s *Server) revokeCodeTokens(ctx context.Context, ac storage.AuthCode) {
+	until := s.Now().Add(s.MaxAccessTokenTTL)
+	for _, jti := range ac.TokenIDs {
+		if err := s.Revoked.Add(ctx, jti, ac.ClientID, until); err != nil {
+			s.Logger.Error("revoking a reused code's token failed", zap.String("client_id", ac.ClientID), zap.Error(err))
+			continue
+		}
+		s.Logger.Info("token revoked: its authorization code was used again", zap.String("client_id", ac.ClientID), zap.String("jti", jti))
+	}
+}
+
+// codeBinding checks that the code is this client's, for this
+// redirect_uri, and that the verifier answers its challenge (RFC 7636
+// §4.6). A verifier without a challenge is refused too: the client believes
+// it used PKCE and the code was issued without (RFC 9700 §4.8.2).
+func codeBinding(ac storage.AuthCode, client storage.Client, req *oauth.TokenRequest) *oauth.Error {
+	verifier := req.Form.Get("code_verifier")
+	switch {
+	case ac.ClientID != client.ID:
+		return codeOtherClient
+	case req.Form.Get("redirect_uri") != ac.RedirectURI:
+		return codeRedirect
+	case ac.CodeChallenge == "" && verifier != "":
+		return codeNoChallenge
+	case ac.CodeChallenge == "" && (client.Public() || !client.PKCEOptional):
+		return codeWithoutPKCE
+	case ac.CodeChallenge == "":
+		return nil
+	case verifier == "":
+		return codeNoVerifier
+	case !oauth.VerifyPKCE(ac.CodeChallenge, ac.CodeChallengeMethod, verifier):
+		return codeVerifier
+	}
+	return nil
+}
+
+// codeIssuance decides the token a redeemed code gives: held for its
+// person, who must still exist and be enabled, with the code's scopes
+// narrowed to what the client, the person's roles and their consent hold
+// now, and an aud from the code's resources checked against the client's
+// audience now.
+func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client storage.Client, req *oauth.TokenRequest) (issuance, *oauth.Error) {
+	u, err := s.tokenUser(ctx, ac.UserID)
+	if err != nil {
+		return issuance{}, s.codeRefusal(err, codeUser)
+	}
+	wanted := scope.NewSet(ac.Scopes).Intersect(s.ClientScopes.of(client))
+	held, err := s.personScopes(ctx, u, client, wanted)
+	if err != nil {
+		return issuance{}, s.codeRefusal(err, codeNoConsent)
+	}
+	if held.Len() == 0 && len(ac.Scopes) > 0 {
+		return issuance{}, codeNoScopesLeft
+	}
+	resources, oerr := codeResources(ac, req)
+	if oerr != nil {
+		return issuance{}, oerr
+	}
+	audience, oerr := grant.Audience(resources, client, s.Issuer)
+	if oerr != nil {
+		return issuance{}, oerr
+	}
+	is := issuance{Subject: u.ID, Audience: audience, Scope: held.String(), JWTID: token.NewJTI()}
+	if !ac.AuthTime.IsZero() {
+		is.AuthTime = ac.AuthTime.Unix()
+	}
+	return is, nil
+}
+
+// codeResources returns the resources the token is for: those of the
+// token request when it names any (RFC 8707 §2.2), which must be among the
+// code's when the authorization request named some, or else the code's.
+func codeResources(ac storage.AuthCode, req *oauth.TokenRequest) ([]string, *oauth.Error) {
+	if len(req.Resource) == 0 {
+		return ac.Resources, nil
+	}
+	if len(ac.Resources) > 0 {
+		for _, res := range req.Resource {
+			if !slices.Contains(ac.Resources, res) {
+				return nil, oauth.InvalidTarget("a requested resource was not in the authorization request")
+			}
+		}
+	}
+	return req.Resource, nil
+}
+
+// codeRefusal answers err from a check of the code's person: refusal for
+// a *TokenRefusal (the person or their consent is gone), a retryable error
+// for a fault of the store.
+func (s *Server) codeRefusal(err error, refusal *oauth.Error) *oauth.Error {
+	var tr *TokenRefusal
+	if errors.As(err, &tr) {
+		return refusal
+	}
+	s.Logger.Error("checking an authorization code's person failed", zap.Error(err))
+	return oauth.TemporarilyUnavailable("the code could not be checked; retry")
+}
