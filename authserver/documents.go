@@ -69,11 +69,22 @@ func (e JWKSEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // EndpointPaths are where the OAuth endpoints are served, on the issuer's
 // host.
+// Their JSON names are the issuer's config.
 type EndpointPaths struct {
-	Token, Revocation, Introspection, JWKS string
-	// Authorize is the authorization endpoint's path (RFC 6749 §3.1); the issuer mounts
-	// the endpoint there (see AuthorizeEndpoint).
-	Authorize string
+	// Token is where the token endpoint is served. Default: /oauth2/token.
+	Token string `json:"token_path,omitempty"`
+	// Revocation is where token revocation is served. Default:
+	// /oauth2/revoke.
+	Revocation string `json:"revoke_path,omitempty"`
+	// Introspection is where token introspection is served. Default:
+	// /oauth2/introspect.
+	Introspection string `json:"introspect_path,omitempty"`
+	// JWKS is where the public signing keys are served. Default:
+	// /.well-known/jwks.json.
+	JWKS string `json:"jwks_path,omitempty"`
+	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
+	// served; sign-ins may return to it. Default: /oauth2/authorize.
+	Authorize string `json:"authorize_path,omitempty"`
 }
 
 // MetadataPath is where the RFC 8414 metadata of issuer is served: the

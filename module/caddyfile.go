@@ -191,8 +191,8 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	paths := map[string]*string{
-		"token_path": &iss.TokenPath, "revoke_path": &iss.RevokePath,
-		"introspect_path": &iss.IntrospectPath, "jwks_path": &iss.JWKSPath, "authorize_path": &iss.AuthorizePath,
+		"token_path": &iss.Token, "revoke_path": &iss.Revocation,
+		"introspect_path": &iss.Introspection, "jwks_path": &iss.JWKS, "authorize_path": &iss.Authorize,
 	}
 	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
 		if option != "signin" {

@@ -139,7 +139,7 @@ func TestIssuerUnmarshalCaddyfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if iss.TokenPath != "/t" || iss.RevokePath != "/r" || iss.IntrospectPath != "/i" || iss.JWKSPath != "/k" {
+	if iss.Token != "/t" || iss.Revocation != "/r" || iss.Introspection != "/i" || iss.JWKS != "/k" {
 		t.Fatalf("got %+v", iss)
 	}
 	for name, input := range map[string]string{

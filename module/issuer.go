@@ -26,19 +26,9 @@ func init() {
 // use: sign-in and sign-out. Requests for other paths go to the next
 // handler.
 type Issuer struct {
-	// TokenPath is where the token endpoint is served. Default: /oauth2/token.
-	TokenPath string `json:"token_path,omitempty"`
-	// RevokePath is where token revocation is served. Default: /oauth2/revoke.
-	RevokePath string `json:"revoke_path,omitempty"`
-	// IntrospectPath is where token introspection is served. Default:
-	// /oauth2/introspect.
-	IntrospectPath string `json:"introspect_path,omitempty"`
-	// JWKSPath is where the public signing keys are served. Default:
-	// /.well-known/jwks.json.
-	JWKSPath string `json:"jwks_path,omitempty"`
-	// AuthorizePath is where the authorization endpoint is served; sign-ins
-	// may return to it. Default: /oauth2/authorize.
-	AuthorizePath string `json:"authorize_path,omitempty"`
+	// The endpoints' paths: token_path, revoke_path, introspect_path,
+	// jwks_path, authorize_path.
+	authserver.EndpointPaths
 	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`
 
@@ -115,8 +105,7 @@ func (iss *Issuer) Provision(ctx caddy.Context) error {
 
 // setup maps the paths to the server's endpoints and pages.
 func (iss *Issuer) setup(s *authserver.Server, logger *zap.Logger) error {
-	paths := authserver.EndpointPaths{Token: iss.TokenPath, Revocation: iss.RevokePath,
-		Introspection: iss.IntrospectPath, JWKS: iss.JWKSPath, Authorize: iss.AuthorizePath}.WithDefaults()
+	paths := iss.EndpointPaths.WithDefaults()
 	pages, err := iss.SignIn.handler(s, logger.Named("signin"), paths.Authorize)
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
