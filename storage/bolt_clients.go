@@ -80,62 +80,7 @@ func (b *Bolt) GetClient(ctx context.Context, id string) (Client, error) {
 // ListClients returns a page of clients in ascending order of ID; see Store
 // and ListOptions. A Limit below 1 is an error.
 func (b *Bolt) ListClients(ctx context.Context, opts ListOptions) ([]Client, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("storage: list clients: %w", err)
-	}
-	if opts.Limit < 1 {
-		return nil, false, fmt.Errorf("storage: list clients: limit is %d, want at least 1", opts.Limit)
-	}
-	var (
-		page []Client
-		more bool
-	)
-	err := b.view(func(tx *bolt.Tx) error {
-		clients := tx.Bucket(bucketClients)
-		if opts.Name != "" {
-			// Names are unique, so the filter leaves at most one client.
-			id := tx.Bucket(bucketClientNames).Get([]byte(nameKey(opts.Name)))
-			if id == nil || (opts.After != "" && string(id) <= opts.After) {
-				return nil
-			}
-			v := clients.Get(id)
-			if v == nil {
-				return fmt.Errorf("name index points at missing client %s", quoteClipped(id))
-			}
-			c, err := UnmarshalClient(string(id), v)
-			if err != nil {
-				return err
-			}
-			page = []Client{c}
-			return nil
-		}
-		cur := clients.Cursor()
-		k, v := cur.First()
-		if opts.After != "" {
-			after := []byte(opts.After)
-			k, v = cur.Seek(after)
-			if bytes.Equal(k, after) {
-				k, v = cur.Next()
-			}
-		}
-		page = make([]Client, 0, min(opts.Limit, 100))
-		for ; k != nil; k, v = cur.Next() {
-			if len(page) == opts.Limit {
-				more = true
-				break
-			}
-			c, err := UnmarshalClient(string(k), v)
-			if err != nil {
-				return fmt.Errorf("client %s: %w", quoteClipped(k), err)
-			}
-			page = append(page, c)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("storage: list clients: %w", err)
-	}
-	return page, more, nil
+	return listNamed(b, ctx, clientKind, opts, func(id, v []byte) (Client, error) { return UnmarshalClient(string(id), v) })
 }
 
 // UpdateClient replaces a client atomically; see Store. The returned client

@@ -79,47 +79,53 @@ func (b *Bolt) GetUserByUsername(ctx context.Context, username string) (User, er
 
 // ListUsers returns a page of users in ascending order of ID; see Store.
 func (b *Bolt) ListUsers(ctx context.Context, opts ListOptions) ([]User, bool, error) {
+	return listNamed(b, ctx, userKind, opts, func(_, v []byte) (User, error) { return UnmarshalUser(v) })
+}
+
+// listNamed returns a page of a named kind's records in ascending order of
+// ID, or the one record whose name is opts.Name (names are unique): how
+// clients and users are listed.
+func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOptions, decode func(id, v []byte) (T, error)) ([]T, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("storage: list users: %w", err)
+		return nil, false, fmt.Errorf("storage: list %ss: %w", k.noun, err)
 	}
 	if opts.Limit < 1 {
-		return nil, false, fmt.Errorf("storage: list users: limit is %d, want at least 1", opts.Limit)
+		return nil, false, fmt.Errorf("storage: list %ss: limit is %d, want at least 1", k.noun, opts.Limit)
 	}
 	var (
-		page []User
+		page []T
 		more bool
 	)
 	err := b.view(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		if opts.Name != "" {
-			// Usernames are unique, so the filter leaves at most one user.
-			id := tx.Bucket(bucketUsernames).Get([]byte(nameKey(opts.Name)))
-			if id == nil || (opts.After != "" && string(id) <= opts.After) {
-				return nil
-			}
-			v := users.Get(id)
-			if v == nil {
-				return fmt.Errorf("username index points at missing user %s", quoteClipped(id))
-			}
-			u, err := UnmarshalUser(v)
-			if err != nil {
-				return err
-			}
-			page = []User{u}
+		records := tx.Bucket(k.records)
+		if opts.Name == "" {
+			var err error
+			page, more, err = listBucket(records, opts, decode)
+			return err
+		}
+		id := tx.Bucket(k.names).Get([]byte(nameKey(opts.Name)))
+		if id == nil || (opts.After != "" && string(id) <= opts.After) {
 			return nil
 		}
-		var err error
-		page, more, err = listBucket(users, opts, UnmarshalUser)
-		return err
+		v := records.Get(id)
+		if v == nil {
+			return fmt.Errorf("%s index points at missing %s %s", k.nameNoun, k.noun, quoteClipped(id))
+		}
+		r, err := decode(id, v)
+		if err != nil {
+			return err
+		}
+		page = []T{r}
+		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("storage: list users: %w", err)
+		return nil, false, fmt.Errorf("storage: list %ss: %w", k.noun, err)
 	}
 	return page, more, nil
 }
 
 // listBucket decodes a page of a bucket's records after opts.After.
-func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func([]byte) (T, error)) ([]T, bool, error) {
+func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func(id, v []byte) (T, error)) ([]T, bool, error) {
 	cur := bucket.Cursor()
 	k, v := cur.First()
 	if opts.After != "" {
@@ -134,7 +140,7 @@ func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func([]byte
 		if len(page) == opts.Limit {
 			return page, true, nil
 		}
-		r, err := decode(v)
+		r, err := decode(k, v)
 		if err != nil {
 			return nil, false, fmt.Errorf("key %s: %w", quoteClipped(k), err)
 		}
@@ -358,7 +364,7 @@ func (b *Bolt) ListRoles(ctx context.Context, opts ListOptions) ([]Role, bool, e
 			return nil
 		}
 		var err error
-		page, more, err = listBucket(roles, opts, UnmarshalRole)
+		page, more, err = listBucket(roles, opts, func(_, v []byte) (Role, error) { return UnmarshalRole(v) })
 		return err
 	})
 	if err != nil {
