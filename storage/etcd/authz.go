@@ -164,24 +164,7 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, update func(st
 
 // DeleteAuthRequest deletes the request, comparing the ModRevision it read.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	if err := s.usable(ctx); err != nil {
-		return fmt.Errorf("storage: delete authorization request: %w", err)
-	}
-	key := s.authRequestKey(id)
-	err := s.writeCAS(ctx, func(v *view) (plan, error) {
-		p := plan{keys: []string{key}}
-		cur := v.get(key)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
-		p.ops = []clientv3.Op{clientv3.OpDelete(key)}
-		return p, nil
-	})
-	if err != nil {
-		return fmt.Errorf("storage: delete authorization request %q: %w", id, err)
-	}
-	return nil
+	return s.deleteOne(ctx, fmt.Sprintf("delete authorization request %q", id), s.authRequestKey(id))
 }
 
 // RedeemAuthCode marks the code used by compare-and-swap on its

@@ -55,6 +55,29 @@ func (v *view) existing(key string) (item, error) {
 	return cur, cur.err
 }
 
+// deleteOne deletes the record at key by compare-and-swap on the
+// ModRevision it read: ErrNotFound when there is none. op names the
+// operation in errors, such as `delete role "editor"`.
+func (s *Store) deleteOne(ctx context.Context, op, key string) error {
+	if err := s.usable(ctx); err != nil {
+		return fmt.Errorf("storage: %s: %w", op, err)
+	}
+	err := s.writeCAS(ctx, func(v *view) (plan, error) {
+		p := plan{keys: []string{key}}
+		cur := v.get(key)
+		if !cur.ok {
+			return p, storage.ErrNotFound
+		}
+		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
+		p.ops = []clientv3.Op{clientv3.OpDelete(key)}
+		return p, nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", op, err)
+	}
+	return nil
+}
+
 // isFresh reports whether every key was read by a transaction of this write.
 func (v *view) isFresh(keys ...string) bool {
 	for _, k := range keys {

@@ -511,22 +511,5 @@ func (s *Store) UpdateRole(ctx context.Context, name string, update func(storage
 
 // DeleteRole removes a role, comparing the ModRevision it read.
 func (s *Store) DeleteRole(ctx context.Context, name string) error {
-	if err := s.usable(ctx); err != nil {
-		return fmt.Errorf("storage: delete role: %w", err)
-	}
-	key := s.roleKey(name)
-	err := s.writeCAS(ctx, func(v *view) (plan, error) {
-		p := plan{keys: []string{key}}
-		cur := v.get(key)
-		if !cur.ok {
-			return p, storage.ErrNotFound
-		}
-		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
-		p.ops = []clientv3.Op{clientv3.OpDelete(key)}
-		return p, nil
-	})
-	if err != nil {
-		return fmt.Errorf("storage: delete role %q: %w", name, err)
-	}
-	return nil
+	return s.deleteOne(ctx, fmt.Sprintf("delete role %q", name), s.roleKey(name))
 }
