@@ -138,13 +138,12 @@ func codeBinding(ac storage.AuthCode, client storage.Client, req *oauth.TokenReq
 // now, and an aud from the code's resources checked against the client's
 // audience now.
 func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client storage.Client, req *oauth.TokenRequest) (issuance, *oauth.Error) {
-	u, err := s.tokenUser(ctx, ac.UserID)
-	if err != nil {
-		return issuance{}, s.codeRefusal(err, codeUser)
-	}
 	wanted := scope.NewSet(ac.Scopes).Intersect(s.ClientScopes.of(client))
-	held, err := s.personScopes(ctx, u, client, wanted)
-	if err != nil {
+	held, err := s.personHolds(ctx, ac.UserID, client, wanted, ac.CreatedAt.Unix())
+	switch {
+	case err == refusedUser || err == refusedUserOff:
+		return issuance{}, codeUser
+	case err != nil:
 		return issuance{}, s.codeRefusal(err, codeNoConsent)
 	}
 	if held.Len() == 0 && len(ac.Scopes) > 0 {
@@ -158,7 +157,7 @@ func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client s
 	if oerr != nil {
 		return issuance{}, oerr
 	}
-	is := issuance{Subject: u.ID, Audience: audience, Scope: held.String(), JWTID: token.NewJTI()}
+	is := issuance{Subject: ac.UserID, Audience: audience, Scope: held.String(), JWTID: token.NewJTI()}
 	if !ac.AuthTime.IsZero() {
 		is.AuthTime = ac.AuthTime.Unix()
 	}

@@ -35,14 +35,15 @@ var (
 
 // CheckToken verifies raw (from the verified-token cache when seen before)
 // and checks it against the current state: its key is still trusted, it is
-// not in the revoked-token set, its client exists, is enabled and has not
-// revoked all its tokens since it was issued, and, for a token an app holds
-// for a person (sub is not the client), that person exists and is enabled
-// and their consent to the client stands and was not withdrawn since the
-// token was issued (unless the client skips consent).
-// Route policy (audience, scopes, addresses) is the caller's. A refused token is a *TokenRefusal; any other
-// error is a fault of the gateway. Nothing here touches the disk: keys,
-// revocations and (cached) clients are in memory.
+// not in the revoked-token set, and its client exists, is enabled and has
+// not revoked all its tokens since it was issued. A token held for a person
+// is checked against the person and their consent by HeldScopes, which
+// every caller that admits such a token runs next (the guard,
+// introspection), so that the person's records are read once per request.
+// Route policy (audience, scopes, addresses) is the caller's. A refused
+// token is a *TokenRefusal; any other error is a fault of the gateway.
+// Nothing here touches the disk: keys, revocations and (cached) clients
+// are in memory.
 func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, storage.Client, error) {
 	if err := s.awaitFresh(ctx); err != nil {
 		return nil, storage.Client{}, err
@@ -64,14 +65,6 @@ func (s *Server) CheckToken(ctx context.Context, raw string) (*token.Claims, sto
 		return nil, storage.Client{}, refusedOff
 	case !client.TokensRevokedAt.IsZero() && claims.IssuedAt <= client.TokensRevokedAt.Unix():
 		return nil, storage.Client{}, refusedBeforeCutoff
-	}
-	if forUser(claims) {
-		if _, err := s.tokenUser(ctx, claims.Subject); err != nil {
-			return nil, storage.Client{}, err
-		}
-		if err := s.consentCovers(ctx, claims, client); err != nil {
-			return nil, storage.Client{}, err
-		}
 	}
 	return claims, client, nil
 }
@@ -106,75 +99,52 @@ func (s *Server) tokenUser(ctx context.Context, userID string) (storage.User, er
 }
 
 // HeldScopes returns what a checked token admits now: its scopes that its
-// client still holds and, for a token held for a person, that the person's
-// roles still grant (with the scope_implies rules, so a role granting a
-// scope that implies "*" grants everything) and that they consented to
-// (see personScopes). Narrowing a client's scopes, a role's scopes, a
+// client still holds and, for a token held for a person, what personHolds
+// leaves of them, or the refusal of a person who is gone, disabled or no
+// longer consents. Narrowing a client's scopes, a role's scopes, a
 // person's roles or a consent thus holds on the next request, as disabling
-// does. When nothing was taken away it returns the token's own
-// set without allocating.
+// does. When nothing was taken away it returns the token's own set without
+// allocating.
 func (s *Server) HeldScopes(ctx context.Context, claims *token.Claims, client storage.Client) (scope.Set, error) {
 	held := claims.Scopes.Intersect(s.ClientScopes.of(client))
 	if !forUser(claims) {
 		return held, nil
 	}
-	u, err := s.tokenUser(ctx, claims.Subject)
+	return s.personHolds(ctx, claims.Subject, client, held, claims.IssuedAt)
+}
+
+// personHolds narrows wanted to what client may hold for the person now,
+// for a token or code of theirs issued at issuedAt (Unix seconds): the
+// person must exist and be enabled; what their roles grant (with the
+// scope_implies rules) is kept; and, unless the client skips consent, their
+// consent must stand, must not have been withdrawn since issuedAt
+// (consenting again does not revive what was issued before), and bounds
+// the scopes. The one rule for a token held for a person, applied when it
+// is issued and on every guarded request; every record comes from the
+// store's cache.
+func (s *Server) personHolds(ctx context.Context, userID string, client storage.Client, wanted scope.Set, issuedAt int64) (scope.Set, error) {
+	u, err := s.tokenUser(ctx, userID)
 	if err != nil {
 		return scope.Set{}, err
 	}
-	return s.personScopes(ctx, u, client, held)
-}
-
-// personScopes narrows wanted to what client may hold for person u now:
-// what u's roles grant (with the scope_implies rules) and, unless the
-// client skips consent, what u consented to. The one rule for a token held
-// for a person, applied when it is issued and on every guarded request.
-func (s *Server) personScopes(ctx context.Context, u storage.User, client storage.Client, wanted scope.Set) (scope.Set, error) {
 	granted, err := s.UserScopes.of(ctx, s.Store, u)
 	if err != nil {
 		return scope.Set{}, err
 	}
 	held := s.ScopeRules.Allowed(granted, wanted)
-	consent, required, err := s.standingConsent(ctx, u.ID, client)
-	if err != nil || !required {
-		return held, err
-	}
-	return held.IntersectList(consent.Scopes), nil
-}
-
-// standingConsent returns u's consent to client, or refusedNoConsent when
-// there is none or it was withdrawn. required is false, and nothing is
-// read, for a client that skips consent. The consent comes from the
-// store's cache.
-func (s *Server) standingConsent(ctx context.Context, userID string, client storage.Client) (c storage.Consent, required bool, err error) {
 	if client.SkipConsent {
-		return storage.Consent{}, false, nil
+		return held, nil
 	}
-	c, err = s.Store.GetConsent(ctx, userID, client.ID)
+	c, err := s.Store.GetConsent(ctx, userID, client.ID)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return storage.Consent{}, true, refusedNoConsent
+	case errors.Is(err, storage.ErrNotFound), err == nil && !c.Granted():
+		return scope.Set{}, refusedNoConsent
 	case err != nil:
-		return storage.Consent{}, true, err
-	case !c.Granted():
-		return storage.Consent{}, true, refusedNoConsent
+		return scope.Set{}, err
+	case !c.TokensRevokedAt.IsZero() && issuedAt <= c.TokensRevokedAt.Unix():
+		return scope.Set{}, refusedConsentCut
 	}
-	return c, true, nil
-}
-
-// consentCovers checks that the consent a token held for a person rests
-// on stands and was not withdrawn since the token was issued: withdrawing
-// sets TokensRevokedAt, and consenting again later does not revive the
-// tokens issued before.
-func (s *Server) consentCovers(ctx context.Context, claims *token.Claims, client storage.Client) error {
-	c, required, err := s.standingConsent(ctx, claims.Subject, client)
-	if err != nil || !required {
-		return err
-	}
-	if !c.TokensRevokedAt.IsZero() && claims.IssuedAt <= c.TokensRevokedAt.Unix() {
-		return refusedConsentCut
-	}
-	return nil
+	return held.IntersectList(c.Scopes), nil
 }
 
 // UserAllows returns the scopes of wanted that the user's roles grant now,
