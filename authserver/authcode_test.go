@@ -250,6 +250,13 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		{name: "confidential client, wrong secret", clientID: confidential.ClientID, challenge: challenge, form: func(v url.Values) {
 			v.Set("client_secret", "not-the-secret")
 		}, want: oauth.CodeInvalidClient},
+		// Last: the withdrawal's cutoff outlives the consent given again.
+		{name: "consent withdrawn and given again since the code was issued", challenge: challenge, setup: func(t *testing.T) {
+			if err := f.s.Store.WithdrawConsent(ctx, f.userID, f.clientID, f.s.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			f.consent(t, f.clientID, "orders:read", "orders:write")
+		}, want: oauth.CodeInvalidGrant},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
