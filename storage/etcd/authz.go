@@ -106,17 +106,7 @@ func (s *Store) createLeased(ctx context.Context, noun, key, id string, expires 
 
 // GetAuthRequest returns the request from the replica.
 func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
-	if err := s.usable(ctx); err != nil {
-		return storage.AuthRequest{}, fmt.Errorf("storage: get authorization request: %w", err)
-	}
-	e, ok := s.replica.Get(s.authRequestKey(id))
-	if !ok {
-		return storage.AuthRequest{}, fmt.Errorf("storage: get authorization request %q: %w", id, storage.ErrNotFound)
-	}
-	if e.Err != nil {
-		return storage.AuthRequest{}, fmt.Errorf("storage: get authorization request %q: %w", id, e.Err)
-	}
-	return e.Decoded.(storage.AuthRequest), nil
+	return replicaRecord[storage.AuthRequest](s, ctx, s.authRequestKey(id), func() string { return fmt.Sprintf("get authorization request %q", id) })
 }
 
 // UpdateAuthRequest replaces the request by compare-and-swap on its
@@ -305,17 +295,9 @@ func (s *Store) clientConsentKeys(clientID string) []string {
 
 // GetConsent returns the consent of the pair from the replica.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
-	if err := s.usable(ctx); err != nil {
-		return storage.Consent{}, fmt.Errorf("storage: get consent: %w", err)
-	}
-	e, ok := s.replica.Get(s.consentKey(userID, clientID))
-	if !ok {
-		return storage.Consent{}, fmt.Errorf("storage: get consent of user %q to client %q: %w", userID, clientID, storage.ErrNotFound)
-	}
-	if e.Err != nil {
-		return storage.Consent{}, fmt.Errorf("storage: get consent of user %q to client %q: %w", userID, clientID, e.Err)
-	}
-	return e.Decoded.(storage.Consent), nil
+	return replicaRecord[storage.Consent](s, ctx, s.consentKey(userID, clientID), func() string {
+		return fmt.Sprintf("get consent of user %q to client %q", userID, clientID)
+	})
 }
 
 // PutConsent creates or replaces the consent by compare-and-swap on its

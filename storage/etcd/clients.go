@@ -25,35 +25,8 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client, maxClients i
 	if err != nil {
 		return fmt.Errorf("storage: create client %q: encode: %w", c.ID, err)
 	}
-	idKey, nameKey, countKey := s.clientKey(c.ID), s.nameKey(c.Name), s.countKey()
-	err = s.countCAS(ctx, s.countKey(), func(v *view) (plan, error) {
-		p := plan{keys: []string{idKey, nameKey, countKey}}
-		if v.get(idKey).ok {
-			return p, fmt.Errorf("client id: %w", storage.ErrAlreadyExists)
-		}
-		if v.get(nameKey).ok {
-			return p, fmt.Errorf("client name %q: %w", c.Name, storage.ErrAlreadyExists)
-		}
-		count := v.get(countKey)
-		n, err := countOf(count)
-		if err != nil {
-			return p, err
-		}
-		if maxClients > 0 && n >= int64(maxClients) {
-			return p, fmt.Errorf("%d clients exist, the maximum is %d: %w", n, maxClients, storage.ErrLimitExceeded)
-		}
-		p.cmps = []clientv3.Cmp{
-			clientv3.Compare(clientv3.CreateRevision(idKey), "=", 0),
-			clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
-			clientv3.Compare(clientv3.ModRevision(countKey), "=", count.modRevision()),
-		}
-		p.ops = []clientv3.Op{
-			clientv3.OpPut(idKey, string(value)),
-			clientv3.OpPut(nameKey, c.ID),
-			clientv3.OpPut(countKey, strconv.FormatInt(n+1, 10)),
-		}
-		return p, nil
-	})
+	err = s.createNamed(ctx, named{noun: "client", nameNoun: "client name", countKey: s.countKey()},
+		s.clientKey(c.ID), s.nameKey(c.Name), c.ID, c.Name, value, maxClients)
 	if err != nil {
 		return fmt.Errorf("storage: create client %q: %w", c.ID, err)
 	}
@@ -151,6 +124,49 @@ func (s *Store) ListClients(ctx context.Context, opts storage.ListOptions) ([]st
 		return nil, false, fmt.Errorf("storage: list clients: %w", err)
 	}
 	return page, more, nil
+}
+
+// named is a kind of record kept by ID with a unique name index and a
+// count: clients and users.
+type named struct {
+	noun, nameNoun string // "client", "client name", in errors
+	countKey       string
+}
+
+// createNamed stores a new record at idKey with its name index at nameKey
+// and the kind's count raised, in one transaction comparing that neither
+// key exists and the count is the one read: ErrAlreadyExists when the ID or
+// the name is taken, ErrLimitExceeded when max records exist already (max
+// <= 0: no limit). Counted writes of one kind are serialised (countCAS).
+func (s *Store) createNamed(ctx context.Context, k named, idKey, nameKey, id, name string, value []byte, max int) error {
+	return s.countCAS(ctx, k.countKey, func(v *view) (plan, error) {
+		p := plan{keys: []string{idKey, nameKey, k.countKey}}
+		if v.get(idKey).ok {
+			return p, fmt.Errorf("%s id: %w", k.noun, storage.ErrAlreadyExists)
+		}
+		if v.get(nameKey).ok {
+			return p, fmt.Errorf("%s %q: %w", k.nameNoun, name, storage.ErrAlreadyExists)
+		}
+		count := v.get(k.countKey)
+		n, err := countOf(count)
+		if err != nil {
+			return p, err
+		}
+		if max > 0 && n >= int64(max) {
+			return p, fmt.Errorf("%d %ss exist, the maximum is %d: %w", n, k.noun, max, storage.ErrLimitExceeded)
+		}
+		p.cmps = []clientv3.Cmp{
+			clientv3.Compare(clientv3.CreateRevision(idKey), "=", 0),
+			clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
+			clientv3.Compare(clientv3.ModRevision(k.countKey), "=", count.modRevision()),
+		}
+		p.ops = []clientv3.Op{
+			clientv3.OpPut(idKey, string(value)),
+			clientv3.OpPut(nameKey, id),
+			clientv3.OpPut(k.countKey, strconv.FormatInt(n+1, 10)),
+		}
+		return p, nil
+	})
 }
 
 // UpdateClient replaces a client; see storage.Store. Each attempt decodes

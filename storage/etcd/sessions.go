@@ -136,17 +136,7 @@ func (s *Store) planSessionDelete(v *view, p *plan, sess storage.Session) {
 
 // GetSession returns the session with that ID from the replica.
 func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
-	if err := s.usable(ctx); err != nil {
-		return storage.Session{}, fmt.Errorf("storage: get session: %w", err)
-	}
-	e, ok := s.replica.Get(s.sessionKey(id))
-	if !ok {
-		return storage.Session{}, fmt.Errorf("storage: get session %q: %w", id, storage.ErrNotFound)
-	}
-	if e.Err != nil {
-		return storage.Session{}, fmt.Errorf("storage: get session %q: %w", id, e.Err)
-	}
-	return e.Decoded.(storage.Session), nil
+	return replicaRecord[storage.Session](s, ctx, s.sessionKey(id), func() string { return fmt.Sprintf("get session %q", id) })
 }
 
 // TouchSession moves LastSeenAt forward, by compare-and-swap on the

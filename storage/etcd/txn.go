@@ -55,6 +55,25 @@ func (v *view) existing(key string) (item, error) {
 	return cur, cur.err
 }
 
+// replicaRecord returns the record at key, decoded, from the replica:
+// ErrNotFound when there is none, or the error its value decoded with. op
+// names the read in errors, such as `get session "…"`; it is called only
+// for an error, so a read that succeeds formats nothing.
+func replicaRecord[T any](s *Store, ctx context.Context, key string, op func() string) (T, error) {
+	var zero T
+	if err := s.usable(ctx); err != nil {
+		return zero, fmt.Errorf("storage: %s: %w", op(), err)
+	}
+	e, ok := s.replica.Get(key)
+	switch {
+	case !ok:
+		return zero, fmt.Errorf("storage: %s: %w", op(), storage.ErrNotFound)
+	case e.Err != nil:
+		return zero, fmt.Errorf("storage: %s: %w", op(), e.Err)
+	}
+	return e.Decoded.(T), nil
+}
+
 // deleteOne deletes the record at key by compare-and-swap on the
 // ModRevision it read: ErrNotFound when there is none. op names the
 // operation in errors, such as `delete role "editor"`.

@@ -102,35 +102,8 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User, maxUsers int) er
 	if err != nil {
 		return fmt.Errorf("storage: create user %q: encode: %w", u.ID, err)
 	}
-	idKey, nameKey, countKey := s.userKey(u.ID), s.usernameKey(u.Username), s.userCountKey()
-	err = s.countCAS(ctx, countKey, func(v *view) (plan, error) {
-		p := plan{keys: []string{idKey, nameKey, countKey}}
-		if v.get(idKey).ok {
-			return p, fmt.Errorf("user id: %w", storage.ErrAlreadyExists)
-		}
-		if v.get(nameKey).ok {
-			return p, fmt.Errorf("username %q: %w", u.Username, storage.ErrAlreadyExists)
-		}
-		count := v.get(countKey)
-		n, err := countOf(count)
-		if err != nil {
-			return p, err
-		}
-		if maxUsers > 0 && n >= int64(maxUsers) {
-			return p, fmt.Errorf("%d users exist, the maximum is %d: %w", n, maxUsers, storage.ErrLimitExceeded)
-		}
-		p.cmps = []clientv3.Cmp{
-			clientv3.Compare(clientv3.CreateRevision(idKey), "=", 0),
-			clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
-			clientv3.Compare(clientv3.ModRevision(countKey), "=", count.modRevision()),
-		}
-		p.ops = []clientv3.Op{
-			clientv3.OpPut(idKey, string(value)),
-			clientv3.OpPut(nameKey, u.ID),
-			clientv3.OpPut(countKey, strconv.FormatInt(n+1, 10)),
-		}
-		return p, nil
-	})
+	err = s.createNamed(ctx, named{noun: "user", nameNoun: "username", countKey: s.userCountKey()},
+		s.userKey(u.ID), s.usernameKey(u.Username), u.ID, u.Username, value, maxUsers)
 	if err != nil {
 		return fmt.Errorf("storage: create user %q: %w", u.ID, err)
 	}
