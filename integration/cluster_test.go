@@ -357,10 +357,14 @@ func TestClusterLeaderKilled(t *testing.T) {
 	next := f.etcd.awaitLeader()
 	elected := time.Since(killed)
 	// A write sent once the new leader is in place succeeds (the writers'
-	// own requests may still be waiting on the dead leader).
+	// own requests may still be waiting on the dead leader). The window is
+	// three write timeouts: a gateway's first write may go to the dead
+	// member and answer 503 only when its 5 s write timeout ends, before
+	// its etcd client moves to a live one; how long it took is logged.
+	const freshWithin = 15 * time.Second
 	var fresh []string
 	for _, g := range f.gws {
-		took := load.freshWrite(t, g, 5*time.Second, "after a new leader was elected")
+		took := load.freshWrite(t, g, freshWithin, "after a new leader was elected")
 		fresh = append(fresh, fmt.Sprintf("%s %v", g.id, took.Round(time.Millisecond)))
 	}
 	resumed := load.awaitWrites(t, killed, 15*time.Second, "after the leader was killed")
@@ -387,7 +391,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 	back := time.Now()
 	var again []string
 	for _, g := range f.gws {
-		took := load.freshWrite(t, g, 5*time.Second, "once a leader was elected again")
+		took := load.freshWrite(t, g, freshWithin, "once a leader was elected again")
 		again = append(again, fmt.Sprintf("%s %v", g.id, took.Round(time.Millisecond)))
 	}
 	recovered := load.awaitWrites(t, back, 15*time.Second, "once a leader was elected again")
