@@ -47,7 +47,7 @@ func newAuthzFixture(t testing.TB) *authzFixture {
 		t.Fatal(err)
 	}
 	f.s.Sessions = sessions
-	page, err := signin.New(signin.Config{ReturnPaths: []string{testAuthorizePath}},
+	page, err := signin.New(signin.Config{Options: signin.Options{ReturnPaths: []string{testAuthorizePath}}},
 		SignInAccounts{Server: f.s}, SignInSessions{Server: f.s}, nil)
 	if err != nil {
 		t.Fatal(err)

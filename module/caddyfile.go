@@ -217,7 +217,7 @@ func (p *SignInPage) options() caddyopt.Set {
 			"template": &p.TemplateFile, "cookie_name": &p.CookieName,
 		},
 		Durations: map[string]*caddy.Duration{"failed_window": &p.FailedWindow},
-		Counts:    map[string]*int{"failed_per_source": &p.FailedPerSource, "failed_per_username": &p.FailedPerUsername},
+		Counts:    map[string]*int{"failed_per_source": &p.SourceLimit, "failed_per_username": &p.PairLimit},
 		Flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
 		Lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
 	}

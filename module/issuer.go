@@ -38,38 +38,8 @@ type Issuer struct {
 
 // SignInPage configures the page where people sign in, and sign out.
 type SignInPage struct {
-	// Path serves the page and takes its form. Default: /signin. Its
-	// stylesheet is at Path + "/style.css".
-	Path string `json:"path,omitempty"`
-	// SignOutPath takes the sign-out form. Default: /signout.
-	SignOutPath string `json:"signout_path,omitempty"`
-	// ProductName is the page's heading and part of its title. Default:
-	// Scopegate.
-	ProductName string `json:"product_name,omitempty"`
-	// TemplateFile is an html/template file that replaces the built-in
-	// page, read when the config loads; README.md lists its data.
-	TemplateFile string `json:"template_file,omitempty"`
-	// ReturnPaths are the paths of this site a sign-in may go on to (its
-	// return_to), compared exactly; anything else ends on the signed-in
-	// page, so the page is never an open redirect.
-	ReturnPaths []string `json:"return_paths,omitempty"`
-	// CookieName is the session cookie's name, sent with the "__Host-"
-	// prefix over TLS. Default: scopegate_session.
-	CookieName string `json:"cookie_name,omitempty"`
-	// TLSInFront marks every request as having come over TLS, for a
-	// gateway behind a proxy that terminates it: cookies are then Secure
-	// and "__Host-" prefixed.
-	TLSInFront bool `json:"tls_in_front,omitempty"`
-	// FailedPerSource is how many failed sign-ins one source (Caddy's
-	// client IP: an IPv4 address or an IPv6 /64) may make per
-	// FailedWindow, whatever usernames it tries. Default: 30.
-	FailedPerSource int `json:"failed_per_source,omitempty"`
-	// FailedPerUsername is how many failed sign-ins one source may make
-	// for one username per FailedWindow. Failures are never counted per
-	// username alone, so nobody can lock a person out from elsewhere.
-	// Default: 5.
-	FailedPerUsername int `json:"failed_per_username,omitempty"`
-	// FailedWindow is the throttles' window. Default: 5m.
+	signin.Options
+	// FailedWindow is the window of the failed sign-in limits. Default: 5m.
 	FailedWindow caddy.Duration `json:"failed_window,omitempty"`
 }
 
@@ -78,12 +48,9 @@ func (p *SignInPage) handler(s *authserver.Server, logger *zap.Logger, authorize
 	if p == nil {
 		p = new(SignInPage)
 	}
-	return signin.New(signin.Config{
-		Path: p.Path, SignOutPath: p.SignOutPath, ProductName: p.ProductName, TemplateFile: p.TemplateFile,
-		ReturnPaths: append(slices.Clone(p.ReturnPaths), authorizePath), CookieName: p.CookieName, TLSInFront: p.TLSInFront,
-		SourceLimit: p.FailedPerSource, PairLimit: p.FailedPerUsername, Window: time.Duration(p.FailedWindow),
-		ClientAddr: clientAddr,
-	}, authserver.SignInAccounts{Server: s}, authserver.SignInSessions{Server: s}, logger)
+	cfg := signin.Config{Options: p.Options, Window: time.Duration(p.FailedWindow), ClientAddr: clientAddr}
+	cfg.ReturnPaths = append(slices.Clone(p.ReturnPaths), authorizePath)
+	return signin.New(cfg, authserver.SignInAccounts{Server: s}, authserver.SignInSessions{Server: s}, logger)
 }
 
 // CaddyModule returns the Caddy module information.

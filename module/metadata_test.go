@@ -11,6 +11,7 @@ import (
 
 	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/grant"
+	"github.com/scopegate/scopegate/signin"
 )
 
 // TestMetadataHasNoEmptyLists: every list in the RFC 8414 document names
@@ -71,11 +72,11 @@ func TestIssuerRefusesABadSignInPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, page := range map[string]*SignInPage{
-		"path of the token endpoint": {Path: authserver.DefaultTokenPath},
-		"sign-out on the JWKS path":  {SignOutPath: authserver.DefaultJWKSPath},
-		"template does not parse":    {TemplateFile: bad},
-		"template does not exist":    {TemplateFile: filepath.Join(t.TempDir(), "missing.html")},
-		"open-ended return path":     {ReturnPaths: []string{"//evil.example"}},
+		"path of the token endpoint": {Options: signin.Options{Path: authserver.DefaultTokenPath}},
+		"sign-out on the JWKS path":  {Options: signin.Options{SignOutPath: authserver.DefaultJWKSPath}},
+		"template does not parse":    {Options: signin.Options{TemplateFile: bad}},
+		"template does not exist":    {Options: signin.Options{TemplateFile: filepath.Join(t.TempDir(), "missing.html")}},
+		"open-ended return path":     {Options: signin.Options{ReturnPaths: []string{"//evil.example"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			iss := &Issuer{SignIn: page}
@@ -84,7 +85,7 @@ func TestIssuerRefusesABadSignInPage(t *testing.T) {
 			}
 		})
 	}
-	iss := &Issuer{SignIn: &SignInPage{Path: "/login", SignOutPath: "/logout"}}
+	iss := &Issuer{SignIn: &SignInPage{Options: signin.Options{Path: "/login", SignOutPath: "/logout"}}}
 	if err := iss.setup(a.server, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}

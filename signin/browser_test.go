@@ -40,7 +40,7 @@ func newBrowserSite(t *testing.T, productName string) *browserSite {
 	t.Helper()
 	s := &browserSite{sessions: newSessions(), accounts: newAccounts()}
 	s.sessions.now = time.Now
-	h, err := New(Config{ProductName: productName, ReturnPaths: []string{"/oauth2/authorize"}}, s.accounts, s.sessions, nil)
+	h, err := New(Config{Options: Options{ProductName: productName, ReturnPaths: []string{"/oauth2/authorize"}}}, s.accounts, s.sessions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,39 +45,49 @@ const (
 	maxCookieLen = 512
 )
 
-// Config configures a Handler. Zero values take the defaults.
-type Config struct {
-	// Path is where the sign-in page is served (GET) and its form posted
-	// (POST). Default "/signin". Its stylesheet is served at Path +
-	// "/style.css".
-	Path string
-	// SignOutPath is where the sign-out form is posted. Default "/signout".
-	SignOutPath string
-	// ProductName is the heading of the page and part of its title.
-	// Default "Scopegate".
-	ProductName string
-	// TemplateFile, when set, is an html/template file that replaces the
-	// built-in page. It is parsed once, by New. The data it is executed
-	// with is Page.
-	TemplateFile string
-	// ReturnPaths are the paths a return_to may lead to after sign-in,
-	// compared exactly (the query is kept), such as "/oauth2/authorize".
-	// With none, a sign-in always ends on the signed-in page.
-	ReturnPaths []string
-	// CookieName is the session cookie's name; over TLS it is sent with
-	// the "__Host-" prefix. Default "scopegate_session".
-	CookieName string
+// Options are an operator's settings of the pages, as a gateway's
+// configuration holds them (the JSON names are the config's). Zero values
+// take the defaults.
+type Options struct {
+	// Path serves the sign-in page (GET) and takes its form (POST).
+	// Default: /signin. Its stylesheet is at Path + "/style.css".
+	Path string `json:"path,omitempty"`
+	// SignOutPath takes the sign-out form. Default: /signout.
+	SignOutPath string `json:"signout_path,omitempty"`
+	// ProductName is the page's heading and part of its title. Default:
+	// Scopegate.
+	ProductName string `json:"product_name,omitempty"`
+	// TemplateFile is an html/template file that replaces the built-in
+	// page, read when the config loads and executed with Page; README.md
+	// lists its data.
+	TemplateFile string `json:"template_file,omitempty"`
+	// ReturnPaths are the paths of this site a sign-in may go on to (its
+	// return_to), compared exactly (the query is kept), such as
+	// "/oauth2/authorize"; anything else ends on the signed-in page, so the
+	// page is never an open redirect.
+	ReturnPaths []string `json:"return_paths,omitempty"`
+	// CookieName is the session cookie's name, sent with the "__Host-"
+	// prefix over TLS. Default: scopegate_session.
+	CookieName string `json:"cookie_name,omitempty"`
 	// TLSInFront marks every request as having come over TLS, for a
-	// gateway behind a proxy that terminates TLS: cookies are then Secure
+	// gateway behind a proxy that terminates it: cookies are then Secure
 	// and "__Host-" prefixed. Without it a request is secure when it came
 	// over TLS to this server.
-	TLSInFront bool
-	// SourceLimit is how many failed sign-ins a source may make in Window.
-	// Default 30.
-	SourceLimit int
-	// PairLimit is how many failed sign-ins a source may make in Window
-	// for one username. Default 5.
-	PairLimit int
+	TLSInFront bool `json:"tls_in_front,omitempty"`
+	// SourceLimit is how many failed sign-ins one source (the client's
+	// IPv4 address or IPv6 /64) may make per window, whatever usernames
+	// it tries. Default: 30.
+	SourceLimit int `json:"failed_per_source,omitempty"`
+	// PairLimit is how many failed sign-ins one source may make for one
+	// username per window. Failures are never counted per username alone,
+	// so nobody can lock a person out from elsewhere. Default: 5.
+	PairLimit int `json:"failed_per_username,omitempty"`
+}
+
+// Config configures a Handler: the operator's Options and what the host
+// server provides. Zero values take the defaults.
+type Config struct {
+	Options
 	// Window is the throttles' window. Default 5 minutes.
 	Window time.Duration
 	// ThrottleSize bounds how many keys each throttle tracks. Default

@@ -33,7 +33,7 @@ func TestSignInSetsASessionCookie(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, Config{TLSInFront: tc.tlsInFront}, nil)
+			f := newFixture(t, Config{Options: Options{TLSInFront: tc.tlsInFront}}, nil)
 			b := f.browser(t, tc.tls, "192.0.2.1")
 			form := b.signInForm("Alice", "correct horse battery")
 			if tc.remember {
@@ -321,7 +321,7 @@ func TestReturnToCarriedThroughTheForm(t *testing.T) {
 }
 
 func TestThrottleNeverLocksAPersonOut(t *testing.T) {
-	f := newFixture(t, Config{PairLimit: 3, SourceLimit: 6, Window: time.Minute}, nil)
+	f := newFixture(t, Config{Options: Options{PairLimit: 3, SourceLimit: 6}, Window: time.Minute}, nil)
 	attacker := f.browser(t, true, "192.0.2.66")
 	for range 3 {
 		attacker.post("/signin", attacker.signInForm("alice", "guess"))
@@ -372,7 +372,7 @@ func TestThrottleNeverLocksAPersonOut(t *testing.T) {
 }
 
 func TestSuccessForgetsThePairsFailures(t *testing.T) {
-	f := newFixture(t, Config{PairLimit: 3, SourceLimit: 100}, nil)
+	f := newFixture(t, Config{Options: Options{PairLimit: 3, SourceLimit: 100}}, nil)
 	b := f.browser(t, true, "192.0.2.1")
 	for range 2 {
 		b.post("/signin", b.signInForm("alice", "typo"))
@@ -514,7 +514,7 @@ func TestServerFaults(t *testing.T) {
 
 func TestLogsHoldNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	f := newFixture(t, Config{PairLimit: 1}, zap.New(core))
+	f := newFixture(t, Config{Options: Options{PairLimit: 1}}, zap.New(core))
 	b := f.browser(t, true, "192.0.2.1")
 	wrong := "wrong-password-Zq81"
 	b.post("/signin", b.signInForm("alice", wrong))
@@ -551,7 +551,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	for name, cfg := range map[string]Config{
+	for name, cfg := range map[string]Options{
 		"relative path":           {Path: "signin"},
 		"path with query":         {Path: "/signin?x=1"},
 		"same paths":              {Path: "/a", SignOutPath: "/a"},
@@ -564,7 +564,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"long product name":       {ProductName: strings.Repeat("x", 101)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(cfg, newAccounts(), newSessions(), nil); err == nil {
+			if _, err := New(Config{Options: cfg}, newAccounts(), newSessions(), nil); err == nil {
 				t.Fatal("accepted")
 			}
 		})
@@ -581,7 +581,7 @@ func TestOperatorTemplate(t *testing.T) {
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, Config{TemplateFile: file, ProductName: "Acme <ID>"}, nil)
+	f := newFixture(t, Config{Options: Options{TemplateFile: file, ProductName: "Acme <ID>"}}, nil)
 	b := f.browser(t, false, "192.0.2.1")
 	resp, body := b.get("/signin")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "<title>Acme &lt;ID&gt;</title>") || !strings.Contains(body, `action="/signin"`) {
@@ -600,21 +600,21 @@ func TestOperatorTemplate(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{{.Form`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{TemplateFile: bad}, newAccounts(), newSessions(), nil); err == nil || !strings.Contains(err.Error(), "bad.html") {
+	if _, err := New(Config{Options: Options{TemplateFile: bad}}, newAccounts(), newSessions(), nil); err == nil || !strings.Contains(err.Error(), "bad.html") {
 		t.Fatalf("a broken template: %v", err)
 	}
 	failing := filepath.Join(dir, "failing.html")
 	if err := os.WriteFile(failing, []byte(`{{.Nope}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f = newFixture(t, Config{TemplateFile: failing}, nil)
+	f = newFixture(t, Config{Options: Options{TemplateFile: failing}}, nil)
 	if resp, body := f.browser(t, false, "192.0.2.1").get("/signin"); resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "Nope") {
 		t.Fatalf("a template failing at run time: %d %q", resp.StatusCode, body)
 	}
 }
 
 func TestStylesheet(t *testing.T) {
-	f := newFixture(t, Config{Path: "/login"}, nil)
+	f := newFixture(t, Config{Options: Options{Path: "/login"}}, nil)
 	b := f.browser(t, false, "192.0.2.1")
 	_, page := b.get("/login")
 	if !strings.Contains(page, `<link rel="stylesheet" href="/login/style.css">`) {
