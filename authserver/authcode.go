@@ -50,7 +50,11 @@ func (s *Server) authorizationCode(w http.ResponseWriter, r *http.Request, req *
 		s.refuse(w, r, req, codeMissing)
 		return
 	}
-	ac, oerr := s.redeemCode(r.Context(), code)
+	// The token's JTI is recorded with the redemption, in one write, so
+	// that a reuse finds it to revoke however soon it comes, even before
+	// the token is written.
+	jti := token.NewJTI()
+	ac, oerr := s.redeemCode(r.Context(), code, jti)
 	if oerr == nil {
 		oerr = codeBinding(ac, client, req)
 	}
@@ -58,27 +62,21 @@ func (s *Server) authorizationCode(w http.ResponseWriter, r *http.Request, req *
 		s.refuse(w, r, req, oerr)
 		return
 	}
-	is, oerr := s.codeIssuance(r.Context(), ac, client, req)
+	is, oerr := s.codeIssuance(r.Context(), ac, client, req, jti)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
-		return
-	}
-	// The JTI is recorded before the token is written, so that a token
-	// issued from the code is always revoked when the code comes back.
-	if err := s.Store.AddAuthCodeTokens(r.Context(), ac.ID, is.JWTID); err != nil {
-		s.Logger.Error("recording a code's token failed", zap.String("client_id", client.ID), zap.Error(err))
-		oauth.TemporarilyUnavailable("the token could not be issued; retry the authorization").Write(w)
 		return
 	}
 	s.issue(w, r, req, client, is)
 }
 
-// redeemCode marks the code used and returns its record. A code used
-// before is refused, and every token issued from it revoked (RFC 6749
-// §4.1.2): whoever presents it twice, one of the two is not the client.
-func (s *Server) redeemCode(ctx context.Context, code string) (storage.AuthCode, *oauth.Error) {
+// redeemCode marks the code used, recording jti as the token it gives, and
+// returns its record. A code used before is refused, and every token issued
+// from it revoked (RFC 6749 §4.1.2): whoever presents it twice, one of the
+// two is not the client.
+func (s *Server) redeemCode(ctx context.Context, code, jti string) (storage.AuthCode, *oauth.Error) {
 	now := s.Now()
-	ac, err := s.Store.RedeemAuthCode(ctx, CodeID(code), now)
+	ac, err := s.Store.RedeemAuthCode(ctx, CodeID(code), now, jti)
 	switch {
 	case errors.Is(err, storage.ErrCodeReused):
 		s.revokeCodeTokens(ctx, ac)
@@ -136,8 +134,8 @@ func codeBinding(ac storage.AuthCode, client storage.Client, req *oauth.TokenReq
 // person, who must still exist and be enabled, with the code's scopes
 // narrowed to what the client, the person's roles and their consent hold
 // now, and an aud from the code's resources checked against the client's
-// audience now.
-func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client storage.Client, req *oauth.TokenRequest) (issuance, *oauth.Error) {
+// audience now. Its JTI is jti, recorded at redemption.
+func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client storage.Client, req *oauth.TokenRequest, jti string) (issuance, *oauth.Error) {
 	wanted := scope.NewSet(ac.Scopes).Intersect(s.ClientScopes.of(client))
 	held, err := s.personHolds(ctx, ac.UserID, client, wanted, ac.CreatedAt.Unix())
 	switch {
@@ -157,7 +155,7 @@ func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client s
 	if oerr != nil {
 		return issuance{}, oerr
 	}
-	is := issuance{Subject: ac.UserID, Audience: audience, Scope: held.String(), JWTID: token.NewJTI()}
+	is := issuance{Subject: ac.UserID, Audience: audience, Scope: held.String(), JWTID: jti}
 	if !ac.AuthTime.IsZero() {
 		is.AuthTime = ac.AuthTime.Unix()
 	}

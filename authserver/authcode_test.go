@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,8 +36,14 @@ type codeFixture struct {
 }
 
 func newCodeFixture(t *testing.T) *codeFixture {
+	return newCodeFixtureOver(t, nil)
+}
+
+// newCodeFixtureOver is newCodeFixture over a wrapped store, as
+// newTestServerOver.
+func newCodeFixtureOver(t *testing.T, wrap func(storage.Store) storage.Store) *codeFixture {
 	t.Helper()
-	s := newTestServer(t)
+	s := newTestServerOver(t, wrap)
 	ctx := context.Background()
 	if _, err := s.Registry.CreateRole(ctx, registry.RoleMetadata{Name: "buyer", Scopes: []string{"orders:read", "orders:write"}}); err != nil {
 		t.Fatal(err)
@@ -193,6 +200,50 @@ func TestAuthorizationCodeReuseRevokesItsToken(t *testing.T) {
 	}
 	if _, _, err := f.s.CheckToken(context.Background(), first); !errors.Is(err, refusedRevoked) {
 		t.Fatalf("the first token after reuse: %v, want it revoked", err)
+	}
+}
+
+// reuseMidRedemption is the real store, except that the first successful
+// redemption answers only after reuse has run: a second use of the code
+// that arrives between the first redemption and the token it issues.
+type reuseMidRedemption struct {
+	storage.Store
+	reuse  func()
+	reused atomic.Bool
+}
+
+func (s *reuseMidRedemption) RedeemAuthCode(ctx context.Context, id string, now time.Time, jtis ...string) (storage.AuthCode, error) {
+	ac, err := s.Store.RedeemAuthCode(ctx, id, now, jtis...)
+	if err == nil && s.reused.CompareAndSwap(false, true) {
+		s.reuse()
+	}
+	return ac, err
+}
+
+// A reuse that comes before the first redemption's token is even written
+// still revokes that token: its jti is recorded with the redemption, not
+// after it.
+func TestAuthorizationCodeReuseBeforeTheTokenIsWrittenRevokesIt(t *testing.T) {
+	store := new(reuseMidRedemption)
+	f := newCodeFixtureOver(t, func(inner storage.Store) storage.Store {
+		store.Store = inner
+		return store
+	})
+	verifier, challenge := pkcePair("race-")
+	code := f.issueCode(t, f.clientID, challenge, nil)
+	var reuseStatus int
+	var reuseBody map[string]any
+	store.reuse = func() { reuseStatus, reuseBody = f.exchange(t, codeForm(f.clientID, code, verifier)) }
+	status, body := f.exchange(t, codeForm(f.clientID, code, verifier))
+	if status != http.StatusOK {
+		t.Fatalf("first use: %d %v", status, body)
+	}
+	if reuseStatus != http.StatusBadRequest || reuseBody["error"] != oauth.CodeInvalidGrant {
+		t.Fatalf("the reuse during the first redemption: %d %v, want 400 invalid_grant", reuseStatus, reuseBody)
+	}
+	first, _ := body["access_token"].(string)
+	if _, _, err := f.s.CheckToken(context.Background(), first); !errors.Is(err, refusedRevoked) {
+		t.Fatalf("the token of the first use: %v, want it revoked", err)
 	}
 }
 

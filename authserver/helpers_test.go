@@ -22,6 +22,13 @@ import (
 // newTestServer opens a server on a bbolt store in a temporary directory,
 // without Caddy; a request's client address is its RemoteAddr.
 func newTestServer(tb testing.TB) *Server {
+	return newTestServerOver(tb, nil)
+}
+
+// newTestServerOver is newTestServer with its bbolt store wrapped by wrap,
+// when not nil, beneath the cache: for tests that must act at a given
+// moment inside a store call.
+func newTestServerOver(tb testing.TB, wrap func(storage.Store) storage.Store) *Server {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := storage.Open(filepath.Join(tb.TempDir(), "scopegate.db"), storage.BoltOptions{Timeout: time.Second})
@@ -29,7 +36,11 @@ func newTestServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = db.Close() })
-	cached, err := storage.NewCached(db, 100)
+	var inner storage.Store = db
+	if wrap != nil {
+		inner = wrap(db)
+	}
+	cached, err := storage.NewCached(inner, 100)
 	if err != nil {
 		tb.Fatal(err)
 	}

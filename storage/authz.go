@@ -245,9 +245,9 @@ func CheckConsentUpdate(old, next Consent) error {
 }
 
 // Redeemed applies a redemption at now to a stored code: the code marked
-// used, or ErrCodeReused with the record as it is, or ErrNotFound when it
+// used and holding the JTIs to be issued from it, or ErrCodeReused with the record as it is, or ErrNotFound when it
 // expired unused. The one rule both stores redeem by.
-func Redeemed(c AuthCode, now time.Time) (AuthCode, error) {
+func Redeemed(c AuthCode, now time.Time, jtis []string) (AuthCode, error) {
 	if !c.UsedAt.IsZero() {
 		return c, ErrCodeReused
 	}
@@ -255,19 +255,8 @@ func Redeemed(c AuthCode, now time.Time) (AuthCode, error) {
 		return AuthCode{}, fmt.Errorf("expired: %w", ErrNotFound)
 	}
 	c.UsedAt = now
+	c.TokenIDs = slices.DeleteFunc(slices.Clone(jtis), func(jti string) bool { return jti == "" })
 	return c, nil
-}
-
-// WithTokens returns c with the JTIs added that it does not hold yet.
-func WithTokens(c AuthCode, jtis []string) AuthCode {
-	held := slices.Clone(c.TokenIDs)
-	for _, jti := range jtis {
-		if jti != "" && !slices.Contains(held, jti) {
-			held = append(held, jti)
-		}
-	}
-	c.TokenIDs = held
-	return c
 }
 
 // SortConsents orders consents by client ID, the order ListUserConsents

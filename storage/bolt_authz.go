@@ -191,7 +191,7 @@ func deleteWhere(records *bolt.Bucket, match func([]byte) (bool, error)) error {
 }
 
 // RedeemAuthCode marks the code used, atomically; see Store.
-func (b *Bolt) RedeemAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error) {
+func (b *Bolt) RedeemAuthCode(ctx context.Context, id string, now time.Time, jtis ...string) (AuthCode, error) {
 	if err := ctx.Err(); err != nil {
 		return AuthCode{}, fmt.Errorf("storage: redeem authorization code: %w", err)
 	}
@@ -199,7 +199,7 @@ func (b *Bolt) RedeemAuthCode(ctx context.Context, id string, now time.Time) (Au
 	err := b.batch(func(tx *bolt.Tx) error {
 		return b.rewriteCode(tx, id, func(c AuthCode) (AuthCode, error) {
 			var err error
-			result, err = Redeemed(c, now)
+			result, err = Redeemed(c, now, jtis)
 			return result, err
 		})
 	})
@@ -207,20 +207,6 @@ func (b *Bolt) RedeemAuthCode(ctx context.Context, id string, now time.Time) (Au
 		return result, fmt.Errorf("storage: redeem authorization code %q: %w", id, err)
 	}
 	return result, nil
-}
-
-// AddAuthCodeTokens records JTIs issued from the code; see Store.
-func (b *Bolt) AddAuthCodeTokens(ctx context.Context, id string, jtis ...string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("storage: add tokens to authorization code: %w", err)
-	}
-	err := b.batch(func(tx *bolt.Tx) error {
-		return b.rewriteCode(tx, id, func(c AuthCode) (AuthCode, error) { return WithTokens(c, jtis), nil })
-	})
-	if err != nil {
-		return fmt.Errorf("storage: add tokens to authorization code %q: %w", id, err)
-	}
-	return nil
 }
 
 // rewriteCode replaces the code with what change returns; an error from

@@ -103,13 +103,8 @@ func (c *Cached) CreateAuthCode(ctx context.Context, code AuthCode) error {
 
 // RedeemAuthCode passes through: the store's transaction decides the one
 // winner.
-func (c *Cached) RedeemAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error) {
-	return c.inner.RedeemAuthCode(ctx, id, now)
-}
-
-// AddAuthCodeTokens passes through.
-func (c *Cached) AddAuthCodeTokens(ctx context.Context, id string, jtis ...string) error {
-	return c.inner.AddAuthCodeTokens(ctx, id, jtis...)
+func (c *Cached) RedeemAuthCode(ctx context.Context, id string, now time.Time, jtis ...string) (AuthCode, error) {
+	return c.inner.RedeemAuthCode(ctx, id, now, jtis...)
 }
 
 // PruneAuthCodes passes through.

@@ -287,14 +287,13 @@ type Store interface {
 	// CreateAuthCode stores an issued code (by its hash), or fails with
 	// ErrAlreadyExists or ErrLimitExceeded as CreateAuthRequest does.
 	CreateAuthCode(ctx context.Context, c AuthCode) error
-	// RedeemAuthCode marks the code used at now and returns it,
-	// atomically: of many concurrent redemptions exactly one succeeds.
-	// A code used already gives the stored record with ErrCodeReused; an
-	// unknown code, or one expired unused, ErrNotFound.
-	RedeemAuthCode(ctx context.Context, id string, now time.Time) (AuthCode, error)
-	// AddAuthCodeTokens records JTIs issued from the code, for revocation
-	// when it is used again. ErrNotFound when the code does not exist.
-	AddAuthCodeTokens(ctx context.Context, id string, jtis ...string) error
+	// RedeemAuthCode marks the code used at now and records the JTIs of
+	// the tokens the redemption will issue, atomically: of many concurrent
+	// redemptions exactly one succeeds, and any later one finds the JTIs
+	// to revoke, however soon it comes. A code used already gives the
+	// stored record with ErrCodeReused; an unknown code, or one expired
+	// unused, ErrNotFound.
+	RedeemAuthCode(ctx context.Context, id string, now time.Time, jtis ...string) (AuthCode, error)
 	// PruneAuthCodes deletes the codes expired at now, used or not.
 	PruneAuthCodes(ctx context.Context, now time.Time) error
 

@@ -160,34 +160,20 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 // RedeemAuthCode marks the code used by compare-and-swap on its
 // ModRevision: of concurrent redemptions, on any gateways, one commits and
 // the others read the used code afresh and get ErrCodeReused.
-func (s *Store) RedeemAuthCode(ctx context.Context, id string, now time.Time) (storage.AuthCode, error) {
+func (s *Store) RedeemAuthCode(ctx context.Context, id string, now time.Time, jtis ...string) (storage.AuthCode, error) {
 	if err := s.usable(ctx); err != nil {
 		return storage.AuthCode{}, fmt.Errorf("storage: redeem authorization code: %w", err)
 	}
 	var result storage.AuthCode
 	err := s.rewriteCode(ctx, id, func(c storage.AuthCode) (storage.AuthCode, error) {
 		var err error
-		result, err = storage.Redeemed(c, now)
+		result, err = storage.Redeemed(c, now, jtis)
 		return result, err
 	})
 	if err != nil {
 		return result, fmt.Errorf("storage: redeem authorization code %q: %w", id, err)
 	}
 	return result, nil
-}
-
-// AddAuthCodeTokens records JTIs on the code by compare-and-swap.
-func (s *Store) AddAuthCodeTokens(ctx context.Context, id string, jtis ...string) error {
-	if err := s.usable(ctx); err != nil {
-		return fmt.Errorf("storage: add tokens to authorization code: %w", err)
-	}
-	err := s.rewriteCode(ctx, id, func(c storage.AuthCode) (storage.AuthCode, error) {
-		return storage.WithTokens(c, jtis), nil
-	})
-	if err != nil {
-		return fmt.Errorf("storage: add tokens to authorization code %q: %w", id, err)
-	}
-	return nil
 }
 
 // rewriteCode replaces the code with what change returns, by

@@ -193,8 +193,9 @@ func testPruneAuthRequests(t *testing.T, s storage.Store) {
 	}
 }
 
-// testAuthCodes: a code redeems once, with UsedAt set; a second redemption
-// gives the record with the tokens issued from it and ErrCodeReused; an
+// testAuthCodes: a code redeems once, with UsedAt set and the JTIs of its
+// tokens recorded; a second redemption gives the record with those JTIs and
+// ErrCodeReused, recording none of its own; an
 // unknown or expired code is ErrNotFound; a taken ID is refused.
 func testAuthCodes(t *testing.T, s storage.Store) {
 	ctx := t.Context()
@@ -207,28 +208,19 @@ func testAuthCodes(t *testing.T, s storage.Store) {
 		t.Fatal("CreateAuthCode without a user ID succeeded")
 	}
 	usedAt := t0.Add(10 * time.Second)
-	got, err := s.RedeemAuthCode(ctx, c.ID, usedAt)
+	got, err := s.RedeemAuthCode(ctx, c.ID, usedAt, "jti-1", "", "jti-2")
 	want := c
 	want.UsedAt = usedAt
+	want.TokenIDs = []string{"jti-1", "jti-2"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("RedeemAuthCode = %+v, %v; want %+v", got, err, want)
 	}
-	if err := s.AddAuthCodeTokens(ctx, c.ID, "jti-1", "jti-2"); err != nil {
-		t.Fatalf("AddAuthCodeTokens: %v", err)
-	}
-	if err := s.AddAuthCodeTokens(ctx, c.ID, "jti-2", "jti-3"); err != nil {
-		t.Fatalf("AddAuthCodeTokens again: %v", err)
-	}
-	want.TokenIDs = []string{"jti-1", "jti-2", "jti-3"}
-	got, err = s.RedeemAuthCode(ctx, c.ID, usedAt.Add(time.Second))
+	got, err = s.RedeemAuthCode(ctx, c.ID, usedAt.Add(time.Second), "jti-3")
 	if !errors.Is(err, storage.ErrCodeReused) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("second RedeemAuthCode = %+v, %v; want %+v, ErrCodeReused", got, err, want)
 	}
 	if _, err := s.RedeemAuthCode(ctx, "hash-unknown", usedAt); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("RedeemAuthCode of an unknown code = %v, want ErrNotFound", err)
-	}
-	if err := s.AddAuthCodeTokens(ctx, "hash-unknown", "jti-9"); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("AddAuthCodeTokens of an unknown code = %v, want ErrNotFound", err)
 	}
 	late := authCode("hash-late", "user/1", 0)
 	mustCreateAuthCode(t, s, late)

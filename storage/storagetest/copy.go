@@ -119,14 +119,10 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	mustCreateAuthRequest(t, src, expiredRequest)
 	mustCreateAuthCode(t, src, liveCode)
 	mustCreateAuthCode(t, src, expiredCode)
-	usedCode, err := src.RedeemAuthCode(ctx, liveCode.ID, now)
+	usedCode, err := src.RedeemAuthCode(ctx, liveCode.ID, now, "jti-from-code")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := src.AddAuthCodeTokens(ctx, liveCode.ID, "jti-from-code"); err != nil {
-		t.Fatal(err)
-	}
-	usedCode.TokenIDs = []string{"jti-from-code"}
 	srcConsents, err := src.ListUserConsents(ctx, fullU.ID)
 	if err != nil {
 		t.Fatal(err)
