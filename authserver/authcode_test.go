@@ -35,13 +35,13 @@ type codeFixture struct {
 	clientID string
 }
 
-func newCodeFixture(t *testing.T) *codeFixture {
+func newCodeFixture(t testing.TB) *codeFixture {
 	return newCodeFixtureOver(t, nil)
 }
 
 // newCodeFixtureOver is newCodeFixture over a wrapped store, as
 // newTestServerOver.
-func newCodeFixtureOver(t *testing.T, wrap func(storage.Store) storage.Store) *codeFixture {
+func newCodeFixtureOver(t testing.TB, wrap func(storage.Store) storage.Store) *codeFixture {
 	t.Helper()
 	s := newTestServerOver(t, wrap)
 	ctx := context.Background()
@@ -60,7 +60,7 @@ func newCodeFixtureOver(t *testing.T, wrap func(storage.Store) storage.Store) *c
 }
 
 // publicClient registers a public app for the authorization_code grant.
-func (f *codeFixture) publicClient(t *testing.T, name string) string {
+func (f *codeFixture) publicClient(t testing.TB, name string) string {
 	t.Helper()
 	c, _, err := f.s.Registry.Create(context.Background(), registry.Metadata{
 		ClientName: name, Scope: "orders:read orders:write", GrantTypes: []string{grant.AuthorizationCode},
@@ -72,7 +72,7 @@ func (f *codeFixture) publicClient(t *testing.T, name string) string {
 	return c.ClientID
 }
 
-func (f *codeFixture) consent(t *testing.T, clientID string, scopes ...string) {
+func (f *codeFixture) consent(t testing.TB, clientID string, scopes ...string) {
 	t.Helper()
 	_, err := f.s.Store.PutConsent(context.Background(), f.userID, clientID, func(c storage.Consent) (storage.Consent, error) {
 		c.Scopes = scopes
@@ -92,7 +92,7 @@ func pkcePair(seed string) (verifier, challenge string) {
 
 // issueCode stores a fresh code for clientID as the authorization endpoint
 // would, changed by edit, and returns the code.
-func (f *codeFixture) issueCode(t *testing.T, clientID, challenge string, edit func(*storage.AuthCode)) string {
+func (f *codeFixture) issueCode(t testing.TB, clientID, challenge string, edit func(*storage.AuthCode)) string {
 	t.Helper()
 	code, err := NewCode()
 	if err != nil {
@@ -351,5 +351,28 @@ func TestAuthorizationCodeScopesAreNarrowedWhenRedeemed(t *testing.T) {
 	status, body := f.exchange(t, codeForm(f.clientID, code, verifier))
 	if status != http.StatusOK || body["scope"] != "orders:read" {
 		t.Fatalf("%d %v, want 200 with scope orders:read", status, body)
+	}
+}
+
+// BenchmarkAuthorizationCodeGrant measures the token endpoint redeeming a
+// code for a person's token: the client, the code's redemption (one store
+// write, which also records the token's jti), the person's roles and
+// consent (cached) and the signature. Writing each code, as the
+// authorization endpoint does, is outside the timing.
+func BenchmarkAuthorizationCodeGrant(b *testing.B) {
+	f := newCodeFixture(b)
+	verifier, challenge := pkcePair("bench-")
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		form := codeForm(f.clientID, f.issueCode(b, f.clientID, challenge, nil), verifier)
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		b.StartTimer()
+		TokenEndpoint{f.s}.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
 	}
 }

@@ -43,6 +43,14 @@ const schemaVersion = 5
 // BoltOptions.Timeout is zero.
 const defaultTimeout = time.Second
 
+// batchDelay is how long a write waits for others to share its transaction
+// and its fsync. bbolt's default, 10 ms, is ten fsyncs of this kind of disk:
+// a lone write (a sign-in, a code's redemption) waited 11 ms where 3 ms do,
+// and writers too few to fill a batch spent the rest idle (go test -run '^$'
+// -bench 'CreateClientParallel|AuthorizationCodeGrant' ./storage
+// ./authserver: 5,400 creates/s at 10 ms, 14,000-19,000 at 2 ms).
+const batchDelay = 2 * time.Millisecond
+
 // Buckets of the version 1 layout. Keys are client IDs unless said otherwise.
 var (
 	bucketClients     = []byte("clients")      // client ID → MarshalClient's form
@@ -196,6 +204,9 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
 	db, err = bolt.Open(path, 0o600, options)
+	if err == nil {
+		db.MaxBatchDelay = batchDelay
+	}
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, &pathError{
