@@ -20,7 +20,7 @@ type accountFixture struct {
 	account *AccountPage
 }
 
-func newAccountFixture(t *testing.T) *accountFixture {
+func newAccountFixture(t testing.TB) *accountFixture {
 	t.Helper()
 	f := newAuthzFixture(t)
 	account, err := f.s.NewAccountPage(f.page)
