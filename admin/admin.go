@@ -106,6 +106,9 @@ type Options struct {
 	// Sessions serves /users/{id}/sessions; nil leaves those paths
 	// unrouted.
 	Sessions SessionAdmin
+	// Consents serves /users/{id}/consents; nil leaves those paths
+	// unrouted.
+	Consents ConsentAdmin
 	// MaxBodyBytes bounds request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
@@ -116,6 +119,7 @@ type handler struct {
 	log      *zap.Logger
 	keys     KeyManager
 	sessions SessionAdmin
+	consents ConsentAdmin
 	maxBody  int64
 	mux      *http.ServeMux
 }
@@ -143,6 +147,8 @@ type handler struct {
 //	POST   /users/{id}/disable, /enable         disable or enable
 //	GET, DELETE /users/{id}/sessions            list or end (Options.Sessions)
 //	DELETE /users/{id}/sessions/{session_id}    end one session
+//	GET    /users/{id}/consents                 standing consents (Options.Consents)
+//	DELETE /users/{id}/consents/{client_id}     withdraw one
 //	GET, POST /roles; GET, PATCH, DELETE /roles/{name}
 func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	h := &handler{
@@ -150,6 +156,7 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 		log:      opts.Logger,
 		keys:     opts.Keys,
 		sessions: opts.Sessions,
+		consents: opts.Consents,
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),
 	}
@@ -187,6 +194,10 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 		h.mux.HandleFunc("GET /users/{id}/sessions", h.listSessions)
 		h.mux.HandleFunc("DELETE /users/{id}/sessions", h.endSessions)
 		h.mux.HandleFunc("DELETE /users/{id}/sessions/{session_id}", h.endSession)
+	}
+	if h.consents != nil {
+		h.mux.HandleFunc("GET /users/{id}/consents", h.listConsents)
+		h.mux.HandleFunc("DELETE /users/{id}/consents/{client_id}", h.withdrawConsent)
 	}
 	h.mux.HandleFunc("GET /roles", h.listRoles)
 	h.mux.HandleFunc("POST /roles", h.createRole)

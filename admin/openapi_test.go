@@ -220,7 +220,8 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	t.Helper()
 	keys := &openAPIKeys{}
 	sessions := &memSessions{}
-	api := newTestAPI(t, cheapHasher, withSessions(sessions), func(l *registry.Limits, o *Options) {
+	consents := &memConsents{}
+	api := newTestAPI(t, cheapHasher, withSessions(sessions), withConsents(consents), func(l *registry.Limits, o *Options) {
 		o.Keys = keys
 		for _, f := range limits {
 			f(l)
@@ -258,6 +259,7 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	f.createFromExample(t, d, "/users", "username", "fixture-user", &user, "roles", []string{role.Name})
 	f.userID = user.UserID
 	sessions.add(f.userID, fixtureSession)
+	consents.add(f.userID, f.clientID, "orders:read")
 	return f
 }
 
@@ -291,7 +293,7 @@ func (f *fixture) fill(path string) string {
 		id = f.userID
 	}
 	return strings.NewReplacer("{id}", id, "{secret_id}", f.secrets[0], "{kid}", "k1",
-		"{name}", f.role, "{session_id}", fixtureSession).Replace(path)
+		"{name}", f.role, "{session_id}", fixtureSession, "{client_id}", f.clientID).Replace(path)
 }
 
 // example returns the documented request example of an operation for a
@@ -404,7 +406,10 @@ func TestOpenAPIDocumentIsWellFormed(t *testing.T) {
 			for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(op.Path, -1) {
 				inPath = append(inPath, m[1])
 			}
+			// Compared as sets: /users/{id}/consents/{client_id} names them
+			// out of alphabetical order.
 			sort.Strings(declared)
+			sort.Strings(inPath)
 			if !slices.Equal(declared, inPath) {
 				t.Errorf("path parameters declared %v, in the path %v", declared, inPath)
 			}
@@ -577,6 +582,9 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		{name: "unknown user", op: "listUserSessions", path: "/users/nosuch/sessions", status: 404},
 		{name: "unknown user", op: "endUserSessions", path: "/users/nosuch/sessions", status: 404},
 		{name: "unknown session", op: "endUserSession", path: "/users/{id}/sessions/nosuch", status: 404},
+		{name: "unknown user", op: "listUserConsents", path: "/users/nosuch/consents", status: 404},
+		{name: "unknown user", op: "withdrawUserConsent", path: "/users/nosuch/consents/{client_id}", status: 404},
+		{name: "no consent to this client", op: "withdrawUserConsent", path: "/users/{id}/consents/nosuch", status: 404},
 		{name: "bad limit", op: "listRoles", path: "/roles?limit=0", status: 400},
 		{name: "bad name", op: "createRole", path: "/roles", body: `{"name":"a b"}`, status: 400},
 		{name: "name taken", op: "createRole", path: "/roles", body: `{"name":"staff"}`, status: 409},

@@ -48,11 +48,10 @@ type AuthorizeEndpoint struct {
 // NewAuthorizeEndpoint returns the endpoint served at path. It reads the
 // person's session by the sign-in page's cookie rule, sends people who
 // must sign in to that page, and shows the consent page in the page's
-// style, under its product name.
+// style, under its product name, with the operator's scope descriptions
+// and consent template.
 func (s *Server) NewAuthorizeEndpoint(path string, page *signin.Handler) (*AuthorizeEndpoint, error) {
-	consent, err := signin.NewConsentRenderer(signin.ConsentConfig{
-		ProductName: page.ProductName(), StylesheetURL: page.SignInPath() + "/style.css",
-	})
+	consent, err := signin.NewConsentRenderer(page.ConsentConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -182,10 +181,17 @@ func (e *AuthorizeEndpoint) person(w http.ResponseWriter, r *http.Request, req *
 // session returns the live session of a cookie value, or a zero Session
 // when there is none.
 func (e *AuthorizeEndpoint) session(ctx context.Context, value string) (storage.Session, error) {
+	return e.server.liveSession(ctx, value)
+}
+
+// liveSession returns the live session of a cookie value, or a zero
+// Session when there is none: how the pages served beside the sign-in
+// page find the signed-in person.
+func (s *Server) liveSession(ctx context.Context, value string) (storage.Session, error) {
 	if value == "" {
 		return storage.Session{}, nil
 	}
-	sess, err := e.server.Sessions.Lookup(ctx, value)
+	sess, err := s.Sessions.Lookup(ctx, value)
 	if errors.Is(err, session.ErrNoSession) || errors.Is(err, storage.ErrNotFound) {
 		return storage.Session{}, nil
 	}
@@ -216,8 +222,12 @@ func (e *AuthorizeEndpoint) signInURL(r *http.Request) string {
 
 // origin returns the configured issuer's scheme and host: the URLs the
 // endpoint builds never come from the request's Host.
-func (e *AuthorizeEndpoint) origin() string {
-	u, err := url.Parse(e.server.Issuer)
+func (e *AuthorizeEndpoint) origin() string { return e.server.issuerOrigin() }
+
+// issuerOrigin returns the configured issuer's scheme and host, the origin
+// of every URL the pages build.
+func (s *Server) issuerOrigin() string {
+	u, err := url.Parse(s.Issuer)
 	if err != nil {
 		return ""
 	}

@@ -19,6 +19,9 @@ import (
 	"github.com/scopegate/scopegate/storage"
 )
 
+// testScopeDescriptions are the operator's words for the fixture's scopes.
+var testScopeDescriptions = map[string]string{"orders:read": "See your orders and their status"}
+
 const (
 	testAuthorizePath = "/oauth2/authorize"
 	testRedirectURI   = "https://app.example/cb"
@@ -32,6 +35,7 @@ type authzFixture struct {
 	t        testing.TB
 	s        *Server
 	endpoint *AuthorizeEndpoint
+	page     *signin.Handler
 	clientID string
 	userID   string
 	now      time.Time
@@ -47,11 +51,13 @@ func newAuthzFixture(t testing.TB) *authzFixture {
 		t.Fatal(err)
 	}
 	f.s.Sessions = sessions
-	page, err := signin.New(signin.Config{Options: signin.Options{ReturnPaths: []string{testAuthorizePath}}},
-		SignInAccounts{Server: f.s}, SignInSessions{Server: f.s}, nil)
+	page, err := signin.New(signin.Config{Options: signin.Options{
+		ReturnPaths: []string{testAuthorizePath}, ScopeDescriptions: testScopeDescriptions,
+	}}, SignInAccounts{Server: f.s}, SignInSessions{Server: f.s}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.page = page
 	if f.endpoint, err = f.s.NewAuthorizeEndpoint(testAuthorizePath, page); err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +364,10 @@ func TestAuthorizeConsentAllowIssuesCode(t *testing.T) {
 	page := f.get(f.query("scope", "orders:read orders:write", "nonce", "n-1"), cookie)
 	if csp := page.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example") {
 		t.Fatalf("consent page CSP %q does not allow the app's origin", csp)
+	}
+	// The operator's words for a scope, from the sign-in page's options.
+	if body := page.Body.String(); !strings.Contains(body, "See your orders and their status</span> <span class=\"scope-name\">orders:read") {
+		t.Fatalf("the consent page does not describe orders:read in the operator's words: %s", body)
 	}
 	form := f.consentForm(page)
 	form.Set("decision", "allow")

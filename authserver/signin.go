@@ -119,8 +119,11 @@ func (a SessionAdmin) EndSession(ctx context.Context, userID, sessionID string) 
 	return err
 }
 
-// AdminOptions are the admin API's options over this server's keys and
-// sessions.
-func AdminOptions(logger *zap.Logger, keys KeySource, sessions *session.Manager) admin.Options {
-	return admin.Options{Logger: logger, Keys: KeyAdmin{Source: keys}, Sessions: SessionAdmin{Sessions: sessions}}
+// AdminOptions are the admin API's options over this server's keys,
+// sessions and consents.
+func (s *Server) AdminOptions(logger *zap.Logger, sessions *session.Manager) admin.Options {
+	return admin.Options{
+		Logger: logger, Keys: KeyAdmin{Source: s.Keys}, Sessions: SessionAdmin{Sessions: sessions},
+		Consents: ConsentAdmin{Server: s},
+	}
 }

@@ -72,6 +72,27 @@ func TestRemoteAdmin(t *testing.T) {
 			}
 		}
 	})
+	t.Run("consents are read and withdrawn as sessions are", func(t *testing.T) {
+		r := do(t, http.MethodPost, g.AdminURL("/scopegate/users"), map[string]any{"username": "remote-consents"})
+		var u struct {
+			ID string `json:"user_id"`
+		}
+		r.JSON(t, &u)
+		path := "/users/" + u.ID + "/consents"
+		if resp := remote(http.MethodGet, path, basic(reader), nil); resp.Status != http.StatusOK || strings.TrimSpace(string(resp.Body)) != `{"consents":[]}` {
+			t.Fatalf("a reader lists consents: %d %s", resp.Status, resp.Body)
+		}
+		if resp := remote(http.MethodDelete, path+"/"+plain.ClientID, basic(reader), nil); resp.Status != http.StatusForbidden {
+			t.Fatalf("a reader withdraws a consent: %d %s", resp.Status, resp.Body)
+		}
+		if resp := remote(http.MethodGet, path, basic(plain), nil); resp.Status != http.StatusForbidden {
+			t.Fatalf("a plain client lists consents: %d %s", resp.Status, resp.Body)
+		}
+		// The owner reaches the API, which has no such consent to withdraw.
+		if resp := remote(http.MethodDelete, path+"/"+plain.ClientID, basic(owner), nil); resp.Status != http.StatusNotFound || resp.ErrorCode() != "not_found" {
+			t.Fatalf("the owner withdraws a consent never given: %d %s", resp.Status, resp.Body)
+		}
+	})
 	t.Run("a plain client is forbidden", func(t *testing.T) {
 		if resp := remote(http.MethodGet, "/clients", basic(plain), nil); resp.Status != http.StatusForbidden {
 			t.Fatalf("got %d %s", resp.Status, resp.Body)

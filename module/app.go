@@ -303,7 +303,7 @@ func (a *App) Start() error {
 	if err != nil {
 		return fmt.Errorf("scopegate: sessions: %w", err)
 	}
-	a.admin = admin.NewHandler(reg, authserver.AdminOptions(a.logger.Named("admin"), a.server.Keys, sessions))
+	a.admin = admin.NewHandler(reg, a.server.AdminOptions(a.logger.Named("admin"), sessions))
 	err = a.server.Open(a.ctx, authserver.Shared{State: h.State, Registry: reg, Sessions: sessions})
 	if err != nil {
 		return err

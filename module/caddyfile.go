@@ -182,6 +182,9 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			failed_per_source    <count>
 //			failed_per_username  <count>
 //			failed_window        <duration>
+//			account_path         <path>
+//			consent_template     <html/template file>
+//			scope_description    <scope> <words...>   # repeatable; the rest of the line
 //		}
 //	}
 //
@@ -215,11 +218,13 @@ func (p *SignInPage) options() caddyopt.Set {
 		Texts: map[string]*string{
 			"path": &p.Path, "signout_path": &p.SignOutPath, "product_name": &p.ProductName,
 			"template": &p.TemplateFile, "cookie_name": &p.CookieName,
+			"account_path": &p.AccountPath, "consent_template": &p.ConsentTemplateFile,
 		},
 		Durations: map[string]*caddy.Duration{"failed_window": &p.FailedWindow},
 		Counts:    map[string]*int{"failed_per_source": &p.SourceLimit, "failed_per_username": &p.PairLimit},
 		Flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
 		Lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
+		Words:     map[string]*map[string]string{"scope_description": &p.ScopeDescriptions},
 	}
 }
 

@@ -2,6 +2,7 @@ package module
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,9 @@ func TestIssuerUnmarshalCaddyfile(t *testing.T) {
 		"unknown signin option": "scopegate_issuer {\n signin {\n colour red\n }\n}",
 		"return_paths empty":    "scopegate_issuer {\n signin {\n return_paths\n }\n}",
 		"signin argument":       "scopegate_issuer {\n signin /login\n}",
+		"description no words":  "scopegate_issuer {\n signin {\n scope_description orders:read\n }\n}",
+		"description twice":     "scopegate_issuer {\n signin {\n scope_description a one\n scope_description a two\n }\n}",
+		"account_path two":      "scopegate_issuer {\n signin {\n account_path /a /b\n }\n}",
 		"unknown option":        "scopegate_issuer {\n colour red\n}",
 		"relative path":         "scopegate_issuer {\n token_path token\n}",
 		"missing argument":      "scopegate_issuer {\n jwks_path\n}",
@@ -216,5 +220,25 @@ func TestScopeImpliesOption(t *testing.T) {
 	}
 	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate {\n scope_implies full\n}")); err == nil {
 		t.Fatal("one argument accepted")
+	}
+}
+
+func TestSignInPageOptions(t *testing.T) {
+	var iss Issuer
+	err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`scopegate_issuer {
+		signin {
+			account_path      /me
+			consent_template  /etc/scopegate/consent.html
+			scope_description orders:read  See your orders
+			scope_description orders:write "Place and cancel   orders"
+		}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := iss.SignIn
+	want := map[string]string{"orders:read": "See your orders", "orders:write": "Place and cancel   orders"}
+	if p.AccountPath != "/me" || p.ConsentTemplateFile != "/etc/scopegate/consent.html" || !maps.Equal(p.ScopeDescriptions, want) {
+		t.Fatalf("got %+v", p.Options)
 	}
 }

@@ -23,7 +23,8 @@ func init() {
 // endpoint (client_credentials), revocation (RFC 7009), introspection (RFC
 // 7662), the JWKS, the authorization server metadata (RFC 8414) and the RFC
 // 9728 metadata of the config's protected resources; and the pages people
-// use: sign-in and sign-out. Requests for other paths go to the next
+// use: sign-in and sign-out, consent, and the account page where a person
+// withdraws what they allowed. Requests for other paths go to the next
 // handler.
 type Issuer struct {
 	// The endpoints' paths: token_path, revoke_path, introspect_path,
@@ -43,7 +44,8 @@ type SignInPage struct {
 	FailedWindow caddy.Duration `json:"failed_window,omitempty"`
 }
 
-// handler builds the page over s; sign-ins may also return to authorizePath.
+// handler builds the page over s; sign-ins may also return to authorizePath
+// (and, by the page's own rule, to its account page).
 func (p *SignInPage) handler(s *authserver.Server, logger *zap.Logger, authorizePath string) (*signin.Handler, error) {
 	if p == nil {
 		p = new(SignInPage)
@@ -81,7 +83,11 @@ func (iss *Issuer) setup(s *authserver.Server, logger *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}
-	endpoints, err := s.NewEndpoints(paths, pages, authorize)
+	account, err := s.NewAccountPage(pages)
+	if err != nil {
+		return fmt.Errorf("scopegate_issuer: %w", err)
+	}
+	endpoints, err := s.NewEndpoints(paths, pages, authorize, account)
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -72,11 +73,16 @@ func TestIssuerRefusesABadSignInPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, page := range map[string]*SignInPage{
-		"path of the token endpoint": {Options: signin.Options{Path: authserver.DefaultTokenPath}},
-		"sign-out on the JWKS path":  {Options: signin.Options{SignOutPath: authserver.DefaultJWKSPath}},
-		"template does not parse":    {Options: signin.Options{TemplateFile: bad}},
-		"template does not exist":    {Options: signin.Options{TemplateFile: filepath.Join(t.TempDir(), "missing.html")}},
-		"open-ended return path":     {Options: signin.Options{ReturnPaths: []string{"//evil.example"}}},
+		"path of the token endpoint":         {Options: signin.Options{Path: authserver.DefaultTokenPath}},
+		"sign-out on the JWKS path":          {Options: signin.Options{SignOutPath: authserver.DefaultJWKSPath}},
+		"template does not parse":            {Options: signin.Options{TemplateFile: bad}},
+		"template does not exist":            {Options: signin.Options{TemplateFile: filepath.Join(t.TempDir(), "missing.html")}},
+		"open-ended return path":             {Options: signin.Options{ReturnPaths: []string{"//evil.example"}}},
+		"account page on the token endpoint": {Options: signin.Options{AccountPath: authserver.DefaultTokenPath}},
+		"scope description too long":         {Options: signin.Options{ScopeDescriptions: map[string]string{"orders:read": strings.Repeat("x", 201)}}},
+		"description of no scope":            {Options: signin.Options{ScopeDescriptions: map[string]string{"": "Read your orders"}}},
+		"consent template does not parse":    {Options: signin.Options{ConsentTemplateFile: bad}},
+		"consent template does not exist":    {Options: signin.Options{ConsentTemplateFile: filepath.Join(t.TempDir(), "missing.html")}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			iss := &Issuer{SignIn: page}
@@ -89,7 +95,7 @@ func TestIssuerRefusesABadSignInPage(t *testing.T) {
 	if err := iss.setup(a.server, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/login", "/login/style.css", "/logout"} {
+	for _, path := range []string{"/login", "/login/style.css", "/logout", signin.DefaultAccountPath} {
 		if _, ok := iss.endpoints.Lookup(path); !ok {
 			t.Errorf("%s is not served", path)
 		}

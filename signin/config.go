@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults for Config's zero values.
@@ -16,6 +17,9 @@ const (
 	DefaultSignOutPath = "/signout"
 	DefaultProductName = "Scopegate"
 	DefaultCookieName  = "scopegate_session"
+	// DefaultAccountPath is where a signed-in person sees and withdraws
+	// the apps they allowed.
+	DefaultAccountPath = "/account"
 	// DefaultSourceLimit is how many failed sign-ins one source (an IPv4
 	// address or an IPv6 /64) may make per window, whatever usernames it
 	// tries. It is high enough for a few people behind one NAT.
@@ -43,6 +47,9 @@ const (
 	MaxReturnToLen = 4096
 	// maxCookieLen bounds a session cookie value passed to Sessions.
 	maxCookieLen = 512
+	// MaxScopeDescriptionLen is the longest scope description accepted, in
+	// characters: a line on the consent page, not a paragraph.
+	MaxScopeDescriptionLen = 200
 )
 
 // Options are an operator's settings of the pages, as a gateway's
@@ -82,6 +89,19 @@ type Options struct {
 	// username per window. Failures are never counted per username alone,
 	// so nobody can lock a person out from elsewhere. Default: 5.
 	PairLimit int `json:"failed_per_username,omitempty"`
+	// AccountPath serves the account page, where a signed-in person sees
+	// the apps they allowed and withdraws them. It is always one of the
+	// sign-in page's return paths. Default: /account.
+	AccountPath string `json:"account_path,omitempty"`
+	// ScopeDescriptions maps a scope to the words that tell a person what
+	// it lets an app do, such as "Read your orders", shown on the consent
+	// and account pages; a scope without one is shown by its name. At most
+	// 200 characters each, for a scope that is not empty.
+	ScopeDescriptions map[string]string `json:"scope_descriptions,omitempty"`
+	// ConsentTemplateFile is an html/template file that replaces the
+	// built-in consent page, read when the config loads and executed with
+	// ConsentPage; README.md lists its data.
+	ConsentTemplateFile string `json:"consent_template_file,omitempty"`
 }
 
 // Config configures a Handler: the operator's Options and what the host
@@ -107,6 +127,7 @@ func (c Config) withDefaults() Config {
 	c.SignOutPath = orDefault(c.SignOutPath, DefaultSignOutPath)
 	c.ProductName = orDefault(c.ProductName, DefaultProductName)
 	c.CookieName = orDefault(c.CookieName, DefaultCookieName)
+	c.AccountPath = orDefault(c.AccountPath, DefaultAccountPath)
 	if c.SourceLimit <= 0 {
 		c.SourceLimit = DefaultSourceLimit
 	}
@@ -137,13 +158,13 @@ func orDefault(s, def string) string {
 
 // validate checks a defaulted config.
 func (c Config) validate() error {
-	for _, p := range []struct{ name, path string }{{"path", c.Path}, {"sign-out path", c.SignOutPath}} {
+	for _, p := range []struct{ name, path string }{{"path", c.Path}, {"sign-out path", c.SignOutPath}, {"account path", c.AccountPath}} {
 		if !isPlainPath(p.path) {
 			return fmt.Errorf("the %s %q must be an absolute path of letters, digits and - . _ ~ / only", p.name, p.path)
 		}
 	}
-	if c.Path == c.SignOutPath {
-		return errors.New("the sign-in and sign-out paths must differ")
+	if c.Path == c.SignOutPath || c.AccountPath == c.Path || c.AccountPath == c.SignOutPath {
+		return errors.New("the sign-in, sign-out and account paths must differ")
 	}
 	for _, p := range c.ReturnPaths {
 		if !isPlainPath(p) {
@@ -155,6 +176,22 @@ func (c Config) validate() error {
 	}
 	if strings.TrimSpace(c.ProductName) == "" || len(c.ProductName) > 100 {
 		return errors.New("the product name must be 1 to 100 characters")
+	}
+	return validateScopeDescriptions(c.ScopeDescriptions)
+}
+
+// validateScopeDescriptions refuses a description for an empty scope, and
+// one that is empty or longer than MaxScopeDescriptionLen characters.
+func validateScopeDescriptions(descriptions map[string]string) error {
+	for name, words := range descriptions {
+		switch n := utf8.RuneCountInString(words); {
+		case strings.TrimSpace(name) == "":
+			return errors.New("a scope description must name its scope")
+		case strings.TrimSpace(words) == "":
+			return fmt.Errorf("the description of scope %q is empty", name)
+		case n > MaxScopeDescriptionLen:
+			return fmt.Errorf("the description of scope %q is %d characters long; at most %d are allowed", name, n, MaxScopeDescriptionLen)
+		}
 	}
 	return nil
 }

@@ -142,10 +142,17 @@ func (c *ConsentRenderer) Render(w http.ResponseWriter, status int, page Consent
 // describe returns scopes with every empty description filled from the
 // operator's map, leaving the caller's slice alone.
 func (c *ConsentRenderer) describe(scopes []ConsentScope) []ConsentScope {
+	return describeScopes(c.cfg.ScopeDescriptions, scopes)
+}
+
+// describeScopes returns scopes with every empty description filled from
+// descriptions, leaving the caller's slice alone: the one rule the consent
+// and account pages name scopes by.
+func describeScopes(descriptions map[string]string, scopes []ConsentScope) []ConsentScope {
 	out := make([]ConsentScope, len(scopes))
 	for i, s := range scopes {
 		if s.Description == "" {
-			s.Description = c.cfg.ScopeDescriptions[s.Name]
+			s.Description = descriptions[s.Name]
 		}
 		out[i] = s
 	}

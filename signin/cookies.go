@@ -99,3 +99,16 @@ func (h *Handler) SignInPath() string { return h.cfg.Path }
 
 // ProductName returns the name the page shows, for the consent page.
 func (h *Handler) ProductName() string { return h.cfg.ProductName }
+
+// AccountPath returns where the account page is served.
+func (h *Handler) AccountPath() string { return h.cfg.AccountPath }
+
+// ConsentConfig returns the consent page's settings in this page's style:
+// its product name and stylesheet, and the operator's scope descriptions
+// and consent template.
+func (h *Handler) ConsentConfig() ConsentConfig {
+	return ConsentConfig{
+		ProductName: h.cfg.ProductName, StylesheetURL: h.cfg.Path + stylesheetSuffix,
+		ScopeDescriptions: h.cfg.ScopeDescriptions, TemplateFile: h.cfg.ConsentTemplateFile,
+	}
+}

@@ -26,6 +26,9 @@ const (
 	// purposeConsent is followed by the authorization request's ID, so
 	// that a consent token answers one request only.
 	purposeConsent = "consent:"
+	// purposeWithdraw is followed by the client ID whose consent the
+	// account page's form withdraws.
+	purposeWithdraw = "withdraw:"
 )
 
 // csrfCookieName is the pre-session cookie's base name.

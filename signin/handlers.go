@@ -75,6 +75,7 @@ func (h *Handler) showSignedIn(w http.ResponseWriter, r *http.Request, status in
 		Name:          name,
 		SignOutAction: h.cfg.SignOutPath,
 		CSRFToken:     csrfToken(value, purposeSignOut),
+		AccountURL:    h.cfg.AccountPath,
 	}})
 }
 

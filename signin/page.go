@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 )
 
-//go:embed templates/signin.html templates/consent.html templates/style.css
+//go:embed templates/signin.html templates/consent.html templates/account.html templates/style.css
 var templates embed.FS
 
 // stylesheet is the built-in page's CSS, served at Path + "/style.css" so
@@ -73,6 +73,9 @@ type SignedIn struct {
 	SignOutAction string
 	// CSRFToken is the sign-out form's hidden csrf_token field's value.
 	CSRFToken string
+	// AccountURL is the account page, where the person sees and withdraws
+	// the apps they allowed.
+	AccountURL string
 }
 
 // loadTemplate parses the operator's template file, or the built-in page.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -100,6 +101,9 @@ func New(cfg Config, accounts Accounts, sessions Sessions, logger *zap.Logger) (
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}
+	// The account page is always a place a sign-in may lead back to: it
+	// sends people who are not signed in here.
+	cfg.ReturnPaths = append(slices.Clone(cfg.ReturnPaths), cfg.AccountPath)
 	tmpl, err := loadTemplate(cfg.TemplateFile)
 	if err != nil {
 		return nil, fmt.Errorf("signin: %w", err)

@@ -562,6 +562,12 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"cookie name with ;":      {CookieName: "a;b"},
 		"missing template":        {TemplateFile: filepath.Join(t.TempDir(), "none.html")},
 		"long product name":       {ProductName: strings.Repeat("x", 101)},
+		"account path not plain":  {AccountPath: "/account/../signin"},
+		"account path is signin":  {AccountPath: DefaultPath},
+		"long scope description":  {ScopeDescriptions: map[string]string{"orders:read": strings.Repeat("é", MaxScopeDescriptionLen+1)}},
+		"description of no scope": {ScopeDescriptions: map[string]string{"": "Read your orders"}},
+		"blank scope described":   {ScopeDescriptions: map[string]string{" ": "Read your orders"}},
+		"empty scope description": {ScopeDescriptions: map[string]string{"orders:read": " "}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := New(Config{Options: cfg}, newAccounts(), newSessions(), nil); err == nil {
@@ -626,5 +632,57 @@ func TestStylesheet(t *testing.T) {
 	}
 	if strings.Contains(page, "<script") || strings.Contains(page, "style=") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
 		t.Fatal("the page has a script, an inline style or an external resource")
+	}
+}
+
+func TestScopeDescriptionAtTheLimitAccepted(t *testing.T) {
+	words := strings.Repeat("é", MaxScopeDescriptionLen) // 200 characters, 400 bytes
+	h, err := New(Config{Options: Options{ScopeDescriptions: map[string]string{"orders:read": words}}}, newAccounts(), newSessions(), nil)
+	if err != nil {
+		t.Fatalf("a description of %d characters: %v", MaxScopeDescriptionLen, err)
+	}
+	if got := h.ConsentConfig().ScopeDescriptions["orders:read"]; got != words {
+		t.Fatalf("the consent page's descriptions lost it: %q", got)
+	}
+}
+
+// The page's options reach the consent page: its descriptions, its
+// template, its style.
+func TestConsentConfigCarriesTheOptions(t *testing.T) {
+	h, err := New(Config{Options: Options{
+		Path: "/login", ProductName: "Acme Cloud", ConsentTemplateFile: "/etc/consent.html",
+		ScopeDescriptions: map[string]string{"orders:read": "Read your orders"},
+	}}, newAccounts(), newSessions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.ConsentConfig()
+	if got.ProductName != "Acme Cloud" || got.StylesheetURL != "/login/style.css" ||
+		got.TemplateFile != "/etc/consent.html" || got.ScopeDescriptions["orders:read"] != "Read your orders" {
+		t.Fatalf("ConsentConfig() = %+v", got)
+	}
+}
+
+// The account page is a place a sign-in may lead back to, whatever the
+// operator's return paths, and the signed-in page links to it.
+func TestAccountPathIsAReturnPath(t *testing.T) {
+	for name, cfg := range map[string]Options{
+		"default": {},
+		"custom":  {AccountPath: "/me/apps", ReturnPaths: []string{"/oauth2/authorize"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, Config{Options: cfg}, nil)
+			account := orDefault(cfg.AccountPath, DefaultAccountPath)
+			b := f.browser(t, true, "192.0.2.1")
+			b.signIn("alice", "correct horse battery")
+			resp, _ := b.get("/signin?return_to=" + url.QueryEscape(account))
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != account {
+				t.Fatalf("return_to the account page: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			_, body := b.get("/signin")
+			if !strings.Contains(body, `<a href="`+account+`" id="account-link">`) {
+				t.Fatalf("the signed-in page does not link to %s: %s", account, body)
+			}
+		})
 	}
 }

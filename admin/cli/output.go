@@ -290,3 +290,17 @@ func printSessions(w io.Writer, sessions []admin.SessionInfo) error {
 	}
 	return t.flush()
 }
+
+// printConsents writes one line per standing consent.
+func printConsents(w io.Writer, consents []admin.ConsentInfo) error {
+	if len(consents) == 0 {
+		_, err := fmt.Fprintln(w, "No apps allowed.")
+		return err
+	}
+	t := newTable(w)
+	t.row("CLIENT ID", "GRANTED", "SCOPES")
+	for _, c := range consents {
+		t.row(c.ClientID, timeCell(c.GrantedAt), strings.Join(c.Scopes, " "))
+	}
+	return t.flush()
+}

@@ -35,9 +35,10 @@ const maxPasswordLine = 4096
 func userCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user <command>",
-		Short: "Creates, lists, reads, changes and deletes users, their passwords and sessions",
+		Short: "Creates, lists, reads, changes and deletes users, their passwords, sessions and consents",
 		Long: `Manages the people who sign in to apps through the gateway: their profile,
-roles, password, whether they are disabled, and their sign-in sessions.
+roles, password, whether they are disabled, their sign-in sessions, and the
+apps they allowed to act for them.
 
 ` + passwordHelp,
 		RunE: groupRun,
@@ -54,6 +55,8 @@ roles, password, whether they are disabled, and their sign-in sessions.
 		userActionCommand(o, "enable", "Enables a disabled user"),
 		userSessionsCommand(o),
 		userEndSessionsCommand(o),
+		userConsentsCommand(o),
+		userWithdrawConsentCommand(o),
 	)
 	return cmd
 }
@@ -555,4 +558,53 @@ func (o *options) endOneSession(cmd *cobra.Command, userID, sessionID string) er
 	}
 	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Ended session %s of user %s.\n", clean(sessionID, 0), clean(userID, 0))
 	return err
+}
+
+func userConsentsCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "consents ID",
+		Short: "Lists the apps a user allowed to act for them",
+		Long: `Lists the user's standing consents: each app (client) they allowed through
+the authorization code flow, the scopes they approved and when. Withdrawn
+consents are not listed.`,
+		Args: args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ans, err := o.call(cmd, http.MethodGet, userPath(a[0])+"/consents", "", nil)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), ans.body)
+			}
+			var list struct {
+				Consents []admin.ConsentInfo `json:"consents"`
+			}
+			if err := json.Unmarshal(ans.body, &list); err != nil {
+				return fmt.Errorf("decoding the answer: %w", err)
+			}
+			return printConsents(cmd.OutOrStdout(), list.Consents)
+		},
+	}
+}
+
+func userWithdrawConsentCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "withdraw-consent ID CLIENT_ID",
+		Short: "Withdraws a user's consent to an app",
+		Long: `Withdraws the user's consent to the app CLIENT_ID, as the user can on the
+account page: every token the app holds for the user stops working on its
+next request, and the app must ask the user again.`,
+		Args: args("ID", "CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path := userPath(a[0]) + "/consents/" + url.PathEscape(a[1])
+			if _, err := o.call(cmd, http.MethodDelete, path, "", nil); err != nil {
+				return err
+			}
+			if o.json {
+				return printValue(cmd.OutOrStdout(), map[string]any{"user_id": a[0], "client_id": a[1], "withdrawn": true})
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "Withdrew the consent of user %s to client %s.\n", clean(a[0], 0), clean(a[1], 0))
+			return err
+		},
+	}
 }

@@ -8,6 +8,7 @@ package caddyopt
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -65,6 +66,10 @@ type Set struct {
 	Flags map[string]*bool
 	// Lists take one or more arguments, and add up when repeated.
 	Lists map[string]*[]string
+	// Words take a key and then words, joined by single spaces (the rest
+	// of the line, quoted or not), repeatable for other keys: a map of
+	// texts, such as a description per scope.
+	Words map[string]*map[string]string
 	// Other, when set, reads an option of another kind (a nested block,
 	// an option of two arguments) and reports whether it knew it.
 	Other func(d *caddyfile.Dispenser, option string) (bool, error)
@@ -93,6 +98,8 @@ func (s Set) Read(d *caddyfile.Dispenser, option string) (bool, error) {
 		}
 		*s.Lists[option] = append(*s.Lists[option], args...)
 		return true, nil
+	case s.Words[option] != nil:
+		return true, keyWords(d, option, s.Words[option])
 	case s.Other != nil:
 		return s.Other(d, option)
 	}
@@ -121,5 +128,22 @@ func (s Set) ReadOptions(d *caddyfile.Dispenser, what string) error {
 			return d.Errf("unknown %s option %q", what, d.Val())
 		}
 	}
+	return nil
+}
+
+// keyWords reads `option <key> <words...>` into dst, refusing a key given
+// twice.
+func keyWords(d *caddyfile.Dispenser, option string, dst *map[string]string) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return d.ArgErr()
+	}
+	if _, taken := (*dst)[args[0]]; taken {
+		return d.Errf("%s: %s is given twice", option, args[0])
+	}
+	if *dst == nil {
+		*dst = make(map[string]string)
+	}
+	(*dst)[args[0]] = strings.Join(args[1:], " ")
 	return nil
 }
