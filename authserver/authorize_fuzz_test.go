@@ -22,6 +22,8 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 		{fx.query("scope", "admin billing"), "request_id=x&csrf_token=y&decision=allow"},
 		{"client_id=%zz&redirect_uri=", "request_id=%zz"},
 		{strings.Replace(valid, "response_type=code", "response_type=token", 1), "decision=deny"},
+		{fx.query("request", "eyJhbGciOiJub25lIn0.e30.", "response_type", ""), ""},
+		{fx.query("request_uri", "https://evil.example/r", "redirect_uri", "https://evil.example/cb"), ""},
 	} {
 		f.Add(seed.query, seed.form)
 	}

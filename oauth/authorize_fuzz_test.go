@@ -19,7 +19,8 @@ func s256(verifier string) string {
 }
 
 // authorizeCodes are the codes ParseAuthorizeQuery may return.
-var authorizeCodes = []string{CodeInvalidRequest, CodeUnsupportedResponseType, CodeInvalidScope, CodeInvalidTarget}
+var authorizeCodes = []string{CodeInvalidRequest, CodeUnsupportedResponseType, CodeInvalidScope, CodeInvalidTarget,
+	CodeRequestNotSupported, CodeRequestURINotSupported}
 
 // FuzzParseAuthorizeRequest drives ParseAuthorizeQuery with arbitrary query
 // strings. It must never panic. An error before the client is known is
@@ -34,6 +35,8 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 	f.Add(authorizeQuery("code_challenge_method", "plain", "state", "a&b=c#d").Encode())
 	f.Add(authorizeQuery("redirect_uri", "https://app.example/cb?x=1&").Encode())
 	f.Add("client_id=a&redirect_uri=b&client_id=%zz")
+	f.Add(authorizeQuery("request", "eyJhbGciOiJub25lIn0.e30.", "response_type", "").Encode())
+	f.Add(authorizeQuery("request_uri", "https://evil.example/r", "request", "").Encode())
 	f.Fuzz(func(t *testing.T, raw string) {
 		req, e := ParseAuthorizeQuery(raw)
 		if req == nil {
