@@ -231,19 +231,40 @@ func ConsentRequired(description string) *Error {
 }
 
 // ParseAuthorizeQuery parses a raw query string strictly and then as
-// ParseAuthorizeRequest does. A query over MaxAuthorizeQueryLen bytes, or
-// with a malformed pair (which url.Values from r.URL.Query() would drop
-// silently, hiding a repeated client_id or redirect_uri) is refused and
-// shown.
+// ParseAuthorizeRequest does. A query over MaxAuthorizeQueryLen bytes, with
+// a byte a URI carries only percent-encoded (RFC 3986 §2: anything but
+// printable ASCII, and '\' and '#'), or with a malformed pair (which
+// url.Values from r.URL.Query() would drop silently, hiding a repeated
+// client_id or redirect_uri) is refused and shown. So an accepted query is
+// the request exactly as a URL carries it, and goes through the sign-in
+// page's return_to unchanged in bytes and length.
 func ParseAuthorizeQuery(rawQuery string) (*AuthorizeRequest, *AuthorizeError) {
 	if len(rawQuery) > MaxAuthorizeQueryLen {
 		return nil, shown(CodeInvalidRequest, "the request is too long")
+	}
+	if !IsURIText(rawQuery) {
+		return nil, shown(CodeInvalidRequest, "the query string holds characters that must be percent-encoded")
 	}
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, shown(CodeInvalidRequest, "the query string is malformed")
 	}
 	return ParseAuthorizeRequest(query)
+}
+
+// IsURIText reports whether every byte of s is one a URI may carry as it
+// is, outside a fragment: printable ASCII but '\', which browsers read as
+// '/', and '#', which starts a fragment. Browsers and client libraries
+// percent-encode the rest. It is the one rule for both an authorization
+// request's query and the sign-in page's return_to, so that every request
+// the endpoint accepts can come back through sign-in.
+func IsURIText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '\\' || c == '#' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseAuthorizeRequest reads an authorization request's parameters. It

@@ -159,6 +159,14 @@ func TestParseAuthorizeQuery(t *testing.T) {
 		"a malformed pair hiding a second client_id": good + "&client_id=%zz",
 		"semicolon separator":                        good + ";x=y",
 		"too long":                                   good + "&pad=" + strings.Repeat("a", MaxAuthorizeQueryLen),
+		// Bytes a URI carries only percent-encoded (RFC 3986 §2): the
+		// request would not come back whole through sign-in's return_to.
+		"raw non-ASCII":   good + "&login_hint=Zo\xc3\xab",
+		"raw backslash":   good + "&x=a\\b",
+		"raw space":       good + "&x=a b",
+		"raw tab":         good + "&x=a\tb",
+		"raw DEL":         good + "&x=a\x7fb",
+		"raw number sign": good + "&x=a#b",
 	} {
 		t.Run(name, func(t *testing.T) {
 			req, e := ParseAuthorizeQuery(raw)
