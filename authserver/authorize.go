@@ -208,16 +208,31 @@ func (e *AuthorizeEndpoint) tooOld(sess storage.Session, maxAge *int) bool {
 // return_to this request without "login" in its prompt, so that the
 // request comes back once and does not send the person to sign in again.
 func (e *AuthorizeEndpoint) signInURL(r *http.Request) string {
-	query, _ := url.ParseQuery(r.URL.RawQuery) // parsed strictly already
-	if prompt := query.Get("prompt"); prompt != "" {
-		kept := slices.DeleteFunc(strings.Split(prompt, " "), func(v string) bool { return v == oauth.PromptLogin })
-		query.Set("prompt", strings.Join(kept, " "))
-		if len(kept) == 0 {
-			query.Del("prompt")
-		}
-	}
-	returnTo := e.path + "?" + query.Encode()
+	returnTo := e.path + "?" + withoutPromptLogin(r.URL.RawQuery)
 	return e.origin() + e.page.SignInPath() + "?return_to=" + url.QueryEscape(returnTo)
+}
+
+// withoutPromptLogin returns rawQuery, which oauth.ParseAuthorizeQuery
+// accepted, with "login" taken out of its prompt. Every other pair is kept
+// byte for byte, never encoded again (which could triple its length), so
+// the return_to is never longer than the request, and every request the
+// endpoint accepts fits the sign-in page's bound (signin.MaxReturnToLen).
+func withoutPromptLogin(rawQuery string) string {
+	pairs := strings.Split(rawQuery, "&")
+	kept := pairs[:0]
+	for _, pair := range pairs {
+		name, value, _ := strings.Cut(pair, "=")
+		if key, _ := url.QueryUnescape(name); key == "prompt" {
+			prompt, _ := url.QueryUnescape(value) // unescaped once already
+			rest := slices.DeleteFunc(strings.Split(prompt, " "), func(v string) bool { return v == oauth.PromptLogin })
+			if len(rest) == 0 {
+				continue
+			}
+			pair = name + "=" + url.QueryEscape(strings.Join(rest, " "))
+		}
+		kept = append(kept, pair)
+	}
+	return strings.Join(kept, "&")
 }
 
 // origin returns the configured issuer's scheme and host: the URLs the

@@ -2,8 +2,11 @@ package authserver
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/signin"
 )
 
 // FuzzAuthorizeEndpoint sends arbitrary authorization queries and consent
@@ -22,6 +25,9 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 		{fx.query("scope", "admin billing"), "request_id=x&csrf_token=y&decision=allow"},
 		{"client_id=%zz&redirect_uri=", "request_id=%zz"},
 		{strings.Replace(valid, "response_type=code", "response_type=token", 1), "decision=deny"},
+		{fx.query("request", "eyJhbGciOiJub25lIn0.e30.", "response_type", ""), ""},
+		{fx.query("request_uri", "https://evil.example/r", "redirect_uri", "https://evil.example/cb"), ""},
+		{fx.query("prompt", "login consent", "state", strings.Repeat("s", 1024), "x", strings.Repeat("a/", 4<<10)), ""},
 	} {
 		f.Add(seed.query, seed.form)
 	}
@@ -40,6 +46,26 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 			if !strings.HasPrefix(loc, "https://gw.example/signin?") && !strings.HasPrefix(loc, testRedirectURI+"?") {
 				t.Fatalf("redirect to %q for query %q form %q", loc, query, form)
 			}
+			checkReturnTo(t, loc, query)
 		}
 	})
+}
+
+// checkReturnTo checks a redirect to the sign-in page: its return_to is
+// one the page follows, and no longer than the request it came from, so
+// that every accepted request finds its way back after sign-in.
+func checkReturnTo(t *testing.T, loc, query string) {
+	t.Helper()
+	page, ok := strings.CutPrefix(loc, "https://gw.example/signin?")
+	if !ok {
+		return
+	}
+	values, err := url.ParseQuery(page)
+	if err != nil {
+		t.Fatalf("sign-in URL %q: %v", loc, err)
+	}
+	returnTo := values.Get("return_to")
+	if signin.ReturnTo(returnTo, []string{testAuthorizePath}) != returnTo || len(returnTo) > len(testAuthorizePath)+1+len(query) {
+		t.Fatalf("return_to %q of %d bytes for a query of %d bytes is not one the sign-in page follows", returnTo, len(returnTo), len(query))
+	}
 }

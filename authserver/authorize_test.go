@@ -256,6 +256,8 @@ func TestAuthorizeShownErrors(t *testing.T) {
 		"redirect_uri with a fragment": f.query("redirect_uri", testRedirectURI+"#x"),
 		"redirect_uri other case":      f.query("redirect_uri", "https://APP.example/cb"),
 		"bad response_type, bad uri":   f.query("redirect_uri", "https://evil.example/cb", "response_type", "token"),
+		"request_uri, bad uri":         f.query("redirect_uri", "https://evil.example/cb", "request_uri", "https://evil.example/r"),
+		"request, unknown client":      f.query("client_id", "no-such-client", "request", "eyJhbGciOiJub25lIn0.e30."),
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := f.get(query, cookie)
@@ -279,6 +281,8 @@ func TestAuthorizeRedirectedErrors(t *testing.T) {
 		"resource outside audience":    {f.query("resource", "https://other.example/"), "invalid_target"},
 		"prompt=none without session":  {f.query("prompt", "none"), "login_required"},
 		"scope the person cannot hold": {f.query("scope", "admin"), "access_denied"},
+		"request object":               {f.query("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0."), "request_not_supported"},
+		"request_uri":                  {f.query("request_uri", "urn:ietf:params:oauth:request_uri:abc"), "request_uri_not_supported"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := cookie

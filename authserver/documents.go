@@ -98,9 +98,10 @@ func MetadataPath(issuer string) string {
 // Metadata renders the RFC 8414 document: exactly what the issuer serves.
 // For the authorization code grant it names the authorization endpoint,
 // response type code, PKCE with S256 only (there is no plain method), the
-// iss parameter on authorization responses (RFC 9207), and public clients
-// ("none") at the token endpoint only: revocation and introspection still
-// need a secret.
+// iss parameter on authorization responses (RFC 9207), no request objects
+// (OpenID Connect Discovery's request_uri_parameter_supported defaults to
+// true, so false is said), and public clients ("none") at the token
+// endpoint only: revocation and introspection still need a secret.
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	base := strings.TrimSuffix(issuer, "/")
 	issuerURL, _ := url.Parse(issuer)
@@ -115,6 +116,8 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		"response_types_supported":                       []string{"code"},
 		"code_challenge_methods_supported":               []string{oauth.PKCEMethodS256},
 		"authorization_response_iss_parameter_supported": true,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
 		"token_endpoint":                                 base + paths.Token,
 		"jwks_uri":                                       base + paths.JWKS,
 		"revocation_endpoint":                            base + paths.Revocation,

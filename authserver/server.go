@@ -357,7 +357,8 @@ func (c Config) RetiredKeyLifetime() time.Duration {
 
 // Maintain runs one round of upkeep: it rotates the signing key when it is
 // older than rotateEvery (0: never automatically), forgets expired
-// revocations and flushes the usage counters. Errors are logged.
+// revocations, flushes the usage counters, and prunes ended sessions and
+// expired authorization requests and codes. Errors are logged.
 func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
 	if rotateEvery > 0 {
 		rotated, err := s.Keys.Rotate(ctx, rotateEvery)
@@ -378,6 +379,23 @@ func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
 		if err := s.Sessions.Prune(ctx); err != nil {
 			s.Logger.Error("pruning ended sessions failed", zap.Error(err))
 		}
+	}
+	s.pruneAuthRecords(ctx)
+}
+
+// pruneAuthRecords forgets the authorization requests and codes that have
+// expired: every consent page shown and every code issued stores one, and
+// bbolt keeps them until they are deleted (etcd's leases end them by
+// themselves, and deleting what a lease already took is harmless). A used
+// code is kept until it expires, so that a second redemption within its
+// life is still recognised as reuse.
+func (s *Server) pruneAuthRecords(ctx context.Context) {
+	now := s.Now()
+	if err := s.Store.PruneAuthRequests(ctx, now); err != nil {
+		s.Logger.Error("pruning expired authorization requests failed", zap.Error(err))
+	}
+	if err := s.Store.PruneAuthCodes(ctx, now); err != nil {
+		s.Logger.Error("pruning expired authorization codes failed", zap.Error(err))
 	}
 }
 

@@ -15,6 +15,8 @@ const (
 	CodeUnsupportedResponseType = "unsupported_response_type"
 	CodeLoginRequired           = "login_required"
 	CodeConsentRequired         = "consent_required"
+	CodeRequestNotSupported     = "request_not_supported"
+	CodeRequestURINotSupported  = "request_uri_not_supported"
 )
 
 // Limits on an authorization request, beyond the token request's
@@ -229,19 +231,40 @@ func ConsentRequired(description string) *Error {
 }
 
 // ParseAuthorizeQuery parses a raw query string strictly and then as
-// ParseAuthorizeRequest does. A query over MaxAuthorizeQueryLen bytes, or
-// with a malformed pair (which url.Values from r.URL.Query() would drop
-// silently, hiding a repeated client_id or redirect_uri) is refused and
-// shown.
+// ParseAuthorizeRequest does. A query over MaxAuthorizeQueryLen bytes, with
+// a byte a URI carries only percent-encoded (RFC 3986 §2: anything but
+// printable ASCII, and '\' and '#'), or with a malformed pair (which
+// url.Values from r.URL.Query() would drop silently, hiding a repeated
+// client_id or redirect_uri) is refused and shown. So an accepted query is
+// the request exactly as a URL carries it, and goes through the sign-in
+// page's return_to unchanged in bytes and length.
 func ParseAuthorizeQuery(rawQuery string) (*AuthorizeRequest, *AuthorizeError) {
 	if len(rawQuery) > MaxAuthorizeQueryLen {
 		return nil, shown(CodeInvalidRequest, "the request is too long")
+	}
+	if !IsURIText(rawQuery) {
+		return nil, shown(CodeInvalidRequest, "the query string holds characters that must be percent-encoded")
 	}
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, shown(CodeInvalidRequest, "the query string is malformed")
 	}
 	return ParseAuthorizeRequest(query)
+}
+
+// IsURIText reports whether every byte of s is one a URI may carry as it
+// is, outside a fragment: printable ASCII but '\', which browsers read as
+// '/', and '#', which starts a fragment. Browsers and client libraries
+// percent-encode the rest. It is the one rule for both an authorization
+// request's query and the sign-in page's return_to, so that every request
+// the endpoint accepts can come back through sign-in.
+func IsURIText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '\\' || c == '#' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseAuthorizeRequest reads an authorization request's parameters. It
@@ -257,8 +280,10 @@ func ParseAuthorizeQuery(rawQuery string) (*AuthorizeRequest, *AuthorizeError) {
 //     redirect URI are trusted.
 //
 // The checks: every parameter at most once but resource (RFC 6749 §3.1,
-// RFC 8707); response_type exactly "code" (unsupported_response_type
-// otherwise: the implicit grant is refused, RFC 9700 §2.1.2); state and
+// RFC 8707); no request object, by value or by reference
+// (request_not_supported, request_uri_not_supported); response_type
+// exactly "code" (unsupported_response_type otherwise: the implicit grant
+// is refused, RFC 9700 §2.1.2); state and
 // nonce printable ASCII within MaxStateLen and MaxNonceLen; PKCE with
 // S256 only, "plain" or a challenge without a method refused as a
 // downgrade, the challenge 43 base64url characters (RFC 7636 §4.2); scope
@@ -320,6 +345,11 @@ func (req *AuthorizeRequest) parse(query url.Values) *Error {
 			return InvalidRequest("a parameter is repeated")
 		}
 	}
+	// Before any other parameter: with a request object the others may be
+	// inside it, and an error about them would mislead.
+	if e := refuseRequestObject(query); e != nil {
+		return e
+	}
 	switch rt := query.Get("response_type"); rt {
 	case "code":
 		req.ResponseType = rt
@@ -346,6 +376,24 @@ func (req *AuthorizeRequest) parse(query url.Values) *Error {
 		if e := step(query); e != nil {
 			return e
 		}
+	}
+	return nil
+}
+
+// refuseRequestObject answers a request that passes its parameters in a
+// request object, by value (request) or by reference (request_uri, RFC
+// 9101 §5), which the endpoint does not support: request_not_supported or
+// request_uri_not_supported (OpenID Connect Core §3.1.2.6), rather than
+// ignoring it and acting on parameters the app meant to be replaced or
+// signed. A request_uri is never fetched.
+func refuseRequestObject(query url.Values) *Error {
+	switch {
+	case query.Get("request") != "":
+		return &Error{Code: CodeRequestNotSupported, Status: http.StatusBadRequest,
+			Description: "the request parameter (a request object) is not supported: send the parameters in the query"}
+	case query.Get("request_uri") != "":
+		return &Error{Code: CodeRequestURINotSupported, Status: http.StatusBadRequest,
+			Description: "the request_uri parameter is not supported: send the parameters in the query"}
 	}
 	return nil
 }

@@ -19,14 +19,16 @@ func s256(verifier string) string {
 }
 
 // authorizeCodes are the codes ParseAuthorizeQuery may return.
-var authorizeCodes = []string{CodeInvalidRequest, CodeUnsupportedResponseType, CodeInvalidScope, CodeInvalidTarget}
+var authorizeCodes = []string{CodeInvalidRequest, CodeUnsupportedResponseType, CodeInvalidScope, CodeInvalidTarget,
+	CodeRequestNotSupported, CodeRequestURINotSupported}
 
 // FuzzParseAuthorizeRequest drives ParseAuthorizeQuery with arbitrary query
 // strings. It must never panic. An error before the client is known is
 // never redirectable; a parameter error becomes redirectable only through
 // Trust, and then its URL carries exactly the error, description, state
 // and issuer appended to the redirect URI. An accepted request satisfies
-// every documented bound.
+// every documented bound, and its query only bytes a URI carries as they
+// are (so it comes back whole through the sign-in page's return_to).
 func FuzzParseAuthorizeRequest(f *testing.F) {
 	f.Add(authorizeQuery().Encode())
 	f.Add(authorizeQuery("scope", "a b", "resource", "urn:x", "prompt", "login consent", "max_age", "60", "nonce", "n").Encode())
@@ -34,6 +36,9 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 	f.Add(authorizeQuery("code_challenge_method", "plain", "state", "a&b=c#d").Encode())
 	f.Add(authorizeQuery("redirect_uri", "https://app.example/cb?x=1&").Encode())
 	f.Add("client_id=a&redirect_uri=b&client_id=%zz")
+	f.Add(authorizeQuery("request", "eyJhbGciOiJub25lIn0.e30.", "response_type", "").Encode())
+	f.Add(authorizeQuery("request_uri", "https://evil.example/r", "request", "").Encode())
+	f.Add(authorizeQuery().Encode() + "&login_hint=Zo\xc3\xab&x=a\\b")
 	f.Fuzz(func(t *testing.T, raw string) {
 		req, e := ParseAuthorizeQuery(raw)
 		if req == nil {
@@ -42,6 +47,9 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 			}
 			checkDescription(t, e.Err)
 			return
+		}
+		if !IsURIText(raw) || len(raw) > MaxAuthorizeQueryLen {
+			t.Fatalf("read a query of %d bytes with a byte a URI must percent-encode: %q", len(raw), raw)
 		}
 		if req.ClientID == "" || req.RedirectURI == "" || len(req.ClientID) > MaxClientIDLen || len(req.RedirectURI) > MaxURILength ||
 			!isVSChars(req.ClientID) || !isVSChars(req.RedirectURI) {

@@ -85,7 +85,7 @@ func TestParseAuthorizeRequestAccepts(t *testing.T) {
 
 	t.Run("minimal, empty values as absent", func(t *testing.T) {
 		req, e := ParseAuthorizeRequest(authorizeQuery("state", "", "code_challenge", "", "code_challenge_method", "",
-			"scope+", "", "prompt+", "", "max_age+", ""))
+			"scope+", "", "prompt+", "", "max_age+", "", "request+", "", "request_uri+", ""))
 		if e != nil {
 			t.Fatalf("refused: %v", e)
 		}
@@ -159,6 +159,14 @@ func TestParseAuthorizeQuery(t *testing.T) {
 		"a malformed pair hiding a second client_id": good + "&client_id=%zz",
 		"semicolon separator":                        good + ";x=y",
 		"too long":                                   good + "&pad=" + strings.Repeat("a", MaxAuthorizeQueryLen),
+		// Bytes a URI carries only percent-encoded (RFC 3986 §2): the
+		// request would not come back whole through sign-in's return_to.
+		"raw non-ASCII":   good + "&login_hint=Zo\xc3\xab",
+		"raw backslash":   good + "&x=a\\b",
+		"raw space":       good + "&x=a b",
+		"raw tab":         good + "&x=a\tb",
+		"raw DEL":         good + "&x=a\x7fb",
+		"raw number sign": good + "&x=a#b",
 	} {
 		t.Run(name, func(t *testing.T) {
 			req, e := ParseAuthorizeQuery(raw)
@@ -220,6 +228,13 @@ func TestParseAuthorizeRequestRedirects(t *testing.T) {
 		{"nonce with a NUL", authorizeQuery("nonce", "a\x00b"), CodeInvalidRequest, "xyz", "nonce"},
 		{"login_hint with a newline", authorizeQuery("login_hint", "alice\r\nadmin"), CodeInvalidRequest, "xyz", "login_hint"},
 		{"login_hint not UTF-8", authorizeQuery("login_hint", "\xff"), CodeInvalidRequest, "xyz", "login_hint"},
+		{"request object", authorizeQuery("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0."), CodeRequestNotSupported, "xyz", "request"},
+		{"request object carrying the response_type", authorizeQuery("request", "eyJhbGciOiJub25lIn0.e30.", "response_type", ""), CodeRequestNotSupported, "xyz", "request"},
+		{"request object with a bad PKCE method", authorizeQuery("request", "x", "code_challenge_method", "plain"), CodeRequestNotSupported, "xyz", "request"},
+		{"request_uri", authorizeQuery("request_uri", "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c"), CodeRequestURINotSupported, "xyz", "request_uri"},
+		{"request_uri to fetch", authorizeQuery("request_uri", "https://evil.example/req.jwt", "response_type", ""), CodeRequestURINotSupported, "xyz", "request_uri"},
+		{"request and request_uri", authorizeQuery("request", "x", "request_uri", "urn:x"), CodeRequestNotSupported, "xyz", "request"},
+		{"repeated request_uri", authorizeQuery("request_uri", "urn:x", "request_uri+", "urn:y"), CodeInvalidRequest, "xyz", "repeated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scopegate/scopegate/oauth"
 )
 
 // Defaults for Config's zero values.
@@ -36,15 +38,23 @@ const (
 
 // Limits on what a sign-in form may carry.
 const (
-	// MaxBody is the largest form body accepted, in bytes.
-	MaxBody = 16 << 10
+	// MaxBody is the largest form body accepted, in bytes: room for a
+	// username, a password and a return_to at their longest, each byte of
+	// which a browser may encode as three (%XX), and the CSRF token.
+	MaxBody = 3*(MaxUsernameLen+MaxPasswordLen+MaxReturnToLen) + 1<<10
 	// MaxUsernameLen is the longest username accepted, in bytes.
 	MaxUsernameLen = 256
 	// MaxPasswordLen is the longest password accepted, in bytes: longer
 	// than any password manager makes, short enough to hash cheaply.
 	MaxPasswordLen = 1024
-	// MaxReturnToLen is the longest return_to accepted, in bytes.
-	MaxReturnToLen = 4096
+	// MaxReturnToLen is the longest return_to accepted, in bytes: a path
+	// of up to MaxReturnPathLen bytes, '?', and the longest query the
+	// authorization endpoint accepts, so that no request it accepts loses
+	// its way back through sign-in.
+	MaxReturnToLen = MaxReturnPathLen + 1 + oauth.MaxAuthorizeQueryLen
+	// MaxReturnPathLen is the longest path a return_to may lead to, in
+	// bytes: New refuses a longer ReturnPaths entry.
+	MaxReturnPathLen = 256
 	// maxCookieLen bounds a session cookie value passed to Sessions.
 	maxCookieLen = 512
 	// MaxScopeDescriptionLen is the longest scope description accepted, in
@@ -200,7 +210,7 @@ func validateScopeDescriptions(descriptions map[string]string) error {
 // characters and slashes, without "//" or dot segments: a path that means
 // the same to every parser, so it can be compared byte for byte.
 func isPlainPath(p string) bool {
-	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || len(p) > 256 {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || len(p) > MaxReturnPathLen {
 		return false
 	}
 	for _, seg := range strings.Split(p[1:], "/") {

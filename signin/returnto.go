@@ -3,6 +3,8 @@ package signin
 import (
 	"net/url"
 	"strings"
+
+	"github.com/scopegate/scopegate/oauth"
 )
 
 // ReturnTo returns raw when it is a safe place to send a person after
@@ -10,9 +12,10 @@ import (
 // a relative reference that every browser resolves to this origin, at a path
 // that is exactly one of allowed:
 //
-//   - at most MaxReturnToLen bytes of printable ASCII other than '\': no
-//     control characters, spaces or non-ASCII that a browser might strip
-//     or reinterpret, and no backslash, which browsers treat as '/';
+//   - at most MaxReturnToLen bytes of printable ASCII other than '\' and
+//     '#' (oauth.IsURIText): no control characters, spaces or non-ASCII
+//     that a browser might strip or reinterpret, and no backslash, which
+//     browsers treat as '/';
 //   - beginning with one '/' (never "//", a network-path reference to
 //     another host), so no scheme, host or userinfo;
 //   - a path, before any '?', equal byte for byte to an allowed path: no
@@ -26,10 +29,8 @@ func ReturnTo(raw string, allowed []string) string {
 	if raw == "" || len(raw) > MaxReturnToLen || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") {
 		return ""
 	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] <= ' ' || raw[i] >= 0x7f || raw[i] == '\\' || raw[i] == '#' {
-			return ""
-		}
+	if !oauth.IsURIText(raw) {
+		return ""
 	}
 	path, query, _ := strings.Cut(raw, "?")
 	if !contains(allowed, path) {

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/scopegate/scopegate/oauth"
 )
 
 func TestSignInSetsASessionCookie(t *testing.T) {
@@ -317,6 +319,30 @@ func TestReturnToCarriedThroughTheForm(t *testing.T) {
 	resp, _ = b.post("/signin", form)
 	if resp.Header.Get("Location") != "/signin" {
 		t.Fatalf("Location %q, want /signin", resp.Header.Get("Location"))
+	}
+}
+
+// The sign-in round trip keeps the way back for any authorization request
+// the endpoint accepts: a return_to of the authorization path and the
+// longest query it reads (oauth.MaxAuthorizeQueryLen), made of the
+// character a form encodes to three bytes, goes through the page's link and
+// the form's body. One byte longer than MaxReturnToLen is still dropped.
+func TestLongestReturnToCarriedThroughTheForm(t *testing.T) {
+	f := newFixture(t, Config{}, nil)
+	b := f.browser(t, true, "192.0.2.1")
+	longest := "/oauth2/authorize?x=" + strings.Repeat("=", oauth.MaxAuthorizeQueryLen-len("x="))
+	tooLong := "/oauth2/authorize?x=" + strings.Repeat("=", MaxReturnToLen-len("/oauth2/authorize?x=")+1)
+	for _, tc := range []struct {
+		returnTo, want string
+	}{{longest, longest}, {tooLong, "/signin"}} {
+		b.cookies = map[string]string{}
+		_, body := b.get("/signin?return_to=" + url.QueryEscape(tc.returnTo))
+		form := url.Values{"username": {"alice"}, "password": {"correct horse battery"}, "csrf_token": {token(t, body)}, "return_to": {tc.returnTo}}
+		resp, _ := b.post("/signin", form)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.want {
+			t.Fatalf("a return_to of %d bytes: %d to a Location of %d bytes, want 303 to %.40q",
+				len(tc.returnTo), resp.StatusCode, len(resp.Header.Get("Location")), tc.want)
+		}
 	}
 }
 
