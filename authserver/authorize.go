@@ -286,7 +286,7 @@ func (e *AuthorizeEndpoint) askOrIssue(w http.ResponseWriter, r *http.Request, r
 // approved reports whether the client needs no consent, or the person's
 // standing consent covers scopes.
 func (e *AuthorizeEndpoint) approved(ctx context.Context, client storage.Client, userID string, scopes []string) (bool, error) {
-	if client.SkipConsent {
+	if client.SkipsConsent() {
 		return true, nil
 	}
 	c, err := e.server.Store.GetConsent(ctx, userID, client.ID)
