@@ -144,7 +144,9 @@ func TestDecide(t *testing.T) {
 				r.RedirectURIs = append(r.RedirectURIs, "https://app.example/cb"+strings.Repeat("x", i))
 			}
 		}, code: CodeInvalidRedirectURI},
-		{name: "long redirect URI", req: func(r *Request) { r.RedirectURIs = []string{"https://app.example/" + strings.Repeat("a", MaxRedirectURILength)} }, code: CodeInvalidRedirectURI},
+		{name: "long redirect URI", req: func(r *Request) {
+			r.RedirectURIs = []string{"https://app.example/" + strings.Repeat("a", MaxRedirectURILength)}
+		}, code: CodeInvalidRedirectURI},
 		{name: "plain http", req: func(r *Request) { r.RedirectURIs = []string{"http://app.example/cb"} }, code: CodeInvalidRedirectURI},
 		{name: "localhost", req: func(r *Request) { r.RedirectURIs = []string{"http://localhost:8080/cb"} }, code: CodeInvalidRedirectURI},
 		{name: "fragment", req: func(r *Request) { r.RedirectURIs = []string{"https://app.example/cb#x"} }, code: CodeInvalidRedirectURI},
@@ -152,7 +154,9 @@ func TestDecide(t *testing.T) {
 		{name: "javascript", req: func(r *Request) { r.RedirectURIs = []string{"javascript:alert(1)"} }, code: CodeInvalidRedirectURI},
 		{name: "private-use scheme by default", req: func(r *Request) { r.RedirectURIs = []string{"com.example.app:/cb"} }, code: CodeInvalidRedirectURI},
 		{name: "private-use scheme when allowed", policy: func(o *Options) { o.PrivateUseSchemes = true },
-			req: func(r *Request) { r.RedirectURIs = []string{"com.example.app:/cb", "https://app.example/cb", "http://[::1]/cb"} }},
+			req: func(r *Request) {
+				r.RedirectURIs = []string{"com.example.app:/cb", "https://app.example/cb", "http://[::1]/cb"}
+			}},
 		{name: "long client name", req: func(r *Request) { r.ClientName = strings.Repeat("é", MaxClientNameRunes+1) }, code: CodeInvalidClientMetadata},
 		{name: "client name kept", req: func(r *Request) { r.ClientName = strings.Repeat("é", MaxClientNameRunes) },
 			check: func(t *testing.T, m registry.Metadata) {
