@@ -323,6 +323,9 @@ func (e *AuthorizeEndpoint) showConsent(w http.ResponseWriter, r *http.Request, 
 	if page.AppName == "" {
 		page.AppName = client.ID
 	}
+	if client.Registered {
+		page.RedirectTarget = redirectTarget(ar.RedirectURI)
+	}
 	for _, s := range ar.Scopes {
 		page.Scopes = append(page.Scopes, signin.ConsentScope{Name: s})
 	}
@@ -332,6 +335,20 @@ func (e *AuthorizeEndpoint) showConsent(w http.ResponseWriter, r *http.Request, 
 	if err := e.consent.Render(w, http.StatusOK, page, ar.RedirectURI); err != nil {
 		e.fault(w, r, "rendering the consent page", err)
 	}
+}
+
+// redirectTarget names where a redirect URI sends the browser: its host
+// (with the port, when one is given), or for a private-use scheme its
+// scheme.
+func redirectTarget(redirectURI string) string {
+	u, err := url.Parse(redirectURI) // registered and checked
+	if err != nil {
+		return ""
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme + ":"
 }
 
 // decide takes the consent page's form: the request it answers must be

@@ -85,6 +85,10 @@ type EndpointPaths struct {
 	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
 	// served; sign-ins may return to it. Default: /oauth2/authorize.
 	Authorize string `json:"authorize_path,omitempty"`
+	// Registration is where the registration endpoint is served, when
+	// registration is on: set by NewEndpoints from the endpoint itself,
+	// whose policy names the path.
+	Registration string `json:"-"`
 }
 
 // MetadataPath is where the RFC 8414 metadata of issuer is served: the
@@ -100,7 +104,8 @@ func MetadataPath(issuer string) string {
 // response type code, PKCE with S256 only (there is no plain method), the
 // iss parameter on authorization responses (RFC 9207), and public clients
 // ("none") at the token endpoint only: revocation and introspection still
-// need a secret.
+// need a secret. The registration endpoint (RFC 7591) is named only when
+// registration is on.
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	base := strings.TrimSuffix(issuer, "/")
 	issuerURL, _ := url.Parse(issuer)
@@ -109,7 +114,7 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		base = issuerURL.Scheme + "://" + issuerURL.Host
 	}
 	authMethods := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost}
-	body, err := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"issuer":                                         issuer,
 		"authorization_endpoint":                         base + paths.Authorize,
 		"response_types_supported":                       []string{"code"},
@@ -123,7 +128,11 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
 		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"introspection_endpoint_auth_methods_supported":  authMethods,
-	})
+	}
+	if paths.Registration != "" {
+		fields["registration_endpoint"] = base + paths.Registration
+	}
+	body, err := json.Marshal(fields)
 	return Document{Body: body, CacheControl: documentMaxAge}, err
 }
 
