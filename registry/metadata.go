@@ -211,6 +211,7 @@ var readOnlyFields = map[string]bool{
 	"usage":                    true,
 	"tokens_revoked_at":        true,
 	"client_type":              true,
+	"registered":               true,
 }
 
 // fieldSet is the writable and read-only fields of one kind of record's
