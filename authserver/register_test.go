@@ -242,3 +242,30 @@ func TestAuthorizeRegisteredClientShowsRedirectTarget(t *testing.T) {
 		t.Error("an administrator's app is shown as registered")
 	}
 }
+
+// TestRegistrationConfidential: with allow_confidential an app may
+// register with a secret, shown once in the 201 with
+// client_secret_expires_at 0, which then authenticates it.
+func TestRegistrationConfidential(t *testing.T) {
+	s := newTestServer(t)
+	e := newRegistrationEndpoint(t, s, registration.Options{AllowConfidential: true})
+	w := postRegistration(e, `{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}`, "192.0.2.1")
+	var got struct {
+		ClientID  string `json:"client_id"`
+		Secret    string `json:"client_secret"`
+		ExpiresAt *int64 `json:"client_secret_expires_at"`
+		Method    string `json:"token_endpoint_auth_method"`
+	}
+	if w.Code != http.StatusCreated || json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Secret == "" ||
+		got.ExpiresAt == nil || *got.ExpiresAt != 0 || got.Method != "client_secret_post" {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	c, err := s.Registry.Authenticate(context.Background(), got.ClientID, got.Secret)
+	if err != nil || !c.Registered {
+		t.Fatalf("the returned secret: %+v, %v", c, err)
+	}
+	view, _ := s.Registry.Get(context.Background(), got.ClientID)
+	if b, _ := json.Marshal(view); strings.Contains(string(b), got.Secret) {
+		t.Fatal("the secret is in the client's view")
+	}
+}
