@@ -38,7 +38,7 @@ func TestLifecycle(t *testing.T) {
 	want := fmt.Sprintf(`{"client_id":%q,"client_name":"Billing Service","grant_types":["client_credentials"],`+
 		`"scope":"orders:read orders:write","ip_allowlist":["10.0.0.0/8","2001:db8::1/128"],"features":["introspect"],`+
 		`"require_scope_request":true,"disabled":false,"metadata":{"team":"billing"},`+
-		`"token_endpoint_auth_method":"client_secret_basic","client_type":"confidential","skip_consent":false,"require_pkce":true,`+
+		`"token_endpoint_auth_method":"client_secret_basic","client_type":"confidential","skip_consent":false,"require_pkce":true,"registered":false,`+
 		`"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:00Z",`+
 		`"secrets":[{"id":%q,"created_at":"2026-03-01T12:00:00Z"}],`+
 		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0}}`+"\n", id, c.SecretID)

@@ -311,7 +311,7 @@ func (e *AuthorizeEndpoint) askOrIssue(w http.ResponseWriter, r *http.Request, r
 // approved reports whether the client needs no consent, or the person's
 // standing consent covers scopes.
 func (e *AuthorizeEndpoint) approved(ctx context.Context, client storage.Client, userID string, scopes []string) (bool, error) {
-	if client.SkipConsent {
+	if client.SkipsConsent() {
 		return true, nil
 	}
 	c, err := e.server.Store.GetConsent(ctx, userID, client.ID)
@@ -348,6 +348,9 @@ func (e *AuthorizeEndpoint) showConsent(w http.ResponseWriter, r *http.Request, 
 	if page.AppName == "" {
 		page.AppName = client.ID
 	}
+	if client.Registered {
+		page.RedirectTarget = redirectTarget(ar.RedirectURI)
+	}
 	for _, s := range ar.Scopes {
 		page.Scopes = append(page.Scopes, signin.ConsentScope{Name: s})
 	}
@@ -357,6 +360,20 @@ func (e *AuthorizeEndpoint) showConsent(w http.ResponseWriter, r *http.Request, 
 	if err := e.consent.Render(w, http.StatusOK, page, ar.RedirectURI); err != nil {
 		e.fault(w, r, "rendering the consent page", err)
 	}
+}
+
+// redirectTarget names where a redirect URI sends the browser: its host
+// (with the port, when one is given), or for a private-use scheme its
+// scheme.
+func redirectTarget(redirectURI string) string {
+	u, err := url.Parse(redirectURI) // registered and checked
+	if err != nil {
+		return ""
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme + ":"
 }
 
 // decide takes the consent page's form: the request it answers must be

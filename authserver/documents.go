@@ -85,6 +85,10 @@ type EndpointPaths struct {
 	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
 	// served; sign-ins may return to it. Default: /oauth2/authorize.
 	Authorize string `json:"authorize_path,omitempty"`
+	// Registration is where the registration endpoint is served, when
+	// registration is on: set by NewEndpoints from the endpoint itself,
+	// whose policy names the path.
+	Registration string `json:"-"`
 }
 
 // MetadataPath is where the RFC 8414 metadata of issuer is served: the
@@ -101,7 +105,8 @@ func MetadataPath(issuer string) string {
 // iss parameter on authorization responses (RFC 9207), no request objects
 // (OpenID Connect Discovery's request_uri_parameter_supported defaults to
 // true, so false is said), and public clients ("none") at the token
-// endpoint only: revocation and introspection still need a secret.
+// endpoint only: revocation and introspection still need a secret. The
+// registration endpoint (RFC 7591) is named only when registration is on.
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	base := strings.TrimSuffix(issuer, "/")
 	issuerURL, _ := url.Parse(issuer)
@@ -110,7 +115,7 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		base = issuerURL.Scheme + "://" + issuerURL.Host
 	}
 	authMethods := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost}
-	body, err := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"issuer":                                         issuer,
 		"authorization_endpoint":                         base + paths.Authorize,
 		"response_types_supported":                       []string{"code"},
@@ -126,7 +131,11 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
 		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"introspection_endpoint_auth_methods_supported":  authMethods,
-	})
+	}
+	if paths.Registration != "" {
+		fields["registration_endpoint"] = base + paths.Registration
+	}
+	body, err := json.Marshal(fields)
 	return Document{Body: body, CacheControl: documentMaxAge}, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -48,8 +49,9 @@ type Pages interface {
 }
 
 // NewEndpoints maps paths (defaulted) to the server's endpoints and to the
-// pages, and renders the RFC 8414 metadata that lists the endpoints. A path
-// served twice is refused.
+// pages, and renders the RFC 8414 metadata that lists the endpoints (the
+// registration endpoint among the pages included). A nil page is left
+// out; a path served twice is refused.
 func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
 	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize} {
 		if p != "" && !strings.HasPrefix(p, "/") {
@@ -57,6 +59,12 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		}
 	}
 	paths = paths.WithDefaults()
+	pages = slices.DeleteFunc(slices.Clone(pages), func(p Pages) bool { return p == nil })
+	for _, p := range pages {
+		if reg, ok := p.(*RegistrationEndpoint); ok {
+			paths.Registration = reg.policy.Path
+		}
+	}
 	metadata, err := Metadata(s.Issuer, paths)
 	if err != nil {
 		return nil, err

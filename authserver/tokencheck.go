@@ -132,7 +132,7 @@ func (s *Server) personHolds(ctx context.Context, userID string, client storage.
 		return scope.Set{}, err
 	}
 	held := s.ScopeRules.Allowed(granted, wanted)
-	if client.SkipConsent {
+	if client.SkipsConsent() {
 		return held, nil
 	}
 	c, err := s.Store.GetConsent(ctx, userID, client.ID)

@@ -3,20 +3,14 @@ package integration
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,52 +152,6 @@ func createPublicClient(t *testing.T, g *Gateway, name, redirectURI string) stri
 	return client.ID
 }
 
-// caddyRootCA returns the path of the root certificate of the gateway's
-// internal CA, which signs its site's certificate, once Caddy has written it.
-func caddyRootCA(t *testing.T, g *Gateway) string {
-	t.Helper()
-	path := filepath.Join(g.Dir, "data", "caddy", "pki", "authorities", "local", "root.crt")
-	if !eventually(10*time.Second, func() bool { _, err := os.Stat(path); return err == nil }) {
-		t.Fatalf("the gateway wrote no root certificate at %s", path)
-	}
-	return path
-}
-
-// trustingClient returns a browser-like HTTP client: it trusts rootCA,
-// keeps cookies, follows redirects, but stops at one to stopAt (the app's
-// redirect URI, which it never loads).
-func trustingClient(t *testing.T, rootCA, stopAt string) *http.Client {
-	t.Helper()
-	pem, err := os.ReadFile(rootCA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("no certificate in %s", rootCA)
-	}
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{
-		Timeout:   10 * time.Second,
-		Jar:       jar,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), stopAt) {
-				return http.ErrUseLastResponse
-			}
-			if len(via) >= 10 {
-				return errors.New("too many redirects")
-			}
-			return nil
-		},
-	}
-}
-
-var (
-	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
-)
-
 // signInAndAllow plays the person: it opens authURL, which leads to the
 // sign-in page, signs in there, allows the app on the consent page, and
 // returns the URL the gateway then sends the browser to.
@@ -231,52 +179,6 @@ func signInAndAllow(t *testing.T, browser *http.Client, authURL, username, passw
 		t.Fatalf("allowing led to %d %q, want a redirect to the app", resp.StatusCode, loc)
 	}
 	return loc
-}
-
-// visit sends a request, a form when form is not nil, and returns the
-// last answer and its body.
-func visit(t *testing.T, browser *http.Client, method, target string, form url.Values) (*http.Response, string) {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := browser.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(raw)
-}
-
-// pageForm returns the absolute URL of the first form on page and its
-// hidden fields, as a browser would submit them.
-func pageForm(t *testing.T, resp *http.Response, page string) (string, url.Values) {
-	t.Helper()
-	m := formAction.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no form on %s: %s", resp.Request.URL, page)
-	}
-	action, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	form := url.Values{}
-	for _, f := range hiddenField.FindAllStringSubmatch(page, -1) {
-		form.Set(f[1], html.UnescapeString(f[2]))
-	}
-	return action.String(), form
 }
 
 // withQuery returns u with the query parameter name set to value, or

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scopegate/scopegate/internal/caddyopt"
 	"github.com/scopegate/scopegate/password"
+	"github.com/scopegate/scopegate/registration"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage/caddystore"
 )
@@ -186,6 +187,7 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			consent_template     <html/template file>
 //			scope_description    <scope> <words...>   # repeatable; the rest of the line
 //		}
+//		registration { path allowed_scopes audience allow_confidential private_use_schemes per_source window }
 //	}
 //
 // The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
@@ -198,6 +200,10 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"introspect_path": &iss.Introspection, "jwks_path": &iss.JWKS, "authorize_path": &iss.Authorize,
 	}
 	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
+		if option == "registration" {
+			iss.Registration = new(registration.Options)
+			return true, registrationOptions(iss.Registration).ReadBlock(d, "registration")
+		}
 		if option != "signin" {
 			return false, nil
 		}
@@ -225,6 +231,16 @@ func (p *SignInPage) options() caddyopt.Set {
 		Flags:     map[string]*bool{"tls_in_front": &p.TLSInFront},
 		Lists:     map[string]*[]string{"return_paths": &p.ReturnPaths},
 		Words:     map[string]*map[string]string{"scope_description": &p.ScopeDescriptions},
+	}
+}
+
+// registrationOptions are the issuer's registration block's options.
+func registrationOptions(o *registration.Options) caddyopt.Set {
+	return caddyopt.Set{
+		Texts: map[string]*string{"path": &o.Path}, Counts: map[string]*int{"per_source": &o.PerSource},
+		Durations: map[string]*caddy.Duration{"window": (*caddy.Duration)(&o.Window)},
+		Flags:     map[string]*bool{"allow_confidential": &o.AllowConfidential, "private_use_schemes": &o.PrivateUseSchemes},
+		Lists:     map[string]*[]string{"allowed_scopes": &o.AllowedScopes, "audience": &o.Audience},
 	}
 }
 

@@ -242,3 +242,45 @@ func TestSignInPageOptions(t *testing.T) {
 		t.Fatalf("got %+v", p.Options)
 	}
 }
+
+func TestIssuerRegistrationCaddyfile(t *testing.T) {
+	var iss Issuer
+	err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`scopegate_issuer {
+		registration {
+			path                /apps
+			allowed_scopes      notes:read mcp:*
+			allowed_scopes      files:read
+			audience            https://mcp.example/mcp
+			allow_confidential
+			private_use_schemes
+			per_source          3
+			window              10m
+		}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := iss.Registration
+	if r == nil || r.Path != "/apps" || strings.Join(r.AllowedScopes, " ") != "notes:read mcp:* files:read" ||
+		strings.Join(r.Audience, " ") != "https://mcp.example/mcp" || !r.AllowConfidential || !r.PrivateUseSchemes ||
+		r.PerSource != 3 || time.Duration(r.Window) != 10*time.Minute {
+		t.Fatalf("got %+v", r)
+	}
+	var off Issuer
+	if err := off.UnmarshalCaddyfile(caddyfile.NewTestDispenser("scopegate_issuer")); err != nil || off.Registration != nil {
+		t.Fatalf("without a block: %+v, %v; want registration off", off.Registration, err)
+	}
+	for name, input := range map[string]string{
+		"unknown registration option": "scopegate_issuer {\n registration {\n colour red\n }\n}",
+		"registration argument":       "scopegate_issuer {\n registration on\n}",
+		"per_source zero":             "scopegate_issuer {\n registration {\n per_source 0\n }\n}",
+		"bad window":                  "scopegate_issuer {\n registration {\n window soon\n }\n}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var iss Issuer
+			if err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want an error with file and line", err)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/authserver"
+	"github.com/scopegate/scopegate/registration"
 	"github.com/scopegate/scopegate/signin"
 )
 
@@ -32,6 +33,9 @@ type Issuer struct {
 	authserver.EndpointPaths
 	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`
+	// Registration turns on dynamic client registration (RFC 7591) under
+	// this policy. Default: off.
+	Registration *registration.Options `json:"registration,omitempty"`
 
 	server    *authserver.Server
 	endpoints *authserver.Endpoints
@@ -87,7 +91,11 @@ func (iss *Issuer) setup(s *authserver.Server, logger *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}
-	endpoints, err := s.NewEndpoints(paths, pages, authorize, account)
+	register, err := s.NewRegistrationEndpoint(iss.Registration)
+	if err != nil {
+		return fmt.Errorf("scopegate_issuer: %w", err)
+	}
+	endpoints, err := s.NewEndpoints(paths, pages, authorize, account, register)
 	if err != nil {
 		return fmt.Errorf("scopegate_issuer: %w", err)
 	}

@@ -79,11 +79,14 @@ type Client struct {
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
 	// ClientType is derived from TokenEndpointAuthMethod: "public" for none,
 	// else "confidential" (RFC 6749 §2.1).
-	ClientType  string    `json:"client_type"`
-	SkipConsent bool      `json:"skip_consent"`
-	RequirePKCE bool      `json:"require_pkce"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ClientType  string `json:"client_type"`
+	SkipConsent bool   `json:"skip_consent"`
+	RequirePKCE bool   `json:"require_pkce"`
+	// Registered is true for a client that registered itself (RFC 7591),
+	// which the consent page is never skipped for.
+	Registered bool      `json:"registered"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// Secrets lists the live secrets, without their hashes.
 	Secrets []SecretInfo `json:"secrets"`
 	// TokensRevokedAt is the last revoke-all moment, when there was one.
@@ -208,6 +211,7 @@ var readOnlyFields = map[string]bool{
 	"usage":                    true,
 	"tokens_revoked_at":        true,
 	"client_type":              true,
+	"registered":               true,
 }
 
 // fieldSet is the writable and read-only fields of one kind of record's
@@ -379,6 +383,7 @@ func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client
 		ClientType:              clientType(c),
 		SkipConsent:             c.SkipConsent,
 		RequirePKCE:             !c.PKCEOptional,
+		Registered:              c.Registered,
 		CreatedAt:               c.CreatedAt,
 		UpdatedAt:               c.UpdatedAt,
 		Secrets:                 []SecretInfo{},

@@ -143,3 +143,39 @@ func TestStripAdminOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestRegister: a client that registers itself loses the admin-only fields,
+// is marked registered, survives an admin's skip_consent, and many copies
+// of one app register under the same name without taking an admin's.
+func TestRegister(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	admins, _ := mustCreate(t, r, `{"client_name":"Notes","token_endpoint_auth_method":"none","redirect_uris":["https://notes.example/cb"]}`)
+	m := Metadata{
+		ClientName: "Notes", TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"},
+		GrantTypes: []string{"authorization_code"}, SkipConsent: true, Metadata: json.RawMessage(`{"x":1}`),
+	}
+	first, secret, err := r.Register(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := r.Register(ctx, m)
+	if err != nil {
+		t.Fatalf("a second copy of the app: %v", err)
+	}
+	if secret != "" || !first.Registered || first.SkipConsent || first.Metadata != nil || admins.Registered {
+		t.Fatalf("registered %+v (secret %q), admin's %+v", first, secret, admins)
+	}
+	want := "Notes (" + first.ClientID[:registeredTagLen] + ")"
+	if first.ClientName != want || second.ClientName == first.ClientName {
+		t.Fatalf("names %q and %q; want %q and another", first.ClientName, second.ClientName, want)
+	}
+	patched, err := r.Patch(ctx, first.ClientID, []byte(`{"skip_consent":true}`))
+	if err != nil || !patched.Registered {
+		t.Fatalf("patch: %+v, %v", patched, err)
+	}
+	rec, err := r.Lookup(ctx, first.ClientID)
+	if err != nil || rec.SkipsConsent() {
+		t.Fatalf("after an admin set skip_consent: SkipsConsent %v, %v", rec.SkipsConsent(), err)
+	}
+}

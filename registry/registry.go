@@ -202,6 +202,38 @@ func (r *Registry) Create(ctx context.Context, m Metadata) (Client, string, erro
 	if err != nil {
 		return Client{}, "", err
 	}
+	rec.ID = newClientID()
+	return r.create(ctx, rec)
+}
+
+// registeredTagLen is how many characters of its client ID follow a
+// registered client's name.
+const registeredTagLen = 8
+
+// Register validates and stores a client that registered itself (RFC 7591
+// dynamic registration), as Create does, with three differences: the
+// fields only an administrator may set are dropped (StripAdminOnly); the
+// record is marked Registered, which an operator sees in the client's view
+// and which keeps its consent page from ever being skipped; and its name
+// is m's client_name followed by the start of its client ID in
+// parentheses, because names are unique: every copy of one app (each
+// person's MCP client) registers under the same name, and none may take
+// the name of an app an administrator created.
+func (r *Registry) Register(ctx context.Context, m Metadata) (Client, string, error) {
+	id := newClientID()
+	m = StripAdminOnly(m)
+	m.ClientName += " (" + id[:registeredTagLen] + ")"
+	rec, err := r.normalize(m)
+	if err != nil {
+		return Client{}, "", err
+	}
+	rec.ID, rec.Registered = id, true
+	return r.create(ctx, rec)
+}
+
+// create stores a validated record under its ID with one fresh secret
+// unless it is public, and returns its view and the secret.
+func (r *Registry) create(ctx context.Context, rec storage.Client) (Client, string, error) {
 	now := r.now()
 	secret := ""
 	if !rec.Public() {
@@ -209,7 +241,6 @@ func (r *Registry) Create(ctx context.Context, m Metadata) (Client, string, erro
 		secret, sec = newSecret(now, 0)
 		rec.Secrets = []storage.Secret{sec}
 	}
-	rec.ID = newClientID()
 	rec.CreatedAt = now
 	rec.UpdatedAt = now
 	if err := r.store.CreateClient(ctx, rec, r.storeMaxClients()); err != nil {

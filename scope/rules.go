@@ -253,3 +253,25 @@ func (r *Rules) Missing(granted Set, required []string) []string {
 	}
 	return missing
 }
+
+// CheckPattern checks a scope pattern, the form of Rule.Implies: an exact
+// scope, `*`, or `prefix*`.
+func CheckPattern(p string) error {
+	if err := ParseToken(p); err != nil {
+		return err
+	}
+	if strings.IndexByte(strings.TrimSuffix(p, string(Wildcard)), Wildcard) >= 0 {
+		return ErrWildcard
+	}
+	return nil
+}
+
+// MatchesPattern reports whether scope is matched by a pattern that
+// CheckPattern accepts: equal to it, or starting with what precedes its
+// final `*`.
+func MatchesPattern(pattern, scope string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, string(Wildcard)); ok {
+		return strings.HasPrefix(scope, prefix)
+	}
+	return scope == pattern
+}

@@ -255,3 +255,30 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+func TestPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, scope string
+		valid, match   bool
+	}{
+		{"read", "read", true, true},
+		{"read", "readwrite", true, false},
+		{"read", "READ", true, false},
+		{"mcp:*", "mcp:tools", true, true},
+		{"mcp:*", "mcp", true, false},
+		{"*", "anything", true, true},
+		{"a*b", "axb", false, false},
+		{"**", "x", false, false},
+		{"", "", false, false},
+		{"a b", "a b", false, false},
+	} {
+		t.Run(tc.pattern+"/"+tc.scope, func(t *testing.T) {
+			if err := CheckPattern(tc.pattern); (err == nil) != tc.valid {
+				t.Fatalf("CheckPattern(%q) = %v, want valid %v", tc.pattern, err, tc.valid)
+			}
+			if tc.valid && MatchesPattern(tc.pattern, tc.scope) != tc.match {
+				t.Errorf("MatchesPattern(%q, %q) = %v", tc.pattern, tc.scope, !tc.match)
+			}
+		})
+	}
+}

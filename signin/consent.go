@@ -55,6 +55,11 @@ type ConsentPage struct {
 	AppName string
 	// AppURI is the app's home page, or "".
 	AppURI string
+	// RedirectTarget, for an app that registered itself, is where the
+	// browser goes once the person decides: the host of its redirect URI
+	// (or the scheme of a native app's), which its chosen name cannot
+	// fake. "" for an app an administrator created.
+	RedirectTarget string
 	// Scopes are what the app asks for. Render fills an empty Description
 	// from ConsentConfig.ScopeDescriptions.
 	Scopes []ConsentScope

@@ -58,8 +58,9 @@ const (
 	flagAuthPost
 	flagSkipConsent
 	flagPKCEOptional
+	flagRegistered
 
-	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional
+	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional | flagRegistered
 )
 
 // authMethodFlags returns the flag bits of a token endpoint authentication
@@ -145,6 +146,9 @@ func MarshalClient(c Client) ([]byte, error) {
 	}
 	if c.PKCEOptional {
 		flags |= flagPKCEOptional
+	}
+	if c.Registered {
+		flags |= flagRegistered
 	}
 	if c.RequireScopeRequest {
 		flags |= flagRequireScopeRequest
@@ -308,6 +312,7 @@ func decodeBinary(id string, data []byte) (Client, error) {
 	c.Disabled = flags&flagDisabled != 0
 	c.SkipConsent = flags&flagSkipConsent != 0
 	c.PKCEOptional = flags&flagPKCEOptional != 0
+	c.Registered = flags&flagRegistered != 0
 	if method, err := authMethodOf(flags); err != nil && r.err == nil {
 		r.err = err
 	} else {

@@ -449,6 +449,7 @@ func TestClientRecordAuthorizationCodeFields(t *testing.T) {
 		{ID: "c", Name: "public", TokenEndpointAuthMethod: storage.AuthMethodNone, SkipConsent: true},
 		{ID: "c", Name: "post", TokenEndpointAuthMethod: storage.AuthMethodSecretPost, PKCEOptional: true},
 		{ID: "c", Name: "basic", RequireScopeRequest: true},
+		{ID: "c", Name: "registered", TokenEndpointAuthMethod: storage.AuthMethodNone, Registered: true},
 	} {
 		raw, err := storage.MarshalClient(c)
 		if err != nil {
@@ -471,7 +472,7 @@ func TestClientRecordAuthorizationCodeFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Public() || got.SkipConsent || got.PKCEOptional || got.AuthMethod() != storage.AuthMethodSecretBasic {
+	if got.Public() || got.SkipConsent || got.PKCEOptional || got.Registered || got.AuthMethod() != storage.AuthMethodSecretBasic {
 		t.Errorf("an older record read as %+v; want a confidential client using client_secret_basic, PKCE required, consent asked", got)
 	}
 	// The defaults write no bit, so the records of existing clients stay
@@ -488,5 +489,26 @@ func TestClientRecordAuthorizationCodeFields(t *testing.T) {
 	}
 	if _, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n", TokenEndpointAuthMethod: "private_key_jwt"}); err == nil {
 		t.Error("an unknown token_endpoint_auth_method was encoded")
+	}
+}
+
+// TestSkipsConsent: a client that registered itself never skips the
+// consent page, even when an administrator later sets skip_consent on it.
+func TestSkipsConsent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    storage.Client
+		want bool
+	}{
+		{"first-party app", storage.Client{SkipConsent: true}, true},
+		{"ordinary app", storage.Client{}, false},
+		{"registered app with skip_consent", storage.Client{SkipConsent: true, Registered: true}, false},
+		{"registered app", storage.Client{Registered: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.c.SkipsConsent(); got != tc.want {
+				t.Errorf("SkipsConsent() = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -39,5 +39,6 @@ func sampleClient(id, name string) storage.Client {
 		TokenEndpointAuthMethod: storage.AuthMethodSecretPost,
 		SkipConsent:             true,
 		PKCEOptional:            true,
+		Registered:              true,
 	}
 }

@@ -76,6 +76,19 @@ type Client struct {
 	// without PKCE. Its zero value, PKCE required, is the default, so a
 	// record written before the field existed requires it.
 	PKCEOptional bool `json:"pkce_optional,omitempty"`
+	// Registered marks a client that registered itself (RFC 7591 dynamic
+	// registration) rather than one an administrator created: the consent
+	// page is never skipped for it (see SkipsConsent), and operators find
+	// it by this mark.
+	Registered bool `json:"registered,omitempty"`
+}
+
+// SkipsConsent reports whether the client's authorization requests go
+// without the consent page: only for a first-party app an administrator
+// marked so, never for one that registered itself, whatever its
+// skip_consent says (an admin's later edit included).
+func (c Client) SkipsConsent() bool {
+	return c.SkipConsent && !c.Registered
 }
 
 // Token endpoint authentication methods a client registers (RFC 7591 §2).

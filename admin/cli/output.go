@@ -146,6 +146,7 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	t.row("require_scope_request", strconv.FormatBool(c.RequireScopeRequest))
 	t.row("require_pkce", strconv.FormatBool(c.RequirePKCE))
 	t.row("skip_consent", strconv.FormatBool(c.SkipConsent))
+	t.row("registered", strconv.FormatBool(c.Registered))
 	t.row("access_token_ttl", ttlCell(c.AccessTokenTTL))
 	t.row("disabled", strconv.FormatBool(c.Disabled))
 	t.row("claims", jsonCell(c.Claims))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/registry"
 )
 
 // A public client is made with --public: no secret is printed or expected,
@@ -75,5 +77,26 @@ func TestAuthorizationCodeFlags(t *testing.T) {
 	stderr := runFail(t, nil, "client", "create", "--address", ts.Addr, "--name", "x", "--public", "--auth-method", "client_secret_basic")
 	if stderr != "scopegate: --public and --auth-method both set token_endpoint_auth_method; give one\n" {
 		t.Errorf("both flags: %q", stderr)
+	}
+}
+
+// A client that registered itself shows as registered in the table, so
+// an operator can tell it from the apps they created.
+func TestGetRegisteredClient(t *testing.T) {
+	ts := newTestServer(t)
+	c, _, err := ts.reg.Register(context.Background(), registry.Metadata{
+		ClientName: "mcp", TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code"},
+		RedirectURIs: []string{"http://127.0.0.1/cb"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := tableFields(runOK(t, "client", "get", c.ClientID, "--address", ts.Addr).Stdout)
+	if fields["registered"] != "true" || fields["skip_consent"] != "false" {
+		t.Fatalf("registered %q, skip_consent %q", fields["registered"], fields["skip_consent"])
+	}
+	created := createViaCLI(t, ts, "--name", "svc")
+	if fields := tableFields(runOK(t, "client", "get", created.ClientID, "--address", ts.Addr).Stdout); fields["registered"] != "false" {
+		t.Fatalf("an operator's client shows registered %q", fields["registered"])
 	}
 }
