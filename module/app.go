@@ -163,7 +163,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.CacheSize = defaultCacheSize
 	}
 	// Validate runs after Provision; a bad config must not open the store.
-	if err := a.validateConfig(); err != nil {
+	if err := a.Validate(); err != nil {
 		return err
 	}
 	return a.provisionServer()
@@ -246,8 +246,8 @@ func (o *SessionOptions) config() session.Config {
 	}
 }
 
-// validateConfig checks the options alone, without touching the store.
-func (a *App) validateConfig() error {
+// Validate checks the options alone, without touching the store.
+func (a *App) Validate() error {
 	switch {
 	case a.CacheSize < 0:
 		return errors.New("scopegate: cache_size must not be negative")
@@ -268,11 +268,6 @@ func (a *App) validateConfig() error {
 		return fmt.Errorf("scopegate: %w", err)
 	}
 	return nil
-}
-
-// Validate checks the provisioned config.
-func (a *App) Validate() error {
-	return a.validateConfig()
 }
 
 // Start opens (or shares) the store, opens the authorization server on it

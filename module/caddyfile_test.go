@@ -115,7 +115,7 @@ func TestAppValidateConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := base()
 			tc.change(&a)
-			err := a.validateConfig()
+			err := a.Validate()
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
