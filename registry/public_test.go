@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -177,5 +178,31 @@ func TestRegister(t *testing.T) {
 	rec, err := r.Lookup(ctx, first.ClientID)
 	if err != nil || rec.SkipsConsent() {
 		t.Fatalf("after an admin set skip_consent: SkipsConsent %v, %v", rec.SkipsConsent(), err)
+	}
+}
+
+// Clients that register themselves fill the registry only to a tenth short
+// of max_clients: the rest is the administrators', who can still create
+// clients after a flood of registrations, up to max_clients itself.
+func TestRegisterLeavesRoomForAdministrators(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{MaxClients: 20})
+	m := Metadata{ClientName: "Notes", TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"},
+		GrantTypes: []string{"authorization_code"}}
+	for i := range 18 {
+		if _, _, err := r.Register(ctx, m); err != nil {
+			t.Fatalf("registration %d of 18: %v", i+1, err)
+		}
+	}
+	if _, _, err := r.Register(ctx, m); !errors.Is(err, ErrLimitExceeded) {
+		t.Fatalf("the 19th registration: %v, want ErrLimitExceeded", err)
+	}
+	for i := range 2 {
+		if _, _, err := r.Create(ctx, Metadata{ClientName: fmt.Sprintf("admin-%d", i)}); err != nil {
+			t.Fatalf("the administrators' client %d after the registrations: %v", i+1, err)
+		}
+	}
+	if _, _, err := r.Create(ctx, Metadata{ClientName: "admin-over"}); !errors.Is(err, ErrLimitExceeded) {
+		t.Fatalf("a client past max_clients: %v, want ErrLimitExceeded", err)
 	}
 }

@@ -194,6 +194,19 @@ func (r *Registry) storeMaxClients() int {
 	return r.limits.MaxClients
 }
 
+// registrationMaxClients is the limit for a client that registers itself:
+// a tenth of MaxClients (at least one) short of it, kept for the
+// administrators, so that registrations from enough addresses to pass
+// every per-source limit can fill the registry only as far as that, and
+// an operator can still create clients, for instance to stop the flood.
+func (r *Registry) registrationMaxClients() int {
+	limit := r.storeMaxClients()
+	if limit <= 0 {
+		return limit
+	}
+	return max(limit-max(limit/10, 1), 1)
+}
+
 // Create validates m and stores a new client with one fresh secret. It
 // returns the client and the secret in plain text: the only time it exists
 // outside the caller's hands. A public client gets no secret ("").
@@ -203,7 +216,7 @@ func (r *Registry) Create(ctx context.Context, m Metadata) (Client, string, erro
 		return Client{}, "", err
 	}
 	rec.ID = newClientID()
-	return r.create(ctx, rec)
+	return r.create(ctx, rec, r.storeMaxClients())
 }
 
 // registeredTagLen is how many characters of its client ID follow a
@@ -218,7 +231,8 @@ const registeredTagLen = 8
 // is m's client_name followed by the start of its client ID in
 // parentheses, because names are unique: every copy of one app (each
 // person's MCP client) registers under the same name, and none may take
-// the name of an app an administrator created.
+// the name of an app an administrator created. Registrations stop short of
+// MaxClients (registrationMaxClients), leaving room for administrators.
 func (r *Registry) Register(ctx context.Context, m Metadata) (Client, string, error) {
 	id := newClientID()
 	m = StripAdminOnly(m)
@@ -228,12 +242,13 @@ func (r *Registry) Register(ctx context.Context, m Metadata) (Client, string, er
 		return Client{}, "", err
 	}
 	rec.ID, rec.Registered = id, true
-	return r.create(ctx, rec)
+	return r.create(ctx, rec, r.registrationMaxClients())
 }
 
 // create stores a validated record under its ID with one fresh secret
-// unless it is public, and returns its view and the secret.
-func (r *Registry) create(ctx context.Context, rec storage.Client) (Client, string, error) {
+// unless it is public, refusing it when the store holds maxClients
+// clients already (<= 0: no limit), and returns its view and the secret.
+func (r *Registry) create(ctx context.Context, rec storage.Client, maxClients int) (Client, string, error) {
 	now := r.now()
 	secret := ""
 	if !rec.Public() {
@@ -243,7 +258,7 @@ func (r *Registry) create(ctx context.Context, rec storage.Client) (Client, stri
 	}
 	rec.CreatedAt = now
 	rec.UpdatedAt = now
-	if err := r.store.CreateClient(ctx, rec, r.storeMaxClients()); err != nil {
+	if err := r.store.CreateClient(ctx, rec, maxClients); err != nil {
 		return Client{}, "", storeError("create client", err)
 	}
 	return r.view(rec, storage.Usage{}, now), secret, nil
