@@ -63,7 +63,7 @@ type AccountRenderer struct {
 func NewAccountRenderer(cfg ConsentConfig) (*AccountRenderer, error) {
 	cfg.ProductName = orDefault(cfg.ProductName, DefaultProductName)
 	cfg.StylesheetURL = orDefault(cfg.StylesheetURL, DefaultPath+stylesheetSuffix)
-	tmpl, err := template.ParseFS(templates, "templates/account.html")
+	tmpl, err := parsePage("account.html", "", "account")
 	if err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -93,26 +91,11 @@ type ConsentRenderer struct {
 func NewConsentRenderer(cfg ConsentConfig) (*ConsentRenderer, error) {
 	cfg.ProductName = orDefault(cfg.ProductName, DefaultProductName)
 	cfg.StylesheetURL = orDefault(cfg.StylesheetURL, DefaultPath+stylesheetSuffix)
-	tmpl, err := loadConsentTemplate(cfg.TemplateFile)
+	tmpl, err := parsePage("consent.html", cfg.TemplateFile, "consent")
 	if err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}
 	return &ConsentRenderer{cfg: cfg, tmpl: tmpl}, nil
-}
-
-func loadConsentTemplate(file string) (*template.Template, error) {
-	if file == "" {
-		return template.ParseFS(templates, "templates/consent.html")
-	}
-	text, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the consent template: %w", err)
-	}
-	tmpl, err := template.New(filepath.Base(file)).Parse(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("parsing the consent template %s: %w", file, err)
-	}
-	return tmpl, nil
 }
 
 // Render writes the consent page with status, for an authorization request

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 )
 
-//go:embed templates/signin.html templates/consent.html templates/account.html templates/style.css
+//go:embed templates/head.html templates/signin.html templates/consent.html templates/account.html templates/style.css
 var templates embed.FS
 
 // stylesheet is the built-in page's CSS, served at Path + "/style.css" so
@@ -78,18 +78,24 @@ type SignedIn struct {
 	AccountURL string
 }
 
-// loadTemplate parses the operator's template file, or the built-in page.
-func loadTemplate(file string) (*template.Template, error) {
+// headTemplate defines "head", the start of every page up to <body>.
+const headTemplate = "templates/head.html"
+
+// parsePage parses a page's template: the operator's file when one is
+// given, else the built-in templates/<builtin>; either with the shared
+// "head", which the built-in pages begin with and an operator's may. what
+// names the page in errors ("sign-in", "consent").
+func parsePage(builtin, file, what string) (*template.Template, error) {
 	if file == "" {
-		return template.ParseFS(templates, "templates/signin.html")
+		return template.ParseFS(templates, "templates/"+builtin, headTemplate)
 	}
 	text, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading the sign-in template: %w", err)
+		return nil, fmt.Errorf("reading the %s template: %w", what, err)
 	}
-	tmpl, err := template.New(filepath.Base(file)).Parse(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("parsing the sign-in template %s: %w", file, err)
+	tmpl := template.Must(template.New(filepath.Base(file)).ParseFS(templates, headTemplate)) // embedded: cannot fail
+	if _, err := tmpl.Parse(string(text)); err != nil {
+		return nil, fmt.Errorf("parsing the %s template %s: %w", what, file, err)
 	}
 	return tmpl, nil
 }

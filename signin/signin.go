@@ -104,7 +104,7 @@ func New(cfg Config, accounts Accounts, sessions Sessions, logger *zap.Logger) (
 	// The account page is always a place a sign-in may lead back to: it
 	// sends people who are not signed in here.
 	cfg.ReturnPaths = append(slices.Clone(cfg.ReturnPaths), cfg.AccountPath)
-	tmpl, err := loadTemplate(cfg.TemplateFile)
+	tmpl, err := parsePage("signin.html", cfg.TemplateFile, "sign-in")
 	if err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}

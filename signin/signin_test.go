@@ -645,6 +645,34 @@ func TestOperatorTemplate(t *testing.T) {
 	}
 }
 
+// An operator's template may begin with the built-in pages' "head", and
+// gets the page's title, product name and stylesheet through it; one that
+// defines its own "head" keeps it.
+func TestOperatorTemplateUsesTheSharedHead(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ text, want string }{
+		"shared head": {`{{template "head" .}}<body><p id="mine">{{.ProductName}}</p></body></html>`,
+			`<title>Sign in · Acme</title>`},
+		"own head": {`{{define "head"}}<head><title>own</title></head>{{end}}{{template "head" .}}<body></body>`,
+			`<head><title>own</title></head><body>`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".html")
+			if err := os.WriteFile(file, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, Config{Options: Options{TemplateFile: file, ProductName: "Acme"}}, nil)
+			resp, body := f.browser(t, false, "192.0.2.1").get("/signin")
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) {
+				t.Fatalf("%d, want %q in\n%s", resp.StatusCode, tc.want, body)
+			}
+			if name == "shared head" && !strings.Contains(body, `<link rel="stylesheet" href="/signin/style.css">`) {
+				t.Fatalf("the shared head has no stylesheet:\n%s", body)
+			}
+		})
+	}
+}
+
 func TestStylesheet(t *testing.T) {
 	f := newFixture(t, Config{Options: Options{Path: "/login"}}, nil)
 	b := f.browser(t, false, "192.0.2.1")
