@@ -1,7 +1,6 @@
 package signin
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -81,15 +80,10 @@ func (a *AccountRenderer) Render(w http.ResponseWriter, status int, page Account
 		apps[i] = app
 	}
 	page.Apps = apps
-	var buf bytes.Buffer
-	if err := a.tmpl.Execute(&buf, page); err != nil {
+	setSecurityHeaders(w.Header())
+	if err := writePage(w, status, a.tmpl, page); err != nil {
 		return fmt.Errorf("account page template: %w", err)
 	}
-	h := w.Header()
-	setSecurityHeaders(h)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 	return nil
 }
 

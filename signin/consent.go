@@ -1,7 +1,6 @@
 package signin
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -114,16 +113,13 @@ func (c *ConsentRenderer) Render(w http.ResponseWriter, status int, page Consent
 	if u, err := url.Parse(page.AppURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		page.AppURI = ""
 	}
-	var buf bytes.Buffer
-	if err := c.tmpl.Execute(&buf, page); err != nil {
+	// The headers are set before the page is written; a template failure
+	// writes no body, and the caller answers the error with its own.
+	setSecurityHeaders(w.Header())
+	w.Header().Set("Content-Security-Policy", policy)
+	if err := writePage(w, status, c.tmpl, page); err != nil {
 		return fmt.Errorf("consent page template: %w", err)
 	}
-	h := w.Header()
-	setSecurityHeaders(h)
-	h.Set("Content-Security-Policy", policy)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 	return nil
 }
 

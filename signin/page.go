@@ -100,20 +100,29 @@ func parsePage(builtin, file, what string) (*template.Template, error) {
 	return tmpl, nil
 }
 
-// render executes the page template into a buffer first, so that a
-// template that fails halfway is a clean 500, never half a page.
+// render writes the sign-in page, or a clean 500 when its template fails.
 func (h *Handler) render(w http.ResponseWriter, status int, page Page) {
 	page.ProductName = h.cfg.ProductName
 	page.StylesheetURL = h.cfg.Path + stylesheetSuffix
-	var buf bytes.Buffer
-	if err := h.tmpl.Execute(&buf, page); err != nil {
+	if err := writePage(w, status, h.tmpl, page); err != nil {
 		h.logger.Error("sign-in page template failed", zap.Error(err))
 		http.Error(w, "the sign-in page is unavailable", http.StatusInternalServerError)
-		return
+	}
+}
+
+// writePage executes tmpl with data into a buffer first, so that a
+// template that fails halfway writes nothing and the caller can answer a
+// clean error, never half a page; then writes it as HTML with status. The
+// caller has set the security headers.
+func writePage(w http.ResponseWriter, status int, tmpl *template.Template, data any) error {
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 const stylesheetSuffix = "/style.css"
