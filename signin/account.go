@@ -2,7 +2,6 @@ package signin
 
 import (
 	"fmt"
-	"html/template"
 	"net/http"
 	"time"
 )
@@ -51,22 +50,17 @@ type AccountApp struct {
 }
 
 // AccountRenderer renders the account page.
-type AccountRenderer struct {
-	cfg  ConsentConfig
-	tmpl *template.Template
-}
+type AccountRenderer struct{ appPages }
 
 // NewAccountRenderer returns the account page's renderer, in the style and
 // with the scope descriptions of cfg (a Handler's ConsentConfig); its
 // TemplateFile is the consent page's, and not used here.
 func NewAccountRenderer(cfg ConsentConfig) (*AccountRenderer, error) {
-	cfg.ProductName = orDefault(cfg.ProductName, DefaultProductName)
-	cfg.StylesheetURL = orDefault(cfg.StylesheetURL, DefaultPath+stylesheetSuffix)
-	tmpl, err := parsePage("account.html", "", "account")
+	pages, err := newAppPages(cfg, "account.html", "", "account")
 	if err != nil {
-		return nil, fmt.Errorf("signin: %w", err)
+		return nil, err
 	}
-	return &AccountRenderer{cfg: cfg, tmpl: tmpl}, nil
+	return &AccountRenderer{pages}, nil
 }
 
 // Render writes the account page with status and every page's security

@@ -80,21 +80,35 @@ type ConsentScope struct {
 }
 
 // ConsentRenderer renders the consent page.
-type ConsentRenderer struct {
+type ConsentRenderer struct{ appPages }
+
+// appPages is what the pages about a person's apps (consent, account)
+// share: their config, defaulted, and their parsed template.
+type appPages struct {
 	cfg  ConsentConfig
 	tmpl *template.Template
+}
+
+// newAppPages defaults cfg and parses the page's template: the built-in
+// templates/<builtin>, or file when given.
+func newAppPages(cfg ConsentConfig, builtin, file, what string) (appPages, error) {
+	cfg.ProductName = orDefault(cfg.ProductName, DefaultProductName)
+	cfg.StylesheetURL = orDefault(cfg.StylesheetURL, DefaultPath+stylesheetSuffix)
+	tmpl, err := parsePage(builtin, file, what)
+	if err != nil {
+		return appPages{}, fmt.Errorf("signin: %w", err)
+	}
+	return appPages{cfg: cfg, tmpl: tmpl}, nil
 }
 
 // NewConsentRenderer parses the consent page's template, the built-in one
 // or cfg.TemplateFile.
 func NewConsentRenderer(cfg ConsentConfig) (*ConsentRenderer, error) {
-	cfg.ProductName = orDefault(cfg.ProductName, DefaultProductName)
-	cfg.StylesheetURL = orDefault(cfg.StylesheetURL, DefaultPath+stylesheetSuffix)
-	tmpl, err := parsePage("consent.html", cfg.TemplateFile, "consent")
+	pages, err := newAppPages(cfg, "consent.html", cfg.TemplateFile, "consent")
 	if err != nil {
-		return nil, fmt.Errorf("signin: %w", err)
+		return nil, err
 	}
-	return &ConsentRenderer{cfg: cfg, tmpl: tmpl}, nil
+	return &ConsentRenderer{pages}, nil
 }
 
 // Render writes the consent page with status, for an authorization request
