@@ -104,9 +104,10 @@ func (s *Store) createLeased(ctx context.Context, noun, key, id string, expires 
 	return nil
 }
 
-// GetAuthRequest returns the request from the replica.
+// GetAuthRequest returns the request, from the replica or, when it has
+// none yet, from etcd (personRecord).
 func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
-	return replicaRecord[storage.AuthRequest](s, ctx, s.authRequestKey(id), func() string { return fmt.Sprintf("get authorization request %q", id) })
+	return personRecord[storage.AuthRequest](s, ctx, s.authRequestKey(id), func() string { return fmt.Sprintf("get authorization request %q", id) })
 }
 
 // UpdateAuthRequest replaces the request by compare-and-swap on its
@@ -279,9 +280,10 @@ func (s *Store) clientConsentKeys(clientID string) []string {
 	return s.authKeysWhere(s.prefix+"consents/", func(d any) bool { return d.(storage.Consent).ClientID == clientID })
 }
 
-// GetConsent returns the consent of the pair from the replica.
+// GetConsent returns the consent of the pair, from the replica or, when it
+// has none yet, from etcd (personRecord).
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
-	return replicaRecord[storage.Consent](s, ctx, s.consentKey(userID, clientID), func() string {
+	return personRecord[storage.Consent](s, ctx, s.consentKey(userID, clientID), func() string {
 		return fmt.Sprintf("get consent of user %q to client %q", userID, clientID)
 	})
 }

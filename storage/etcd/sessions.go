@@ -134,9 +134,10 @@ func (s *Store) planSessionDelete(v *view, p *plan, sess storage.Session) {
 	p.ops = append(p.ops, clientv3.OpDelete(key), clientv3.OpDelete(s.userSessionKey(sess.UserID, sess.ID)))
 }
 
-// GetSession returns the session with that ID from the replica.
+// GetSession returns the session with that ID, from the replica or, when
+// it has none yet, from etcd (personRecord).
 func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
-	return replicaRecord[storage.Session](s, ctx, s.sessionKey(id), func() string { return fmt.Sprintf("get session %q", id) })
+	return personRecord[storage.Session](s, ctx, s.sessionKey(id), func() string { return fmt.Sprintf("get session %q", id) })
 }
 
 // TouchSession moves LastSeenAt forward, by compare-and-swap on the

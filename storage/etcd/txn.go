@@ -55,23 +55,39 @@ func (v *view) existing(key string) (item, error) {
 	return cur, cur.err
 }
 
-// replicaRecord returns the record at key, decoded, from the replica:
-// ErrNotFound when there is none, or the error its value decoded with. op
-// names the read in errors, such as `get session "…"`; it is called only
-// for an error, so a read that succeeds formats nothing.
-func replicaRecord[T any](s *Store, ctx context.Context, key string, op func() string) (T, error) {
+// personRecord returns a record of a person's flow (a session, a pending
+// authorization request, a consent), decoded: from the replica, or, when
+// the replica has none, from etcd. A person's browser moves between
+// gateways behind a load balancer faster than a watch may deliver: the
+// session created by the sign-in at one gateway is read by the next at the
+// redirect that follows, the consent given at one by the token endpoint of
+// another when the app redeems its code. So a miss is read again from etcd
+// (one read per unknown ID, which the Cached layer in front remembers),
+// and ErrNotFound means etcd has none. op names the read in errors, such as
+// `get session "…"`; it is called only for an error, so a read that
+// succeeds formats nothing.
+func personRecord[T any](s *Store, ctx context.Context, key string, op func() string) (T, error) {
 	var zero T
 	if err := s.usable(ctx); err != nil {
 		return zero, fmt.Errorf("storage: %s: %w", op(), err)
 	}
-	e, ok := s.replica.Get(key)
-	switch {
-	case !ok:
-		return zero, fmt.Errorf("storage: %s: %w", op(), storage.ErrNotFound)
-	case e.Err != nil:
-		return zero, fmt.Errorf("storage: %s: %w", op(), e.Err)
+	if e, ok := s.replica.Get(key); ok {
+		if e.Err != nil {
+			return zero, fmt.Errorf("storage: %s: %w", op(), e.Err)
+		}
+		return e.Decoded.(T), nil
 	}
-	return e.Decoded.(T), nil
+	v := &view{s: s}
+	// write bounds the read as it bounds a write, and maps what says etcd
+	// cannot serve now to storage.ErrUnavailable.
+	if err := s.write(ctx, func(ctx context.Context) error { return s.read(ctx, v, []string{key}) }); err != nil {
+		return zero, fmt.Errorf("storage: %s: %w", op(), err)
+	}
+	it, err := v.existing(key)
+	if err != nil {
+		return zero, fmt.Errorf("storage: %s: %w", op(), err)
+	}
+	return it.decoded.(T), nil
 }
 
 // deleteOne deletes the record at key by compare-and-swap on the
