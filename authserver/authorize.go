@@ -174,7 +174,7 @@ func (e *AuthorizeEndpoint) person(w http.ResponseWriter, r *http.Request, req *
 			return storage.Session{}, "", false
 		}
 	}
-	http.Redirect(w, r, e.signInURL(r), http.StatusSeeOther)
+	http.Redirect(w, r, e.signInURL(r, req), http.StatusSeeOther)
 	return storage.Session{}, "", false
 }
 
@@ -206,10 +206,17 @@ func (e *AuthorizeEndpoint) tooOld(sess storage.Session, maxAge *int) bool {
 
 // signInURL returns the sign-in page's URL on the issuer's origin, with
 // return_to this request without "login" in its prompt, so that the
-// request comes back once and does not send the person to sign in again.
-func (e *AuthorizeEndpoint) signInURL(r *http.Request) string {
+// request comes back once and does not send the person to sign in again,
+// and the request's login_hint.
+func (e *AuthorizeEndpoint) signInURL(r *http.Request, req *oauth.AuthorizeRequest) string {
 	returnTo := e.path + "?" + withoutPromptLogin(r.URL.RawQuery)
-	return e.origin() + e.page.SignInPath() + "?return_to=" + url.QueryEscape(returnTo)
+	u := e.origin() + e.page.SignInPath() + "?return_to=" + url.QueryEscape(returnTo)
+	if req.LoginHint != "" {
+		// The page pre-fills the username with it, and trusts it for
+		// nothing else (OpenID Connect Core §3.1.2.1).
+		u += "&login_hint=" + url.QueryEscape(req.LoginHint)
+	}
+	return u
 }
 
 // withoutPromptLogin returns rawQuery, which oauth.ParseAuthorizeQuery
