@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -286,4 +287,27 @@ func TestUserInfoRefusals(t *testing.T) {
 			t.Fatalf("%d Allow %q", w.Code, w.Header().Get("Allow"))
 		}
 	})
+}
+
+// max_age is satisfied by the sign-in it asks for: the request that comes
+// back from the sign-in page goes on, however many seconds the person took
+// to sign in, even with max_age=0 (before, it sent them to sign in again,
+// each time: max_age=0 could never be met).
+func TestAuthorizeMaxAgeMetByTheNewSignIn(t *testing.T) {
+	for _, maxAge := range []string{"0", "5"} {
+		t.Run("max_age="+maxAge, func(t *testing.T) {
+			f := newAuthzFixture(t)
+			old := f.signIn()
+			f.now = f.now.Add(time.Minute)
+			w := f.get(f.query("max_age", maxAge), old)
+			u, _ := url.Parse(w.Header().Get("Location"))
+			if w.Code != http.StatusSeeOther || u.Path != "/signin" {
+				t.Fatalf("a sign-in older than max_age: %d %q, want a 303 to sign in", w.Code, w.Header().Get("Location"))
+			}
+			back, _ := url.Parse(u.Query().Get("return_to"))
+			fresh := f.signIn()
+			f.now = f.now.Add(3 * time.Second) // the time the form took
+			f.consentForm(f.get(back.RawQuery, fresh))
+		})
+	}
 }
