@@ -66,7 +66,7 @@ func TestAuthorizeMaxAgeWithPromptNoneIsLoginRequired(t *testing.T) {
 
 // oidcCode is a code fixture whose app may have the identity scopes and
 // whose person consented to them.
-func oidcCode(t *testing.T) *codeFixture {
+func oidcCode(t testing.TB) *codeFixture {
 	t.Helper()
 	f := newCodeFixture(t)
 	c, _, err := f.s.Registry.Create(context.Background(), registry.Metadata{
@@ -83,7 +83,7 @@ func oidcCode(t *testing.T) *codeFixture {
 
 // redeem exchanges a code with these scopes and nonce and returns the
 // token response.
-func (f *codeFixture) redeem(t *testing.T, nonce string, scopes ...string) map[string]any {
+func (f *codeFixture) redeem(t testing.TB, nonce string, scopes ...string) map[string]any {
 	t.Helper()
 	verifier, challenge := pkcePair("oidc-")
 	code := f.issueCode(t, f.clientID, challenge, func(ac *storage.AuthCode) { ac.Scopes, ac.Nonce = scopes, nonce })
