@@ -109,7 +109,9 @@ func MetadataPath(issuer string) string {
 // (OpenID Connect Discovery's request_uri_parameter_supported defaults to
 // true, so false is said), and public clients ("none") at the token
 // endpoint only: revocation and introspection still need a secret. The
-// registration endpoint (RFC 7591) is named only when registration is on.
+// registration endpoint (RFC 7591) is named only when registration is on,
+// and OpenID Connect's userinfo_endpoint when paths name one (as
+// NewEndpoints' always do).
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	body, err := json.Marshal(metadataFields(issuer, paths))
 	return Document{Body: body, CacheControl: documentMaxAge}, err
