@@ -159,6 +159,9 @@ func (s *Server) codeIssuance(ctx context.Context, ac storage.AuthCode, client s
 	if !ac.AuthTime.IsZero() {
 		is.AuthTime = ac.AuthTime.Unix()
 	}
+	if held.Has(scope.OpenID) {
+		is.IDToken = &idTokenRequest{Nonce: ac.Nonce}
+	}
 	return is, nil
 }
 

@@ -118,7 +118,7 @@ func (f *codeFixture) issueCode(t testing.TB, clientID, challenge string, edit f
 
 // exchange posts a token request and returns the status and the decoded
 // body.
-func (f *codeFixture) exchange(t *testing.T, form url.Values) (int, map[string]any) {
+func (f *codeFixture) exchange(t testing.TB, form url.Values) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.PostForm(f.srv.URL, form)
 	if err != nil {

@@ -174,7 +174,7 @@ func (e *AuthorizeEndpoint) person(w http.ResponseWriter, r *http.Request, req *
 			return storage.Session{}, "", false
 		}
 	}
-	http.Redirect(w, r, e.signInURL(r), http.StatusSeeOther)
+	http.Redirect(w, r, e.signInURL(r, req), http.StatusSeeOther)
 	return storage.Session{}, "", false
 }
 
@@ -205,24 +205,39 @@ func (e *AuthorizeEndpoint) tooOld(sess storage.Session, maxAge *int) bool {
 }
 
 // signInURL returns the sign-in page's URL on the issuer's origin, with
-// return_to this request without "login" in its prompt, so that the
-// request comes back once and does not send the person to sign in again.
-func (e *AuthorizeEndpoint) signInURL(r *http.Request) string {
-	returnTo := e.path + "?" + withoutPromptLogin(r.URL.RawQuery)
-	return e.origin() + e.page.SignInPath() + "?return_to=" + url.QueryEscape(returnTo)
+// return_to this request as it stands once the person has signed in
+// (afterSignIn), so that it comes back once and does not send them to sign
+// in again, and the request's login_hint.
+func (e *AuthorizeEndpoint) signInURL(r *http.Request, req *oauth.AuthorizeRequest) string {
+	returnTo := e.path + "?" + afterSignIn(r.URL.RawQuery)
+	u := e.origin() + e.page.SignInPath() + "?return_to=" + url.QueryEscape(returnTo)
+	if req.LoginHint != "" {
+		// The page pre-fills the username with it, and trusts it for
+		// nothing else (OpenID Connect Core §3.1.2.1).
+		u += "&login_hint=" + url.QueryEscape(req.LoginHint)
+	}
+	return u
 }
 
-// withoutPromptLogin returns rawQuery, which oauth.ParseAuthorizeQuery
-// accepted, with "login" taken out of its prompt. Every other pair is kept
-// byte for byte, never encoded again (which could triple its length), so
-// the return_to is never longer than the request, and every request the
+// afterSignIn returns rawQuery, which oauth.ParseAuthorizeQuery accepted,
+// as it stands once the person has signed in: "login" taken out of its
+// prompt, and max_age taken out, both met by that sign-in (a max_age kept
+// would be measured again against the new sign-in, and max_age=0, which
+// Core §3.1.2.1 makes prompt=login, could never be met). The ID token
+// carries auth_time whatever the request. Every other pair is kept byte for
+// byte, never encoded again (which could triple its length), so the
+// return_to is never longer than the request, and every request the
 // endpoint accepts fits the sign-in page's bound (signin.MaxReturnToLen).
-func withoutPromptLogin(rawQuery string) string {
+func afterSignIn(rawQuery string) string {
 	pairs := strings.Split(rawQuery, "&")
 	kept := pairs[:0]
 	for _, pair := range pairs {
 		name, value, _ := strings.Cut(pair, "=")
-		if key, _ := url.QueryUnescape(name); key == "prompt" {
+		key, _ := url.QueryUnescape(name)
+		if key == "max_age" {
+			continue
+		}
+		if key == "prompt" {
 			prompt, _ := url.QueryUnescape(value) // unescaped once already
 			rest := slices.DeleteFunc(strings.Split(prompt, " "), func(v string) bool { return v == oauth.PromptLogin })
 			if len(rest) == 0 {

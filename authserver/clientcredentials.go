@@ -42,6 +42,8 @@ type issuance struct {
 	JWTID    string
 	// AuthTime is when the person signed in; zero in a client's own token.
 	AuthTime int64
+	// IDToken, when set, asks for an ID token beside the access token.
+	IDToken *idTokenRequest
 }
 
 // issue mints a token for client as every grant does (issuer, lifetime,
@@ -82,10 +84,17 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		oauth.ServerError("the token could not be issued").Write(w)
 		return
 	}
+	idToken, err := s.idToken(client, is, claims, signed)
+	if err != nil {
+		s.Logger.Error("signing an ID token failed", zap.String("client_id", client.ID), zap.Error(err))
+		oauth.ServerError("the token could not be issued").Write(w)
+		return
+	}
 	s.writeToken(w, client, tokenResponse{
 		AccessToken: signed,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(ttl / time.Second),
 		Scope:       claims.Scope,
+		IDToken:     idToken,
 	}, now)
 }

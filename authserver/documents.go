@@ -85,6 +85,9 @@ type EndpointPaths struct {
 	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
 	// served; sign-ins may return to it. Default: /oauth2/authorize.
 	Authorize string `json:"authorize_path,omitempty"`
+	// UserInfo is where OpenID Connect's UserInfo endpoint is served.
+	// Default: /oauth2/userinfo.
+	UserInfo string `json:"userinfo_path,omitempty"`
 	// Registration is where the registration endpoint is served, when
 	// registration is on: set by NewEndpoints from the endpoint itself,
 	// whose policy names the path.
@@ -106,8 +109,17 @@ func MetadataPath(issuer string) string {
 // (OpenID Connect Discovery's request_uri_parameter_supported defaults to
 // true, so false is said), and public clients ("none") at the token
 // endpoint only: revocation and introspection still need a secret. The
-// registration endpoint (RFC 7591) is named only when registration is on.
+// registration endpoint (RFC 7591) is named only when registration is on,
+// and OpenID Connect's userinfo_endpoint when paths name one (as
+// NewEndpoints' always do).
 func Metadata(issuer string, paths EndpointPaths) (Document, error) {
+	body, err := json.Marshal(metadataFields(issuer, paths))
+	return Document{Body: body, CacheControl: documentMaxAge}, err
+}
+
+// metadataFields are the members of the RFC 8414 document, the one home
+// of what both metadata documents say about the endpoints.
+func metadataFields(issuer string, paths EndpointPaths) map[string]any {
 	base := strings.TrimSuffix(issuer, "/")
 	issuerURL, _ := url.Parse(issuer)
 	if issuerURL.Path != "" && issuerURL.Path != "/" {
@@ -135,8 +147,10 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	if paths.Registration != "" {
 		fields["registration_endpoint"] = base + paths.Registration
 	}
-	body, err := json.Marshal(fields)
-	return Document{Body: body, CacheControl: documentMaxAge}, err
+	if paths.UserInfo != "" {
+		fields["userinfo_endpoint"] = base + paths.UserInfo
+	}
+	return fields
 }
 
 // ResourceMetadata holds the RFC 9728 documents of one config's protected

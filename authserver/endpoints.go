@@ -15,6 +15,7 @@ const (
 	DefaultIntrospectionPath = "/oauth2/introspect"
 	DefaultJWKSPath          = "/.well-known/jwks.json"
 	DefaultAuthorizePath     = "/oauth2/authorize"
+	DefaultUserInfoPath      = "/oauth2/userinfo"
 )
 
 // WithDefaults returns p with every unset path at its default.
@@ -25,7 +26,7 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 	}{
 		{&p.Token, DefaultTokenPath}, {&p.Revocation, DefaultRevocationPath},
 		{&p.Introspection, DefaultIntrospectionPath}, {&p.JWKS, DefaultJWKSPath},
-		{&p.Authorize, DefaultAuthorizePath},
+		{&p.Authorize, DefaultAuthorizePath}, {&p.UserInfo, DefaultUserInfoPath},
 	} {
 		if *f.path == "" {
 			*f.path = f.def
@@ -34,8 +35,8 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 	return p
 }
 
-// Endpoints are the server's OAuth endpoints and documents by path: what an
-// issuer route serves.
+// Endpoints are the server's OAuth and OpenID Connect endpoints and
+// documents by path: what an issuer route serves.
 type Endpoints struct {
 	server *Server
 	byPath map[string]http.Handler
@@ -53,7 +54,7 @@ type Pages interface {
 // registration endpoint among the pages included). A nil page is left
 // out; a path served twice is refused.
 func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
-	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize} {
+	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize, paths.UserInfo} {
 		if p != "" && !strings.HasPrefix(p, "/") {
 			return nil, errors.New("endpoint paths must start with /")
 		}
@@ -76,6 +77,11 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		{paths.Introspection, IntrospectionEndpoint{Server: s}},
 		{paths.JWKS, JWKSEndpoint{Server: s}},
 		{MetadataPath(s.Issuer), metadata},
+		{paths.UserInfo, s.newUserInfoEndpoint()},
+	}
+	discovery := s.newOpenIDConfiguration(paths)
+	for _, path := range OpenIDConfigurationPaths(s.Issuer) {
+		served = append(served, route{path, discovery})
 	}
 	for _, p := range pages {
 		for _, path := range p.Paths() {

@@ -72,6 +72,7 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	IDToken     string `json:"id_token,omitempty"`
 }
 
 // accessTokenTTL is the lifetime of client's tokens: its own, bounded by
@@ -86,7 +87,7 @@ func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
 // writeToken answers a token request with its response, counting the
 // issued token.
 func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
-	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+96))
+	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.IDToken)+96))
 	s.Usage.tokenIssued(client.ID, now)
 	s.Metrics.tokenIssued(client.ID)
 	oauth.NoStoreJSON(w.Header())
@@ -106,6 +107,10 @@ func (resp *tokenResponse) appendJSON(dst []byte) []byte {
 	if resp.Scope != "" {
 		dst = append(dst, `,"scope":`...)
 		dst = appendJSONString(dst, resp.Scope)
+	}
+	if resp.IDToken != "" {
+		dst = append(dst, `,"id_token":`...)
+		dst = appendJSONString(dst, resp.IDToken)
 	}
 	return append(dst, '}')
 }

@@ -116,8 +116,9 @@ func (s *Server) HeldScopes(ctx context.Context, claims *token.Claims, client st
 // personHolds narrows wanted to what client may hold for the person now,
 // for a token or code of theirs issued at issuedAt (Unix seconds): the
 // person must exist and be enabled; what their roles grant (with the
-// scope_implies rules) is kept; and, unless the client skips consent, their
-// consent must stand, must not have been withdrawn since issuedAt
+// scope_implies rules) is kept, as are the identity scopes (any person may
+// consent to those); and, unless the client skips consent, their consent
+// must stand, must not have been withdrawn since issuedAt
 // (consenting again does not revive what was issued before), and bounds
 // the scopes. The one rule for a token held for a person, applied when it
 // is issued and on every guarded request; every record comes from the
@@ -131,7 +132,7 @@ func (s *Server) personHolds(ctx context.Context, userID string, client storage.
 	if err != nil {
 		return scope.Set{}, err
 	}
-	held := s.ScopeRules.Allowed(granted, wanted)
+	held := s.ScopeRules.PersonAllowed(granted, wanted)
 	if client.SkipsConsent() {
 		return held, nil
 	}
@@ -148,12 +149,14 @@ func (s *Server) personHolds(ctx context.Context, userID string, client storage.
 }
 
 // UserAllows returns the scopes of wanted that the user's roles grant now,
-// with the scope_implies rules, in wanted's order: the rule HeldScopes
-// applies on every request, applied once to what an app asks for.
+// with the scope_implies rules, and the identity scopes any person may
+// consent to (scope.IsIdentity), in wanted's order: the rule HeldScopes
+// applies on every request (scope.Rules.PersonAllowed, its one home),
+// applied once to what an app asks for.
 func (s *Server) UserAllows(ctx context.Context, u storage.User, wanted []string) ([]string, error) {
 	granted, err := s.UserScopes.of(ctx, s.Store, u)
 	if err != nil {
 		return nil, err
 	}
-	return s.ScopeRules.Allowed(granted, scope.NewSet(wanted)).Strings(), nil
+	return s.ScopeRules.PersonAllowed(granted, scope.NewSet(wanted)).Strings(), nil
 }

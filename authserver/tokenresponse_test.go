@@ -11,6 +11,8 @@ func TestTokenResponseJSON(t *testing.T) {
 	for _, resp := range []tokenResponse{
 		{AccessToken: "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln", TokenType: "Bearer", ExpiresIn: 600, Scope: "orders:read orders:write"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 0},
+		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 60, Scope: "openid", IDToken: "h.p.s"},
+		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 60, IDToken: "i<d>"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: -5, Scope: "a<b>&c"},
 		{AccessToken: "q\"uote\\back", TokenType: "Bearer", ExpiresIn: 1 << 40, Scope: "tab\there"},
 		{AccessToken: "ünïcode \u2028 \xff", TokenType: "", ExpiresIn: 1, Scope: "~!#$%'()*+,-./:;=?@[]^_`{|}"},

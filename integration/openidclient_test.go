@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 )
 
 // openIDClientDir holds the openid-client script, its package.json and
@@ -23,15 +25,20 @@ const openIDClientDir = "testdata/openid-client"
 // openIDClientInstall is the command that installs the script's packages.
 const openIDClientInstall = "cd integration/testdata/openid-client && npm ci --no-audit --no-fund"
 
-// The npm package openid-client (v6), unmodified, runs its authorization
-// code grant with PKCE against a real gateway: it reads the gateway's RFC
-// 8414 metadata, builds the authorization URL, and once the person has
-// signed in and allowed the app (played here by an HTTP client with a
-// cookie jar that posts the pages' forms, CSRF tokens and all), it checks
-// the redirect (state, and the RFC 9207 iss the metadata announces: a
-// redirect naming another issuer, or none, is refused before the code is
-// spent), exchanges the code with its verifier and calls a guarded route
-// whose upstream is told the person.
+// The npm package openid-client (v6), unmodified and with its default
+// configuration, runs its authorization code grant with PKCE and OpenID
+// Connect against a real gateway: it reads the gateway's OpenID Connect
+// discovery document, builds the authorization URL with a nonce, and once
+// the person has signed in and allowed the app (played here by an HTTP
+// client with a cookie jar that posts the pages' forms, CSRF tokens and
+// all), it checks the redirect (state, and the RFC 9207 iss the metadata
+// announces: a redirect naming another issuer, or none, is refused before
+// the code is spent), exchanges the code with its verifier, validates the
+// id_token (iss, aud, exp, iat, and the nonce: a mismatched one, as a
+// replayed response would carry, is refused), reads UserInfo and calls a
+// guarded route whose upstream is told the person. go-oidc's Provider and
+// IDTokenVerifier, also unmodified, check the same id_token's signature,
+// nonce and at_hash.
 func TestOpenIDClientAuthorizationCode(t *testing.T) {
 	node := requireOpenIDClient(t)
 	g := StartGateway(t, authorizeCaddyfile)
@@ -39,16 +46,18 @@ func TestOpenIDClientAuthorizationCode(t *testing.T) {
 	site := fmt.Sprintf("https://127.0.0.1:%d", g.HTTPPort)
 	redirectURI := site + "/callback"
 	clientID := createPublicClient(t, g, "Order Viewer (openid-client)", redirectURI)
+	allowScopes(t, g, clientID, oidcScopes)
 	rootCA := caddyRootCA(t, g)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	app := startOpenIDClient(t, ctx, node, rootCA,
 		"ISSUER="+site, "CLIENT_ID="+clientID, "REDIRECT_URI="+redirectURI,
-		"SCOPE=orders:read", "RESOURCE_URL="+site+"/orders/7")
+		"SCOPE="+oidcScopes, "RESOURCE_URL="+site+"/orders/7")
 
 	var start struct {
 		AuthorizationURL      string `json:"authorization_url"`
+		Nonce                 string `json:"nonce"`
 		ISSParameterSupported bool   `json:"iss_parameter_supported"`
 	}
 	app.read(&start)
@@ -56,14 +65,15 @@ func TestOpenIDClientAuthorizationCode(t *testing.T) {
 	if err != nil || authURL.Scheme+"://"+authURL.Host+authURL.Path != site+"/oauth2/authorize" {
 		t.Fatalf("the authorization URL %q is not the endpoint the metadata names", start.AuthorizationURL)
 	}
-	if q := authURL.Query(); q.Get("code_challenge_method") != "S256" || q.Get("client_id") != clientID || q.Get("state") == "" {
-		t.Fatalf("the authorization URL lacks PKCE, the client or state: %v", q)
+	if q := authURL.Query(); q.Get("code_challenge_method") != "S256" || q.Get("client_id") != clientID || q.Get("state") == "" || q.Get("nonce") != start.Nonce {
+		t.Fatalf("the authorization URL lacks PKCE, the client, state or the nonce: %v", q)
 	}
 	if !start.ISSParameterSupported {
 		t.Fatal("the library did not read authorization_response_iss_parameter_supported from the metadata")
 	}
 
-	callback := signInAndAllow(t, trustingClient(t, rootCA, redirectURI), start.AuthorizationURL, "alice", "violet-harbour-92")
+	browser := trustingClient(t, rootCA, redirectURI)
+	callback := signInAndAllow(t, browser, start.AuthorizationURL, "alice", "violet-harbour-92")
 	back, _ := url.Parse(callback)
 	if q := back.Query(); q.Get("iss") != site || q.Get("code") == "" {
 		t.Fatalf("the redirect carries %v, want a code and iss %s", q, site)
@@ -76,13 +86,16 @@ func TestOpenIDClientAuthorizationCode(t *testing.T) {
 		"no issuer":      withQuery(back, "iss", ""),
 	} {
 		app.write(tampered)
-		var refused struct {
-			Error *struct{ Message, Cause string } `json:"error"`
-		}
-		app.read(&refused)
-		if refused.Error == nil || !strings.Contains(refused.Error.Cause, `"iss"`) {
-			t.Fatalf("%s: the library accepted the redirect or refused it for another reason: %+v", name, refused.Error)
-		}
+		wantRefusedBy(t, app, name, `"iss"`)
+	}
+	// A nonce other than the one this app sent (a response replayed from
+	// another request) is refused once the id_token is read; the code is
+	// spent, so the app asks again and, consent remembered, gets a new code.
+	app.write(callback + " a-nonce-from-another-request")
+	wantRefusedBy(t, app, "a mismatched nonce", `"nonce"`)
+	resp, _ := visit(t, browser, http.MethodGet, start.AuthorizationURL, nil)
+	if callback = resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(callback, redirectURI+"?") {
+		t.Fatalf("asking again led to %d %q, want a redirect to the app", resp.StatusCode, callback)
 	}
 
 	app.write(callback)
@@ -92,7 +105,11 @@ func TestOpenIDClientAuthorizationCode(t *testing.T) {
 			Scope     string `json:"scope"`
 			ExpiresIn int    `json:"expires_in"`
 		} `json:"token"`
-		Resource struct {
+		AccessToken   string         `json:"access_token"`
+		IDToken       string         `json:"id_token"`
+		IDTokenClaims map[string]any `json:"id_token_claims"`
+		UserInfo      map[string]any `json:"userinfo"`
+		Resource      struct {
 			Status int    `json:"status"`
 			Body   string `json:"body"`
 		} `json:"resource"`
@@ -102,14 +119,75 @@ func TestOpenIDClientAuthorizationCode(t *testing.T) {
 	if done.Error != nil {
 		t.Fatalf("the grant failed: %s", done.Error.Message)
 	}
-	if !strings.EqualFold(done.Token.TokenType, "bearer") || done.Token.Scope != "orders:read" || done.Token.ExpiresIn <= 0 {
+	if !strings.EqualFold(done.Token.TokenType, "bearer") || done.Token.Scope != oidcScopes || done.Token.ExpiresIn <= 0 {
 		t.Fatalf("token response %+v", done.Token)
 	}
-	want := "user=" + userID + " client=" + clientID + " scope=orders:read"
+	c := done.IDTokenClaims
+	if c["iss"] != site || c["sub"] != userID || c["aud"] != clientID || c["nonce"] != start.Nonce || c["auth_time"] == nil || c["at_hash"] == nil {
+		t.Fatalf("id_token claims %v", c)
+	}
+	if u := done.UserInfo; u["sub"] != userID || u["name"] != "Alice Example" || u["preferred_username"] != "alice" {
+		t.Fatalf("UserInfo %v", u)
+	}
+	want := "user=" + userID + " client=" + clientID + " scope=" + oidcScopes
 	if done.Resource.Status != http.StatusOK || done.Resource.Body != want {
 		t.Fatalf("the guarded call answered %d %q, want 200 %q", done.Resource.Status, done.Resource.Body, want)
 	}
 	app.wait()
+
+	idToken := verifyWithGoOIDC(t, trustingClient(t, rootCA, ""), site, clientID, done.IDToken)
+	if idToken.Subject != userID || idToken.Nonce != start.Nonce {
+		t.Fatalf("go-oidc read sub %q nonce %q, want %q %q", idToken.Subject, idToken.Nonce, userID, start.Nonce)
+	}
+	if err := idToken.VerifyAccessToken(done.AccessToken); err != nil {
+		t.Fatalf("at_hash does not match the access token: %v", err)
+	}
+	if err := idToken.VerifyAccessToken(done.AccessToken + "x"); err == nil {
+		t.Fatal("at_hash matches another access token")
+	}
+}
+
+// oidcScopes are the scopes the OpenID Connect tests' app asks for: the
+// identity scopes beside an API's.
+const oidcScopes = "openid profile email orders:read"
+
+// allowScopes sets a client's scope through the admin API.
+func allowScopes(t *testing.T, g *Gateway, clientID, scopes string) {
+	t.Helper()
+	if r := do(t, http.MethodPatch, g.AdminURL("/scopegate/clients/"+clientID), map[string]any{"scope": scopes}); r.Status != http.StatusOK {
+		t.Fatalf("patch client: %d %s", r.Status, r.Body)
+	}
+}
+
+// wantRefusedBy reads the script's answer to a callback it must refuse,
+// for a reason whose message names what.
+func wantRefusedBy(t *testing.T, app *nodeScript, name, what string) {
+	t.Helper()
+	var refused struct {
+		Error *struct{ Message, Cause string } `json:"error"`
+	}
+	app.read(&refused)
+	if refused.Error == nil || !strings.Contains(refused.Error.Message+" "+refused.Error.Cause, what) {
+		t.Fatalf("%s: the library accepted the redirect or refused it for another reason: %+v", name, refused.Error)
+	}
+}
+
+// verifyWithGoOIDC discovers the gateway with go-oidc's NewProvider, as an
+// app with the default configuration does, and verifies rawIDToken for
+// clientID with its IDTokenVerifier: signature against the JWKS, iss, aud
+// and exp.
+func verifyWithGoOIDC(t *testing.T, httpClient *http.Client, issuer, clientID, rawIDToken string) *oidc.IDToken {
+	t.Helper()
+	ctx := oidc.ClientContext(context.Background(), httpClient)
+	provider, err := oidc.NewProvider(ctx, issuer)
+	if err != nil {
+		t.Fatalf("go-oidc discovery: %v", err)
+	}
+	idToken, err := provider.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, rawIDToken)
+	if err != nil {
+		t.Fatalf("go-oidc refused the id_token: %v", err)
+	}
+	return idToken
 }
 
 // requireOpenIDClient returns the node binary. Without node or the

@@ -172,6 +172,7 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		introspect_path  <path>
 //		jwks_path        <path>
 //		authorize_path   <path>
+//		userinfo_path    <path>
 //		signin {
 //			path                 <path>
 //			signout_path         <path>
@@ -191,13 +192,14 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	}
 //
 // The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
-// /oauth2/introspect, /.well-known/jwks.json and /oauth2/authorize, and the sign-in page's to
+// /oauth2/introspect, /.well-known/jwks.json, /oauth2/authorize and /oauth2/userinfo, and the sign-in page's to
 // /signin and /signout.
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	paths := map[string]*string{
 		"token_path": &iss.Token, "revoke_path": &iss.Revocation,
 		"introspect_path": &iss.Introspection, "jwks_path": &iss.JWKS, "authorize_path": &iss.Authorize,
+		"userinfo_path": &iss.UserInfo,
 	}
 	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
 		if option == "registration" {

@@ -29,7 +29,7 @@ func init() {
 // handler.
 type Issuer struct {
 	// The endpoints' paths: token_path, revoke_path, introspect_path,
-	// jwks_path, authorize_path.
+	// jwks_path, authorize_path, userinfo_path.
 	authserver.EndpointPaths
 	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`

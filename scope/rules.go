@@ -241,6 +241,20 @@ func (r *Rules) Allowed(granted, wanted Set) Set {
 	return wanted
 }
 
+// PersonAllowed is Allowed for what a person may delegate to an app: the
+// identity scopes (IsIdentity) are kept whatever granted holds, as any
+// person may consent to them; every other scope must be satisfied by
+// granted. When all of wanted is kept, it returns wanted itself without
+// allocating.
+func (r *Rules) PersonAllowed(granted, wanted Set) Set {
+	for i, v := range wanted.list {
+		if !IsIdentity(v) && !r.satisfied(granted, v) {
+			return wanted.keepFrom(i, func(s string) bool { return IsIdentity(s) || r.satisfied(granted, s) })
+		}
+	}
+	return wanted
+}
+
 // Missing returns the required scopes that granted does not satisfy, in
 // order, for the scope attribute of an insufficient_scope challenge; nil
 // when all are satisfied, in which case it does not allocate.

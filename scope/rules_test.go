@@ -217,6 +217,27 @@ func TestAllowed(t *testing.T) {
 	}
 }
 
+func TestPersonAllowed(t *testing.T) {
+	r := mustRules(t, Rule{Grant: "read:full", Implies: "read:*"})
+	tests := []struct {
+		name           string
+		granted, asked []string
+		want           []string
+	}{
+		{name: "identity scopes without any role", granted: nil, asked: []string{"openid", "profile", "email", "offline_access"}, want: []string{"openid", "profile", "email", "offline_access"}},
+		{name: "identity scopes kept beside what roles grant", granted: []string{"read:full"}, asked: []string{"openid", "read:x", "write"}, want: []string{"openid", "read:x"}},
+		{name: "other scopes still need a role", granted: nil, asked: []string{"orders", "email"}, want: []string{"email"}},
+		{name: "identity names are exact", granted: nil, asked: []string{"OpenID", "openid:x", "profile "}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.PersonAllowed(NewSet(tt.granted), NewSet(tt.asked)).Strings(); !slices.Equal(got, tt.want) {
+				t.Errorf("PersonAllowed() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestModeString(t *testing.T) {
 	for mode, want := range map[Mode]string{All: "all", Any: "any", Mode(5): "Mode(5)"} {
 		if got := mode.String(); got != want {
@@ -235,6 +256,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	big := NewSet(bigList)
 	required := []string{"read:orders", "write"}
 	asked := NewSet(required)
+	withIdentity := NewSet([]string{"openid", "write"})
 	tests := []struct {
 		name string
 		fn   func()
@@ -246,6 +268,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		{name: "Satisfies refused", fn: func() { _ = r.Satisfies(big, required, All) }},
 		{name: "Missing when satisfied", fn: func() { _ = r.Missing(small, required) }},
 		{name: "Allowed when all are", fn: func() { _ = r.Allowed(small, asked) }},
+		{name: "PersonAllowed when all are", fn: func() { _ = r.PersonAllowed(small, withIdentity) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

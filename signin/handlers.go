@@ -44,7 +44,19 @@ func (h *Handler) showPage(w http.ResponseWriter, r *http.Request) {
 		h.showSignedIn(w, r, http.StatusOK, "", value, userID)
 		return
 	}
-	h.showForm(w, r, http.StatusOK, "", Form{ReturnTo: returnTo})
+	h.showForm(w, r, http.StatusOK, "", Form{ReturnTo: returnTo, Username: loginHint(r)})
+}
+
+// loginHint returns the login_hint an app passed through the authorization
+// endpoint (OpenID Connect Core §3.1.2.1), to pre-fill the username: only
+// when it has a username's shape, and never trusted for anything else, as
+// anyone can write it into a link.
+func loginHint(r *http.Request) string {
+	hint := r.URL.Query().Get("login_hint")
+	if !usernameShape(hint) {
+		return ""
+	}
+	return hint
 }
 
 // currentSession returns the session cookie's value and its user, or ""
@@ -131,7 +143,7 @@ func checkFields(form *Form, password string) bool {
 	switch {
 	case form.Username == "":
 		form.UsernameError = msgNeedUsername
-	case len(form.Username) > MaxUsernameLen || !utf8.ValidString(form.Username) || hasControl(form.Username):
+	case !usernameShape(form.Username):
 		form.UsernameError = msgBadUsername
 		form.Username = "" // not shown back: it may be anything
 	}
@@ -142,6 +154,12 @@ func checkFields(form *Form, password string) bool {
 		form.PasswordError = msgLongPassword
 	}
 	return form.UsernameError == "" && form.PasswordError == ""
+}
+
+// usernameShape reports whether s may be a username: at most
+// MaxUsernameLen bytes of UTF-8 without control characters.
+func usernameShape(s string) bool {
+	return len(s) <= MaxUsernameLen && utf8.ValidString(s) && !hasControl(s)
 }
 
 func hasControl(s string) bool {

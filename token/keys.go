@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -383,6 +384,8 @@ type signingKey struct {
 	m   *keyMaterial
 	// header is the base64url-encoded protected header followed by '.'.
 	header string
+	// idHeader is the same for ID tokens, whose typ is JWT (see SignIDToken).
+	idHeader string
 }
 
 // NewKeySet parses keys once and builds the snapshot for time now.
@@ -436,11 +439,13 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 			header := append([]byte(`{"alg":`), strictjson.AppendString(nil, k.Algorithm)...)
 			header = append(header, `,"kid":`...)
 			header = strictjson.AppendString(header, k.ID)
+			idHeader := append(slices.Clone(header), `,"typ":"JWT"}`...)
 			header = append(header, `,"typ":"at+jwt"}`...)
 			ks.signing = &signingKey{
-				kid:    k.ID,
-				m:      m,
-				header: base64.RawURLEncoding.EncodeToString(header) + ".",
+				kid:      k.ID,
+				m:        m,
+				header:   base64.RawURLEncoding.EncodeToString(header) + ".",
+				idHeader: base64.RawURLEncoding.EncodeToString(idHeader) + ".",
 			}
 		}
 	}
@@ -516,6 +521,19 @@ func (ks *KeySet) SigningKeyID() string { return ks.signing.kid }
 // When it differs from the configured one, the operator has yet to rotate
 // (EnsureKeys never switches algorithms by itself).
 func (ks *KeySet) SigningAlgorithm() string { return ks.signing.m.alg }
+
+// Algorithms returns the algorithms of the keys that verify (not revoked),
+// the signing key's first, each once: what a token of this set may be
+// signed with, as discovery's id_token_signing_alg_values_supported says.
+func (ks *KeySet) Algorithms() []string {
+	algs := []string{ks.signing.m.alg}
+	for _, info := range ks.infos {
+		if !info.Revoked && !slices.Contains(algs, info.Algorithm) {
+			algs = append(algs, info.Algorithm)
+		}
+	}
+	return algs
+}
 
 // HasKey reports whether kid names a key that may verify: published and not
 // revoked. A caller that takes claims from VerifiedCache checks HasKey with

@@ -1,16 +1,21 @@
 // Runs the unmodified openid-client library's authorization code grant with
-// PKCE against a Scopegate gateway, for integration/openidclient_test.go.
+// PKCE and OpenID Connect against a Scopegate gateway, for
+// integration/openidclient_test.go.
 //
 // Input, from the environment: ISSUER (the gateway's issuer URL), CLIENT_ID
 // (a public client), REDIRECT_URI, SCOPE and RESOURCE_URL (a guarded route).
 // Trust in the gateway's TLS certificate comes from NODE_EXTRA_CA_CERTS.
 //
-// The script prints one JSON line {"authorization_url": …}; the person's part
-// (sign-in and consent) happens elsewhere, and the URL the gateway redirected
-// to is written back on stdin, one per line. For each line it runs the grant
-// and prints {"error": …} when openid-client refuses the response, or, once
-// it succeeds, calls RESOURCE_URL with the access token, prints
-// {"token": …, "resource": …} and exits.
+// The script discovers the gateway as a default configuration does (OpenID
+// Connect discovery), prints one JSON line {"authorization_url": …}; the
+// person's part (sign-in and consent) happens elsewhere, and the URL the
+// gateway redirected to is written back on stdin, one per line, optionally
+// followed by a space and a nonce to expect instead of the request's (a
+// replayed or mismatched nonce). For each line it runs the grant, which
+// validates the id_token's claims and nonce, and prints {"error": …} when
+// openid-client refuses the response, or, once it succeeds, reads UserInfo
+// and calls RESOURCE_URL with the access token, prints {"token": …,
+// "id_token": …, "userinfo": …, "resource": …} and exits.
 import * as client from 'openid-client';
 import { createInterface } from 'node:readline';
 
@@ -20,39 +25,54 @@ function emit(value) {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
-// The gateway publishes RFC 8414 metadata; OpenID Connect discovery comes
-// with a later release, so the library reads the OAuth 2.0 document.
+// The library's default: OpenID Connect discovery at the issuer's
+// /.well-known/openid-configuration.
 const config = await client.discovery(new URL(ISSUER), CLIENT_ID, undefined, client.None(), {
-  algorithm: 'oauth2',
   timeout: 10,
 });
 
 const pkceCodeVerifier = client.randomPKCECodeVerifier();
 const expectedState = client.randomState();
+const nonce = client.randomNonce();
 const authorizationURL = client.buildAuthorizationUrl(config, {
   redirect_uri: REDIRECT_URI,
   scope: SCOPE,
   state: expectedState,
+  nonce,
   code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
   code_challenge_method: 'S256',
 });
 emit({
   authorization_url: authorizationURL.href,
+  nonce,
   iss_parameter_supported: config.serverMetadata().authorization_response_iss_parameter_supported === true,
 });
 
 for await (const line of createInterface({ input: process.stdin })) {
+  const [callback, otherNonce] = line.split(' ');
   let tokens;
   try {
-    tokens = await client.authorizationCodeGrant(config, new URL(line), { pkceCodeVerifier, expectedState });
+    tokens = await client.authorizationCodeGrant(config, new URL(callback), {
+      pkceCodeVerifier,
+      expectedState,
+      expectedNonce: otherNonce ?? nonce,
+    });
   } catch (err) {
     // openid-client wraps the check that failed: its message is the cause's.
     emit({ error: { code: err.code ?? '', message: err.message, cause: err.cause?.message ?? '' } });
     continue;
   }
+  const claims = tokens.claims();
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   const response = await client.fetchProtectedResource(config, tokens.access_token, new URL(RESOURCE_URL), 'GET');
   emit({
     token: { token_type: tokens.token_type, scope: tokens.scope, expires_in: tokens.expires_in },
+    // The raw tokens go back to the test, whose go-oidc verifier checks the
+    // id_token's signature and at_hash on this same flow.
+    access_token: tokens.access_token,
+    id_token: tokens.id_token,
+    id_token_claims: claims,
+    userinfo,
     resource: { status: response.status, body: await response.text() },
   });
   process.exit(0);
