@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -23,12 +24,29 @@ import (
 // pages themselves are not under test: those run in Chromium.
 
 // caddyRootCA returns the path of the root certificate of the gateway's
-// internal CA, which signs its site's certificate, once Caddy has written it.
+// internal CA once its site, https://127.0.0.1:<HTTPPort>, answers a TLS
+// handshake with a certificate that root signed: Caddy writes the root,
+// then obtains the site's certificate, in the background after it starts,
+// and a request before that fails with a TLS alert.
 func caddyRootCA(t *testing.T, g *Gateway) string {
 	t.Helper()
 	path := filepath.Join(g.Dir, "data", "caddy", "pki", "authorities", "local", "root.crt")
-	if !eventually(10*time.Second, func() bool { _, err := os.Stat(path); return err == nil }) {
+	pool := x509.NewCertPool()
+	if !eventually(10*time.Second, func() bool {
+		pem, err := os.ReadFile(path)
+		return err == nil && pool.AppendCertsFromPEM(pem)
+	}) {
 		t.Fatalf("the gateway wrote no root certificate at %s", path)
+	}
+	site := fmt.Sprintf("127.0.0.1:%d", g.HTTPPort)
+	if !eventually(20*time.Second, func() bool {
+		conn, err := tls.Dial("tcp", site, &tls.Config{RootCAs: pool})
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("https://%s never completed a TLS handshake with a certificate of the gateway's CA", site)
 	}
 	return path
 }
