@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,12 @@ type EndpointPaths struct {
 	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
 	// served; sign-ins may return to it. Default: /oauth2/authorize.
 	Authorize string `json:"authorize_path,omitempty"`
+	// PasswordGrant turns on the legacy password grant (RFC 6749 §4.3) at
+	// the token endpoint, for confidential clients that list "password" in
+	// grant_types. RFC 9700 §2.4 forbids it for new apps; it exists for
+	// trusted legacy apps that cannot be changed. Its attempts count
+	// against the sign-in page's throttles. Default: off.
+	PasswordGrant bool `json:"password_grant,omitempty"`
 	// Registration is where the registration endpoint is served, when
 	// registration is on: set by NewEndpoints from the endpoint itself,
 	// whose policy names the path.
@@ -127,7 +134,7 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 		"jwks_uri":                                       base + paths.JWKS,
 		"revocation_endpoint":                            base + paths.Revocation,
 		"introspection_endpoint":                         base + paths.Introspection,
-		"grant_types_supported":                          grant.Issued,
+		"grant_types_supported":                          issuedGrants(paths),
 		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
 		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"introspection_endpoint_auth_methods_supported":  authMethods,
@@ -137,6 +144,15 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	}
 	body, err := json.Marshal(fields)
 	return Document{Body: body, CacheControl: documentMaxAge}, err
+}
+
+// issuedGrants lists the grants the token endpoint serves: grant.Issued,
+// and the password grant where it is on.
+func issuedGrants(paths EndpointPaths) []string {
+	if paths.PasswordGrant {
+		return append(slices.Clone(grant.Issued), grant.Password)
+	}
+	return grant.Issued
 }
 
 // ResourceMetadata holds the RFC 9728 documents of one config's protected

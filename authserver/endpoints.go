@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/scopegate/scopegate/signin"
 )
 
 // Default endpoint paths.
@@ -69,9 +71,13 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 	if err != nil {
 		return nil, err
 	}
+	tokens, err := s.tokenEndpoint(paths, pages)
+	if err != nil {
+		return nil, err
+	}
 	e := &Endpoints{server: s, byPath: make(map[string]http.Handler)}
 	served := []route{
-		{paths.Token, TokenEndpoint{Server: s}},
+		{paths.Token, tokens},
 		{paths.Revocation, RevocationEndpoint{Server: s}},
 		{paths.Introspection, IntrospectionEndpoint{Server: s}},
 		{paths.JWKS, JWKSEndpoint{Server: s}},
@@ -89,6 +95,23 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		e.byPath[sv.path] = sv.h
 	}
 	return e, nil
+}
+
+// tokenEndpoint returns the token endpoint, with the password grant when
+// paths turn it on: its attempts then count against the sign-in page's
+// throttles, so the page must be among pages.
+func (s *Server) tokenEndpoint(paths EndpointPaths, pages []Pages) (TokenEndpoint, error) {
+	e := TokenEndpoint{Server: s}
+	if !paths.PasswordGrant {
+		return e, nil
+	}
+	for _, p := range pages {
+		if page, ok := p.(*signin.Handler); ok {
+			e.passwords = page
+			return e, nil
+		}
+	}
+	return e, errors.New("the password grant needs the sign-in page, whose throttles it shares")
 }
 
 // route is a path and what serves it.

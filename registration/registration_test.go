@@ -129,6 +129,7 @@ func TestDecide(t *testing.T) {
 		{name: "client_credentials even when confidential is allowed", policy: func(o *Options) { o.AllowConfidential = true },
 			req: func(r *Request) { r.GrantTypes = []string{"client_credentials"} }, code: CodeInvalidClientMetadata},
 		{name: "implicit", req: func(r *Request) { r.GrantTypes = []string{"implicit"} }, code: CodeInvalidClientMetadata},
+		{name: "password grant", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "password"} }, code: CodeInvalidClientMetadata},
 		{name: "refresh_token alone", req: func(r *Request) { r.GrantTypes = []string{"refresh_token"} }, code: CodeInvalidClientMetadata},
 		{name: "refresh_token dropped", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "refresh_token"} },
 			check: func(t *testing.T, m registry.Metadata) {

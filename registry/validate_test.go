@@ -173,7 +173,7 @@ func TestValidationRules(t *testing.T) {
 		{"name with tab", `{"client_name":"a\tb"}`, "client_name: must be 1 to 255 printable characters"},
 		{"name with leading space", `{"client_name":" a"}`, "client_name: must not start or end with a space"},
 		{"name with trailing space", `{"client_name":"a "}`, "client_name: must not start or end with a space"},
-		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","password"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code)"},
+		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, password)"},
 		{"repeated grant", `{"client_name":"a","grant_types":["client_credentials","client_credentials"]}`, "grant_types: entry 1 repeats an earlier entry"},
 		{"scope with double space", `{"client_name":"a","scope":"a  b"}`, "scope: scope token 2: empty scope token (leading, trailing or repeated space)"},
 		{"scope with quote", `{"client_name":"a","scope":"a\"b"}`, "scope: scope token 1, byte 2: character not allowed in a scope token"},
@@ -335,7 +335,7 @@ func TestLimitsDefaults(t *testing.T) {
 	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
-		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code"}) ||
+		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "password"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
 		t.Fatalf("defaults: %+v", l)
 	}

@@ -504,6 +504,8 @@ func TestSkipsConsent(t *testing.T) {
 		{"ordinary app", storage.Client{}, false},
 		{"registered app with skip_consent", storage.Client{SkipConsent: true, Registered: true}, false},
 		{"registered app", storage.Client{Registered: true}, false},
+		{"app trusted with passwords", storage.Client{GrantTypes: []string{"client_credentials", "password"}}, true},
+		{"registered app listing password", storage.Client{GrantTypes: []string{"password"}, Registered: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.c.SkipsConsent(); got != tc.want {

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -84,11 +85,14 @@ type Client struct {
 }
 
 // SkipsConsent reports whether the client's authorization requests go
-// without the consent page: only for a first-party app an administrator
-// marked so, never for one that registered itself, whatever its
-// skip_consent says (an admin's later edit included).
+// without the consent page, and its tokens held for people without a
+// consent record: only for a first-party app an administrator marked so, or
+// one an administrator trusts with people's passwords (the "password"
+// grant, which asks no consent: the operator approved the app for
+// everyone), never for one that registered itself, whatever its
+// skip_consent or grants say (an admin's later edit included).
 func (c Client) SkipsConsent() bool {
-	return c.SkipConsent && !c.Registered
+	return (c.SkipConsent || slices.Contains(c.GrantTypes, "password")) && !c.Registered
 }
 
 // Token endpoint authentication methods a client registers (RFC 7591 §2).
