@@ -345,3 +345,29 @@ func TestLimitsDefaults(t *testing.T) {
 		t.Fatalf("explicit limits: %+v", l)
 	}
 }
+
+// post_logout_redirect_uris follow the redirect_uris rules, and are kept,
+// shown and patched like them.
+func TestPostLogoutRedirectURIs(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	for _, bad := range []string{"/relative", "https://app.example/#frag", "https://user@app.example/", "javascript:alert(1)", "http://app.example/out"} {
+		_, _, err := r.Create(ctx, Metadata{ClientName: "bad", PostLogoutRedirectURIs: []string{bad}})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "post_logout_redirect_uris" {
+			t.Errorf("%q: %v, want a post_logout_redirect_uris error", bad, err)
+		}
+	}
+	c, _ := mustCreate(t, r, `{"client_name":"web","post_logout_redirect_uris":["https://app.example/signed-out"]}`)
+	if !slices.Equal(c.PostLogoutRedirectURIs, []string{"https://app.example/signed-out"}) {
+		t.Fatalf("view %v", c.PostLogoutRedirectURIs)
+	}
+	got, err := r.Patch(ctx, c.ClientID, []byte(`{"post_logout_redirect_uris":["https://app.example/bye","http://127.0.0.1/bye"]}`))
+	if err != nil || len(got.PostLogoutRedirectURIs) != 2 {
+		t.Fatalf("patch: %v %v", got.PostLogoutRedirectURIs, err)
+	}
+	stored, err := r.Lookup(ctx, c.ClientID)
+	if err != nil || !slices.Equal(stored.PostLogoutRedirectURIs, got.PostLogoutRedirectURIs) {
+		t.Fatalf("stored %v %v", stored.PostLogoutRedirectURIs, err)
+	}
+}

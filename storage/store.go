@@ -82,6 +82,10 @@ type Client struct {
 	// page is never skipped for it (see SkipsConsent), and operators find
 	// it by this mark.
 	Registered bool `json:"registered,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to the app (OpenID Connect RP-Initiated Logout 1.0),
+	// compared exactly.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // SkipsConsent reports whether the client's authorization requests go
