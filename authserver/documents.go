@@ -86,6 +86,10 @@ type EndpointPaths struct {
 	// Authorize is where the authorization endpoint (RFC 6749 §3.1) is
 	// served; sign-ins may return to it. Default: /oauth2/authorize.
 	Authorize string `json:"authorize_path,omitempty"`
+	// EndSession is where RP-initiated logout (OpenID Connect RP-Initiated
+	// Logout 1.0, the metadata's end_session_endpoint) is served, beside
+	// the sign-in page whose sessions it ends. Default: /oauth2/logout.
+	EndSession string `json:"end_session_path,omitempty"`
 	// PasswordGrant turns on the legacy password grant (RFC 6749 §4.3) at
 	// the token endpoint, for confidential clients that list "password" in
 	// grant_types. RFC 9700 §2.4 forbids it for new apps; it exists for
@@ -141,6 +145,9 @@ func Metadata(issuer string, paths EndpointPaths) (Document, error) {
 	}
 	if paths.Registration != "" {
 		fields["registration_endpoint"] = base + paths.Registration
+	}
+	if paths.EndSession != "" {
+		fields["end_session_endpoint"] = base + paths.EndSession
 	}
 	body, err := json.Marshal(fields)
 	return Document{Body: body, CacheControl: documentMaxAge}, err

@@ -27,7 +27,7 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 	}{
 		{&p.Token, DefaultTokenPath}, {&p.Revocation, DefaultRevocationPath},
 		{&p.Introspection, DefaultIntrospectionPath}, {&p.JWKS, DefaultJWKSPath},
-		{&p.Authorize, DefaultAuthorizePath},
+		{&p.Authorize, DefaultAuthorizePath}, {&p.EndSession, DefaultEndSessionPath},
 	} {
 		if *f.path == "" {
 			*f.path = f.def
@@ -55,7 +55,7 @@ type Pages interface {
 // registration endpoint among the pages included). A nil page is left
 // out; a path served twice is refused.
 func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
-	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize} {
+	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize, paths.EndSession} {
 		if p != "" && !strings.HasPrefix(p, "/") {
 			return nil, errors.New("endpoint paths must start with /")
 		}
@@ -66,6 +66,10 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		if reg, ok := p.(*RegistrationEndpoint); ok {
 			paths.Registration = reg.policy.Path
 		}
+	}
+	pages, paths, err := s.withLogout(pages, paths)
+	if err != nil {
+		return nil, err
 	}
 	metadata, err := Metadata(s.Issuer, paths)
 	if err != nil {
@@ -97,6 +101,32 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 	return e, nil
 }
 
+// withLogout adds RP-initiated logout to pages when the sign-in page, whose
+// sessions it ends, is among them; without it, paths names no
+// end_session_endpoint.
+func (s *Server) withLogout(pages []Pages, paths EndpointPaths) ([]Pages, EndpointPaths, error) {
+	page := signInPage(pages)
+	if page == nil {
+		paths.EndSession = ""
+		return pages, paths, nil
+	}
+	logout, err := s.newLogoutEndpoint(paths.EndSession, page)
+	if err != nil {
+		return nil, paths, err
+	}
+	return append(pages, logout), paths, nil
+}
+
+// signInPage returns the sign-in page among pages, or nil.
+func signInPage(pages []Pages) *signin.Handler {
+	for _, p := range pages {
+		if page, ok := p.(*signin.Handler); ok {
+			return page
+		}
+	}
+	return nil
+}
+
 // tokenEndpoint returns the token endpoint, with the password grant when
 // paths turn it on: its attempts then count against the sign-in page's
 // throttles, so the page must be among pages.
@@ -105,13 +135,12 @@ func (s *Server) tokenEndpoint(paths EndpointPaths, pages []Pages) (TokenEndpoin
 	if !paths.PasswordGrant {
 		return e, nil
 	}
-	for _, p := range pages {
-		if page, ok := p.(*signin.Handler); ok {
-			e.passwords = page
-			return e, nil
-		}
+	page := signInPage(pages)
+	if page == nil {
+		return e, errors.New("the password grant needs the sign-in page, whose throttles it shares")
 	}
-	return e, errors.New("the password grant needs the sign-in page, whose throttles it shares")
+	e.passwords = page
+	return e, nil
 }
 
 // route is a path and what serves it.

@@ -200,6 +200,7 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	paths := map[string]*string{
 		"token_path": &iss.Token, "revoke_path": &iss.Revocation,
 		"introspect_path": &iss.Introspection, "jwks_path": &iss.JWKS, "authorize_path": &iss.Authorize,
+		"end_session_path": &iss.EndSession,
 	}
 	flags := map[string]*bool{"password_grant": &iss.PasswordGrant}
 	err := caddyopt.Set{Texts: paths, Flags: flags, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
