@@ -129,7 +129,8 @@ func readLogoutRequest(w http.ResponseWriter, r *http.Request) (logoutRequest, b
 }
 
 // request answers an app's logout request: nobody signed in, or the hint's
-// person signed in, ends at once; anyone else is asked.
+// person signed in, ends at once (never for HEAD, which changes nothing);
+// anyone else is asked.
 func (e *LogoutEndpoint) request(w http.ResponseWriter, r *http.Request, req logoutRequest) {
 	ctx := r.Context()
 	target, ok := e.server.logoutTarget(ctx, req)
@@ -146,7 +147,7 @@ func (e *LogoutEndpoint) request(w http.ResponseWriter, r *http.Request, req log
 	switch {
 	case sess.UserID == "":
 		e.finish(w, r, target)
-	case target.hint != nil && target.hint.Subject == sess.UserID:
+	case target.hint != nil && target.hint.Subject == sess.UserID && r.Method != http.MethodHead:
 		e.endSession(w, r, value, sess.UserID, target)
 	default:
 		e.ask(ctx, w, value, sess.UserID, target)
@@ -257,7 +258,9 @@ func (s *Server) logoutTarget(ctx context.Context, req logoutRequest) (logoutTar
 		return target, true
 	}
 	if target.client.ID == "" || !oauth.RedirectURIMatches(target.client.PostLogoutRedirectURIs, req.redirectURI) {
-		s.Logger.Info("logout redirect not followed: post_logout_redirect_uri is not one the app registered",
+		// Debug, as every refusal of a request is: a flood of them must
+		// not become a flood of log lines.
+		s.Logger.Debug("logout redirect not followed: post_logout_redirect_uri is not one the app registered",
 			zap.String("client_id", target.client.ID))
 		return target, true
 	}

@@ -55,7 +55,7 @@ func newLogoutFixture(t *testing.T) *logoutFixture {
 // session cookie (none for "").
 func (f *logoutFixture) send(method string, params url.Values, cookie string) *httptest.ResponseRecorder {
 	var r *http.Request
-	if method == http.MethodGet {
+	if method == http.MethodGet || method == http.MethodHead {
 		r = httptest.NewRequest(method, testLogoutPath+"?"+params.Encode(), nil)
 	} else {
 		r = httptest.NewRequest(method, testLogoutPath, strings.NewReader(params.Encode()))
@@ -209,6 +209,11 @@ func TestLogoutWithThePersonsHintEndsAtOnce(t *testing.T) {
 			t.Fatalf("%s: the session is still live", method)
 		}
 	}
+	// HEAD changes nothing, even with the person's hint.
+	value := f.signIn()
+	if w := f.send(http.MethodHead, url.Values{"id_token_hint": {f.idToken("JWT", nil)}}, value); w.Code != http.StatusOK || !f.live(value) {
+		t.Fatalf("HEAD: %d, session live %v", w.Code, f.live(value))
+	}
 	// Nobody signed in: straight back to the app.
 	w := f.send(http.MethodGet, url.Values{"client_id": {f.app}, "post_logout_redirect_uri": {testSignedOut}}, "")
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != testSignedOut {
@@ -219,7 +224,7 @@ func TestLogoutWithThePersonsHintEndsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := f.signIn()
+	value = f.signIn()
 	f.confirmForm(f.send(http.MethodGet, url.Values{"id_token_hint": {f.idToken("JWT", map[string]any{"sub": bob.UserID})}}, value))
 	if !f.live(value) {
 		t.Fatal("another person's hint ended the session")
