@@ -87,8 +87,8 @@ func TestRefused(t *testing.T) {
 			status: 400, code: meta, desc: "client_name: is required"},
 		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
 			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
-		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["password"]}`,
-			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code)"},
+		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["implicit"]}`,
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code, password)"},
 		// The authorization code grant's client rules.
 		{name: "public client with client_credentials", method: "POST", path: "/clients",
 			body:   `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`,

@@ -52,7 +52,7 @@ func newCodeFixtureOver(t testing.TB, wrap func(storage.Store) storage.Store) *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &codeFixture{s: s, srv: httptest.NewServer(TokenEndpoint{s}), userID: u.UserID}
+	f := &codeFixture{s: s, srv: httptest.NewServer(TokenEndpoint{Server: s}), userID: u.UserID}
 	t.Cleanup(f.srv.Close)
 	f.clientID = f.publicClient(t, "app")
 	f.consent(t, f.clientID, "orders:read", "orders:write")
@@ -370,7 +370,7 @@ func BenchmarkAuthorizationCodeGrant(b *testing.B) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := httptest.NewRecorder()
 		b.StartTimer()
-		TokenEndpoint{f.s}.ServeHTTP(w, r)
+		TokenEndpoint{Server: f.s}.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}

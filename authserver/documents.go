@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,16 @@ type EndpointPaths struct {
 	// UserInfo is where OpenID Connect's UserInfo endpoint is served.
 	// Default: /oauth2/userinfo.
 	UserInfo string `json:"userinfo_path,omitempty"`
+	// EndSession is where RP-initiated logout (OpenID Connect RP-Initiated
+	// Logout 1.0, the metadata's end_session_endpoint) is served, beside
+	// the sign-in page whose sessions it ends. Default: /oauth2/logout.
+	EndSession string `json:"end_session_path,omitempty"`
+	// PasswordGrant turns on the legacy password grant (RFC 6749 §4.3) at
+	// the token endpoint, for confidential clients that list "password" in
+	// grant_types. RFC 9700 §2.4 forbids it for new apps; it exists for
+	// trusted legacy apps that cannot be changed. Its attempts count
+	// against the sign-in page's throttles. Default: off.
+	PasswordGrant bool `json:"password_grant,omitempty"`
 	// Registration is where the registration endpoint is served, when
 	// registration is on: set by NewEndpoints from the endpoint itself,
 	// whose policy names the path.
@@ -139,7 +150,7 @@ func metadataFields(issuer string, paths EndpointPaths) map[string]any {
 		"jwks_uri":                                       base + paths.JWKS,
 		"revocation_endpoint":                            base + paths.Revocation,
 		"introspection_endpoint":                         base + paths.Introspection,
-		"grant_types_supported":                          grant.Issued,
+		"grant_types_supported":                          issuedGrants(paths),
 		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
 		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"introspection_endpoint_auth_methods_supported":  authMethods,
@@ -150,7 +161,19 @@ func metadataFields(issuer string, paths EndpointPaths) map[string]any {
 	if paths.UserInfo != "" {
 		fields["userinfo_endpoint"] = base + paths.UserInfo
 	}
+	if paths.EndSession != "" {
+		fields["end_session_endpoint"] = base + paths.EndSession
+	}
 	return fields
+}
+
+// issuedGrants lists the grants the token endpoint serves: grant.Issued,
+// and the password grant where it is on.
+func issuedGrants(paths EndpointPaths) []string {
+	if paths.PasswordGrant {
+		return append(slices.Clone(grant.Issued), grant.Password)
+	}
+	return grant.Issued
 }
 
 // ResourceMetadata holds the RFC 9728 documents of one config's protected

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/scopegate/scopegate/signin"
 )
 
 // Default endpoint paths.
@@ -27,6 +29,7 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 		{&p.Token, DefaultTokenPath}, {&p.Revocation, DefaultRevocationPath},
 		{&p.Introspection, DefaultIntrospectionPath}, {&p.JWKS, DefaultJWKSPath},
 		{&p.Authorize, DefaultAuthorizePath}, {&p.UserInfo, DefaultUserInfoPath},
+		{&p.EndSession, DefaultEndSessionPath},
 	} {
 		if *f.path == "" {
 			*f.path = f.def
@@ -54,7 +57,7 @@ type Pages interface {
 // registration endpoint among the pages included). A nil page is left
 // out; a path served twice is refused.
 func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, error) {
-	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize, paths.UserInfo} {
+	for _, p := range []string{paths.Token, paths.Revocation, paths.Introspection, paths.JWKS, paths.Authorize, paths.UserInfo, paths.EndSession} {
 		if p != "" && !strings.HasPrefix(p, "/") {
 			return nil, errors.New("endpoint paths must start with /")
 		}
@@ -66,13 +69,21 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 			paths.Registration = reg.policy.Path
 		}
 	}
+	pages, paths, err := s.withLogout(pages, paths)
+	if err != nil {
+		return nil, err
+	}
 	metadata, err := Metadata(s.Issuer, paths)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := s.tokenEndpoint(paths, pages)
 	if err != nil {
 		return nil, err
 	}
 	e := &Endpoints{server: s, byPath: make(map[string]http.Handler)}
 	served := []route{
-		{paths.Token, TokenEndpoint{Server: s}},
+		{paths.Token, tokens},
 		{paths.Revocation, RevocationEndpoint{Server: s}},
 		{paths.Introspection, IntrospectionEndpoint{Server: s}},
 		{paths.JWKS, JWKSEndpoint{Server: s}},
@@ -94,6 +105,48 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		}
 		e.byPath[sv.path] = sv.h
 	}
+	return e, nil
+}
+
+// withLogout adds RP-initiated logout to pages when the sign-in page, whose
+// sessions it ends, is among them; without it, paths names no
+// end_session_endpoint.
+func (s *Server) withLogout(pages []Pages, paths EndpointPaths) ([]Pages, EndpointPaths, error) {
+	page := signInPage(pages)
+	if page == nil {
+		paths.EndSession = ""
+		return pages, paths, nil
+	}
+	logout, err := s.newLogoutEndpoint(paths.EndSession, page)
+	if err != nil {
+		return nil, paths, err
+	}
+	return append(pages, logout), paths, nil
+}
+
+// signInPage returns the sign-in page among pages, or nil.
+func signInPage(pages []Pages) *signin.Handler {
+	for _, p := range pages {
+		if page, ok := p.(*signin.Handler); ok {
+			return page
+		}
+	}
+	return nil
+}
+
+// tokenEndpoint returns the token endpoint, with the password grant when
+// paths turn it on: its attempts then count against the sign-in page's
+// throttles, so the page must be among pages.
+func (s *Server) tokenEndpoint(paths EndpointPaths, pages []Pages) (TokenEndpoint, error) {
+	e := TokenEndpoint{Server: s}
+	if !paths.PasswordGrant {
+		return e, nil
+	}
+	page := signInPage(pages)
+	if page == nil {
+		return e, errors.New("the password grant needs the sign-in page, whose throttles it shares")
+	}
+	e.passwords = page
 	return e, nil
 }
 

@@ -260,7 +260,7 @@ func TestUserInfoRefusals(t *testing.T) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.SetBasicAuth(id, secret)
 		r.RemoteAddr = "192.0.2.7:1234"
-		TokenEndpoint{f.s}.ServeHTTP(w, r)
+		TokenEndpoint{Server: f.s}.ServeHTTP(w, r)
 		var body map[string]any
 		_ = json.Unmarshal(w.Body.Bytes(), &body)
 		wantRefused(t, body["access_token"].(string), http.StatusUnauthorized, "invalid_token", `error="invalid_token"`)

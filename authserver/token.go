@@ -26,7 +26,12 @@ var grants = map[string]grantFunc{
 
 // TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the
 // client and hands the request to the grant it names.
-type TokenEndpoint struct{ *Server }
+type TokenEndpoint struct {
+	*Server
+	// passwords counts the password grant's attempts; nil while the
+	// operator has not turned the grant on (EndpointPaths.PasswordGrant).
+	passwords passwordAttempts
+}
 
 // ServeHTTP answers a token request. Checks run in the documented order:
 // request syntax, client authentication, client enabled, client address
@@ -52,6 +57,10 @@ func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.refuse(w, r, req, oerr)
 			return
 		}
+	}
+	if req.GrantType == grant.Password {
+		s.passwordGrant(e.passwords, w, r, req, client)
+		return
 	}
 	issue, ok := grants[req.GrantType]
 	if !ok {

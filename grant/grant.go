@@ -21,12 +21,19 @@ const ClientCredentials = "client_credentials"
 // 7636): an app acting for a person who signed in and approved it.
 const AuthorizationCode = "authorization_code"
 
+// Password is the resource owner password credentials grant of RFC 6749
+// §4.3: a trusted legacy app sends the person's username and password.
+// RFC 9700 §2.4 says it MUST NOT be used; a token endpoint serves it only
+// where the operator turned it on.
+const Password = "password"
+
 // Supported lists the grants clients may be registered for.
-var Supported = []string{ClientCredentials, AuthorizationCode}
+var Supported = []string{ClientCredentials, AuthorizationCode, Password}
 
 // Issued lists the grants the token endpoint issues tokens for today, the
 // ones its metadata (RFC 8414 grant_types_supported) names: a subset of
-// Supported.
+// Supported. Password is not among them: it is issued, and named, only
+// where the operator turned it on.
 var Issued = []string{ClientCredentials, AuthorizationCode}
 
 // PublicGrants lists the grants a public client (one without a secret) may

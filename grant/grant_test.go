@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{"granted as asked", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"write"}}, client,
 			"", []string{"write"}, client.Audience},
-		{"unsupported grant", oauth.TokenRequest{GrantType: "password", Scopes: []string{"read"}}, client,
+		{"unsupported grant", oauth.TokenRequest{GrantType: "implicit", Scopes: []string{"read"}}, client,
 			oauth.CodeUnsupportedGrantType, nil, nil},
 		{"grant not allowed for the client", oauth.TokenRequest{GrantType: ClientCredentials, Scopes: []string{"read"}}, noGrant,
 			oauth.CodeUnauthorizedClient, nil, nil},

@@ -388,7 +388,7 @@ func TestTokenEndpointRefusesBadInput(t *testing.T) {
 		// The registry allows only grants the server supports, and this
 		// release supports one, so a client without it cannot be made here;
 		// grant.TestDecide covers the refusal.
-		resp := do(t, http.MethodPost, g.AdminURL("/scopegate/clients"), map[string]any{"client_name": "x", "grant_types": []string{"password"}})
+		resp := do(t, http.MethodPost, g.AdminURL("/scopegate/clients"), map[string]any{"client_name": "x", "grant_types": []string{"implicit"}})
 		if resp.Status != http.StatusBadRequest {
 			t.Fatalf("unsupported grant accepted: %d %s", resp.Status, resp.Body)
 		}

@@ -173,6 +173,8 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		jwks_path        <path>
 //		authorize_path   <path>
 //		userinfo_path    <path>
+//		end_session_path <path>
+//		password_grant   # the legacy password grant, for trusted apps only
 //		signin {
 //			path                 <path>
 //			signout_path         <path>
@@ -199,9 +201,10 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	paths := map[string]*string{
 		"token_path": &iss.Token, "revoke_path": &iss.Revocation,
 		"introspect_path": &iss.Introspection, "jwks_path": &iss.JWKS, "authorize_path": &iss.Authorize,
-		"userinfo_path": &iss.UserInfo,
+		"userinfo_path": &iss.UserInfo, "end_session_path": &iss.EndSession,
 	}
-	err := caddyopt.Set{Texts: paths, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
+	flags := map[string]*bool{"password_grant": &iss.PasswordGrant}
+	err := caddyopt.Set{Texts: paths, Flags: flags, Other: func(d *caddyfile.Dispenser, option string) (bool, error) {
 		if option == "registration" {
 			iss.Registration = new(registration.Options)
 			return true, registrationOptions(iss.Registration).ReadBlock(d, "registration")

@@ -42,6 +42,8 @@ func checkParserError(t *testing.T, e *Error) {
 // hold only bounded, well-formed values and no secret in Form.
 func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("grant_type=client_credentials&scope=a+b", "Basic YTpi", formType, "")
+	f.Add("grant_type=password&username=alice&password=p%26w", "Basic YTpi", formType, "")
+	f.Add("grant_type=password&username=alice", "Basic YTpi", formType, "pass%77ord=x")
 	f.Fuzz(func(t *testing.T, body, authorization, contentType, query string) {
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
 		r.URL.RawQuery = query
@@ -74,6 +76,8 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("basic without header")
 		case req.Form.Has("client_secret"):
 			t.Fatalf("Form holds client_secret")
+		case queryHas(r.URL, "password"):
+			t.Fatalf("accepted a password in the query string")
 		case len(req.Resource) > MaxResources:
 			t.Fatalf("%d resources", len(req.Resource))
 		}

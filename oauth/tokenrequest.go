@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/scopegate/scopegate/scope"
@@ -164,8 +165,13 @@ func ParseClientRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) 
 	if r.Method != http.MethodPost {
 		return nil, MethodNotAllowed("this endpoint accepts only POST")
 	}
-	if queryHasCredentials(r.URL) {
+	if queryHas(r.URL, "client_id", "client_secret") {
 		return nil, InvalidRequest("client credentials are not accepted in the query string")
+	}
+	if queryHas(r.URL, "password") {
+		// A person's password (the password grant) in a URL would land in
+		// access logs and proxies' caches: refused, never read.
+		return nil, InvalidRequest("a password is not accepted in the query string")
 	}
 	if e := checkContentType(r.Header); e != nil {
 		return nil, e
@@ -194,10 +200,10 @@ func ParseClientRequest(r *http.Request, maxBody int64) (*TokenRequest, *Error) 
 	return req, nil
 }
 
-// queryHasCredentials reports whether the query string names client_id or
-// client_secret. It scans the raw query so that a malformed pair elsewhere
-// cannot hide one, as url.ParseQuery would by skipping it.
-func queryHasCredentials(u *url.URL) bool {
+// queryHas reports whether the query string names one of names. It scans
+// the raw query so that a malformed pair elsewhere cannot hide one, as
+// url.ParseQuery would by skipping it.
+func queryHas(u *url.URL, names ...string) bool {
 	if u == nil {
 		return false
 	}
@@ -208,7 +214,7 @@ func queryHasCredentials(u *url.URL) bool {
 		if k, err := url.QueryUnescape(key); err == nil {
 			key = k
 		}
-		if key == "client_id" || key == "client_secret" {
+		if slices.Contains(names, key) {
 			return true
 		}
 	}

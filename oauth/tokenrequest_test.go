@@ -235,6 +235,8 @@ func TestParseTokenRequestRefuses(t *testing.T) {
 		{name: "client_secret in query", req: tokenReq{target: "/oauth2/token?x=1&client_secret=s", body: ok, auth: []string{basic("a", "b")}}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
 		{name: "encoded key in query", req: tokenReq{target: "/oauth2/token?client%5Fsecret=s", body: ok}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
 		{name: "credential after malformed pair", req: tokenReq{target: "/oauth2/token?a=%zz&client_secret=s", body: ok}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
+		{name: "password in query", req: tokenReq{target: "/oauth2/token?password=hunter2", body: ok}, wantCode: "invalid_request", status: 400, desc: "a password is not accepted in the query string"},
+		{name: "encoded password in query", req: tokenReq{target: "/oauth2/token?a=%zz&pass%77ord", body: ok}, wantCode: "invalid_request", status: 400, desc: "a password is not accepted in the query string"},
 		{name: "credential without value", req: tokenReq{target: "/oauth2/token?client_id", body: ok}, wantCode: "invalid_request", status: 400, desc: "client credentials are not accepted in the query string"},
 		{name: "JSON body", req: tokenReq{contentType: []string{"application/json"}, body: `{"grant_type":"client_credentials"}`}, wantCode: "invalid_request", status: 400, desc: "the body must be application/x-www-form-urlencoded"},
 		{name: "no content type", req: tokenReq{noType: true, body: ok}, wantCode: "invalid_request", status: 400, desc: "the body must be application/x-www-form-urlencoded"},

@@ -38,6 +38,9 @@ func (p *Policy) Decide(req Request) (registry.Metadata, *oauth.Error) {
 	if oerr := p.redirectURIs(req.RedirectURIs); oerr != nil {
 		return registry.Metadata{}, oerr
 	}
+	if oerr := p.uris("post_logout_redirect_uris", req.PostLogoutRedirectURIs); oerr != nil {
+		return registry.Metadata{}, oerr
+	}
 	scopes, oerr := p.scopes(req.Scope)
 	if oerr != nil {
 		return registry.Metadata{}, oerr
@@ -54,6 +57,7 @@ func (p *Policy) Decide(req Request) (registry.Metadata, *oauth.Error) {
 		ClientName: name, TokenEndpointAuthMethod: method, GrantTypes: grants,
 		RedirectURIs: slices.Clone(req.RedirectURIs), Scope: scope.Join(scopes),
 		Audience: slices.Clone(p.Audience), RequireScopeRequest: &noScopeRequest,
+		PostLogoutRedirectURIs: slices.Clone(req.PostLogoutRedirectURIs),
 	}, nil
 }
 
@@ -124,14 +128,20 @@ func responseTypes(requested []string) *oauth.Error {
 // it: at most MaxRedirectURIs of at most MaxRedirectURILength bytes, and
 // private-use schemes only when the policy allows them.
 func (p *Policy) redirectURIs(uris []string) *oauth.Error {
-	switch {
-	case len(uris) == 0:
+	if len(uris) == 0 {
 		return InvalidRedirectURI("redirect_uris must hold at least one URI")
-	case len(uris) > MaxRedirectURIs:
-		return InvalidRedirectURI("redirect_uris may hold at most " + strconv.Itoa(MaxRedirectURIs) + " URIs")
+	}
+	return p.uris("redirect_uris", uris)
+}
+
+// uris checks a list of URIs the browser may be sent back to (redirect_uris,
+// post_logout_redirect_uris): at most MaxRedirectURIs, each by the one rule.
+func (p *Policy) uris(field string, uris []string) *oauth.Error {
+	if len(uris) > MaxRedirectURIs {
+		return InvalidRedirectURI(field + " may hold at most " + strconv.Itoa(MaxRedirectURIs) + " URIs")
 	}
 	for i, u := range uris {
-		entry := "redirect_uris entry " + strconv.Itoa(i)
+		entry := field + " entry " + strconv.Itoa(i)
 		switch {
 		case len(u) > MaxRedirectURILength:
 			return InvalidRedirectURI(entry + " is longer than " + strconv.Itoa(MaxRedirectURILength) + " bytes")

@@ -129,6 +129,16 @@ func TestDecide(t *testing.T) {
 		{name: "client_credentials even when confidential is allowed", policy: func(o *Options) { o.AllowConfidential = true },
 			req: func(r *Request) { r.GrantTypes = []string{"client_credentials"} }, code: CodeInvalidClientMetadata},
 		{name: "implicit", req: func(r *Request) { r.GrantTypes = []string{"implicit"} }, code: CodeInvalidClientMetadata},
+		{name: "post_logout_redirect_uris kept", req: func(r *Request) { r.PostLogoutRedirectURIs = []string{"http://127.0.0.1:3000/bye"} },
+			check: func(t *testing.T, m registry.Metadata) {
+				if !slices.Equal(m.PostLogoutRedirectURIs, []string{"http://127.0.0.1:3000/bye"}) {
+					t.Errorf("post_logout_redirect_uris %q", m.PostLogoutRedirectURIs)
+				}
+			}},
+		{name: "post_logout_redirect_uri over plain http", req: func(r *Request) { r.PostLogoutRedirectURIs = []string{"http://evil.example/bye"} }, code: CodeInvalidRedirectURI},
+		{name: "post_logout_redirect_uri with a fragment", req: func(r *Request) { r.PostLogoutRedirectURIs = []string{"https://app.example/bye#x"} }, code: CodeInvalidRedirectURI},
+		{name: "post_logout_redirect_uri private-use scheme", req: func(r *Request) { r.PostLogoutRedirectURIs = []string{"com.example.app:/bye"} }, code: CodeInvalidRedirectURI},
+		{name: "password grant", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "password"} }, code: CodeInvalidClientMetadata},
 		{name: "refresh_token alone", req: func(r *Request) { r.GrantTypes = []string{"refresh_token"} }, code: CodeInvalidClientMetadata},
 		{name: "refresh_token dropped", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "refresh_token"} },
 			check: func(t *testing.T, m registry.Metadata) {

@@ -35,6 +35,9 @@ type Request struct {
 	ResponseTypes           []string
 	ClientName              string
 	Scope                   string
+	// PostLogoutRedirectURIs (OpenID Connect RP-Initiated Logout 1.0 §3.1)
+	// are checked as redirect_uris are.
+	PostLogoutRedirectURIs []string
 }
 
 // requestField is one member ParseRequest reads: its name, what it takes
@@ -53,6 +56,7 @@ func (r *Request) fields() []requestField {
 		{"response_types", "an array of strings", &r.ResponseTypes},
 		{"client_name", "a string", &r.ClientName},
 		{"scope", "a string of space-separated scopes", &r.Scope},
+		{"post_logout_redirect_uris", "an array of strings", &r.PostLogoutRedirectURIs},
 	}
 }
 

@@ -20,6 +20,7 @@ type Response struct {
 	ResponseTypes           []string `json:"response_types"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	Scope                   string   `json:"scope,omitempty"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // NewResponse describes the registered client c, with its secret when it
@@ -29,6 +30,7 @@ func NewResponse(c registry.Client, secret string) Response {
 		ClientID: c.ClientID, ClientIDIssuedAt: c.CreatedAt.Unix(), ClientName: c.ClientName,
 		RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, ResponseTypes: []string{ResponseTypeCode},
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, Scope: c.Scope,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 	}
 	if secret != "" {
 		var expires int64

@@ -57,6 +57,9 @@ type Metadata struct {
 	// RequirePKCE defaults to true when nil; it cannot be false for a
 	// public client.
 	RequirePKCE *bool `json:"require_pkce,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back, under the redirect_uris rules; compared exactly.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // Client is the public view of a client: what the admin API returns. It
@@ -92,6 +95,8 @@ type Client struct {
 	// TokensRevokedAt is the last revoke-all moment, when there was one.
 	TokensRevokedAt time.Time     `json:"tokens_revoked_at,omitzero"`
 	Usage           storage.Usage `json:"usage"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // SecretInfo describes one secret without revealing it.
@@ -158,6 +163,7 @@ var fieldTypes = map[string]string{
 	"disabled":                   "a boolean",
 	"metadata":                   "a JSON object",
 	"token_endpoint_auth_method": "a string: " + strings.Join(authMethods, ", "),
+	"post_logout_redirect_uris":  "an array of strings",
 	"skip_consent":               "a boolean",
 	"require_pkce":               "a boolean",
 }
@@ -389,6 +395,7 @@ func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client
 		Secrets:                 []SecretInfo{},
 		TokensRevokedAt:         c.TokensRevokedAt,
 		Usage:                   u,
+		PostLogoutRedirectURIs:  cloneOrNil(c.PostLogoutRedirectURIs),
 	}
 	if len(c.IPAllowlist) > 0 {
 		v.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
@@ -419,6 +426,7 @@ func metadataJSON(c storage.Client) ([]byte, error) {
 		Claims:                  c.Claims,
 		Disabled:                c.Disabled,
 		Metadata:                c.Metadata,
+		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
 	}
 	if len(c.IPAllowlist) > 0 {
 		m.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
@@ -447,6 +455,7 @@ func setMetadata(dst *storage.Client, src storage.Client) {
 	dst.TokenEndpointAuthMethod = src.TokenEndpointAuthMethod
 	dst.SkipConsent = src.SkipConsent
 	dst.PKCEOptional = src.PKCEOptional
+	dst.PostLogoutRedirectURIs = src.PostLogoutRedirectURIs
 	if dst.Public() {
 		// A public client holds no secret: one kept from before it became
 		// public would let whoever holds it authenticate as it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -137,7 +138,7 @@ func TestStripAdminOnly(t *testing.T) {
 	stripped := map[string]bool{"SkipConsent": true, "Features": true, "Claims": true, "Metadata": true}
 	kept := map[string]bool{"ClientName": true, "GrantTypes": true, "Scope": true, "Audience": true, "RedirectURIs": true,
 		"IPAllowlist": true, "RequireScopeRequest": true, "AccessTokenTTL": true, "Disabled": true,
-		"TokenEndpointAuthMethod": true, "RequirePKCE": true}
+		"TokenEndpointAuthMethod": true, "RequirePKCE": true, "PostLogoutRedirectURIs": true}
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[Metadata]()) {
 		if !stripped[f.Name] && !kept[f.Name] {
 			t.Errorf("Metadata.%s: decide whether a client may set it itself, in StripAdminOnly and here", f.Name)
@@ -204,5 +205,25 @@ func TestRegisterLeavesRoomForAdministrators(t *testing.T) {
 	}
 	if _, _, err := r.Create(ctx, Metadata{ClientName: "admin-over"}); !errors.Is(err, ErrLimitExceeded) {
 		t.Fatalf("a client past max_clients: %v, want ErrLimitExceeded", err)
+	}
+}
+
+// The password grant is for confidential clients only: a public client
+// that lists it is refused with a clear reason when created or patched; a
+// confidential one may list it.
+func TestPasswordGrantConfidentialOnly(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	var ve *ValidationError
+	_, _, err := r.Create(ctx, Metadata{ClientName: "spa", TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "password"}, RedirectURIs: []string{"https://spa/cb"}})
+	if !errors.As(err, &ve) || ve.Field != "grant_types" || !strings.Contains(ve.Reason, "public client") {
+		t.Fatalf("public client with password: %v", err)
+	}
+	c, _ := mustCreate(t, r, `{"client_name":"legacy","grant_types":["password"]}`)
+	if !slices.Equal(c.GrantTypes, []string{"password"}) {
+		t.Fatalf("grant_types %v", c.GrantTypes)
+	}
+	if _, err := r.Patch(ctx, c.ClientID, []byte(`{"token_endpoint_auth_method":"none"}`)); !errors.As(err, &ve) || ve.Field != "grant_types" {
+		t.Fatalf("made public while it lists password: %v", err)
 	}
 }

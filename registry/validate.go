@@ -75,6 +75,9 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if err := checkRedirectGrants(c.GrantTypes, c.RedirectURIs); err != nil {
 		return storage.Client{}, err
 	}
+	if c.PostLogoutRedirectURIs, err = checkURIs("post_logout_redirect_uris", m.PostLogoutRedirectURIs, oauth.ValidRedirectURI, redirectRule); err != nil {
+		return storage.Client{}, err
+	}
 	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
 		return storage.Client{}, err
 	}

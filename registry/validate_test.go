@@ -173,7 +173,7 @@ func TestValidationRules(t *testing.T) {
 		{"name with tab", `{"client_name":"a\tb"}`, "client_name: must be 1 to 255 printable characters"},
 		{"name with leading space", `{"client_name":" a"}`, "client_name: must not start or end with a space"},
 		{"name with trailing space", `{"client_name":"a "}`, "client_name: must not start or end with a space"},
-		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","password"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code)"},
+		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, password)"},
 		{"repeated grant", `{"client_name":"a","grant_types":["client_credentials","client_credentials"]}`, "grant_types: entry 1 repeats an earlier entry"},
 		{"scope with double space", `{"client_name":"a","scope":"a  b"}`, "scope: scope token 2: empty scope token (leading, trailing or repeated space)"},
 		{"scope with quote", `{"client_name":"a","scope":"a\"b"}`, "scope: scope token 1, byte 2: character not allowed in a scope token"},
@@ -335,7 +335,7 @@ func TestLimitsDefaults(t *testing.T) {
 	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
-		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code"}) ||
+		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "password"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
 		t.Fatalf("defaults: %+v", l)
 	}
@@ -343,5 +343,31 @@ func TestLimitsDefaults(t *testing.T) {
 	l = r.Limits()
 	if r.storeMaxClients() != 0 || l.MaxScopes != 5 || l.MaxTokenTTL != time.Hour || !slices.Equal(l.Features, []string{"introspect"}) {
 		t.Fatalf("explicit limits: %+v", l)
+	}
+}
+
+// post_logout_redirect_uris follow the redirect_uris rules, and are kept,
+// shown and patched like them.
+func TestPostLogoutRedirectURIs(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	for _, bad := range []string{"/relative", "https://app.example/#frag", "https://user@app.example/", "javascript:alert(1)", "http://app.example/out"} {
+		_, _, err := r.Create(ctx, Metadata{ClientName: "bad", PostLogoutRedirectURIs: []string{bad}})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "post_logout_redirect_uris" {
+			t.Errorf("%q: %v, want a post_logout_redirect_uris error", bad, err)
+		}
+	}
+	c, _ := mustCreate(t, r, `{"client_name":"web","post_logout_redirect_uris":["https://app.example/signed-out"]}`)
+	if !slices.Equal(c.PostLogoutRedirectURIs, []string{"https://app.example/signed-out"}) {
+		t.Fatalf("view %v", c.PostLogoutRedirectURIs)
+	}
+	got, err := r.Patch(ctx, c.ClientID, []byte(`{"post_logout_redirect_uris":["https://app.example/bye","http://127.0.0.1/bye"]}`))
+	if err != nil || len(got.PostLogoutRedirectURIs) != 2 {
+		t.Fatalf("patch: %v %v", got.PostLogoutRedirectURIs, err)
+	}
+	stored, err := r.Lookup(ctx, c.ClientID)
+	if err != nil || !slices.Equal(stored.PostLogoutRedirectURIs, got.PostLogoutRedirectURIs) {
+		t.Fatalf("stored %v %v", stored.PostLogoutRedirectURIs, err)
 	}
 }

@@ -82,7 +82,7 @@ type ConsentScope struct {
 // ConsentRenderer renders the consent page.
 type ConsentRenderer struct{ appPages }
 
-// appPages is what the pages about a person's apps (consent, account)
+// appPages is what the pages about a person's apps (consent, account, logout)
 // share: their config, defaulted, and their parsed template.
 type appPages struct {
 	cfg  ConsentConfig

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -175,10 +174,9 @@ func hasControl(s string) bool {
 func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form Form, password string) {
 	now := h.cfg.Now()
 	addr := h.cfg.ClientAddr(r)
-	source := throttle.SourceOf(addr)
-	pair := throttle.Key{Source: source.Source, Account: strings.ToLower(form.Username)}
-	if wait, blocked := h.blocked(source, pair, now); blocked {
-		h.logger.Debug("sign-in throttled", zap.String("source", source.Source.String()))
+	attempt := h.Attempt(addr, form.Username)
+	if wait, blocked := attempt.Blocked(now); blocked {
+		h.logger.Debug("sign-in throttled", zap.String("source", attempt.Source()))
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
 		h.showForm(w, r, http.StatusTooManyRequests, msgThrottled, form)
 		return
@@ -186,11 +184,10 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form For
 	userID, _, err := h.accounts.SignIn(r.Context(), form.Username, password)
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		h.sources.Fail(source, now)
-		h.pairs.Fail(pair, now)
+		attempt.Failed(now)
 		h.logger.Info("sign-in failed",
-			zap.String("username_ref", h.usernameRef(pair.Account)),
-			zap.String("source", source.Source.String()))
+			zap.String("username_ref", attempt.UsernameRef()),
+			zap.String("source", attempt.Source()))
 		form.PasswordError = msgCheckBoth
 		h.showForm(w, r, http.StatusOK, msgBadCredentials, form)
 		return
@@ -198,7 +195,7 @@ func (h *Handler) checkPassword(w http.ResponseWriter, r *http.Request, form For
 		h.fault(w, r, "sign-in check failed", err, form)
 		return
 	}
-	h.pairs.Forget(pair)
+	attempt.Succeeded()
 	address := ""
 	if addr.IsValid() {
 		address = addr.String()

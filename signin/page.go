@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 )
 
-//go:embed templates/head.html templates/signin.html templates/consent.html templates/account.html templates/style.css
+//go:embed templates/head.html templates/signin.html templates/consent.html templates/account.html templates/logout.html templates/style.css
 var templates embed.FS
 
 // stylesheet is the built-in page's CSS, served at Path + "/style.css" so

@@ -17,6 +17,7 @@ func (c Client) Clone() Client {
 	out.Scopes = slices.Clone(c.Scopes)
 	out.Audience = slices.Clone(c.Audience)
 	out.RedirectURIs = slices.Clone(c.RedirectURIs)
+	out.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	out.IPAllowlist = slices.Clone(c.IPAllowlist)
 	out.Features = slices.Clone(c.Features)
 	out.Claims = slices.Clone(c.Claims)

@@ -34,8 +34,11 @@ import (
 // (unsigned varint); or timeOther and time.Time's own binary form behind its
 // length; or timeSame, for the same time as the record's previous non-zero
 // one (a new client's creation, update and secret times are one moment).
-// Nothing may follow the last field. A change of layout takes a new
-// tag, so that a record says how to read it.
+// Nothing may follow the last field but extensions: each a field number
+// (unsigned varint) and its value, written only when the field is set, so
+// a record without them is the bytes older builds write; an older build
+// refuses a record with a field number it does not know. A change of layout
+// takes a new tag, so that a record says how to read it.
 //
 // A new yes/no field takes a flag bit instead, chosen so that its zero is
 // the old behaviour (PKCEOptional rather than RequirePKCE): a record
@@ -165,7 +168,30 @@ func MarshalClient(c Client) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		b = binary.AppendUvarint(b, extPostLogoutRedirectURIs)
+		b = appendStrings(b, c.PostLogoutRedirectURIs)
+	}
 	return b, nil
+}
+
+// Extension field numbers of the binary form.
+const (
+	// extPostLogoutRedirectURIs holds PostLogoutRedirectURIs: a count and
+	// its strings.
+	extPostLogoutRedirectURIs = 2
+)
+
+// readExtensions reads the extensions after the last fixed field into c.
+func (r *reader) readExtensions(c *Client) {
+	for r.err == nil && r.off < len(r.data) {
+		switch field := r.uvarint(); field {
+		case extPostLogoutRedirectURIs:
+			c.PostLogoutRedirectURIs = r.strings()
+		default:
+			r.fail(fmt.Errorf("unknown extension field %d", field))
+		}
+	}
 }
 
 // UnmarshalClient decodes a stored client record, in either form, kept under
@@ -324,9 +350,7 @@ func decodeBinary(id string, data []byte) (Client, error) {
 	c.CreatedAt = r.time()
 	c.UpdatedAt = r.time()
 	c.TokensRevokedAt = r.time()
-	if r.err == nil && r.off != len(r.data) {
-		r.err = fmt.Errorf("%d bytes after the last field", len(r.data)-r.off)
-	}
+	r.readExtensions(&c)
 	if r.err != nil {
 		return Client{}, r.err
 	}

@@ -97,18 +97,30 @@ func TestClientRecordRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every shorter record is an error, never a panic or a wrong client.
+	base := sampleClient("client-1", "Billing")
+	base.PostLogoutRedirectURIs = nil
+	rawBase, err := storage.MarshalClient(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every shorter record is an error, never a panic or a wrong client,
+	// but for the record without its extensions, which is what an older
+	// build wrote.
 	for n := range len(raw) {
+		if n == len(rawBase) {
+			continue
+		}
 		if c, err := storage.UnmarshalClient("client-1", raw[:n]); err == nil {
 			t.Fatalf("record cut to %d of %d bytes decoded to %+v", n, len(raw), c)
 		}
 	}
 	bad := map[string][]byte{
-		"trailing byte":    append(append([]byte(nil), raw...), 0),
-		"unknown form":     append([]byte{0x7f}, raw[1:]...),
-		"huge count":       {0x01, 0x01, 'n', 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"unknown flags":    binaryWithFlags(t, 0x80),
-		"not JSON after {": []byte("{nope"),
+		"unknown extension": append(append([]byte(nil), rawBase...), 0x7f, 0),
+		"trailing byte":     append(append([]byte(nil), raw...), 0),
+		"unknown form":      append([]byte{0x7f}, raw[1:]...),
+		"huge count":        {0x01, 0x01, 'n', 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"unknown flags":     binaryWithFlags(t, 0x80),
+		"not JSON after {":  []byte("{nope"),
 	}
 	for name, data := range bad {
 		if c, err := storage.UnmarshalClient("c", data); err == nil || !strings.Contains(err.Error(), "decode stored record") {
@@ -504,6 +516,8 @@ func TestSkipsConsent(t *testing.T) {
 		{"ordinary app", storage.Client{}, false},
 		{"registered app with skip_consent", storage.Client{SkipConsent: true, Registered: true}, false},
 		{"registered app", storage.Client{Registered: true}, false},
+		{"app trusted with passwords", storage.Client{GrantTypes: []string{"client_credentials", "password"}}, true},
+		{"registered app listing password", storage.Client{GrantTypes: []string{"password"}, Registered: true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.c.SkipsConsent(); got != tc.want {

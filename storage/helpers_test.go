@@ -40,5 +40,6 @@ func sampleClient(id, name string) storage.Client {
 		SkipConsent:             true,
 		PKCEOptional:            true,
 		Registered:              true,
+		PostLogoutRedirectURIs:  []string{"https://app.example.com/signed-out"},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -81,14 +82,21 @@ type Client struct {
 	// page is never skipped for it (see SkipsConsent), and operators find
 	// it by this mark.
 	Registered bool `json:"registered,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to the app (OpenID Connect RP-Initiated Logout 1.0),
+	// compared exactly.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // SkipsConsent reports whether the client's authorization requests go
-// without the consent page: only for a first-party app an administrator
-// marked so, never for one that registered itself, whatever its
-// skip_consent says (an admin's later edit included).
+// without the consent page, and its tokens held for people without a
+// consent record: only for a first-party app an administrator marked so, or
+// one an administrator trusts with people's passwords (the "password"
+// grant, which asks no consent: the operator approved the app for
+// everyone), never for one that registered itself, whatever its
+// skip_consent or grants say (an admin's later edit included).
 func (c Client) SkipsConsent() bool {
-	return c.SkipConsent && !c.Registered
+	return (c.SkipConsent || slices.Contains(c.GrantTypes, "password")) && !c.Registered
 }
 
 // Token endpoint authentication methods a client registers (RFC 7591 §2).

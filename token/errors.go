@@ -100,6 +100,7 @@ var (
 	errMissingJTI      = newReason(ErrMissingClaim, "token claim jti missing")
 	errMissingSub      = newReason(ErrMissingClaim, "token claim sub missing")
 	errMissingClientID = newReason(ErrMissingClaim, "token claim client_id missing")
+	errMissingAud      = newReason(ErrMissingClaim, "token claim aud missing")
 	errIssuedInFuture  = newReason(ErrNotYetValid, "token issued in the future")
 	errNoIssuer        = newReason(ErrWrongIssuer, "token verifier has no issuer configured")
 )

@@ -117,6 +117,69 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // Errors match the package's sentinels with errors.Is and never contain
 // token bytes. Refusals before the signature check allocate nothing.
 func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
+	c, err := v.verifySigned(ks, raw, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+	if err := parseScope(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// tokenKind is what a JWS must be, by its typ header.
+type tokenKind int
+
+const (
+	// accessToken: typ "at+jwt" or "application/at+jwt" (RFC 9068).
+	accessToken tokenKind = iota
+	// idToken: typ absent or "JWT" (OpenID Connect Core §2 sets none);
+	// never an access token's.
+	idToken
+)
+
+// typeMatches reports whether a header's typ is kind's.
+func (k tokenKind) typeMatches(typ []byte) bool {
+	if k == idToken {
+		return len(typ) == 0 || bytes.EqualFold(typ, []byte("JWT"))
+	}
+	return bytes.EqualFold(typ, []byte("at+jwt")) || bytes.EqualFold(typ, []byte("application/at+jwt"))
+}
+
+// VerifyIDTokenHint checks raw as an ID token this issuer signed, as an
+// id_token_hint (OpenID Connect Core §3.1.2.1, RP-Initiated Logout 1.0 §2)
+// names the person and the app: steps 1 to 4, 6 and 7 of Verify, a typ
+// that is absent or "JWT" (an access token is not an ID token), then iss
+// equal to Issuer and sub, aud and iat present. exp must be present but
+// may be past: a hint names who signed in, and an app that logs a person
+// out often holds an expired ID token. It grants nothing; callers must
+// never treat it as proof of a live sign-in.
+func (v *Verifier) VerifyIDTokenHint(ks *KeySet, raw string) (*Claims, error) {
+	c, err := v.verifySigned(ks, raw, idToken)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Issuer != v.Issuer:
+		return nil, ErrWrongIssuer
+	case c.ExpiresAt == 0:
+		return nil, errMissingExp
+	case c.IssuedAt == 0:
+		return nil, errMissingIat
+	case c.Subject == "":
+		return nil, errMissingSub
+	case len(c.Audience) == 0:
+		return nil, errMissingAud
+	}
+	return c, nil
+}
+
+// verifySigned runs steps 1 to 7 of Verify, with kind's typ rule, and
+// returns the parsed claims, not yet checked.
+func (v *Verifier) verifySigned(ks *KeySet, raw string, kind tokenKind) (*Claims, error) {
 	if len(raw) > v.maxLength() {
 		return nil, ErrTooLong
 	}
@@ -160,7 +223,7 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.EqualFold(h.typ, []byte("at+jwt")) && !bytes.EqualFold(h.typ, []byte("application/at+jwt")) {
+	if !kind.typeMatches(h.typ) {
 		return nil, ErrWrongType
 	}
 	if len(h.kid) == 0 {
@@ -209,12 +272,6 @@ func (v *Verifier) Verify(ks *KeySet, raw string) (*Claims, error) {
 		return nil, err
 	}
 	c.KeyID = key.kid
-	if err := v.checkClaims(c); err != nil {
-		return nil, err
-	}
-	if err := parseScope(c); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 

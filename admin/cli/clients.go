@@ -66,6 +66,8 @@ type metadataFlags struct {
 	authMethod    string
 	skipConsent   bool
 	noRequirePKCE bool
+	// postLogoutURIs are post_logout_redirect_uris.
+	postLogoutURIs []string
 }
 
 // add defines the flags on cmd.
@@ -86,6 +88,7 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.StringVar(&m.authMethod, "auth-method", "", "token_endpoint_auth_method: client_secret_basic (the default), client_secret_post or none")
 	f.BoolVar(&m.skipConsent, "skip-consent", false, "let the client's authorization requests go without the consent page (first-party apps)")
 	f.BoolVar(&m.noRequirePKCE, "no-require-pkce", false, "let a confidential client's authorization requests go without PKCE (never a public client's)")
+	f.StringArrayVar(&m.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return the browser, an absolute URI under the redirect URI rules (repeatable)")
 }
 
 // errTwoAuthMethods refuses --public with --auth-method.
@@ -154,6 +157,7 @@ func (m *metadataFlags) createBody() ([]byte, error) {
 		md.RequirePKCE = &no
 	}
 	md.SkipConsent = m.skipConsent
+	md.PostLogoutRedirectURIs = nonEmpty(m.postLogoutURIs)
 	var err error
 	if md.TokenEndpointAuthMethod, err = m.authMethodValue(); err != nil {
 		return nil, err
@@ -198,6 +202,7 @@ func (m *metadataFlags) patchBody(cmd *cobra.Command) ([]byte, error) {
 		{"ip", "ip_allowlist", m.ips},
 		{"feature", "features", m.features},
 		{"grant", "grant_types", m.grants},
+		{"post-logout-redirect-uri", "post_logout_redirect_uris", m.postLogoutURIs},
 	}
 	for _, l := range lists {
 		if !changed(l.flag) {

@@ -139,6 +139,9 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	if len(c.RedirectURIs) > 0 {
 		t.row("redirect_uris", strings.Join(c.RedirectURIs, ", "))
 	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		t.row("post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, ", "))
+	}
 	t.row("ip_allowlist", strings.Join(c.IPAllowlist, ", "))
 	t.row("features", strings.Join(c.Features, ", "))
 	t.row("client_type", c.ClientType)

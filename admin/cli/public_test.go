@@ -100,3 +100,22 @@ func TestGetRegisteredClient(t *testing.T) {
 		t.Fatalf("an operator's client shows registered %q", fields["registered"])
 	}
 }
+
+// --post-logout-redirect-uri sets post_logout_redirect_uris at create and
+// in a patch, and the table shows them.
+func TestPostLogoutRedirectURIFlag(t *testing.T) {
+	ts := newTestServer(t)
+	r := runOK(t, "client", "create", "--address", ts.Addr, "--name", "web", "--grant", "authorization_code",
+		"--redirect-uri", "https://app.example/cb", "--post-logout-redirect-uri", "https://app.example/bye")
+	fields := tableFields(r.Stdout)
+	if fields["post_logout_redirect_uris"] != "https://app.example/bye" {
+		t.Fatalf("output:\n%s", r.Stdout)
+	}
+	if body := ts.Requests()[0].Body; !strings.Contains(body, `"post_logout_redirect_uris":["https://app.example/bye"]`) {
+		t.Errorf("request body = %s", body)
+	}
+	runOK(t, "client", "update", fields["client_id"], "--address", ts.Addr, "--post-logout-redirect-uri", "https://app.example/out")
+	if body := ts.Requests()[1].Body; body != `{"post_logout_redirect_uris":["https://app.example/out"]}` {
+		t.Errorf("patch body = %s", body)
+	}
+}
