@@ -193,9 +193,8 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		registration { path allowed_scopes audience allow_confidential private_use_schemes per_source window }
 //	}
 //
-// The block is optional; the paths default to /oauth2/token, /oauth2/revoke,
-// /oauth2/introspect, /.well-known/jwks.json, /oauth2/authorize and /oauth2/userinfo, and the sign-in page's to
-// /signin and /signout.
+// The block is optional. The paths' defaults are authserver.EndpointPaths'
+// and signin.Options'.
 func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	paths := map[string]*string{
