@@ -220,7 +220,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p := r.URL.EscapedPath()
 	if p == "" || p[0] != '/' || path.Clean(p) != p {
-		writeError(sw, http.StatusNotFound, codeNotFound, "no such endpoint")
+		WriteError(sw, http.StatusNotFound, codeNotFound, "no such endpoint")
 		return
 	}
 	if route, pattern := h.mux.Handler(r); pattern == "" {
@@ -237,10 +237,10 @@ func (h *handler) unrouted(w http.ResponseWriter, r *http.Request, fallback http
 	fallback.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
-		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "this method is not allowed on this path; the Allow header lists the methods that are")
+		WriteError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "this method is not allowed on this path; the Allow header lists the methods that are")
 		return
 	}
-	writeError(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+	WriteError(w, http.StatusNotFound, codeNotFound, "no such endpoint")
 }
 
 // recoverPanic turns a panic into a logged 500, so that no input can take
@@ -259,7 +259,7 @@ func (h *handler) recoverPanic(w *statusWriter, r *http.Request) {
 		zap.String("panic", fmt.Sprint(v)),
 		zap.Stack("stack"))
 	if !w.wroteHeader {
-		writeError(w, http.StatusInternalServerError, codeServerError, serverErrorDescription)
+		WriteError(w, http.StatusInternalServerError, codeServerError, serverErrorDescription)
 	}
 }
 

@@ -67,23 +67,23 @@ func (h *handler) listClients(w http.ResponseWriter, r *http.Request) {
 func readListQuery(w http.ResponseWriter, r *http.Request, allowed map[string]bool, allowedText string) (params url.Values, limit int, ok bool) {
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "the query string is not valid URL encoding")
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, "the query string is not valid URL encoding")
 		return nil, 0, false
 	}
 	for name, values := range params {
 		if !allowed[name] {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, "the only query parameters are "+allowedText)
+			WriteError(w, http.StatusBadRequest, codeInvalidRequest, "the only query parameters are "+allowedText)
 			return nil, 0, false
 		}
 		if len(values) > 1 {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, name+": must appear at most once")
+			WriteError(w, http.StatusBadRequest, codeInvalidRequest, name+": must appear at most once")
 			return nil, 0, false
 		}
 	}
 	if s := params.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > registry.MaxListLimit {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
+			WriteError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
 			return nil, 0, false
 		}
 		limit = n
@@ -198,7 +198,7 @@ func (h *handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := decodeRotateRequest(body, &req); err != nil {
-			writeError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
+			WriteError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
 			return
 		}
 	}
@@ -206,7 +206,7 @@ func (h *handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	c, secret, secretID, err := h.reg.RotateSecret(r.Context(), r.PathValue("id"), opts)
 	var ve *registry.ValidationError
 	if errors.As(err, &ve) {
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, ve.Error())
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, ve.Error())
 		return
 	}
 	if err != nil {
@@ -339,9 +339,9 @@ func (h *handler) failKeys(w http.ResponseWriter, r *http.Request, err error) {
 	var conflict *KeyConflictError
 	switch {
 	case errors.As(err, &conflict):
-		writeError(w, http.StatusConflict, codeConflict, conflict.Reason)
+		WriteError(w, http.StatusConflict, codeConflict, conflict.Reason)
 	case errors.Is(err, ErrKeyNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, "no signing key with this kid")
+		WriteError(w, http.StatusNotFound, codeNotFound, "no signing key with this kid")
 	default:
 		h.serverError(w, r, err)
 	}

@@ -73,7 +73,7 @@ func (h *handler) withdrawConsent(w http.ResponseWriter, r *http.Request) {
 	clientID := r.PathValue("client_id")
 	err := h.consents.WithdrawConsent(r.Context(), id, clientID)
 	if errors.Is(err, ErrConsentNotFound) {
-		writeError(w, http.StatusNotFound, codeNotFound, "the user has no standing consent to this client")
+		WriteError(w, http.StatusNotFound, codeNotFound, "the user has no standing consent to this client")
 		return
 	}
 	if err != nil {

@@ -58,8 +58,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// writeError answers with the API's error JSON.
-func writeError(w http.ResponseWriter, status int, code, description string) {
+// WriteError answers with the API's error JSON, as every error of the
+// admin API is answered, the Caddy admin endpoint's own included.
+func WriteError(w http.ResponseWriter, status int, code, description string) {
 	_ = writeJSON(w, status, errorBody{Error: code, Description: description})
 }
 
@@ -78,7 +79,7 @@ func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 		h.log.Warn("admin API request could not reach the store",
 			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable,
+		WriteError(w, http.StatusServiceUnavailable, codeUnavailable,
 			"the registry's store cannot be reached or has no leader just now; the change may or may not have been made: read it back, then retry")
 		return
 	}
@@ -86,7 +87,7 @@ func (h *handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path),
 		zap.Error(err))
-	writeError(w, http.StatusInternalServerError, codeServerError, serverErrorDescription)
+	WriteError(w, http.StatusInternalServerError, codeServerError, serverErrorDescription)
 }
 
 // fail answers with the status and code err calls for. Only validation
@@ -96,25 +97,25 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *registry.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, codeInvalidMetadata, ve.Error())
+		WriteError(w, http.StatusBadRequest, codeInvalidMetadata, ve.Error())
 	case errors.Is(err, registry.ErrInvalidCursor):
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "cursor: is not a cursor this server issued, or the server restarted since; list again from the first page")
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, "cursor: is not a cursor this server issued, or the server restarted since; list again from the first page")
 	case errors.Is(err, registry.ErrInvalidLimit):
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, limitDescription)
 	case errors.Is(err, registry.ErrSecretNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, "the client has no live secret with this ID")
+		WriteError(w, http.StatusNotFound, codeNotFound, "the client has no live secret with this ID")
 	case errors.Is(err, registry.ErrNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, "no client with this ID")
+		WriteError(w, http.StatusNotFound, codeNotFound, "no client with this ID")
 	case errors.Is(err, registry.ErrNameTaken):
-		writeError(w, http.StatusConflict, codeConflict, "client_name: is taken by another client (names are compared ignoring case)")
+		WriteError(w, http.StatusConflict, codeConflict, "client_name: is taken by another client (names are compared ignoring case)")
 	case errors.Is(err, registry.ErrPublicClient):
-		writeError(w, http.StatusConflict, codeConflict, "the client is public (token_endpoint_auth_method none) and holds no secret; make it confidential first to give it one")
+		WriteError(w, http.StatusConflict, codeConflict, "the client is public (token_endpoint_auth_method none) and holds no secret; make it confidential first to give it one")
 	case errors.Is(err, registry.ErrLastSecret):
-		writeError(w, http.StatusConflict, codeConflict, "this is the client's last live secret; rotate the secret first, or disable the client instead")
+		WriteError(w, http.StatusConflict, codeConflict, "this is the client's last live secret; rotate the secret first, or disable the client instead")
 	case errors.Is(err, registry.ErrLimitExceeded):
-		writeError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "the registry holds max_clients clients already; delete one or raise max_clients")
+		WriteError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "the registry holds max_clients clients already; delete one or raise max_clients")
 	case errors.Is(err, registry.ErrTooManySecrets):
-		writeError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "a client holds at most "+strconv.Itoa(registry.MaxLiveSecrets)+" live secrets; retire one, or rotate with a shorter grace_period")
+		WriteError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "a client holds at most "+strconv.Itoa(registry.MaxLiveSecrets)+" live secrets; retire one, or rotate with a shorter grace_period")
 	default:
 		h.serverError(w, r, err)
 	}
@@ -127,23 +128,23 @@ var limitDescription = "limit: must be a whole number from 1 to " + strconv.Itoa
 // types, within the size limit. When it returns false it has answered.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request, mediaTypes ...string) ([]byte, bool) {
 	if !acceptsMediaType(r.Header.Values("Content-Type"), mediaTypes) {
-		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		WriteError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 			"Content-Type must be "+strings.Join(mediaTypes, " or ")+" (UTF-8)")
 		return nil, false
 	}
 	tooLarge := "the request body is larger than " + strconv.FormatInt(h.maxBody, 10) + " bytes"
 	if r.ContentLength > h.maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
+		WriteError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
+			WriteError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
 			return nil, false
 		}
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, "the request body could not be read")
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, "the request body could not be read")
 		return nil, false
 	}
 	return body, true

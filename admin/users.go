@@ -223,7 +223,7 @@ func (h *handler) auditUser(r *http.Request, action, userID string, fields ...za
 // own not-found message.
 func (h *handler) failRole(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, registry.ErrNotFound) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no role of this name")
+		WriteError(w, http.StatusNotFound, codeNotFound, "no role of this name")
 		return
 	}
 	h.failUser(w, r, err)
@@ -238,23 +238,23 @@ func (h *handler) failUser(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *registry.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		writeError(w, http.StatusBadRequest, codeInvalidRequest, ve.Error())
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, ve.Error())
 	case errors.Is(err, registry.ErrUsernameTaken):
-		writeError(w, http.StatusConflict, codeConflict, "username: is taken by another user (usernames are compared ignoring case)")
+		WriteError(w, http.StatusConflict, codeConflict, "username: is taken by another user (usernames are compared ignoring case)")
 	case errors.Is(err, registry.ErrRoleTaken):
-		writeError(w, http.StatusConflict, codeConflict, "name: a role of this name exists")
+		WriteError(w, http.StatusConflict, codeConflict, "name: a role of this name exists")
 	case errors.Is(err, ErrSessionNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, "the user has no live session with this ID")
+		WriteError(w, http.StatusNotFound, codeNotFound, "the user has no live session with this ID")
 	case errors.Is(err, registry.ErrNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, "no user with this ID")
+		WriteError(w, http.StatusNotFound, codeNotFound, "no user with this ID")
 	case errors.Is(err, registry.ErrLimitExceeded):
-		writeError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "the registry holds the most users it may already; delete one first")
+		WriteError(w, http.StatusUnprocessableEntity, codeLimitExceeded, "the registry holds the most users it may already; delete one first")
 	case errors.Is(err, password.ErrBusy):
 		// Every hashing slot and its queue are taken (a flood of sign-ins,
 		// or of password changes): nothing was changed, and a retry soon
 		// is likely to go through.
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "password hashing is busy; nothing was changed; retry in a moment")
+		WriteError(w, http.StatusServiceUnavailable, codeUnavailable, "password hashing is busy; nothing was changed; retry in a moment")
 	default:
 		h.fail(w, r, err)
 	}

@@ -1,7 +1,6 @@
 package module
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -71,7 +71,7 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	app := a.servedApp()
 	if app == nil {
-		writeUnavailable(w, "not_configured", "the scopegate app is not configured")
+		admin.WriteError(w, http.StatusServiceUnavailable, "not_configured", "the scopegate app is not configured")
 		return nil
 	}
 	if r.URL.Path == adminPathPrefix+"/health" {
@@ -83,18 +83,11 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, storage.ErrUnavailable) {
 			w.Header().Set("Retry-After", "1")
 		}
-		writeUnavailable(w, "temporarily_unavailable", "the scopegate app has not started: "+err.Error())
+		admin.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the scopegate app has not started: "+err.Error())
 		return nil
 	}
 	a.handlerFor(app).ServeHTTP(w, r)
 	return nil
-}
-
-// writeUnavailable answers 503 with an error in the API's JSON shape.
-func writeUnavailable(w http.ResponseWriter, code, description string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
 }
 
 // servedApp returns the running config's scopegate app, or nil when there is
