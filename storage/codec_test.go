@@ -184,8 +184,8 @@ func TestOpenSchema1Store(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 	}
 	if err := b.Check(); err != nil {
 		t.Fatal(err)
