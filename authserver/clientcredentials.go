@@ -42,6 +42,8 @@ type issuance struct {
 	JWTID    string
 	// AuthTime is when the person signed in; zero in a client's own token.
 	AuthTime int64
+	// RefreshToken is given beside the access token; empty for none.
+	RefreshToken string
 }
 
 // issue mints a token for client as every grant does (issuer, lifetime,
@@ -82,10 +84,12 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		oauth.ServerError("the token could not be issued").Write(w)
 		return
 	}
-	s.writeToken(w, client, tokenResponse{
+	resp := tokenResponse{
 		AccessToken: signed,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(ttl / time.Second),
 		Scope:       claims.Scope,
-	}, now)
+	}
+	resp.RefreshToken = is.RefreshToken
+	s.writeToken(w, client, resp, now)
 }

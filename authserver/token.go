@@ -22,6 +22,7 @@ type grantFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *oaut
 var grants = map[string]grantFunc{
 	grant.ClientCredentials: (*Server).clientCredentials,
 	grant.AuthorizationCode: (*Server).authorizationCode,
+	grant.RefreshToken:      (*Server).refreshToken,
 }
 
 // TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the
@@ -72,6 +73,9 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// RefreshToken is set by the authorization_code and refresh_token
+	// grants for a client that gets refresh tokens.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // accessTokenTTL is the lifetime of client's tokens: its own, bounded by
@@ -86,7 +90,7 @@ func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
 // writeToken answers a token request with its response, counting the
 // issued token.
 func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
-	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+96))
+	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.RefreshToken)+112))
 	s.Usage.tokenIssued(client.ID, now)
 	s.Metrics.tokenIssued(client.ID)
 	oauth.NoStoreJSON(w.Header())
@@ -106,6 +110,10 @@ func (resp *tokenResponse) appendJSON(dst []byte) []byte {
 	if resp.Scope != "" {
 		dst = append(dst, `,"scope":`...)
 		dst = appendJSONString(dst, resp.Scope)
+	}
+	if resp.RefreshToken != "" {
+		dst = append(dst, `,"refresh_token":`...)
+		dst = appendJSONString(dst, resp.RefreshToken)
 	}
 	return append(dst, '}')
 }

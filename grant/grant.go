@@ -1,7 +1,6 @@
 // Package grant decides what an authenticated client may be issued: the
 // OAuth 2.0 grant rules, free of transport and of Caddy. The token endpoint
 // authenticates the client, asks this package what to issue, and mints.
-// Later grants (refresh_token) belong here too.
 package grant
 
 import (
@@ -21,19 +20,25 @@ const ClientCredentials = "client_credentials"
 // 7636): an app acting for a person who signed in and approved it.
 const AuthorizationCode = "authorization_code"
 
+// RefreshToken is the grant_type of RFC 6749 §6: an app that holds a
+// refresh token from an authorization code gets a new access token for the
+// same person without them. A client lists it to get refresh tokens.
+const RefreshToken = "refresh_token"
+
 // Supported lists the grants clients may be registered for.
-var Supported = []string{ClientCredentials, AuthorizationCode}
+var Supported = []string{ClientCredentials, AuthorizationCode, RefreshToken}
 
 // Issued lists the grants the token endpoint issues tokens for today, the
 // ones its metadata (RFC 8414 grant_types_supported) names: a subset of
 // Supported.
-var Issued = []string{ClientCredentials, AuthorizationCode}
+var Issued = []string{ClientCredentials, AuthorizationCode, RefreshToken}
 
 // PublicGrants lists the grants a public client (one without a secret) may
 // use: only those in which a person signs in and approves the app. With
 // client_credentials anyone who read the app's client ID would get its
-// tokens.
-var PublicGrants = []string{AuthorizationCode}
+// tokens. A refresh token is bound to the person's grant and rotates at
+// every use, so that a stolen one is found out (RFC 9700 §4.14.2).
+var PublicGrants = []string{AuthorizationCode, RefreshToken}
 
 // RedirectGrants lists the grants that send the browser back to the app,
 // so that a client using one must register at least one redirect URI.

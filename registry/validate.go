@@ -177,6 +177,10 @@ func (r *Registry) checkGrantTypes(grants []string, public bool) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(list, grant.RefreshToken) && !slices.Contains(list, grant.AuthorizationCode) {
+		// Refresh tokens are issued with authorization codes only.
+		return nil, &ValidationError{Field: "grant_types", Reason: "refresh_token needs authorization_code, the grant that issues refresh tokens"}
+	}
 	if !public {
 		if len(list) == 0 {
 			list = []string{grant.ClientCredentials}

@@ -80,6 +80,12 @@ func (f RefreshFamily) Live(now time.Time) bool {
 	return now.Before(f.ExpiresAt) && f.ReplayedAt.IsZero()
 }
 
+// Holds reports whether hash is one of the family's tokens, current or
+// rotated (and still listed).
+func (f RefreshFamily) Holds(hash string) bool {
+	return slices.Contains(f.Current, hash) || slices.ContainsFunc(f.Rotated, func(r RotatedRefresh) bool { return r.Hash == hash })
+}
+
 // Clone returns a deep copy of f.
 func (f RefreshFamily) Clone() RefreshFamily {
 	f.Scopes = slices.Clone(f.Scopes)
