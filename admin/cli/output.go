@@ -305,3 +305,17 @@ func printConsents(w io.Writer, consents []admin.ConsentInfo) error {
 	}
 	return t.flush()
 }
+
+// printGrants writes one line per refresh token grant.
+func printGrants(w io.Writer, grants []admin.GrantInfo) error {
+	if len(grants) == 0 {
+		_, err := fmt.Fprintln(w, "No refresh token grants.")
+		return err
+	}
+	t := newTable(w)
+	t.row("CLIENT ID", "CREATED", "LAST USED", "EXPIRES", "SCOPES")
+	for _, g := range grants {
+		t.row(g.ClientID, timeCell(g.CreatedAt), timeCell(g.LastUsedAt), timeCell(g.ExpiresAt), strings.Join(g.Scopes, " "))
+	}
+	return t.flush()
+}
