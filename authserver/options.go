@@ -47,6 +47,13 @@ type RefreshOptions struct {
 	Grace *registry.Duration `json:"grace,omitempty"`
 }
 
+// NewRefreshOptions returns options with the grace period set to its
+// default, for a configuration that sets the others (a Caddyfile block).
+func NewRefreshOptions() *RefreshOptions {
+	grace := registry.Duration(DefaultRefreshGrace)
+	return &RefreshOptions{Grace: &grace}
+}
+
 // GraceOrDefault is the grace period, with its default.
 func (o RefreshOptions) GraceOrDefault() time.Duration {
 	if o.Grace == nil {
