@@ -25,7 +25,7 @@ const (
 	// presented again for 10 seconds as the client's own retry.
 	DefaultRefreshTokenTTL    = 30 * 24 * time.Hour
 	DefaultMaxRefreshTokenTTL = 90 * 24 * time.Hour
-	MaxRefreshTokenTTL        = 90 * 24 * time.Hour
+	MaxRefreshTokenTTL        = registry.MaxRefreshTokenTTL
 	DefaultRefreshGrace       = 10 * time.Second
 	MaxRefreshGrace           = time.Minute
 )

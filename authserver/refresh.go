@@ -51,10 +51,14 @@ func codeFamilyID(code string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:familyIDBytes])
 }
 
-// refreshTTL is how long a refresh token family lives from its first
-// token: the server's lifetime, bounded by the maximum.
-func (s *Server) refreshTTL() time.Duration {
-	return min(time.Duration(s.Refresh.TTL), time.Duration(s.Refresh.MaxTTL))
+// refreshTTL is how long client's refresh token families live from their
+// first token: its own lifetime or the server's, bounded by the maximum.
+func (s *Server) refreshTTL(client storage.Client) time.Duration {
+	ttl := time.Duration(s.Refresh.TTL)
+	if client.RefreshTokenTTL > 0 {
+		ttl = client.RefreshTokenTTL
+	}
+	return min(ttl, time.Duration(s.Refresh.MaxTTL))
 }
 
 // startFamily stores the refresh token family a redeemed code starts and
@@ -70,7 +74,7 @@ func (s *Server) startFamily(ctx context.Context, code string, ac storage.AuthCo
 		Resources: ac.Resources,
 		AuthTime:  ac.AuthTime,
 		CreatedAt: now,
-		ExpiresAt: now.Add(s.refreshTTL()),
+		ExpiresAt: now.Add(s.refreshTTL(client)),
 	}
 	raw, err := newRefreshToken(f.ID)
 	if err != nil {

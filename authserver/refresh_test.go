@@ -566,3 +566,30 @@ func serveToken(s *Server, form url.Values) *httptest.ResponseRecorder {
 	TokenEndpoint{s}.ServeHTTP(w, r)
 	return w
 }
+
+// A client's own refresh_token_ttl sets its families' lifetime, bounded by
+// the server's max_ttl.
+func TestRefreshTokenLifetimeOfTheClient(t *testing.T) {
+	f := newCodeFixture(t)
+	app := f.refreshClient(t, "offline-app")
+	lifetime := func() time.Duration {
+		t.Helper()
+		_, refresh := f.startGrant(t, app)
+		id, _ := RefreshFamilyID(refresh)
+		fam, err := f.s.Store.GetRefreshFamily(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fam.ExpiresAt.Sub(fam.CreatedAt)
+	}
+	if _, err := f.s.Registry.Patch(context.Background(), app, []byte(`{"refresh_token_ttl":"168h"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := lifetime(); got != 7*24*time.Hour {
+		t.Fatalf("family lifetime %s; want the client's 168h", got)
+	}
+	f.s.Refresh.MaxTTL = registry.Duration(24 * time.Hour)
+	if got := lifetime(); got != 24*time.Hour {
+		t.Fatalf("family lifetime %s; want the server's max_ttl, 24h", got)
+	}
+}

@@ -43,6 +43,18 @@ import (
 // uses none of the new bits is the same bytes older builds write and read.
 // An older build refuses a record with a bit it does not know, so it never
 // serves a client whose rules it cannot follow.
+//
+// A new field of another kind is an extension. A record with any sets
+// flagExtensions and ends, after the last time, with their count and then
+// each as a tag byte and its value, in the order of their tags, each
+// written only when its field is not zero. A record without extensions is
+// the same bytes older builds write; an older build refuses one with any
+// (the flag), and this one a tag it does not know; the count makes a
+// record cut short an error.
+const (
+	// extRefreshTokenTTL: RefreshTokenTTL as a signed varint.
+	extRefreshTokenTTL = 0x01
+)
 const (
 	recordJSON   = '{'
 	recordBinary = 0x01
@@ -59,8 +71,11 @@ const (
 	flagSkipConsent
 	flagPKCEOptional
 	flagRegistered
+	// flagExtensions: extensions follow the last time (see extRefreshTokenTTL).
+	flagExtensions
 
-	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional | flagRegistered
+	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional | flagRegistered |
+		flagExtensions
 )
 
 // authMethodFlags returns the flag bits of a token endpoint authentication
@@ -156,6 +171,9 @@ func MarshalClient(c Client) ([]byte, error) {
 	if c.Disabled {
 		flags |= flagDisabled
 	}
+	if c.RefreshTokenTTL != 0 {
+		flags |= flagExtensions
+	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, int64(c.AccessTokenTTL))
 	b = appendBytes(b, claims)
@@ -164,6 +182,11 @@ func MarshalClient(c Client) ([]byte, error) {
 		if b, err = appendTime(b, t, &last); err != nil {
 			return nil, err
 		}
+	}
+	if c.RefreshTokenTTL != 0 {
+		b = binary.AppendUvarint(b, 1)
+		b = append(b, extRefreshTokenTTL)
+		b = binary.AppendVarint(b, int64(c.RefreshTokenTTL))
 	}
 	return b, nil
 }
@@ -324,6 +347,9 @@ func decodeBinary(id string, data []byte) (Client, error) {
 	c.CreatedAt = r.time()
 	c.UpdatedAt = r.time()
 	c.TokensRevokedAt = r.time()
+	if flags&flagExtensions != 0 {
+		r.extensions(&c)
+	}
 	if r.err == nil && r.off != len(r.data) {
 		r.err = fmt.Errorf("%d bytes after the last field", len(r.data)-r.off)
 	}
@@ -346,6 +372,32 @@ type reader struct {
 }
 
 var errTruncated = errors.New("record ends inside a field")
+
+// extensions reads the fields after the last time: at least one, each
+// once and in the order of their tags, so that a record has one encoding.
+func (r *reader) extensions(c *Client) {
+	n := r.uvarint()
+	if n == 0 && r.err == nil {
+		r.fail(errors.New("extensions flagged but none written"))
+	}
+	last := byte(0)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		tag := r.byte()
+		if tag <= last {
+			r.fail(fmt.Errorf("extension 0x%02x out of order", tag))
+			return
+		}
+		last = tag
+		switch tag {
+		case extRefreshTokenTTL:
+			if c.RefreshTokenTTL = time.Duration(r.varint()); c.RefreshTokenTTL == 0 && r.err == nil {
+				r.fail(errors.New("refresh token lifetime written as zero"))
+			}
+		default:
+			r.fail(fmt.Errorf("unknown extension 0x%02x", tag))
+		}
+	}
+}
 
 func (r *reader) fail(err error) {
 	if r.err == nil {

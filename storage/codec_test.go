@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,10 @@ func FuzzUnmarshalClient(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(raw)
+		// Extensions out of order, repeated, unknown, zero, cut short.
+		f.Add(append(raw, 0x01, 0x02))
+		f.Add(append(slices.Clone(raw), 0x02, 0x00))
+		f.Add(append(slices.Clone(raw), 0x01))
 		legacy, err := json.Marshal(c)
 		if err != nil {
 			f.Fatal(err)

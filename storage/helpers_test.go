@@ -40,5 +40,6 @@ func sampleClient(id, name string) storage.Client {
 		SkipConsent:             true,
 		PKCEOptional:            true,
 		Registered:              true,
+		RefreshTokenTTL:         7 * 24 * time.Hour,
 	}
 }

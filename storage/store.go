@@ -81,6 +81,10 @@ type Client struct {
 	// page is never skipped for it (see SkipsConsent), and operators find
 	// it by this mark.
 	Registered bool `json:"registered,omitempty"`
+	// RefreshTokenTTL is the lifetime of the refresh token families the
+	// client gets, bounded by the server's maximum; zero takes the
+	// server's default.
+	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
 }
 
 // SkipsConsent reports whether the client's authorization requests go

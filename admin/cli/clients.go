@@ -66,6 +66,7 @@ type metadataFlags struct {
 	authMethod    string
 	skipConsent   bool
 	noRequirePKCE bool
+	refreshTTL    time.Duration
 }
 
 // add defines the flags on cmd.
@@ -86,6 +87,7 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.StringVar(&m.authMethod, "auth-method", "", "token_endpoint_auth_method: client_secret_basic (the default), client_secret_post or none")
 	f.BoolVar(&m.skipConsent, "skip-consent", false, "let the client's authorization requests go without the consent page (first-party apps)")
 	f.BoolVar(&m.noRequirePKCE, "no-require-pkce", false, "let a confidential client's authorization requests go without PKCE (never a public client's)")
+	f.DurationVar(&m.refreshTTL, "refresh-ttl", 0, "refresh token lifetime for a client of the refresh_token grant, e.g. 168h (0: the server's default)")
 }
 
 // errTwoAuthMethods refuses --public with --auth-method.
@@ -145,6 +147,7 @@ func (m *metadataFlags) createBody() ([]byte, error) {
 		// message that names the rule.
 		AccessTokenTTL: registry.Duration(m.ttl),
 	}
+	md.RefreshTokenTTL = registry.Duration(m.refreshTTL)
 	if m.noRequireScope {
 		no := false
 		md.RequireScopeRequest = &no
@@ -214,6 +217,13 @@ func (m *metadataFlags) patchBody(cmd *cobra.Command) ([]byte, error) {
 			patch["access_token_ttl"] = nil
 		} else {
 			patch["access_token_ttl"] = registry.Duration(m.ttl)
+		}
+	}
+	if changed("refresh-ttl") {
+		if m.refreshTTL == 0 {
+			patch["refresh_token_ttl"] = nil
+		} else {
+			patch["refresh_token_ttl"] = registry.Duration(m.refreshTTL)
 		}
 	}
 	if changed("no-require-scope") {

@@ -148,6 +148,7 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	t.row("skip_consent", strconv.FormatBool(c.SkipConsent))
 	t.row("registered", strconv.FormatBool(c.Registered))
 	t.row("access_token_ttl", ttlCell(c.AccessTokenTTL))
+	t.row("refresh_token_ttl", ttlCell(c.RefreshTokenTTL))
 	t.row("disabled", strconv.FormatBool(c.Disabled))
 	t.row("claims", jsonCell(c.Claims))
 	t.row("metadata", jsonCell(c.Metadata))
