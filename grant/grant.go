@@ -49,13 +49,21 @@ var RedirectGrants = []string{AuthorizationCode}
 // unauthorized_client (RFC 6749 §5.2).
 func Allowed(c storage.Client, grantType string) *oauth.Error {
 	if c.Public() && !slices.Contains(PublicGrants, grantType) {
-		return oauth.UnauthorizedClient("a public client may only use the " + strings.Join(PublicGrants, ", ") + " grant")
+		return publicRefused
 	}
 	if !slices.Contains(c.GrantTypes, grantType) {
-		return oauth.UnauthorizedClient("the client may not use this grant type")
+		return grantRefused
 	}
 	return nil
 }
+
+// Allowed's refusals, built once: the token endpoint asks Allowed on every
+// code redemption whether the client also gets refresh tokens, and a "no"
+// there must not cost an allocation.
+var (
+	publicRefused = oauth.UnauthorizedClient("a public client may only use the " + strings.Join(PublicGrants, ", ") + " grant")
+	grantRefused  = oauth.UnauthorizedClient("the client may not use this grant type")
+)
 
 // Decision is what a token request may be issued.
 type Decision struct {
