@@ -109,6 +109,8 @@ type Options struct {
 	// Consents serves /users/{id}/consents; nil leaves those paths
 	// unrouted.
 	Consents ConsentAdmin
+	// Grants serves /users/{id}/grants; nil leaves those paths unrouted.
+	Grants GrantAdmin
 	// MaxBodyBytes bounds request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
@@ -120,6 +122,7 @@ type handler struct {
 	keys     KeyManager
 	sessions SessionAdmin
 	consents ConsentAdmin
+	grants   GrantAdmin
 	maxBody  int64
 	mux      *http.ServeMux
 }
@@ -149,6 +152,8 @@ type handler struct {
 //	DELETE /users/{id}/sessions/{session_id}    end one session
 //	GET    /users/{id}/consents                 standing consents (Options.Consents)
 //	DELETE /users/{id}/consents/{client_id}     withdraw one
+//	GET    /users/{id}/grants                   refresh token grants (Options.Grants)
+//	DELETE /users/{id}/grants/{client_id}       revoke the user's grants to one app
 //	GET, POST /roles; GET, PATCH, DELETE /roles/{name}
 func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	h := &handler{
@@ -157,6 +162,7 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 		keys:     opts.Keys,
 		sessions: opts.Sessions,
 		consents: opts.Consents,
+		grants:   opts.Grants,
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),
 	}
@@ -198,6 +204,10 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	if h.consents != nil {
 		h.mux.HandleFunc("GET /users/{id}/consents", h.listConsents)
 		h.mux.HandleFunc("DELETE /users/{id}/consents/{client_id}", h.withdrawConsent)
+	}
+	if h.grants != nil {
+		h.mux.HandleFunc("GET /users/{id}/grants", h.listGrants)
+		h.mux.HandleFunc("DELETE /users/{id}/grants/{client_id}", h.revokeGrants)
 	}
 	h.mux.HandleFunc("GET /roles", h.listRoles)
 	h.mux.HandleFunc("POST /roles", h.createRole)

@@ -221,7 +221,8 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	keys := &openAPIKeys{}
 	sessions := &memSessions{}
 	consents := &memConsents{}
-	api := newTestAPI(t, cheapHasher, withSessions(sessions), withConsents(consents), func(l *registry.Limits, o *Options) {
+	grants := &memGrants{}
+	api := newTestAPI(t, cheapHasher, withSessions(sessions), withConsents(consents), withGrants(grants), func(l *registry.Limits, o *Options) {
 		o.Keys = keys
 		for _, f := range limits {
 			f(l)
@@ -260,6 +261,7 @@ func newFixture(t *testing.T, d *openAPI, limits ...func(*registry.Limits)) *fix
 	f.userID = user.UserID
 	sessions.add(f.userID, fixtureSession)
 	consents.add(f.userID, f.clientID, "orders:read")
+	grants.add(f.userID, f.clientID, "orders:read")
 	return f
 }
 
@@ -585,6 +587,8 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		{name: "unknown user", op: "listUserConsents", path: "/users/nosuch/consents", status: 404},
 		{name: "unknown user", op: "withdrawUserConsent", path: "/users/nosuch/consents/{client_id}", status: 404},
 		{name: "no consent to this client", op: "withdrawUserConsent", path: "/users/{id}/consents/nosuch", status: 404},
+		{name: "unknown user", op: "listUserGrants", path: "/users/nosuch/grants", status: 404},
+		{name: "no grant to this client", op: "revokeUserGrants", path: "/users/{id}/grants/nosuch", status: 404},
 		{name: "bad limit", op: "listRoles", path: "/roles?limit=0", status: 400},
 		{name: "bad name", op: "createRole", path: "/roles", body: `{"name":"a b"}`, status: 400},
 		{name: "name taken", op: "createRole", path: "/roles", body: `{"name":"staff"}`, status: 409},

@@ -88,11 +88,11 @@ func TestRefused(t *testing.T) {
 		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
 			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect)"},
 		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["implicit"]}`,
-			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code, password)"},
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code, refresh_token, password)"},
 		// The authorization code grant's client rules.
 		{name: "public client with client_credentials", method: "POST", path: "/clients",
 			body:   `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`,
-			status: 400, code: meta, desc: "grant_types: entry 0 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code)"},
+			status: 400, code: meta, desc: "grant_types: entry 0 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code, refresh_token)"},
 		{name: "authorization_code without a redirect URI", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["authorization_code"]}`,
 			status: 400, code: meta, desc: "redirect_uris: must hold at least one entry for the authorization_code grant"},
 		{name: "public client without PKCE", method: "PATCH", path: "/clients/{pub}", body: `{"require_pkce":false}`,

@@ -63,6 +63,9 @@ func (s *Server) authorizationCode(w http.ResponseWriter, r *http.Request, req *
 		return
 	}
 	is, oerr := s.codeIssuance(r.Context(), ac, client, req, jti)
+	if oerr == nil && getsRefreshTokens(client) {
+		is.RefreshToken, oerr = s.startFamily(r.Context(), code, ac, client, is)
+	}
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return
@@ -72,14 +75,16 @@ func (s *Server) authorizationCode(w http.ResponseWriter, r *http.Request, req *
 
 // redeemCode marks the code used, recording jti as the token it gives, and
 // returns its record. A code used before is refused, and every token issued
-// from it revoked (RFC 6749 §4.1.2): whoever presents it twice, one of the
-// two is not the client.
+// from it revoked (RFC 6749 §4.1.2), the refresh token family it started
+// with its tokens: whoever presents it twice, one of the two is not the
+// client.
 func (s *Server) redeemCode(ctx context.Context, code, jti string) (storage.AuthCode, *oauth.Error) {
 	now := s.Now()
 	ac, err := s.Store.RedeemAuthCode(ctx, CodeID(code), now, jti)
 	switch {
 	case errors.Is(err, storage.ErrCodeReused):
 		s.revokeCodeTokens(ctx, ac)
+		s.endFamily(ctx, codeFamilyID(code), "its authorization code was used again")
 		return storage.AuthCode{}, codeReused
 	case errors.Is(err, storage.ErrNotFound):
 		return storage.AuthCode{}, codeUnknown

@@ -44,6 +44,8 @@ type issuance struct {
 	AuthTime int64
 	// IDToken, when set, asks for an ID token beside the access token.
 	IDToken *idTokenRequest
+	// RefreshToken is given beside the access token; empty for none.
+	RefreshToken string
 }
 
 // issue mints a token for client as every grant does (issuer, lifetime,
@@ -91,10 +93,11 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		return
 	}
 	s.writeToken(w, client, tokenResponse{
-		AccessToken: signed,
-		TokenType:   "Bearer",
-		ExpiresIn:   int64(ttl / time.Second),
-		Scope:       claims.Scope,
-		IDToken:     idToken,
+		AccessToken:  signed,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(ttl / time.Second),
+		Scope:        claims.Scope,
+		IDToken:      idToken,
+		RefreshToken: is.RefreshToken,
 	}, now)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/scopegate/scopegate/admin"
 	"github.com/scopegate/scopegate/storage"
 )
@@ -27,15 +29,23 @@ func (s *Server) StandingConsents(ctx context.Context, userID string) ([]storage
 
 // WithdrawConsent withdraws the person's consent to the client now: every
 // token the client holds for the person stops working on its next request
-// (personHolds compares its iat with the cutoff), and the client must ask
-// again. storage.ErrNotFound when the person has no standing consent to
+// (personHolds compares its iat with the cutoff), its refresh tokens end,
+// and the client must ask again. storage.ErrNotFound when the person has no standing consent to
 // it. The person withdrawing on the account page and an admin through the
 // API both come here.
 func (s *Server) WithdrawConsent(ctx context.Context, userID, clientID string) error {
 	if userID == "" || clientID == "" || len(clientID) > maxClientIDLen {
 		return storage.ErrNotFound
 	}
-	return s.Store.WithdrawConsent(ctx, userID, clientID, s.Now())
+	if err := s.Store.WithdrawConsent(ctx, userID, clientID, s.Now()); err != nil {
+		return err
+	}
+	// The refresh token families end too; were this to fail, a refresh
+	// would still be refused by the consent's cutoff.
+	if _, err := s.endPersonFamilies(ctx, userID, clientID, "consent withdrawn"); err != nil {
+		s.Logger.Error("ending the refresh tokens of a withdrawn consent failed", zap.Error(err))
+	}
+	return nil
 }
 
 // ConsentAdmin gives the admin API the consents people gave to apps. It

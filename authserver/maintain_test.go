@@ -62,3 +62,25 @@ func TestMaintainPrunesAuthorizationRecords(t *testing.T) {
 		t.Fatalf("codes stored after upkeep: %q, want only code-live", stored)
 	}
 }
+
+// Upkeep deletes the refresh token families past their absolute end and
+// keeps the live ones.
+func TestMaintainPrunesRefreshFamilies(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	s.SetClock(func() time.Time { return now })
+	for id, end := range map[string]time.Time{"fam-ended": now, "fam-live": now.Add(time.Hour)} {
+		f := storage.RefreshFamily{ID: id, ClientID: "spa", UserID: "u1", CreatedAt: end.Add(-time.Hour), ExpiresAt: end, Current: []string{"h-" + id}}
+		if err := s.Store.CreateRefreshFamily(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Maintain(ctx, 0)
+	if _, err := s.Store.GetRefreshFamily(ctx, "fam-ended"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the ended family after upkeep: %v; want it gone", err)
+	}
+	if _, err := s.Store.GetRefreshFamily(ctx, "fam-live"); err != nil {
+		t.Errorf("the live family after upkeep: %v", err)
+	}
+}

@@ -19,7 +19,48 @@ const (
 	DefaultKeyRotation       = 30 * 24 * time.Hour
 	DefaultLeeway            = token.DefaultLeeway
 	DefaultVerifiedCacheSize = 10000
+
+	// Refresh tokens: a family lives 30 days unless its client or the
+	// operator says otherwise, never more than 90; a rotated token may be
+	// presented again for 10 seconds as the client's own retry.
+	DefaultRefreshTokenTTL    = 30 * 24 * time.Hour
+	DefaultMaxRefreshTokenTTL = 90 * 24 * time.Hour
+	MaxRefreshTokenTTL        = registry.MaxRefreshTokenTTL
+	DefaultRefreshGrace       = 10 * time.Second
+	MaxRefreshGrace           = time.Minute
 )
+
+// RefreshOptions are the operator's refresh token options (JSON under the
+// app's refresh_tokens).
+type RefreshOptions struct {
+	// TTL is how long a refresh token family lives from its first token,
+	// for a client that sets no refresh_token_ttl: a duration ("720h") or
+	// seconds. Default 720h (30 days). Rotation never moves the end.
+	TTL registry.Duration `json:"ttl,omitzero"`
+	// MaxTTL bounds TTL and every client's refresh_token_ttl. Default and
+	// most 2160h (90 days).
+	MaxTTL registry.Duration `json:"max_ttl,omitzero"`
+	// Grace is how long after a refresh token's rotation the same token
+	// may be presented again as the client's own retry (a lost answer,
+	// concurrent refreshes) and get a new token, rather than being taken
+	// for a stolen copy. Default 10s; "0s" turns it off; at most 1m.
+	Grace *registry.Duration `json:"grace,omitempty"`
+}
+
+// NewRefreshOptions returns options with the grace period set to its
+// default, for a configuration that sets the others (a Caddyfile block).
+func NewRefreshOptions() *RefreshOptions {
+	grace := registry.Duration(DefaultRefreshGrace)
+	return &RefreshOptions{Grace: &grace}
+}
+
+// GraceOrDefault is the grace period, with its default.
+func (o RefreshOptions) GraceOrDefault() time.Duration {
+	if o.Grace == nil {
+		return DefaultRefreshGrace
+	}
+	return time.Duration(*o.Grace)
+}
 
 // Options are the server-wide options as an operator sets them; WithDefaults
 // fills what is left zero, Validate checks them. Names in errors are the
@@ -36,6 +77,8 @@ type Options struct {
 	VerifiedTokenCacheSize int
 	FailedLoginLimit       int
 	FailedLoginWindow      time.Duration
+	// Refresh are the refresh token options.
+	Refresh RefreshOptions
 }
 
 // WithDefaults returns o with every unset option at its default.
@@ -57,6 +100,13 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.VerifiedTokenCacheSize == 0 {
 		o.VerifiedTokenCacheSize = DefaultVerifiedCacheSize
+	}
+	if o.Refresh.MaxTTL == 0 {
+		o.Refresh.MaxTTL = registry.Duration(DefaultMaxRefreshTokenTTL)
+	}
+	if o.Refresh.TTL == 0 {
+		// An operator who lowered only the maximum gets it as the default.
+		o.Refresh.TTL = registry.Duration(min(DefaultRefreshTokenTTL, time.Duration(o.Refresh.MaxTTL)))
 	}
 	return o
 }
@@ -84,6 +134,22 @@ func (o Options) Validate() error {
 		return errors.New("verified_token_cache_size must not be negative")
 	case o.FailedLoginLimit < 0 || o.FailedLoginWindow < 0:
 		return errors.New("failed_login_limit and failed_login_window must not be negative")
+	}
+	return o.Refresh.validate()
+}
+
+// validate checks refresh options that have their defaults applied.
+func (o RefreshOptions) validate() error {
+	ttl, maxTTL, grace := time.Duration(o.TTL), time.Duration(o.MaxTTL), o.GraceOrDefault()
+	switch {
+	case ttl <= 0 || maxTTL <= 0:
+		return errors.New("refresh_tokens: ttl and max_ttl must be positive")
+	case maxTTL > MaxRefreshTokenTTL:
+		return fmt.Errorf("refresh_tokens: max_ttl %s exceeds %s (90 days)", maxTTL, MaxRefreshTokenTTL)
+	case ttl > maxTTL:
+		return fmt.Errorf("refresh_tokens: ttl %s exceeds max_ttl %s", ttl, maxTTL)
+	case grace < 0 || grace > MaxRefreshGrace:
+		return fmt.Errorf("refresh_tokens: grace must be between 0 and %s", MaxRefreshGrace)
 	}
 	return nil
 }

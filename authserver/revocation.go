@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/oauth"
+	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/throttle"
 )
 
@@ -25,7 +27,8 @@ const (
 )
 
 // RevocationEndpoint is the token revocation endpoint (RFC 7009): a client
-// revokes one of its own access tokens. The revocation joins the
+// revokes one of its own access tokens, or a refresh token, which ends its
+// family and every access token the family gave (RFC 7009 §2.1). The revocation joins the
 // RevokedTokens set, survives restarts and is forgotten once the token would
 // have expired anyway.
 type RevocationEndpoint struct{ *Server }
@@ -44,6 +47,10 @@ func (e RevocationEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	oauth.NoStore(w.Header())
+	if familyID, ok := RefreshFamilyID(raw); ok {
+		s.revokeRefreshToken(w, r, req, client, familyID, raw)
+		return
+	}
 	claims, err := s.verifier.Verify(s.KeySet(), raw)
 	if err != nil {
 		// RFC 7009 §2.2: an invalid or expired token needs no revoking, and
@@ -78,5 +85,30 @@ func (e RevocationEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("token revoked", zap.String("client_id", client.ID), zap.String("jti", claims.JWTID))
+	w.WriteHeader(http.StatusOK)
+}
+
+// revokeRefreshToken ends the family of a presented refresh token of the
+// client's, and with it the access tokens it gave. The token must be one
+// of the family's, current or rotated: the family ID alone, which is not
+// secret enough, revokes nothing. An unknown token gets the same 200 as an
+// invalid access token (RFC 7009 §2.2). Revoking an access token, on the
+// other hand, leaves its family alone: the token carries no family, and
+// RFC 7009 §2.1 leaves that choice to the server.
+func (s *Server) revokeRefreshToken(w http.ResponseWriter, r *http.Request, req *oauth.TokenRequest, client storage.Client, familyID, raw string) {
+	f, err := s.Store.GetRefreshFamily(r.Context(), familyID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || err == nil && !f.Holds(CodeID(raw)):
+		w.WriteHeader(http.StatusOK)
+		return
+	case err != nil:
+		s.Logger.Error("reading a refresh token family failed", zap.Error(err))
+		oauth.TemporarilyUnavailable("the token could not be revoked; retry").Write(w)
+		return
+	case f.ClientID != client.ID:
+		s.refuse(w, r, req, oauth.UnauthorizedClient("the token was not issued to this client"))
+		return
+	}
+	s.endFamily(r.Context(), familyID, "revoked by its client")
 	w.WriteHeader(http.StatusOK)
 }

@@ -383,8 +383,8 @@ func (s *Server) Maintain(ctx context.Context, rotateEvery time.Duration) {
 	s.pruneAuthRecords(ctx)
 }
 
-// pruneAuthRecords forgets the authorization requests and codes that have
-// expired: every consent page shown and every code issued stores one, and
+// pruneAuthRecords forgets the authorization requests, codes and refresh
+// token families that have expired: every consent page shown and every code issued stores one, and
 // bbolt keeps them until they are deleted (etcd's leases end them by
 // themselves, and deleting what a lease already took is harmless). A used
 // code is kept until it expires, so that a second redemption within its
@@ -396,6 +396,9 @@ func (s *Server) pruneAuthRecords(ctx context.Context) {
 	}
 	if err := s.Store.PruneAuthCodes(ctx, now); err != nil {
 		s.Logger.Error("pruning expired authorization codes failed", zap.Error(err))
+	}
+	if err := s.Store.PruneRefreshFamilies(ctx, now); err != nil {
+		s.Logger.Error("pruning expired refresh token families failed", zap.Error(err))
 	}
 }
 

@@ -120,10 +120,10 @@ func (a SessionAdmin) EndSession(ctx context.Context, userID, sessionID string) 
 }
 
 // AdminOptions are the admin API's options over this server's keys,
-// sessions and consents.
+// sessions, consents and refresh token grants.
 func (s *Server) AdminOptions(logger *zap.Logger, sessions *session.Manager) admin.Options {
 	return admin.Options{
 		Logger: logger, Keys: KeyAdmin{Source: s.Keys}, Sessions: SessionAdmin{Sessions: sessions},
-		Consents: ConsentAdmin{Server: s},
+		Consents: ConsentAdmin{Server: s}, Grants: GrantAdmin{Server: s},
 	}
 }

@@ -22,6 +22,7 @@ type grantFunc func(s *Server, w http.ResponseWriter, r *http.Request, req *oaut
 var grants = map[string]grantFunc{
 	grant.ClientCredentials: (*Server).clientCredentials,
 	grant.AuthorizationCode: (*Server).authorizationCode,
+	grant.RefreshToken:      (*Server).refreshToken,
 }
 
 // TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the
@@ -82,6 +83,9 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
 	IDToken     string `json:"id_token,omitempty"`
+	// RefreshToken is set by the authorization_code and refresh_token
+	// grants for a client that gets refresh tokens.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // accessTokenTTL is the lifetime of client's tokens: its own, bounded by
@@ -96,7 +100,7 @@ func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
 // writeToken answers a token request with its response, counting the
 // issued token.
 func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
-	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.IDToken)+96))
+	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.IDToken)+len(resp.RefreshToken)+128))
 	s.Usage.tokenIssued(client.ID, now)
 	s.Metrics.tokenIssued(client.ID)
 	oauth.NoStoreJSON(w.Header())
@@ -120,6 +124,10 @@ func (resp *tokenResponse) appendJSON(dst []byte) []byte {
 	if resp.IDToken != "" {
 		dst = append(dst, `,"id_token":`...)
 		dst = appendJSONString(dst, resp.IDToken)
+	}
+	if resp.RefreshToken != "" {
+		dst = append(dst, `,"refresh_token":`...)
+		dst = appendJSONString(dst, resp.RefreshToken)
 	}
 	return append(dst, '}')
 }

@@ -1,7 +1,6 @@
 // Package grant decides what an authenticated client may be issued: the
 // OAuth 2.0 grant rules, free of transport and of Caddy. The token endpoint
 // authenticates the client, asks this package what to issue, and mints.
-// Later grants (refresh_token) belong here too.
 package grant
 
 import (
@@ -27,20 +26,26 @@ const AuthorizationCode = "authorization_code"
 // where the operator turned it on.
 const Password = "password"
 
+// RefreshToken is the grant_type of RFC 6749 §6: an app that holds a
+// refresh token from an authorization code gets a new access token for the
+// same person without them. A client lists it to get refresh tokens.
+const RefreshToken = "refresh_token"
+
 // Supported lists the grants clients may be registered for.
-var Supported = []string{ClientCredentials, AuthorizationCode, Password}
+var Supported = []string{ClientCredentials, AuthorizationCode, RefreshToken, Password}
 
 // Issued lists the grants the token endpoint issues tokens for today, the
 // ones its metadata (RFC 8414 grant_types_supported) names: a subset of
 // Supported. Password is not among them: it is issued, and named, only
 // where the operator turned it on.
-var Issued = []string{ClientCredentials, AuthorizationCode}
+var Issued = []string{ClientCredentials, AuthorizationCode, RefreshToken}
 
 // PublicGrants lists the grants a public client (one without a secret) may
 // use: only those in which a person signs in and approves the app. With
 // client_credentials anyone who read the app's client ID would get its
-// tokens.
-var PublicGrants = []string{AuthorizationCode}
+// tokens. A refresh token is bound to the person's grant and rotates at
+// every use, so that a stolen one is found out (RFC 9700 §4.14.2).
+var PublicGrants = []string{AuthorizationCode, RefreshToken}
 
 // RedirectGrants lists the grants that send the browser back to the app,
 // so that a client using one must register at least one redirect URI.
@@ -51,13 +56,21 @@ var RedirectGrants = []string{AuthorizationCode}
 // unauthorized_client (RFC 6749 §5.2).
 func Allowed(c storage.Client, grantType string) *oauth.Error {
 	if c.Public() && !slices.Contains(PublicGrants, grantType) {
-		return oauth.UnauthorizedClient("a public client may only use the " + strings.Join(PublicGrants, ", ") + " grant")
+		return publicRefused
 	}
 	if !slices.Contains(c.GrantTypes, grantType) {
-		return oauth.UnauthorizedClient("the client may not use this grant type")
+		return grantRefused
 	}
 	return nil
 }
+
+// Allowed's refusals, built once: the token endpoint asks Allowed on every
+// code redemption whether the client also gets refresh tokens, and a "no"
+// there must not cost an allocation.
+var (
+	publicRefused = oauth.UnauthorizedClient("a public client may only use the " + strings.Join(PublicGrants, ", ") + " grant")
+	grantRefused  = oauth.UnauthorizedClient("the client may not use this grant type")
+)
 
 // Decision is what a token request may be issued.
 type Decision struct {

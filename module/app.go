@@ -125,6 +125,9 @@ type App struct {
 	// must meet.
 	Passwords *password.Options `json:"passwords,omitempty"`
 
+	// RefreshTokens sets refresh tokens' lifetimes and rotation grace.
+	RefreshTokens *authserver.RefreshOptions `json:"refresh_tokens,omitempty"`
+
 	// MetricsPerClient adds a client_id label to the issued-token and guard
 	// metrics. Off by default: with many clients it multiplies the series.
 	MetricsPerClient bool `json:"metrics_per_client,omitempty"`
@@ -184,6 +187,9 @@ func (a *App) serverOptions() authserver.Options {
 	if a.KeyRotation != nil {
 		every := time.Duration(*a.KeyRotation)
 		o.KeyRotation = &every
+	}
+	if a.RefreshTokens != nil {
+		o.Refresh = *a.RefreshTokens
 	}
 	return o.WithDefaults()
 }

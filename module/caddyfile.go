@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/internal/caddyopt"
 	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/registration"
@@ -90,6 +91,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			persistent_lifetime <duration>
 //			max_per_user        <count>
 //		}
+//		refresh_tokens { ttl <duration>  max_ttl <duration>  grace <duration> }
 //		passwords {
 //			memory_kib      <KiB>
 //			iterations      <count>
@@ -145,6 +147,12 @@ func (a *App) unmarshalOther(d *caddyfile.Dispenser, option string) (bool, error
 			"memory_kib": &p.MemoryKiB, "iterations": &p.Iterations, "parallelism": &p.Parallelism,
 			"max_concurrent": &p.MaxConcurrent, "min_length": &p.MinLength,
 		}}.ReadBlock(d, "passwords")
+	case "refresh_tokens":
+		r := authserver.NewRefreshOptions()
+		a.RefreshTokens = r
+		err = caddyopt.Set{Durations: map[string]*caddy.Duration{
+			"ttl": (*caddy.Duration)(&r.TTL), "max_ttl": (*caddy.Duration)(&r.MaxTTL), "grace": (*caddy.Duration)(r.Grace),
+		}}.ReadBlock(d, "refresh_tokens")
 	case "scope_implies":
 		var rule scope.Rule
 		if !d.Args(&rule.Grant, &rule.Implies) || d.NextArg() {

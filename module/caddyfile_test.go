@@ -10,7 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/scopegate/scopegate/authserver"
 	"github.com/scopegate/scopegate/password"
+	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 )
 
@@ -62,6 +64,8 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		{"sessions argument", "scopegate {\n sessions 5m {\n }\n}", "wrong argument count"},
 		{"unknown passwords option", "scopegate {\n passwords {\n pepper x\n }\n}", `unknown passwords option "pepper"`},
 		{"passwords zero", "scopegate {\n passwords {\n min_length 0\n }\n}", "min_length: must be a positive whole number"},
+		{"unknown refresh_tokens option", "scopegate {\n refresh_tokens {\n reuse yes\n }\n}", `unknown refresh_tokens option "reuse"`},
+		{"refresh_tokens bad duration", "scopegate {\n refresh_tokens {\n ttl forever\n }\n}", "ttl: invalid duration"},
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +114,19 @@ func TestAppValidateConfig(t *testing.T) {
 		}, "sessions: session: persistent lifetime"},
 		{"argon2 memory beyond bounds", func(a *App) { a.Passwords = &password.Options{MemoryKiB: 1 << 30} }, "passwords:"},
 		{"argon2 lanes beyond a byte", func(a *App) { a.Passwords = &password.Options{Parallelism: 300} }, "passwords: parallelism"},
+		{"refresh max_ttl beyond 90 days", func(a *App) {
+			a.RefreshTokens = &authserver.RefreshOptions{MaxTTL: registry.Duration(91 * 24 * time.Hour)}
+		}, "refresh_tokens: max_ttl"},
+		{"refresh ttl above max_ttl", func(a *App) {
+			a.RefreshTokens = &authserver.RefreshOptions{TTL: registry.Duration(60 * 24 * time.Hour), MaxTTL: registry.Duration(30 * 24 * time.Hour)}
+		}, "refresh_tokens: ttl"},
+		{"refresh grace beyond a minute", func(a *App) {
+			grace := registry.Duration(2 * time.Minute)
+			a.RefreshTokens = &authserver.RefreshOptions{Grace: &grace}
+		}, "refresh_tokens: grace"},
+		{"refresh max_ttl alone lowers the default ttl", func(a *App) {
+			a.RefreshTokens = &authserver.RefreshOptions{MaxTTL: registry.Duration(7 * 24 * time.Hour)}
+		}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

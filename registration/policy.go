@@ -84,9 +84,10 @@ func (p *Policy) authMethod(method string) (string, *oauth.Error) {
 
 // grantTypes returns the grants to register: authorization_code, the only
 // one a registered client may have (client_credentials would give anyone
-// who registers tokens without a person's approval). refresh_token, which
-// many apps ask for, is dropped while the server issues none; any other
-// grant is refused.
+// who registers tokens without a person's approval), with refresh_token
+// when asked for, which gives the app refresh tokens for the people who
+// approve it (each family bound to that approval, and rotated at every
+// use); any other grant is refused.
 func grantTypes(requested []string) ([]string, *oauth.Error) {
 	if len(requested) == 0 {
 		return []string{grant.AuthorizationCode}, nil
@@ -94,23 +95,19 @@ func grantTypes(requested []string) ([]string, *oauth.Error) {
 	var kept []string
 	for _, g := range requested {
 		switch {
-		case g == grant.AuthorizationCode:
+		case g == grant.AuthorizationCode || g == grant.RefreshToken:
 			if !slices.Contains(kept, g) {
 				kept = append(kept, g)
 			}
-		case g == refreshToken && !slices.Contains(grant.Issued, refreshToken):
 		default:
-			return nil, InvalidClientMetadata("grant_types may hold only authorization_code (and refresh_token, which is not issued)")
+			return nil, InvalidClientMetadata("grant_types may hold only authorization_code and refresh_token")
 		}
 	}
-	if len(kept) == 0 {
+	if !slices.Contains(kept, grant.AuthorizationCode) {
 		return nil, InvalidClientMetadata("grant_types must include authorization_code")
 	}
 	return kept, nil
 }
-
-// refreshToken is RFC 6749 §6's grant type.
-const refreshToken = "refresh_token"
 
 // responseTypes checks response_types: code only, RFC 7591's default.
 func responseTypes(requested []string) *oauth.Error {

@@ -140,9 +140,9 @@ func TestDecide(t *testing.T) {
 		{name: "post_logout_redirect_uri private-use scheme", req: func(r *Request) { r.PostLogoutRedirectURIs = []string{"com.example.app:/bye"} }, code: CodeInvalidRedirectURI},
 		{name: "password grant", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "password"} }, code: CodeInvalidClientMetadata},
 		{name: "refresh_token alone", req: func(r *Request) { r.GrantTypes = []string{"refresh_token"} }, code: CodeInvalidClientMetadata},
-		{name: "refresh_token dropped", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "refresh_token"} },
+		{name: "refresh_token kept", req: func(r *Request) { r.GrantTypes = []string{"authorization_code", "refresh_token"} },
 			check: func(t *testing.T, m registry.Metadata) {
-				if !slices.Equal(m.GrantTypes, []string{"authorization_code"}) {
+				if !slices.Equal(m.GrantTypes, []string{"authorization_code", "refresh_token"}) {
 					t.Errorf("grant_types %q", m.GrantTypes)
 				}
 			}},

@@ -60,6 +60,9 @@ type Metadata struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser back, under the redirect_uris rules; compared exactly.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// RefreshTokenTTL overrides the server's refresh token lifetime for a
+	// client of the refresh_token grant; 0 keeps it.
+	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitzero"`
 }
 
 // Client is the public view of a client: what the admin API returns. It
@@ -97,6 +100,8 @@ type Client struct {
 	Usage           storage.Usage `json:"usage"`
 	// PostLogoutRedirectURIs are where RP-initiated logout may return.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// RefreshTokenTTL is the client's own refresh token lifetime, when set.
+	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitzero"`
 }
 
 // SecretInfo describes one secret without revealing it.
@@ -159,6 +164,7 @@ var fieldTypes = map[string]string{
 	"features":                   "an array of strings",
 	"require_scope_request":      "a boolean",
 	"access_token_ttl":           `a duration such as "15m" or a whole number of seconds`,
+	"refresh_token_ttl":          `a duration such as "720h" or a whole number of seconds`,
 	"claims":                     "a JSON object",
 	"disabled":                   "a boolean",
 	"metadata":                   "a JSON object",
@@ -189,8 +195,8 @@ func clientType(c storage.Client) string {
 // StripAdminOnly returns m without the fields only an administrator may
 // set: skip_consent (an app that skips consent acts for people without
 // their say), features (admin API and introspection rights), claims (what
-// the gateway asserts in the app's tokens) and metadata (the operator's
-// notes). It is the one list of them: a registration the app makes itself
+// the gateway asserts in the app's tokens), metadata (the operator's
+// notes) and refresh_token_ttl (how long a person's grant lasts). It is the one list of them: a registration the app makes itself
 // (RFC 7591 dynamic registration) passes through it before Create, and the
 // fields come back at their defaults, as RFC 7591 §3.2.1 lets a server
 // replace what a client asked for.
@@ -199,6 +205,8 @@ func StripAdminOnly(m Metadata) Metadata {
 	m.Features = nil
 	m.Claims = nil
 	m.Metadata = nil
+	// How long a person's grant lasts is the operator's call, not the app's.
+	m.RefreshTokenTTL = 0
 	return m
 }
 
@@ -397,6 +405,7 @@ func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client
 		Usage:                   u,
 		PostLogoutRedirectURIs:  cloneOrNil(c.PostLogoutRedirectURIs),
 	}
+	v.RefreshTokenTTL = Duration(c.RefreshTokenTTL)
 	if len(c.IPAllowlist) > 0 {
 		v.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
 	}
@@ -428,6 +437,7 @@ func metadataJSON(c storage.Client) ([]byte, error) {
 		Metadata:                c.Metadata,
 		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
 	}
+	m.RefreshTokenTTL = Duration(c.RefreshTokenTTL)
 	if len(c.IPAllowlist) > 0 {
 		m.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
 	}
@@ -456,6 +466,7 @@ func setMetadata(dst *storage.Client, src storage.Client) {
 	dst.SkipConsent = src.SkipConsent
 	dst.PKCEOptional = src.PKCEOptional
 	dst.PostLogoutRedirectURIs = src.PostLogoutRedirectURIs
+	dst.RefreshTokenTTL = src.RefreshTokenTTL
 	if dst.Public() {
 		// A public client holds no secret: one kept from before it became
 		// public would let whoever holds it authenticate as it.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPublicClient(t *testing.T) {
@@ -126,16 +127,17 @@ func TestStripAdminOnly(t *testing.T) {
 		RedirectURIs: []string{"https://app/cb"}, IPAllowlist: []string{"10.0.0.0/8"}, Features: []string{"owner"},
 		RequireScopeRequest: &yes, AccessTokenTTL: ttl, Claims: json.RawMessage(`{"t":1}`), Disabled: true,
 		Metadata: json.RawMessage(`{"n":1}`), TokenEndpointAuthMethod: "none", SkipConsent: true, RequirePKCE: &yes,
+		RefreshTokenTTL: Duration(time.Hour),
 	}
 	got := StripAdminOnly(m)
 	want := m
-	want.SkipConsent, want.Features, want.Claims, want.Metadata = false, nil, nil, nil
+	want.SkipConsent, want.Features, want.Claims, want.Metadata, want.RefreshTokenTTL = false, nil, nil, nil, 0
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("StripAdminOnly:\n got %+v\nwant %+v", got, want)
 	}
 	// Every field is either kept or named here: a new admin-only field must
 	// be added to StripAdminOnly and to this list.
-	stripped := map[string]bool{"SkipConsent": true, "Features": true, "Claims": true, "Metadata": true}
+	stripped := map[string]bool{"SkipConsent": true, "Features": true, "Claims": true, "Metadata": true, "RefreshTokenTTL": true}
 	kept := map[string]bool{"ClientName": true, "GrantTypes": true, "Scope": true, "Audience": true, "RedirectURIs": true,
 		"IPAllowlist": true, "RequireScopeRequest": true, "AccessTokenTTL": true, "Disabled": true,
 		"TokenEndpointAuthMethod": true, "RequirePKCE": true, "PostLogoutRedirectURIs": true}

@@ -49,6 +49,10 @@ const (
 	minTokenTTL = time.Minute
 )
 
+// MaxRefreshTokenTTL is the longest refresh token lifetime, a client's or
+// the server's: 90 days.
+const MaxRefreshTokenTTL = 90 * 24 * time.Hour
+
 // normalize validates m and returns a record holding its fields in stored
 // form (parsed scopes and prefixes, defaults applied, JSON compacted).
 func (r *Registry) normalize(m Metadata) (storage.Client, error) {
@@ -93,6 +97,9 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	}
 	c.SkipConsent = m.SkipConsent
 	if c.AccessTokenTTL, err = r.checkTTL(time.Duration(m.AccessTokenTTL)); err != nil {
+		return storage.Client{}, err
+	}
+	if c.RefreshTokenTTL, err = checkRefreshTTL(time.Duration(m.RefreshTokenTTL), c.GrantTypes); err != nil {
 		return storage.Client{}, err
 	}
 	if c.Claims, err = checkObject("claims", m.Claims, maxClaimsBytes); err != nil {
@@ -179,6 +186,10 @@ func (r *Registry) checkGrantTypes(grants []string, public bool) ([]string, erro
 	list, err := checkClosedList("grant_types", grants, r.limits.GrantTypes, "supported grant type")
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(list, grant.RefreshToken) && !slices.Contains(list, grant.AuthorizationCode) {
+		// Refresh tokens are issued with authorization codes only.
+		return nil, &ValidationError{Field: "grant_types", Reason: "refresh_token needs authorization_code, the grant that issues refresh tokens"}
 	}
 	if !public {
 		if len(list) == 0 {
@@ -297,6 +308,29 @@ func (r *Registry) checkTTL(d time.Duration) (time.Duration, error) {
 		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must be at least " + minTokenTTL.String()}
 	case d > r.limits.MaxTokenTTL:
 		return 0, &ValidationError{Field: "access_token_ttl", Reason: "must be at most " + r.limits.MaxTokenTTL.String() + " (the server's maximum)"}
+	}
+	return d, nil
+}
+
+// checkRefreshTTL enforces refresh_token_ttl: 0 (the server's default) or
+// whole seconds from one minute to MaxRefreshTokenTTL, for a client of the
+// refresh_token grant only (on another it would do nothing, and say that it
+// does).
+func checkRefreshTTL(d time.Duration, grants []string) (time.Duration, error) {
+	const field = "refresh_token_ttl"
+	switch {
+	case d == 0:
+		return 0, nil
+	case !slices.Contains(grants, grant.RefreshToken):
+		return 0, &ValidationError{Field: field, Reason: "needs the refresh_token grant in grant_types"}
+	case d < 0:
+		return 0, &ValidationError{Field: field, Reason: "must not be negative"}
+	case d%time.Second != 0:
+		return 0, &ValidationError{Field: field, Reason: "must be a whole number of seconds"}
+	case d < minTokenTTL:
+		return 0, &ValidationError{Field: field, Reason: "must be at least " + minTokenTTL.String()}
+	case d > MaxRefreshTokenTTL:
+		return 0, &ValidationError{Field: field, Reason: "must be at most 2160h (90 days)"}
 	}
 	return d, nil
 }

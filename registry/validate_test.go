@@ -61,6 +61,7 @@ func TestDecodeMetadataRefuses(t *testing.T) {
 		{"disabled as number", `{"client_name":"a","disabled":1}`, "disabled: must be a boolean"},
 		{"ttl as boolean", `{"client_name":"a","access_token_ttl":true}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
 		{"ttl not a duration", `{"client_name":"a","access_token_ttl":"soon"}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
+		{"refresh ttl not a duration", `{"client_name":"a","refresh_token_ttl":"a month"}`, `refresh_token_ttl: must be a duration such as "720h" or a whole number of seconds`},
 		{"ttl fractional seconds", `{"client_name":"a","access_token_ttl":1.5}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
 		{"ttl exponent", `{"client_name":"a","access_token_ttl":1e3}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
 		{"ttl overflow", `{"client_name":"a","access_token_ttl":9223372037}`, `access_token_ttl: must be a duration such as "15m" or a whole number of seconds`},
@@ -173,7 +174,13 @@ func TestValidationRules(t *testing.T) {
 		{"name with tab", `{"client_name":"a\tb"}`, "client_name: must be 1 to 255 printable characters"},
 		{"name with leading space", `{"client_name":" a"}`, "client_name: must not start or end with a space"},
 		{"name with trailing space", `{"client_name":"a "}`, "client_name: must not start or end with a space"},
-		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, password)"},
+		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, refresh_token, password)"},
+		{"refresh_token without authorization_code", `{"client_name":"a","grant_types":["client_credentials","refresh_token"]}`, "grant_types: refresh_token needs authorization_code, the grant that issues refresh tokens"},
+		{"refresh_token_ttl without the grant", `{"client_name":"a","refresh_token_ttl":"720h"}`, "refresh_token_ttl: needs the refresh_token grant in grant_types"},
+		{"refresh_token_ttl beyond 90 days", `{"client_name":"a","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"refresh_token_ttl":"2161h"}`, "refresh_token_ttl: must be at most 2160h (90 days)"},
+		{"refresh_token_ttl too short", `{"client_name":"a","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"refresh_token_ttl":"30s"}`, "refresh_token_ttl: must be at least 1m0s"},
+		{"refresh_token_ttl negative", `{"client_name":"a","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"refresh_token_ttl":"-1h"}`, "refresh_token_ttl: must not be negative"},
+		{"refresh_token_ttl fraction of a second", `{"client_name":"a","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"refresh_token_ttl":"1h0.5s"}`, "refresh_token_ttl: must be a whole number of seconds"},
 		{"repeated grant", `{"client_name":"a","grant_types":["client_credentials","client_credentials"]}`, "grant_types: entry 1 repeats an earlier entry"},
 		{"scope with double space", `{"client_name":"a","scope":"a  b"}`, "scope: scope token 2: empty scope token (leading, trailing or repeated space)"},
 		{"scope with quote", `{"client_name":"a","scope":"a\"b"}`, "scope: scope token 1, byte 2: character not allowed in a scope token"},
@@ -218,7 +225,7 @@ func TestValidationRules(t *testing.T) {
 		{"unknown auth method", `{"client_name":"a","token_endpoint_auth_method":"private_key_jwt"}`, "token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, none"},
 		{"auth method in another case", `{"client_name":"a","token_endpoint_auth_method":"None"}`, "token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, none"},
 		{"public client with client_credentials", `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["authorization_code","client_credentials"],"redirect_uris":["https://app/cb"]}`,
-			"grant_types: entry 1 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code)"},
+			"grant_types: entry 1 is not a grant a public client (token_endpoint_auth_method none) may use (authorization_code, refresh_token)"},
 		{"authorization_code without a redirect URI", `{"client_name":"a","grant_types":["authorization_code"]}`, "redirect_uris: must hold at least one entry for the authorization_code grant"},
 		{"public client without a redirect URI", `{"client_name":"a","token_endpoint_auth_method":"none"}`, "redirect_uris: must hold at least one entry for the authorization_code grant"},
 		{"public client without PKCE", `{"client_name":"a","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"],"require_pkce":false}`,
@@ -335,7 +342,7 @@ func TestLimitsDefaults(t *testing.T) {
 	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
-		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "password"}) ||
+		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "refresh_token", "password"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
 		t.Fatalf("defaults: %+v", l)
 	}

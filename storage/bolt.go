@@ -37,7 +37,12 @@ import (
 // authorization code flow; moving an older store to 5 creates them empty.
 // The version moves so that a version 4 build, whose DeleteUser would
 // leave a deleted user's consents and codes behind, refuses the store.
-const schemaVersion = 5
+//
+// Version 6 adds the refresh_families bucket; moving an older store to 6
+// creates it empty. The version moves so that a version 5 build, whose
+// DeleteUser and DeleteClient would leave refresh tokens behind, refuses
+// the store.
+const schemaVersion = 6
 
 // defaultTimeout is how long Open waits for the file lock when
 // BoltOptions.Timeout is zero.
@@ -89,6 +94,11 @@ var (
 	bucketConsents     = []byte("consents")      // user ID → {client ID → MarshalConsent's form}
 
 	authzBuckets = [][]byte{bucketAuthRequests, bucketAuthCodes, bucketConsents}
+
+	// Buckets of version 6.
+	bucketRefreshFamilies = []byte("refresh_families") // family ID → MarshalRefreshFamily's form
+
+	refreshBuckets = [][]byte{bucketRefreshFamilies}
 
 	// keySchemaVersion holds schemaVersion in decimal.
 	keySchemaVersion = []byte("schema_version")
@@ -281,7 +291,10 @@ func initialize(db *bolt.DB, path string) (err error) {
 		if err := addBuckets(tx, sessionBuckets); err != nil {
 			return err
 		}
-		return addBuckets(tx, authzBuckets)
+		if err := addBuckets(tx, authzBuckets); err != nil {
+			return err
+		}
+		return addBuckets(tx, refreshBuckets)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: lay out %s: %w", path, err)
@@ -295,7 +308,7 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 		return nil
 	}
 	// From 1 to 2 nothing is rewritten: see schemaVersion. Versions 3, 4
-	// and 5 only add empty buckets.
+	// 5 and 6 only add empty buckets.
 	err := db.Update(func(tx *bolt.Tx) error {
 		if version < 3 {
 			if err := addUserBuckets(tx); err != nil {
@@ -309,6 +322,11 @@ func migrate(db *bolt.DB, path string, version uint64) error {
 		}
 		if version < 5 {
 			if err := addBuckets(tx, authzBuckets); err != nil {
+				return err
+			}
+		}
+		if version < 6 {
+			if err := addBuckets(tx, refreshBuckets); err != nil {
 				return err
 			}
 		}
@@ -385,6 +403,13 @@ func checkLayout(tx *bolt.Tx, meta *bolt.Bucket, path string) (uint64, error) {
 	}
 	if version >= 5 {
 		for _, name := range authzBuckets {
+			if tx.Bucket(name) == nil {
+				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
+			}
+		}
+	}
+	if version >= 6 {
+		for _, name := range refreshBuckets {
 			if tx.Bucket(name) == nil {
 				return 0, corruptError(path, fmt.Errorf("bucket %s is missing", name))
 			}
@@ -509,7 +534,10 @@ func (b *Bolt) Check() error {
 		if err := checkSessionIndexes(tx, note); err != nil {
 			return err
 		}
-		return checkAuthzRecords(tx, note)
+		if err := checkAuthzRecords(tx, note); err != nil {
+			return err
+		}
+		return checkRefreshFamilies(tx, note)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: check %s: %w", b.path, err)

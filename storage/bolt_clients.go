@@ -200,6 +200,9 @@ func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
 		if err := boltDeleteClientConsents(tx, id); err != nil {
 			return fmt.Errorf("consents: %w", err)
 		}
+		if err := boltDeleteFamiliesOf(tx, func(f RefreshFamily) bool { return f.ClientID == id }); err != nil {
+			return fmt.Errorf("refresh token families: %w", err)
+		}
 		return putCount(meta, count-1)
 	})
 	if err != nil {

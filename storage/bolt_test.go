@@ -299,8 +299,8 @@ func TestOpenEmptyFileStartsAStore(t *testing.T) {
 		t.Fatalf("Open of an empty file: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version = %d, %v; want 6", v, err)
 	}
 }
 
@@ -310,12 +310,13 @@ func TestSchemaVersion(t *testing.T) {
 		version string
 		wantErr string // a substring; empty: Open succeeds
 	}{
-		{"current", "5", ""},
+		{"current", "6", ""},
+		{"version 5, migrated", "5", ""},
 		{"version 4, migrated", "4", ""},
 		{"version 3, migrated", "3", ""},
 		{"older, migrated", "2", ""},
 		{"oldest, migrated", "1", ""},
-		{"newer", "6", "has schema version 6, and this build reads up to version 5"},
+		{"newer", "7", "has schema version 7, and this build reads up to version 6"},
 		{"much newer", "4000000000", "has schema version 4000000000"},
 		{"zero", "0", `is corrupt or unreadable: unreadable schema version "0"`},
 		{"not a number", "one", `is corrupt or unreadable: unreadable schema version "one"`},
@@ -328,8 +329,8 @@ func TestSchemaVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-				t.Fatalf("new store's schema version = %d, %v; want 5", v, err)
+			if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+				t.Fatalf("new store's schema version = %d, %v; want 6", v, err)
 			}
 			if err := storage.SetSchemaVersion(b, tt.version); err != nil {
 				t.Fatal(err)
@@ -341,8 +342,8 @@ func TestSchemaVersion(t *testing.T) {
 					t.Fatalf("Open: %v", err)
 				}
 				defer b.Close()
-				if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-					t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+				if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+					t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 				}
 				return
 			}
@@ -421,8 +422,8 @@ func TestMigrateVersion2AddsUsers(t *testing.T) {
 		t.Fatalf("Open of a version 2 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 	}
 	if _, err := b.GetClient(ctx, "client-1"); err != nil {
 		t.Fatal(err)
@@ -686,8 +687,8 @@ func TestMigrateVersion3AddsSessions(t *testing.T) {
 		t.Fatalf("Open of a version 3 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 	}
 	if _, err := b.GetUser(ctx, "user-1"); err != nil {
 		t.Fatal(err)
@@ -752,8 +753,8 @@ func TestMigrateVersion4AddsAuthz(t *testing.T) {
 		t.Fatalf("Open of a version 4 store: %v", err)
 	}
 	defer b.Close()
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 	}
 	if _, err := b.GetUser(ctx, "user-1"); err != nil {
 		t.Fatal(err)
@@ -831,5 +832,61 @@ func TestCheckFindsMisfiledAuthzRecords(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A version 5 store (no refresh token families) is migrated at open: the
+// new bucket is laid out, its records stay, and families work.
+func TestMigrateVersion5AddsRefreshFamilies(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateUser(ctx, storage.User{ID: "user-1", Username: "Ada"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Tamper(b, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("refresh_families")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.SetSchemaVersion(b, "5"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatalf("Open of a version 5 store: %v", err)
+	}
+	defer b.Close()
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
+	}
+	if _, err := b.GetUser(ctx, "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	f := storage.RefreshFamily{ID: "fam", ClientID: "c", UserID: "user-1", ExpiresAt: time.Now().Add(time.Hour), Current: []string{"h"}}
+	if err := b.CreateRefreshFamily(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version 6 store whose refresh_families bucket is missing is refused,
+// not served half.
+func TestOpenRefusesMissingRefreshBucket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	b, err := storage.Open(path, storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Tamper(b, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("refresh_families")) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := storage.Open(path, storage.BoltOptions{}); err == nil || !strings.Contains(err.Error(), "bucket refresh_families is missing") {
+		t.Fatalf("Open = %v, want a missing bucket error", err)
 	}
 }

@@ -266,6 +266,9 @@ func (b *Bolt) DeleteUser(ctx context.Context, id string) error {
 		if err := boltDeleteUserAuthz(tx, id); err != nil {
 			return err
 		}
+		if err := boltDeleteFamiliesOf(tx, func(f RefreshFamily) bool { return f.UserID == id }); err != nil {
+			return fmt.Errorf("refresh token families: %w", err)
+		}
 		return putUserCount(meta, count-1)
 	})
 	if err != nil {

@@ -34,11 +34,8 @@ import (
 // (unsigned varint); or timeOther and time.Time's own binary form behind its
 // length; or timeSame, for the same time as the record's previous non-zero
 // one (a new client's creation, update and secret times are one moment).
-// Nothing may follow the last field but extensions: each a field number
-// (unsigned varint) and its value, written only when the field is set, so
-// a record without them is the bytes older builds write; an older build
-// refuses a record with a field number it does not know. A change of layout
-// takes a new tag, so that a record says how to read it.
+// Nothing may follow the last field. A change of layout takes a new
+// tag, so that a record says how to read it.
 //
 // A new yes/no field takes a flag bit instead, chosen so that its zero is
 // the old behaviour (PKCEOptional rather than RequirePKCE): a record
@@ -46,6 +43,21 @@ import (
 // uses none of the new bits is the same bytes older builds write and read.
 // An older build refuses a record with a bit it does not know, so it never
 // serves a client whose rules it cannot follow.
+//
+// A new field of another kind is an extension. A record with any sets
+// flagExtensions and ends, after the last time, with their count and then
+// each as a tag byte and its value, in the order of their tags, each
+// written only when its field is not zero. A record without extensions is
+// the same bytes older builds write; an older build refuses one with any
+// (the flag), and this one a tag it does not know; the count makes a
+// record cut short an error.
+const (
+	// extRefreshTokenTTL: RefreshTokenTTL as a signed varint.
+	extRefreshTokenTTL = 0x01
+	// extPostLogoutRedirectURIs: PostLogoutRedirectURIs, a count and its
+	// strings.
+	extPostLogoutRedirectURIs = 0x02
+)
 const (
 	recordJSON   = '{'
 	recordBinary = 0x01
@@ -62,8 +74,11 @@ const (
 	flagSkipConsent
 	flagPKCEOptional
 	flagRegistered
+	// flagExtensions: extensions follow the last time (see extRefreshTokenTTL).
+	flagExtensions
 
-	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional | flagRegistered
+	knownFlags = flagRequireScopeRequest | flagDisabled | flagAuthNone | flagAuthPost | flagSkipConsent | flagPKCEOptional | flagRegistered |
+		flagExtensions
 )
 
 // authMethodFlags returns the flag bits of a token endpoint authentication
@@ -159,6 +174,10 @@ func MarshalClient(c Client) ([]byte, error) {
 	if c.Disabled {
 		flags |= flagDisabled
 	}
+	extensions := clientExtensions(c)
+	if extensions > 0 {
+		flags |= flagExtensions
+	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, int64(c.AccessTokenTTL))
 	b = appendBytes(b, claims)
@@ -168,30 +187,31 @@ func MarshalClient(c Client) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if extensions > 0 {
+		b = binary.AppendUvarint(b, uint64(extensions))
+	}
+	if c.RefreshTokenTTL != 0 {
+		b = append(b, extRefreshTokenTTL)
+		b = binary.AppendVarint(b, int64(c.RefreshTokenTTL))
+	}
 	if len(c.PostLogoutRedirectURIs) > 0 {
-		b = binary.AppendUvarint(b, extPostLogoutRedirectURIs)
+		b = append(b, extPostLogoutRedirectURIs)
 		b = appendStrings(b, c.PostLogoutRedirectURIs)
 	}
 	return b, nil
 }
 
-// Extension field numbers of the binary form.
-const (
-	// extPostLogoutRedirectURIs holds PostLogoutRedirectURIs: a count and
-	// its strings.
-	extPostLogoutRedirectURIs = 2
-)
-
-// readExtensions reads the extensions after the last fixed field into c.
-func (r *reader) readExtensions(c *Client) {
-	for r.err == nil && r.off < len(r.data) {
-		switch field := r.uvarint(); field {
-		case extPostLogoutRedirectURIs:
-			c.PostLogoutRedirectURIs = r.strings()
-		default:
-			r.fail(fmt.Errorf("unknown extension field %d", field))
-		}
+// clientExtensions counts the extensions c's record has: its fields of
+// extension tags that are set.
+func clientExtensions(c Client) int {
+	n := 0
+	if c.RefreshTokenTTL != 0 {
+		n++
 	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		n++
+	}
+	return n
 }
 
 // UnmarshalClient decodes a stored client record, in either form, kept under
@@ -350,7 +370,12 @@ func decodeBinary(id string, data []byte) (Client, error) {
 	c.CreatedAt = r.time()
 	c.UpdatedAt = r.time()
 	c.TokensRevokedAt = r.time()
-	r.readExtensions(&c)
+	if flags&flagExtensions != 0 {
+		r.extensions(&c)
+	}
+	if r.err == nil && r.off != len(r.data) {
+		r.err = fmt.Errorf("%d bytes after the last field", len(r.data)-r.off)
+	}
 	if r.err != nil {
 		return Client{}, r.err
 	}
@@ -370,6 +395,36 @@ type reader struct {
 }
 
 var errTruncated = errors.New("record ends inside a field")
+
+// extensions reads the fields after the last time: at least one, each
+// once and in the order of their tags, so that a record has one encoding.
+func (r *reader) extensions(c *Client) {
+	n := r.uvarint()
+	if n == 0 && r.err == nil {
+		r.fail(errors.New("extensions flagged but none written"))
+	}
+	last := byte(0)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		tag := r.byte()
+		if tag <= last {
+			r.fail(fmt.Errorf("extension 0x%02x out of order", tag))
+			return
+		}
+		last = tag
+		switch tag {
+		case extRefreshTokenTTL:
+			if c.RefreshTokenTTL = time.Duration(r.varint()); c.RefreshTokenTTL == 0 && r.err == nil {
+				r.fail(errors.New("refresh token lifetime written as zero"))
+			}
+		case extPostLogoutRedirectURIs:
+			if c.PostLogoutRedirectURIs = r.strings(); len(c.PostLogoutRedirectURIs) == 0 && r.err == nil {
+				r.fail(errors.New("post-logout redirect URIs written empty"))
+			}
+		default:
+			r.fail(fmt.Errorf("unknown extension 0x%02x", tag))
+		}
+	}
+}
 
 func (r *reader) fail(err error) {
 	if r.err == nil {

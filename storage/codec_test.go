@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,8 +197,8 @@ func TestOpenSchema1Store(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := storage.SchemaVersion(b); err != nil || v != 5 {
-		t.Fatalf("schema version after Open = %d, %v; want 5", v, err)
+	if v, err := storage.SchemaVersion(b); err != nil || v != 6 {
+		t.Fatalf("schema version after Open = %d, %v; want 6", v, err)
 	}
 	if err := b.Check(); err != nil {
 		t.Fatal(err)
@@ -295,6 +296,10 @@ func FuzzUnmarshalClient(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(raw)
+		// Extensions out of order, repeated, unknown, zero, cut short.
+		f.Add(append(raw, 0x01, 0x02))
+		f.Add(append(slices.Clone(raw), 0x02, 0x00))
+		f.Add(append(slices.Clone(raw), 0x01))
 		legacy, err := json.Marshal(c)
 		if err != nil {
 			f.Fatal(err)

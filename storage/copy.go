@@ -35,6 +35,10 @@ type CopyStats struct {
 	// in progress finishes on either store.
 	AuthRequests, AuthRequestsSkipped int
 	AuthCodes, AuthCodesSkipped       int
+	// RefreshFamilies were created in the destination, live ones only,
+	// with their spent tokens, so that a replay after the move is still
+	// seen; RefreshFamiliesSkipped were there already (by ID).
+	RefreshFamilies, RefreshFamiliesSkipped int
 }
 
 // copyPage is how many clients Copy reads at once.
@@ -241,6 +245,9 @@ func copyUsers(ctx context.Context, dst, src Store, stats *CopyStats) error {
 			if err := copyConsents(ctx, dst, src, u.ID, stats); err != nil {
 				return err
 			}
+			if err := copyRefreshFamilies(ctx, dst, src, u.ID, stats); err != nil {
+				return err
+			}
 			err := dst.CreateUser(ctx, u, 0)
 			if err == nil {
 				stats.Users++
@@ -315,6 +322,32 @@ func copyConsents(ctx context.Context, dst, src Store, userID string, stats *Cop
 			stats.ConsentsSkipped++
 		default:
 			return fmt.Errorf("consent of user %q to client %q: %w", userID, c.ClientID, err)
+		}
+	}
+	return nil
+}
+
+// copyRefreshFamilies creates the user's live refresh token families of
+// src in dst, skipping IDs dst holds. It runs for every user, as
+// copySessions.
+func copyRefreshFamilies(ctx context.Context, dst, src Store, userID string, stats *CopyStats) error {
+	held, err := src.ListUserRefreshFamilies(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("list refresh token families of user %q: %w", userID, err)
+	}
+	now := copyNow()
+	for _, f := range held {
+		if !f.Live(now) {
+			continue
+		}
+		err := dst.CreateRefreshFamily(ctx, f)
+		switch {
+		case err == nil:
+			stats.RefreshFamilies++
+		case errors.Is(err, ErrAlreadyExists):
+			stats.RefreshFamiliesSkipped++
+		default:
+			return fmt.Errorf("refresh token family %q of user %q: %w", f.ID, userID, err)
 		}
 	}
 	return nil

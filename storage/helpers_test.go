@@ -41,5 +41,6 @@ func sampleClient(id, name string) storage.Client {
 		PKCEOptional:            true,
 		Registered:              true,
 		PostLogoutRedirectURIs:  []string{"https://app.example.com/signed-out"},
+		RefreshTokenTTL:         7 * 24 * time.Hour,
 	}
 }

@@ -86,6 +86,10 @@ type Client struct {
 	// browser back to the app (OpenID Connect RP-Initiated Logout 1.0),
 	// compared exactly.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// RefreshTokenTTL is the lifetime of the refresh token families the
+	// client gets, bounded by the server's maximum; zero takes the
+	// server's default.
+	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
 }
 
 // SkipsConsent reports whether the client's authorization requests go
@@ -212,8 +216,9 @@ type Store interface {
 	// group concurrent writes into one transaction and retry it), so it must
 	// be a pure function of its argument, without side effects.
 	UpdateClient(ctx context.Context, id string, update func(Client) (Client, error)) (Client, error)
-	// DeleteClient removes the client, its usage counters and the
-	// consents given to it, or returns ErrNotFound. Its pending
+	// DeleteClient removes the client, its usage counters, the
+	// consents given to it and its refresh token families, or returns
+	// ErrNotFound. Its pending
 	// authorization requests and codes stay until they expire: they
 	// cannot be redeemed, as the token endpoint authenticates the client.
 	DeleteClient(ctx context.Context, id string) error
@@ -238,8 +243,9 @@ type Store interface {
 	// another user's (ErrAlreadyExists), and update must be pure.
 	UpdateUser(ctx context.Context, id string, update func(User) (User, error)) (User, error)
 	// DeleteUser removes the user and, in the same transaction where the
-	// store allows, every session, consent, authorization request and
-	// authorization code of the user, or returns ErrNotFound.
+	// store allows, every session, consent, authorization request,
+	// authorization code and refresh token family of the user, or returns
+	// ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
 	// CountUsers returns how many users exist.
 	CountUsers(ctx context.Context) (int, error)
@@ -339,6 +345,28 @@ type Store interface {
 	// ListUserConsents returns every consent record of the person,
 	// withdrawn ones included, by client ID.
 	ListUserConsents(ctx context.Context, userID string) ([]Consent, error)
+
+	// CreateRefreshFamily stores a new refresh token family, or fails with
+	// ErrAlreadyExists when the ID is taken, and with ErrLimitExceeded
+	// when its record is larger than the store takes. It lives until
+	// ExpiresAt (a shared store forgets it then by itself).
+	CreateRefreshFamily(ctx context.Context, f RefreshFamily) error
+	// GetRefreshFamily returns the family, or ErrNotFound. It may return
+	// an ended one not pruned yet: callers check RefreshFamily.Live.
+	GetRefreshFamily(ctx context.Context, id string) (RefreshFamily, error)
+	// UpdateRefreshFamily replaces the family with what update returns,
+	// atomically (of concurrent updates, each sees the one before); the
+	// ID, client, user and ExpiresAt cannot change. An error from update
+	// writes nothing and is returned as it is; update must be pure, as for
+	// UpdateClient. ErrNotFound when the family does not exist.
+	UpdateRefreshFamily(ctx context.Context, id string, update func(RefreshFamily) (RefreshFamily, error)) (RefreshFamily, error)
+	// DeleteRefreshFamily ends the family, or returns ErrNotFound.
+	DeleteRefreshFamily(ctx context.Context, id string) error
+	// ListUserRefreshFamilies returns the person's families, ended but
+	// unpruned ones included, by client ID and then age.
+	ListUserRefreshFamilies(ctx context.Context, userID string) ([]RefreshFamily, error)
+	// PruneRefreshFamilies deletes the families past their ExpiresAt.
+	PruneRefreshFamilies(ctx context.Context, now time.Time) error
 
 	// SigningKeys returns every stored signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)

@@ -68,6 +68,7 @@ type metadataFlags struct {
 	noRequirePKCE bool
 	// postLogoutURIs are post_logout_redirect_uris.
 	postLogoutURIs []string
+	refreshTTL     time.Duration
 }
 
 // add defines the flags on cmd.
@@ -89,6 +90,7 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.BoolVar(&m.skipConsent, "skip-consent", false, "let the client's authorization requests go without the consent page (first-party apps)")
 	f.BoolVar(&m.noRequirePKCE, "no-require-pkce", false, "let a confidential client's authorization requests go without PKCE (never a public client's)")
 	f.StringArrayVar(&m.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return the browser, an absolute URI under the redirect URI rules (repeatable)")
+	f.DurationVar(&m.refreshTTL, "refresh-ttl", 0, "refresh token lifetime for a client of the refresh_token grant, e.g. 168h (0: the server's default)")
 }
 
 // errTwoAuthMethods refuses --public with --auth-method.
@@ -148,6 +150,7 @@ func (m *metadataFlags) createBody() ([]byte, error) {
 		// message that names the rule.
 		AccessTokenTTL: registry.Duration(m.ttl),
 	}
+	md.RefreshTokenTTL = registry.Duration(m.refreshTTL)
 	if m.noRequireScope {
 		no := false
 		md.RequireScopeRequest = &no
@@ -219,6 +222,13 @@ func (m *metadataFlags) patchBody(cmd *cobra.Command) ([]byte, error) {
 			patch["access_token_ttl"] = nil
 		} else {
 			patch["access_token_ttl"] = registry.Duration(m.ttl)
+		}
+	}
+	if changed("refresh-ttl") {
+		if m.refreshTTL == 0 {
+			patch["refresh_token_ttl"] = nil
+		} else {
+			patch["refresh_token_ttl"] = registry.Duration(m.refreshTTL)
 		}
 	}
 	if changed("no-require-scope") {

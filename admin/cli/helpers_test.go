@@ -81,6 +81,7 @@ type testServer struct {
 	keys     *testKeys
 	sessions *testSessions
 	consents *testConsents
+	grants   *testGrants
 	srv      *httptest.Server
 	// Addr is host:port, as --address takes it.
 	Addr string
@@ -112,8 +113,8 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{reg: registry.New(store, registry.Limits{Passwords: hasher}), keys: &testKeys{}, sessions: &testSessions{}, consents: &testConsents{}}
-	api := http.StripPrefix("/scopegate", admin.NewHandler(ts.reg, admin.Options{Keys: ts.keys, Sessions: ts.sessions, Consents: ts.consents}))
+	ts := &testServer{reg: registry.New(store, registry.Limits{Passwords: hasher}), keys: &testKeys{}, sessions: &testSessions{}, consents: &testConsents{}, grants: &testGrants{}}
+	api := http.StripPrefix("/scopegate", admin.NewHandler(ts.reg, admin.Options{Keys: ts.keys, Sessions: ts.sessions, Consents: ts.consents, Grants: ts.grants}))
 	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body bytes.Buffer
 		_, _ = body.ReadFrom(r.Body)

@@ -151,6 +151,7 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	t.row("skip_consent", strconv.FormatBool(c.SkipConsent))
 	t.row("registered", strconv.FormatBool(c.Registered))
 	t.row("access_token_ttl", ttlCell(c.AccessTokenTTL))
+	t.row("refresh_token_ttl", ttlCell(c.RefreshTokenTTL))
 	t.row("disabled", strconv.FormatBool(c.Disabled))
 	t.row("claims", jsonCell(c.Claims))
 	t.row("metadata", jsonCell(c.Metadata))
@@ -305,6 +306,20 @@ func printConsents(w io.Writer, consents []admin.ConsentInfo) error {
 	t.row("CLIENT ID", "GRANTED", "SCOPES")
 	for _, c := range consents {
 		t.row(c.ClientID, timeCell(c.GrantedAt), strings.Join(c.Scopes, " "))
+	}
+	return t.flush()
+}
+
+// printGrants writes one line per refresh token grant.
+func printGrants(w io.Writer, grants []admin.GrantInfo) error {
+	if len(grants) == 0 {
+		_, err := fmt.Fprintln(w, "No refresh token grants.")
+		return err
+	}
+	t := newTable(w)
+	t.row("CLIENT ID", "CREATED", "LAST USED", "EXPIRES", "SCOPES")
+	for _, g := range grants {
+		t.row(g.ClientID, timeCell(g.CreatedAt), timeCell(g.LastUsedAt), timeCell(g.ExpiresAt), strings.Join(g.Scopes, " "))
 	}
 	return t.flush()
 }

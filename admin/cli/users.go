@@ -57,6 +57,8 @@ apps they allowed to act for them.
 		userEndSessionsCommand(o),
 		userConsentsCommand(o),
 		userWithdrawConsentCommand(o),
+		userGrantsCommand(o),
+		userRevokeGrantsCommand(o),
 	)
 	return cmd
 }
@@ -604,6 +606,55 @@ next request, and the app must ask the user again.`,
 				return printValue(cmd.OutOrStdout(), map[string]any{"user_id": a[0], "client_id": a[1], "withdrawn": true})
 			}
 			_, err := fmt.Fprintf(cmd.OutOrStdout(), "Withdrew the consent of user %s to client %s.\n", clean(a[0], 0), clean(a[1], 0))
+			return err
+		},
+	}
+}
+
+func userGrantsCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "grants ID",
+		Short: "Lists the refresh token grants a user gave apps",
+		Long: `Lists the user's live refresh token grants: one per time an app registered
+for refresh_token signed the user in, with the scopes its refreshes may ask
+for, when it was made, last used and ends.`,
+		Args: args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ans, err := o.call(cmd, http.MethodGet, userPath(a[0])+"/grants", "", nil)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), ans.body)
+			}
+			var list struct {
+				Grants []admin.GrantInfo `json:"grants"`
+			}
+			if err := json.Unmarshal(ans.body, &list); err != nil {
+				return fmt.Errorf("decoding the answer: %w", err)
+			}
+			return printGrants(cmd.OutOrStdout(), list.Grants)
+		},
+	}
+}
+
+func userRevokeGrantsCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-grants ID CLIENT_ID",
+		Short: "Revokes a user's refresh token grants to an app",
+		Long: `Ends every refresh token grant of the user to the app CLIENT_ID: its refresh
+tokens stop working at once and the access tokens they gave are revoked.
+The consent stays: the app may sign the user in again.`,
+		Args: args("ID", "CLIENT_ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path := userPath(a[0]) + "/grants/" + url.PathEscape(a[1])
+			if _, err := o.call(cmd, http.MethodDelete, path, "", nil); err != nil {
+				return err
+			}
+			if o.json {
+				return printValue(cmd.OutOrStdout(), map[string]any{"user_id": a[0], "client_id": a[1], "revoked": true})
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "Revoked the refresh token grants of user %s to client %s.\n", clean(a[0], 0), clean(a[1], 0))
 			return err
 		},
 	}

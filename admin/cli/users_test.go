@@ -252,7 +252,7 @@ func TestUserListGetUpdateDelete(t *testing.T) {
 		{[]string{"user", "create", "--username", "BEN"}, "scopegate: username: is taken by another user (usernames are compared ignoring case) (HTTP 409)\n"},
 		{[]string{"user", "create", "--username", "cy", "--role", "nosuch"}, "scopegate: username: must be 3 to 64 characters: ASCII letters, digits and . _ - @ (HTTP 400)\n"},
 		{[]string{"user", "delete", ann.UserID}, "scopegate: no user with this ID (HTTP 404)\n"},
-		{[]string{"user", "frob"}, "scopegate: unknown command \"frob\" for 'caddy scopegate user'; the commands are consents, create, delete, disable, enable, end-sessions, get, list, passwd, sessions, update, withdraw-consent; see 'caddy scopegate user --help'\n"},
+		{[]string{"user", "frob"}, "scopegate: unknown command \"frob\" for 'caddy scopegate user'; the commands are consents, create, delete, disable, enable, end-sessions, get, grants, list, passwd, revoke-grants, sessions, update, withdraw-consent; see 'caddy scopegate user --help'\n"},
 	} {
 		if stderr := runFail(t, nil, append(tc.args, "--address", ts.Addr)...); stderr != tc.want {
 			t.Errorf("%v: stderr %q, want %q", tc.args, stderr, tc.want)

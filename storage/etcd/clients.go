@@ -238,6 +238,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	idKey, countKey := s.clientKey(id), s.countKey()
 	// The consents given to it, found by a walk of the replica's, go in
 	// the client's transaction while they fit, and before it otherwise.
+	if err := s.deleteFamiliesOf(ctx, func(f storage.RefreshFamily) bool { return f.ClientID == id }); err != nil {
+		return fmt.Errorf("storage: delete client %q: refresh token families: %w", id, err)
+	}
 	consents := s.clientConsentKeys(id)
 	if len(consents) > sessionChunk {
 		if err := s.deleteKeys(ctx, consents); err != nil {

@@ -37,6 +37,8 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add("/p/auth-codes/h", code)
+	f.Add("/p/refresh-families/f1", []byte("\x01{\"id\":\"f1\",\"client_id\":\"c1\",\"user_id\":\"u1\",\"current\":[\"h\"],\"rotated\":[{\"hash\":\"g\",\"at\":\"2027-01-01T00:00:00Z\"}]}"))
+	f.Add("/p/refresh-families/f1", []byte("\x01{\"rotated\":{}}"))
 	f.Add("/p/auth-requests/r1", []byte("\x01{\"id\":\"r1\",\"client_id\":\"c1\",\"max_age\":-1}"))
 	f.Add("/p/consents/u%2F1/c1", []byte("\x01{\"user_id\":\"u/1\",\"client_id\":\"c1\",\"scopes\":[\"openid\"]}"))
 	f.Add("/p/consents/%zz/c1", []byte{0x01})

@@ -58,6 +58,7 @@
 //	P/auth-requests/<id>   a pending authorization request, under a lease (authz.go)
 //	P/auth-codes/<hash>    an authorization code, by its hash, under a lease
 //	P/consents/<user>/<client> a person's consent to a client; both path-escaped
+//	P/refresh-families/<id> a refresh token family, under a lease (refresh.go)
 //
 // Users and roles are written as clients are: creates compare
 // CreateRevision == 0 on the ID and username keys and the user count's
@@ -595,6 +596,8 @@ func (s *Store) decode(key string, value []byte) (any, error) {
 		return storage.UnmarshalAuthCode(value)
 	case strings.HasPrefix(rest, "consents/"):
 		return storage.UnmarshalConsent(value)
+	case strings.HasPrefix(rest, "refresh-families/"):
+		return storage.UnmarshalRefreshFamily(value)
 	case rest == "keys":
 		return s.openKeys(value)
 	case strings.HasPrefix(rest, "revocations/"):

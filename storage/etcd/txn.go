@@ -56,7 +56,7 @@ func (v *view) existing(key string) (item, error) {
 }
 
 // personRecord returns a record of a person's flow (a session, a pending
-// authorization request, a consent), decoded: from the replica, or, when
+// authorization request, a consent, a refresh token family), decoded: from the replica, or, when
 // the replica has none, from etcd. A person's browser moves between
 // gateways behind a load balancer faster than a watch may deliver: the
 // session created by the sign-in at one gateway is read by the next at the

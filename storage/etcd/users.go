@@ -293,6 +293,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.deleteUserAuthz(ctx, id); err != nil {
 		return fmt.Errorf("storage: delete user %q: authorization records: %w", id, err)
 	}
+	if err := s.deleteFamiliesOf(ctx, func(f storage.RefreshFamily) bool { return f.UserID == id }); err != nil {
+		return fmt.Errorf("storage: delete user %q: refresh token families: %w", id, err)
+	}
 	if s.replica.Count(s.userSessionsPrefix(id), replica.PrefixEnd(s.userSessionsPrefix(id))) > sessionChunk {
 		if _, err := s.DeleteUserSessions(ctx, id); err != nil {
 			return fmt.Errorf("storage: delete user %q: %w", id, err)

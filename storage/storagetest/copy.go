@@ -123,6 +123,13 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	liveFamily := family("family-live", fullU.ID, "client-000", now.Sub(t0))
+	liveFamily, _ = storage.UseRefresh(liveFamily, liveFamily.Current[0], now, time.Second, storage.RefreshRotation{
+		Hash: "hash-next", AccessToken: storage.FamilyToken{JTI: "jti-from-refresh", ExpiresAt: now.Add(time.Hour)},
+	})
+	mustCreateFamily(t, src, liveFamily)
+	endedFamily := family("family-ended", fullU.ID, "client-000", -31*24*time.Hour)
+	mustCreateFamily(t, src, endedFamily)
 	srcConsents, err := src.ListUserConsents(ctx, fullU.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +142,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 	want := storage.CopyStats{
 		Clients: len(clients) - 1, ClientsSkipped: 1, SigningKeys: 2, Revocations: 1, Usage: 1,
 		Roles: 1, RolesSkipped: 1, Users: 1, UsersSkipped: 1, Sessions: 1,
-		Consents: 2, ConsentsSkipped: 1, AuthRequests: 1, AuthCodes: 1,
+		Consents: 2, ConsentsSkipped: 1, AuthRequests: 1, AuthCodes: 1, RefreshFamilies: 1,
 	}
 	if stats != want {
 		t.Fatalf("Copy stats = %+v, want %+v", stats, want)
@@ -170,6 +177,10 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 			t.Fatalf("used code after Copy = %+v, %v; want %+v, ErrCodeReused", got, err, usedCode)
 		}
 		wantCodeGone(t, dst, expiredCode.ID)
+		if got, err := dst.GetRefreshFamily(ctx, liveFamily.ID); err != nil || !reflect.DeepEqual(got, liveFamily) {
+			t.Fatalf("live refresh token family after Copy = %+v, %v; want %+v", got, err, liveFamily)
+		}
+		wantNoFamily(t, dst, endedFamily.ID)
 		for _, r := range []storage.Role{ownRole, srcRoles[1]} {
 			if got, err := dst.GetRole(ctx, r.Name); err != nil || !reflect.DeepEqual(got, r) {
 				t.Fatalf("role %s after Copy = %+v, %v; want %+v", r.Name, got, err, r)
@@ -204,7 +215,7 @@ func RunCopy(t *testing.T, openDst, open func(t *testing.T) storage.Store) {
 		}
 		want := storage.CopyStats{
 			ClientsSkipped: len(clients), SigningKeysSkipped: 2, Revocations: 1, RolesSkipped: 2, UsersSkipped: 2, SessionsSkipped: 1,
-			ConsentsSkipped: 3, AuthRequestsSkipped: 1, AuthCodesSkipped: 1,
+			ConsentsSkipped: 3, AuthRequestsSkipped: 1, AuthCodesSkipped: 1, RefreshFamiliesSkipped: 1,
 		}
 		if stats != want {
 			t.Fatalf("Copy again: stats = %+v, want %+v", stats, want)
