@@ -31,10 +31,25 @@ type RouteOptions struct {
 	Realm string
 }
 
-// MethodScopeOptions is one method rule: the listed methods, or every method
-// but the excepted ones, need Scopes.
+// MethodScopeOptions is one method rule, as a guarded route's config
+// holds it (the JSON names are the config's): scopes required for some
+// HTTP methods, the methods listed in Methods, or every method except those
+// in ExceptMethods. Give one of the two. Methods are compared without
+// regard to case, since servers and frameworks route `delete` to their
+// DELETE handler; HEAD is held to what GET needs, since it serves the same
+// representation.
 type MethodScopeOptions struct {
-	Methods, ExceptMethods, Scopes []string
+	// Methods are the HTTP methods the rule covers, such as POST, PUT,
+	// DELETE. A rule that covers GET also covers HEAD.
+	Methods []string `json:"methods,omitempty"`
+
+	// ExceptMethods makes the rule cover every method except these, such as
+	// GET, HEAD and OPTIONS: PATCH, PROPFIND and methods nobody listed are
+	// then covered too. HEAD is excepted only when GET is.
+	ExceptMethods []string `json:"except_methods,omitempty"`
+
+	// Scopes are all required, on top of the route's Scopes.
+	Scopes []string `json:"scopes"`
 }
 
 // NewPolicy checks a route's options and compiles them into the Policy the

@@ -66,24 +66,9 @@ type Guard struct {
 	logger   *zap.Logger
 }
 
-// MethodScopes are scopes required for some HTTP methods: the methods listed
-// in Methods, or every method except those in ExceptMethods. Give one of the
-// two. Methods are compared without regard to case, since servers and
-// frameworks route `delete` to their DELETE handler; HEAD is held to what GET
-// needs, since it serves the same representation.
-type MethodScopes struct {
-	// Methods are the HTTP methods the rule covers, such as POST, PUT,
-	// DELETE. A rule that covers GET also covers HEAD.
-	Methods []string `json:"methods,omitempty"`
-
-	// ExceptMethods makes the rule cover every method except these, such as
-	// GET, HEAD and OPTIONS: PATCH, PROPFIND and methods nobody listed are
-	// then covered too. HEAD is excepted only when GET is.
-	ExceptMethods []string `json:"except_methods,omitempty"`
-
-	// Scopes are all required, on top of the guard's Scopes.
-	Scopes []string `json:"scopes"`
-}
+// MethodScopes are scopes required for some HTTP methods; see
+// authserver.MethodScopeOptions.
+type MethodScopes = authserver.MethodScopeOptions
 
 // CaddyModule returns the Caddy module information.
 func (Guard) CaddyModule() caddy.ModuleInfo {
@@ -105,12 +90,8 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 
 // setup compiles the route's policy on s.
 func (g *Guard) setup(s *authserver.Server) error {
-	methods := make([]authserver.MethodScopeOptions, len(g.MethodScopes))
-	for i, ms := range g.MethodScopes {
-		methods[i] = authserver.MethodScopeOptions{Methods: ms.Methods, ExceptMethods: ms.ExceptMethods, Scopes: ms.Scopes}
-	}
 	policy, doc, err := s.NewPolicy(authserver.RouteOptions{
-		Scopes: g.Scopes, Mode: g.Mode, MethodScopes: methods, Audience: g.Audience,
+		Scopes: g.Scopes, Mode: g.Mode, MethodScopes: g.MethodScopes, Audience: g.Audience,
 		Resource: g.Resource, Clients: g.Clients, Realm: g.Realm,
 	}, g.logger)
 	if err != nil {
