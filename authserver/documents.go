@@ -119,7 +119,7 @@ func MetadataPath(issuer string) string {
 // iss parameter on authorization responses (RFC 9207), no request objects
 // (OpenID Connect Discovery's request_uri_parameter_supported defaults to
 // true, so false is said), and public clients ("none") at the token
-// endpoint only: revocation and introspection still need a secret. The
+// and revocation endpoints only: introspection still needs a secret. The
 // registration endpoint (RFC 7591) is named only when registration is on,
 // and OpenID Connect's userinfo_endpoint when paths name one (as
 // NewEndpoints' always do).
@@ -138,6 +138,8 @@ func metadataFields(issuer string, paths EndpointPaths) map[string]any {
 		base = issuerURL.Scheme + "://" + issuerURL.Host
 	}
 	authMethods := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost}
+	// Public clients ("none") authenticate by client_id at these two.
+	withPublic := []string{oauth.AuthMethodBasic, oauth.AuthMethodPost, storage.AuthMethodNone}
 	fields := map[string]any{
 		"issuer":                                         issuer,
 		"authorization_endpoint":                         base + paths.Authorize,
@@ -151,8 +153,8 @@ func metadataFields(issuer string, paths EndpointPaths) map[string]any {
 		"revocation_endpoint":                            base + paths.Revocation,
 		"introspection_endpoint":                         base + paths.Introspection,
 		"grant_types_supported":                          issuedGrants(paths),
-		"token_endpoint_auth_methods_supported":          append(authMethods, storage.AuthMethodNone),
-		"revocation_endpoint_auth_methods_supported":     authMethods,
+		"token_endpoint_auth_methods_supported":          withPublic,
+		"revocation_endpoint_auth_methods_supported":     withPublic,
 		"introspection_endpoint_auth_methods_supported":  authMethods,
 	}
 	if paths.Registration != "" {

@@ -33,10 +33,14 @@ const (
 // have expired anyway.
 type RevocationEndpoint struct{ *Server }
 
-// ServeHTTP answers a revocation request.
+// ServeHTTP answers a revocation request. A public client is identified by
+// its client_id, as at the token endpoint (RFC 7009 §2.1 asks
+// authentication of confidential clients only): an SPA or a native app must
+// be able to revoke the refresh token it holds when the person signs out,
+// and the token it sends is its proof.
 func (e RevocationEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
-	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest, secretRequired)
+	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest, publicAllowed)
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return

@@ -114,10 +114,13 @@ func TestTokenEndpointAuthenticatesPublicClients(t *testing.T) {
 	t.Run("no client at all", func(t *testing.T) {
 		want(t, f.postFrom(here, "/oauth2/token", form("authorization_code", ""), ""), http.StatusUnauthorized, "invalid_client")
 	})
-	t.Run("revocation and introspection still need a secret", func(t *testing.T) {
-		for _, path := range []string{"/oauth2/revoke", "/oauth2/introspect"} {
-			want(t, f.postFrom(here, path, url.Values{"token": {"x"}, "client_id": {public.ClientID}}, ""), http.StatusUnauthorized, "invalid_client")
+	t.Run("introspection still needs a secret; revocation takes the client_id", func(t *testing.T) {
+		want(t, f.postFrom(here, "/oauth2/introspect", url.Values{"token": {"x"}, "client_id": {public.ClientID}}, ""), http.StatusUnauthorized, "invalid_client")
+		// RFC 7009 §2.2: a token that is not valid needs no revoking, 200.
+		if a := f.postFrom(here, "/oauth2/revoke", url.Values{"token": {"x"}, "client_id": {public.ClientID}}, ""); a.status != http.StatusOK {
+			t.Fatalf("a public client's revocation: %d %s", a.status, a.body)
 		}
+		want(t, f.postFrom(here, "/oauth2/revoke", url.Values{"token": {"x"}, "client_id": {public.ClientID}, "client_secret": {"sgs_x"}}, ""), http.StatusUnauthorized, "invalid_client")
 	})
 	t.Run("the confidential client still gets its token", func(t *testing.T) {
 		if tok := f.token(confID, confSecret); tok == "" {
