@@ -16,13 +16,32 @@
 // openid-client refuses the response, or, once it succeeds, reads UserInfo
 // and calls RESOURCE_URL with the access token, prints {"token": …,
 // "id_token": …, "userinfo": …, "resource": …} and exits.
+//
+// With POST_LOGOUT_REDIRECT_URI set, the app then lives on with the person
+// away: it refreshes (the refresh token rotates) and calls RESOURCE_URL with
+// the new access token, revokes the refresh token (RFC 7009), tries it
+// again, calls RESOURCE_URL once more, and prints {"refreshed": …,
+// "revoked": …, "end_session_url": …, "logout_state": …}: the URL of
+// RP-initiated logout with the id_token as its hint, for the person's
+// browser to open.
 import * as client from 'openid-client';
 import { createInterface } from 'node:readline';
 
-const { ISSUER, CLIENT_ID, REDIRECT_URI, SCOPE, RESOURCE_URL } = process.env;
+const { ISSUER, CLIENT_ID, REDIRECT_URI, SCOPE, RESOURCE_URL, POST_LOGOUT_REDIRECT_URI } = process.env;
 
 function emit(value) {
   process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+// call answers RESOURCE_URL's status for an access token: the library
+// throws on a refusal that carries a WWW-Authenticate challenge.
+async function call(accessToken) {
+  try {
+    const response = await client.fetchProtectedResource(config, accessToken, new URL(RESOURCE_URL), 'GET');
+    return { status: response.status, body: await response.text() };
+  } catch (err) {
+    return { status: err.response?.status ?? 0, error: err.code ?? err.message };
+  }
 }
 
 // The library's default: OpenID Connect discovery at the issuer's
@@ -74,6 +93,34 @@ for await (const line of createInterface({ input: process.stdin })) {
     id_token_claims: claims,
     userinfo,
     resource: { status: response.status, body: await response.text() },
+  });
+  if (!POST_LOGOUT_REDIRECT_URI) {
+    process.exit(0);
+  }
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  const refreshedCall = await call(refreshed.access_token);
+  await client.tokenRevocation(config, refreshed.refresh_token, { token_type_hint: 'refresh_token' });
+  let refusal = '';
+  try {
+    await client.refreshTokenGrant(config, refreshed.refresh_token);
+  } catch (err) {
+    refusal = err.error ?? err.code ?? err.message;
+  }
+  const logoutState = client.randomState();
+  const endSession = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token,
+    post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI,
+    state: logoutState,
+  });
+  emit({
+    refreshed: {
+      rotated: typeof refreshed.refresh_token === 'string' && refreshed.refresh_token !== tokens.refresh_token,
+      scope: refreshed.scope,
+      resource: refreshedCall,
+    },
+    revoked: { refresh_error: refusal, resource: await call(refreshed.access_token) },
+    end_session_url: endSession.href,
+    logout_state: logoutState,
   });
   process.exit(0);
 }
