@@ -113,44 +113,10 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequ
 // UpdateAuthRequest replaces the request by compare-and-swap on its
 // ModRevision, keeping its lease.
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, update func(storage.AuthRequest) (storage.AuthRequest, error)) (storage.AuthRequest, error) {
-	if err := s.usable(ctx); err != nil {
-		return storage.AuthRequest{}, fmt.Errorf("storage: update authorization request: %w", err)
-	}
-	if update == nil {
-		return storage.AuthRequest{}, errors.New("storage: update authorization request: nil update function")
-	}
-	key := s.authRequestKey(id)
-	var stored storage.AuthRequest
-	err := s.writeCAS(ctx, func(v *view) (plan, error) {
-		p := plan{keys: []string{key}}
-		cur, err := v.existing(key)
-		if err != nil {
-			return p, err
-		}
-		old := cur.decoded.(storage.AuthRequest)
-		next, err := update(storage.CloneAuthRequest(old))
-		if err != nil {
-			return p, &callbackError{err}
-		}
-		if err := storage.CheckAuthRequestUpdate(old, next); err != nil {
-			return p, err
-		}
-		value, err := storage.MarshalAuthRequest(next)
-		if err != nil {
-			return p, fmt.Errorf("encode: %w", err)
-		}
-		stored = next
-		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
-		p.ops = []clientv3.Op{clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease())}
-		return p, nil
-	})
-	if cerr := (*callbackError)(nil); errors.As(err, &cerr) {
-		return storage.AuthRequest{}, cerr.err
-	}
-	if err != nil {
-		return storage.AuthRequest{}, fmt.Errorf("storage: update authorization request %q: %w", id, err)
-	}
-	return stored, nil
+	return updateLeased(s, ctx, leasedKind[storage.AuthRequest]{
+		what: "authorization request", clone: storage.CloneAuthRequest,
+		check: storage.CheckAuthRequestUpdate, encode: storage.MarshalAuthRequest,
+	}, id, s.authRequestKey(id), update)
 }
 
 // DeleteAuthRequest deletes the request, comparing the ModRevision it read.

@@ -2,13 +2,11 @@ package etcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/scopegate/scopegate/storage"
 	"github.com/scopegate/scopegate/storage/replica"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Refresh token families are kept under
@@ -47,44 +45,10 @@ func (s *Store) GetRefreshFamily(ctx context.Context, id string) (storage.Refres
 // read from etcd before it commits (see writeCAS), so a replica a moment
 // behind cannot take a rotated token for a current one.
 func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, update func(storage.RefreshFamily) (storage.RefreshFamily, error)) (storage.RefreshFamily, error) {
-	if err := s.usable(ctx); err != nil {
-		return storage.RefreshFamily{}, fmt.Errorf("storage: update refresh token family: %w", err)
-	}
-	if update == nil {
-		return storage.RefreshFamily{}, errors.New("storage: update refresh token family: nil update function")
-	}
-	key := s.refreshFamilyKey(id)
-	var stored storage.RefreshFamily
-	err := s.writeCAS(ctx, func(v *view) (plan, error) {
-		p := plan{keys: []string{key}}
-		cur, err := v.existing(key)
-		if err != nil {
-			return p, err
-		}
-		old := cur.decoded.(storage.RefreshFamily)
-		next, err := update(old.Clone())
-		if err != nil {
-			return p, &callbackError{err}
-		}
-		if err := storage.CheckRefreshFamilyUpdate(old, next); err != nil {
-			return p, err
-		}
-		value, err := storage.MarshalRefreshFamily(next)
-		if err != nil {
-			return p, fmt.Errorf("encode: %w", err)
-		}
-		stored = next
-		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
-		p.ops = []clientv3.Op{clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease())}
-		return p, nil
-	})
-	if cerr := (*callbackError)(nil); errors.As(err, &cerr) {
-		return storage.RefreshFamily{}, cerr.err
-	}
-	if err != nil {
-		return storage.RefreshFamily{}, fmt.Errorf("storage: update refresh token family %q: %w", id, err)
-	}
-	return stored, nil
+	return updateLeased(s, ctx, leasedKind[storage.RefreshFamily]{
+		what: "refresh token family", clone: storage.RefreshFamily.Clone,
+		check: storage.CheckRefreshFamilyUpdate, encode: storage.MarshalRefreshFamily,
+	}, id, s.refreshFamilyKey(id), update)
 }
 
 // DeleteRefreshFamily deletes the family, comparing the ModRevision it

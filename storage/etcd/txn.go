@@ -309,3 +309,56 @@ func (it item) modRevision() int64 {
 	}
 	return it.kv.ModRevision
 }
+
+// leasedKind is what updateLeased needs of a kind of record kept under a
+// lease: its name in errors, a deep copy for the caller's function, the
+// store's check of a change, and its encoding.
+type leasedKind[T any] struct {
+	what   string
+	clone  func(T) T
+	check  func(old, next T) error
+	encode func(T) ([]byte, error)
+}
+
+// updateLeased replaces the record at key with what update returns, by
+// compare-and-swap on its ModRevision, keeping its lease: ErrNotFound when
+// there is none; update's own error exactly as it was.
+func updateLeased[T any](s *Store, ctx context.Context, kind leasedKind[T], id, key string, update func(T) (T, error)) (T, error) {
+	var zero, stored T
+	if err := s.usable(ctx); err != nil {
+		return zero, fmt.Errorf("storage: update %s: %w", kind.what, err)
+	}
+	if update == nil {
+		return zero, fmt.Errorf("storage: update %s: nil update function", kind.what)
+	}
+	err := s.writeCAS(ctx, func(v *view) (plan, error) {
+		p := plan{keys: []string{key}}
+		cur, err := v.existing(key)
+		if err != nil {
+			return p, err
+		}
+		old := cur.decoded.(T)
+		next, err := update(kind.clone(old))
+		if err != nil {
+			return p, &callbackError{err}
+		}
+		if err := kind.check(old, next); err != nil {
+			return p, err
+		}
+		value, err := kind.encode(next)
+		if err != nil {
+			return p, fmt.Errorf("encode: %w", err)
+		}
+		stored = next
+		p.cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", cur.kv.ModRevision)}
+		p.ops = []clientv3.Op{clientv3.OpPut(key, string(value), clientv3.WithIgnoreLease())}
+		return p, nil
+	})
+	if cerr := (*callbackError)(nil); errors.As(err, &cerr) {
+		return zero, cerr.err
+	}
+	if err != nil {
+		return zero, fmt.Errorf("storage: update %s %q: %w", kind.what, id, err)
+	}
+	return stored, nil
+}
