@@ -42,7 +42,7 @@ func TestMetadataHasNoEmptyLists(t *testing.T) {
 		"response_types_supported":                   {"code"},
 		"code_challenge_methods_supported":           {"S256"},
 		"token_endpoint_auth_methods_supported":      {"client_secret_basic", "client_secret_post", "none"},
-		"revocation_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
 	} {
 		var got []string
 		for _, v := range md[member].([]any) {
