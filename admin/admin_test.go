@@ -41,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 		`"token_endpoint_auth_method":"client_secret_basic","client_type":"confidential","skip_consent":false,"require_pkce":true,"registered":false,`+
 		`"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:00Z",`+
 		`"secrets":[{"id":%q,"created_at":"2026-03-01T12:00:00Z"}],`+
-		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0}}`+"\n", id, c.SecretID)
+		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0,"people":0}}`+"\n", id, c.SecretID)
 	if res.Status != http.StatusOK || string(res.Body) != want {
 		t.Fatalf("get: %d\n got %s\nwant %s", res.Status, res.Body, want)
 	}

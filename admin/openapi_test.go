@@ -970,7 +970,7 @@ func TestOpenAPIValidator(t *testing.T) {
 	good := `{"client_id":"c","client_name":"n","grant_types":["client_credentials"],"require_scope_request":true,"disabled":false,` +
 		`"token_endpoint_auth_method":"client_secret_basic","client_type":"confidential","skip_consent":false,"require_pkce":true,"registered":false,` +
 		`"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:00Z","secrets":[{"id":"s","created_at":"2026-03-01T12:00:00Z"}],` +
-		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0}}`
+		`"usage":{"tokens_issued":0,"requests_allowed":0,"requests_denied":0,"people":0}}`
 	tests := []struct {
 		name   string
 		schema string

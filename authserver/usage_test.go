@@ -51,7 +51,7 @@ func TestUsageCountersFlushExactly(t *testing.T) {
 	}
 	want := storage.Usage{TokensIssued: 200, RequestsAllowed: 1600, RequestsDenied: 400,
 		LastTokenAt: t0, LastSeenAt: t0.Add(7249 * time.Millisecond)}
-	if c.Usage != want {
+	if c.Usage.Usage != want {
 		t.Fatalf("usage %+v, want %+v", c.Usage, want)
 	}
 	// … a failed flush keeps them …

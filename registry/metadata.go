@@ -96,12 +96,23 @@ type Client struct {
 	// Secrets lists the live secrets, without their hashes.
 	Secrets []SecretInfo `json:"secrets"`
 	// TokensRevokedAt is the last revoke-all moment, when there was one.
-	TokensRevokedAt time.Time     `json:"tokens_revoked_at,omitzero"`
-	Usage           storage.Usage `json:"usage"`
+	TokensRevokedAt time.Time `json:"tokens_revoked_at,omitzero"`
+	Usage           Usage     `json:"usage"`
 	// PostLogoutRedirectURIs are where RP-initiated logout may return.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// RefreshTokenTTL is the client's own refresh token lifetime, when set.
 	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitzero"`
+}
+
+// Usage is a client's usage as the admin API shows it: the counters the
+// store keeps, and the people who use the client.
+type Usage struct {
+	storage.Usage
+	// People is how many distinct people hold, at the moment the view was
+	// read, a standing consent to the client or a live refresh token family
+	// of it (storage.PeopleTally): how many people use the app. A
+	// client_credentials client has none.
+	People int `json:"people"`
 }
 
 // SecretInfo describes one secret without revealing it.
@@ -379,7 +390,7 @@ func problemReason(p strictjson.Problem, inObject bool) string {
 }
 
 // view builds the public view of a stored client at now.
-func (r *Registry) view(c storage.Client, u storage.Usage, now time.Time) Client {
+func (r *Registry) view(c storage.Client, u Usage, now time.Time) Client {
 	v := Client{
 		ClientID:                c.ID,
 		ClientName:              c.Name,

@@ -261,7 +261,7 @@ func (r *Registry) create(ctx context.Context, rec storage.Client, maxClients in
 	if err := r.store.CreateClient(ctx, rec, maxClients); err != nil {
 		return Client{}, "", storeError("create client", err)
 	}
-	return r.view(rec, storage.Usage{}, now), secret, nil
+	return r.view(rec, Usage{}, now), secret, nil
 }
 
 // Get returns the client with that ID, with its usage counters.
@@ -326,9 +326,14 @@ func (r *Registry) List(ctx context.Context, q ListQuery) (ListPage, error) {
 	if err != nil {
 		return ListPage{}, fmt.Errorf("list clients: %w", err)
 	}
+	// One count of people for the whole page: it reads every grant.
+	people, err := r.store.ClientPeople(ctx, r.now())
+	if err != nil {
+		return ListPage{}, fmt.Errorf("list clients: count people: %w", err)
+	}
 	page := ListPage{Clients: make([]Client, 0, len(recs))}
 	for _, rec := range recs {
-		c, err := r.withUsage(ctx, rec)
+		c, err := r.withCounts(ctx, rec, people)
 		if err != nil {
 			return ListPage{}, fmt.Errorf("list clients: %w", err)
 		}
@@ -539,13 +544,24 @@ func liveSecrets(secrets []storage.Secret, now time.Time) []storage.Secret {
 	return live
 }
 
-// withUsage builds the public view of c with its stored usage counters.
+// withUsage builds the public view of c with its usage: its stored
+// counters and its people.
 func (r *Registry) withUsage(ctx context.Context, c storage.Client) (Client, error) {
+	people, err := r.store.ClientPeople(ctx, r.now())
+	if err != nil {
+		return Client{}, fmt.Errorf("count people: %w", err)
+	}
+	return r.withCounts(ctx, c, people)
+}
+
+// withCounts builds the public view of c with its stored usage counters
+// and its entry in people, the store's count of people per client.
+func (r *Registry) withCounts(ctx context.Context, c storage.Client, people map[string]int) (Client, error) {
 	u, err := r.store.Usage(ctx, c.ID)
 	if err != nil {
 		return Client{}, fmt.Errorf("read usage: %w", err)
 	}
-	return r.view(c, u, r.now()), nil
+	return r.view(c, Usage{Usage: u, People: people[c.ID]}, r.now()), nil
 }
 
 // storeError wraps a store error with the operation, turning

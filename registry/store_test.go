@@ -24,7 +24,9 @@ type testStore struct {
 	fail error
 	// gets counts GetClient calls.
 	gets atomic.Int64
-	path string
+	// peopleCounts counts ClientPeople calls, each a scan of every grant.
+	peopleCounts atomic.Int64
+	path         string
 }
 
 // newTestStore opens a fresh bbolt store that is closed when the test ends.
@@ -111,6 +113,14 @@ func (s *testStore) Usage(ctx context.Context, clientID string) (storage.Usage, 
 		return storage.Usage{}, s.fail
 	}
 	return s.Store.Usage(ctx, clientID)
+}
+
+func (s *testStore) ClientPeople(ctx context.Context, now time.Time) (map[string]int, error) {
+	s.peopleCounts.Add(1)
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	return s.Store.ClientPeople(ctx, now)
 }
 
 var _ storage.Store = (*testStore)(nil)

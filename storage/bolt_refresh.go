@@ -164,3 +164,44 @@ func checkRefreshFamilies(tx *bolt.Tx, note func(error)) error {
 		return nil
 	})
 }
+
+// ClientPeople counts each client's people in one read transaction over
+// the consents and the refresh token families; see Store.
+func (b *Bolt) ClientPeople(ctx context.Context, now time.Time) (map[string]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: count people per client: %w", err)
+	}
+	var tally PeopleTally
+	err := b.view(func(tx *bolt.Tx) error {
+		if err := boltTallyConsents(tx, &tally); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRefreshFamilies).ForEach(func(k, v []byte) error {
+			f, err := UnmarshalRefreshFamily(v)
+			if err != nil {
+				return fmt.Errorf("refresh token family %s: %w", quoteClipped(k), err)
+			}
+			tally.Family(f, now)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: count people per client: %w", err)
+	}
+	return tally.Counts(), nil
+}
+
+// boltTallyConsents adds every stored consent to tally.
+func boltTallyConsents(tx *bolt.Tx, tally *PeopleTally) error {
+	consents := tx.Bucket(bucketConsents)
+	return consents.ForEachBucket(func(userID []byte) error {
+		return consents.Bucket(userID).ForEach(func(k, v []byte) error {
+			c, err := UnmarshalConsent(v)
+			if err != nil {
+				return fmt.Errorf("consent of user %s to client %s: %w", quoteClipped(userID), quoteClipped(k), err)
+			}
+			tally.Consent(c)
+			return nil
+		})
+	})
+}

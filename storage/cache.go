@@ -394,3 +394,9 @@ func (c *Cached) Close() error {
 }
 
 var _ Store = (*Cached)(nil)
+
+// ClientPeople passes through: it reads records the cache does not hold
+// all of.
+func (c *Cached) ClientPeople(ctx context.Context, now time.Time) (map[string]int, error) {
+	return c.inner.ClientPeople(ctx, now)
+}

@@ -387,6 +387,13 @@ type Store interface {
 	// Usage returns a client's stored counters (zero when none were recorded,
 	// which includes a client that does not exist).
 	Usage(ctx context.Context, clientID string) (Usage, error)
+	// ClientPeople counts, per client ID, the distinct people who use the
+	// client at now: who hold a standing consent to it or a live refresh
+	// token family of it (PeopleTally is the rule). A client no one uses is
+	// absent. It reads every consent and family in one pass (one read
+	// transaction, or the local copy of a shared store): for the admin
+	// API, never a request's path.
+	ClientPeople(ctx context.Context, now time.Time) (map[string]int, error)
 
 	// Close releases the store. It is safe to call more than once.
 	Close() error

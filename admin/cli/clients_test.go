@@ -18,6 +18,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/scopegate/scopegate/registry"
+	"github.com/scopegate/scopegate/storage"
 )
 
 // createViaCLI creates a client with the CLI's --json output and returns
@@ -181,7 +182,7 @@ func TestListPagesAndAll(t *testing.T) {
 	t.Run("one page with a hint", func(t *testing.T) {
 		r := runOK(t, "client", "list", "--address", ts.Addr, "--limit", "2")
 		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-		if len(lines) != 3 || !regexp.MustCompile(`^CLIENT ID +NAME +SCOPE +FEATURES +STATUS +SECRETS +CREATED$`).MatchString(lines[0]) {
+		if len(lines) != 3 || !regexp.MustCompile(`^CLIENT ID +NAME +SCOPE +FEATURES +STATUS +SECRETS +PEOPLE +CREATED$`).MatchString(lines[0]) {
 			t.Fatalf("stdout = %q, want a header and two rows", r.Stdout)
 		}
 		for i, line := range lines[1:] {
@@ -699,4 +700,34 @@ func TestCommandTree(t *testing.T) {
 			t.Errorf("token --help does not mention SCOPEGATE_CLIENT_SECRET")
 		}
 	})
+}
+
+// TestClientPeople: client get and client list show how many people use
+// each app, as the admin API counts them.
+func TestClientPeople(t *testing.T) {
+	ts := newTestServer(t)
+	app := createViaCLI(t, ts, "--name", "app", "--scope", "orders:read").ClientID
+	idle := createViaCLI(t, ts, "--name", "idle", "--scope", "orders:read").ClientID
+	for _, userID := range []string{"ivy", "jon"} {
+		if _, err := ts.store.PutConsent(context.Background(), userID, app, func(c storage.Consent) (storage.Consent, error) {
+			c.Scopes = []string{"orders:read"}
+			return c, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := runOK(t, "client", "get", app, "--address", ts.Addr)
+	if got := tableFields(r.Stdout)["people"]; got != "2" {
+		t.Errorf("client get: people = %q, want 2\n%s", got, r.Stdout)
+	}
+	r = runOK(t, "client", "list", "--address", ts.Addr)
+	rows := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n")[1:] {
+		cols := strings.Fields(line)
+		rows[cols[0]] = cols[len(cols)-2]
+	}
+	if rows[app] != "2" || rows[idle] != "0" {
+		t.Errorf("client list: PEOPLE column = %v, want 2 for the app and 0 for the other\n%s", rows, r.Stdout)
+	}
 }

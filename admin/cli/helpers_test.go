@@ -77,7 +77,10 @@ func (k *testKeys) RevokeKey(_ context.Context, kid string) ([]token.KeyInfo, er
 // testServer is the admin API over a real bbolt store, mounted under
 // /scopegate on a loopback HTTP server, as Caddy's admin endpoint mounts it.
 type testServer struct {
-	reg      *registry.Registry
+	reg *registry.Registry
+	// store is the registry's store, for records only the gateway's
+	// pages write (a person's consent).
+	store    storage.Store
 	keys     *testKeys
 	sessions *testSessions
 	consents *testConsents
@@ -113,7 +116,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{reg: registry.New(store, registry.Limits{Passwords: hasher}), keys: &testKeys{}, sessions: &testSessions{}, consents: &testConsents{}, grants: &testGrants{}}
+	ts := &testServer{reg: registry.New(store, registry.Limits{Passwords: hasher}), store: store, keys: &testKeys{}, sessions: &testSessions{}, consents: &testConsents{}, grants: &testGrants{}}
 	api := http.StripPrefix("/scopegate", admin.NewHandler(ts.reg, admin.Options{Keys: ts.keys, Sessions: ts.sessions, Consents: ts.consents, Grants: ts.grants}))
 	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body bytes.Buffer

@@ -163,6 +163,7 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	t.row("requests_allowed", strconv.FormatUint(c.Usage.RequestsAllowed, 10))
 	t.row("requests_denied", strconv.FormatUint(c.Usage.RequestsDenied, 10))
 	t.row("last_seen_at", timeCell(c.Usage.LastSeenAt))
+	t.row("people", strconv.Itoa(c.Usage.People))
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -192,14 +193,14 @@ func printClientList(w io.Writer, clients []registry.Client) error {
 		return err
 	}
 	t := newTable(w)
-	t.row("CLIENT ID", "NAME", "SCOPE", "FEATURES", "STATUS", "SECRETS", "CREATED")
+	t.row("CLIENT ID", "NAME", "SCOPE", "FEATURES", "STATUS", "SECRETS", "PEOPLE", "CREATED")
 	for _, c := range clients {
 		status := "enabled"
 		if c.Disabled {
 			status = "disabled"
 		}
 		t.row(c.ClientID, c.ClientName, c.Scope, strings.Join(c.Features, ","), status,
-			strconv.Itoa(len(c.Secrets)), timeCell(c.CreatedAt))
+			strconv.Itoa(len(c.Secrets)), strconv.Itoa(c.Usage.People), timeCell(c.CreatedAt))
 	}
 	return t.flush()
 }

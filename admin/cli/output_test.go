@@ -83,8 +83,8 @@ func TestHostileServerOutput(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 
 	r := runOK(t, "client", "list", "--address", addr)
-	want := "CLIENT ID  NAME          SCOPE  FEATURES  STATUS   SECRETS  CREATED\n" +
-		"id?[2J     evil?exe?tab  a?b    -         enabled  0        -\n"
+	want := "CLIENT ID  NAME          SCOPE  FEATURES  STATUS   SECRETS  PEOPLE  CREATED\n" +
+		"id?[2J     evil?exe?tab  a?b    -         enabled  0        0       -\n"
 	if r.Stdout != want {
 		t.Errorf("list printed\n%q\nwant\n%q", r.Stdout, want)
 	}

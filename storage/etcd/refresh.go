@@ -110,3 +110,33 @@ func (s *Store) familyKeysWhere(match func(storage.RefreshFamily) bool) []string
 func (s *Store) deleteFamiliesOf(ctx context.Context, match func(storage.RefreshFamily) bool) error {
 	return s.deleteKeys(ctx, s.familyKeysWhere(match))
 }
+
+// ClientPeople counts each client's people from the replica, without a
+// call to etcd; see storage.Store.
+func (s *Store) ClientPeople(ctx context.Context, now time.Time) (map[string]int, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, fmt.Errorf("storage: count people per client: %w", err)
+	}
+	var (
+		tally storage.PeopleTally
+		err   error
+	)
+	each := func(from string, add func(decoded any)) {
+		s.replica.Range(from, replica.PrefixEnd(from), func(e *replica.Entry) bool {
+			if e.Err != nil {
+				err = fmt.Errorf("%s: %w", e.Key, e.Err)
+				return false
+			}
+			add(e.Decoded)
+			return true
+		})
+	}
+	each(s.prefix+"consents/", func(d any) { tally.Consent(d.(storage.Consent)) })
+	if err == nil {
+		each(s.refreshFamilyKey(""), func(d any) { tally.Family(d.(storage.RefreshFamily), now) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: count people per client: %w", err)
+	}
+	return tally.Counts(), nil
+}

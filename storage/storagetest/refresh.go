@@ -219,3 +219,47 @@ func testDeleteEndsRefreshFamilies(t *testing.T, s storage.Store) {
 		t.Fatalf("GetRefreshFamily of another user's family with another client: %v", err)
 	}
 }
+
+// testClientPeople: ClientPeople counts, per client, the distinct people
+// holding a standing consent or a live family: a withdrawn consent, an
+// expired family and a replayed one count for nothing, a person with a
+// consent and two families counts once, and clients are counted apart.
+func testClientPeople(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	wantPeople(t, s, now, map[string]int{})
+
+	grant(t, s, "u1", "spa", t0, "openid")
+	mustCreateFamily(t, s, family("u1-spa-a", "u1", "spa", 0))
+	mustCreateFamily(t, s, family("u1-spa-b", "u1", "spa", time.Minute))
+	mustCreateFamily(t, s, family("u5-spa", "u5", "spa", 0))
+	grant(t, s, "u2", "spa", t0, "openid")
+	if err := s.WithdrawConsent(ctx, "u2", "spa", t0.Add(time.Minute)); err != nil {
+		t.Fatalf("WithdrawConsent: %v", err)
+	}
+	mustCreateFamily(t, s, family("u4-spa-expired", "u4", "spa", -31*24*time.Hour))
+	replayed := family("u6-spa-replayed", "u6", "spa", 0)
+	mustCreateFamily(t, s, replayed)
+	if _, err := s.UpdateRefreshFamily(ctx, replayed.ID, func(f storage.RefreshFamily) (storage.RefreshFamily, error) {
+		f.ReplayedAt = t0.Add(time.Minute)
+		return f, nil
+	}); err != nil {
+		t.Fatalf("UpdateRefreshFamily: %v", err)
+	}
+
+	grant(t, s, "u1", "cli", t0, "openid")
+	grant(t, s, "u2", "cli", t0, "openid")
+	mustCreateFamily(t, s, family("u3-cli", "u3", "cli", 0))
+
+	wantPeople(t, s, now, map[string]int{"spa": 2, "cli": 3})
+	// Once every family has ended, only the standing consents count.
+	wantPeople(t, s, t0.Add(365*24*time.Hour), map[string]int{"spa": 1, "cli": 2})
+}
+
+func wantPeople(t *testing.T, s storage.Store, now time.Time, want map[string]int) {
+	t.Helper()
+	got, err := s.ClientPeople(t.Context(), now)
+	if err != nil || got == nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ClientPeople(%v) = %v, %v; want %v", now, got, err, want)
+	}
+}

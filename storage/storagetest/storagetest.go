@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"RotateRefreshConcurrent", testRotateRefreshConcurrent},
 		{"PruneRefreshFamilies", testPruneRefreshFamilies},
 		{"DeleteEndsRefreshFamilies", testDeleteEndsRefreshFamilies},
+		{"ClientPeople", testClientPeople},
 		{"ConcurrentReadersAndWriters", testConcurrent},
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
