@@ -161,17 +161,24 @@ func (a *AccountPage) render(w http.ResponseWriter, r *http.Request, status int,
 	}
 }
 
-// fault answers a failure that is not the person's: 503 with Retry-After
-// when the store is unavailable for now, 500 otherwise, as plain text.
+// fault answers a failure that is not the person's (pageFault).
 func (a *AccountPage) fault(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.server.pageFault(w, "account page: "+what, alertUnavailable, err)
+}
+
+// pageFault answers a page's failure that is not the person's, as plain
+// text saying message: 503 with Retry-After when the store is unavailable
+// for now, else 500 with what failed (never the person's data) logged. The
+// one rule of the account and logout pages.
+func (s *Server) pageFault(w http.ResponseWriter, what, message string, err error) {
 	status := http.StatusInternalServerError
 	if errors.Is(err, storage.ErrUnavailable) {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	} else {
-		a.server.Logger.Error("account page: "+what+" failed", zap.Error(err))
+		s.Logger.Error(what+" failed", zap.Error(err))
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(alertUnavailable + "\n"))
+	_, _ = w.Write([]byte(message + "\n"))
 }

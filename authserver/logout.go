@@ -292,17 +292,7 @@ func (e *LogoutEndpoint) render(w http.ResponseWriter, status int, page signin.L
 	}
 }
 
-// fault answers a failure that is not the person's: 503 with Retry-After
-// when the store is unavailable for now, 500 otherwise, as plain text.
+// fault answers a failure that is not the person's (pageFault).
 func (e *LogoutEndpoint) fault(w http.ResponseWriter, what string, err error) {
-	status := http.StatusInternalServerError
-	if errors.Is(err, storage.ErrUnavailable) {
-		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "1")
-	} else {
-		e.server.Logger.Error("logout: "+what+" failed", zap.Error(err))
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(alertLogoutFault + "\n"))
+	e.server.pageFault(w, "logout: "+what, alertLogoutFault, err)
 }
