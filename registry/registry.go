@@ -35,6 +35,21 @@ const (
 	FeatureClientRead = "client_read"
 	// FeatureIntrospect allows calling the introspection endpoint.
 	FeatureIntrospect = "introspect"
+	// FeatureDirectAccess grants reading and writing every user record
+	// through remote admin.
+	FeatureDirectAccess = "direct_access"
+	// FeatureDirectReadAccess grants reading every user record through
+	// remote admin.
+	FeatureDirectReadAccess = "direct_read_access"
+	// FeatureLoginClient lets an app read and change only the record of
+	// the person signed in to it; it excludes every other feature.
+	FeatureLoginClient = "login_client"
+	// FeatureAccessIssuer lets a client exchange a person's token for one
+	// meant for another client's audience (RFC 8693).
+	FeatureAccessIssuer = "access_issuer"
+	// FeatureMetadata makes changes through remote admin leave a user's
+	// updated_at as it was; only the operator may assign it.
+	FeatureMetadata = "metadata"
 )
 
 // MaxLiveSecrets is how many unexpired secrets a client may hold at once.
@@ -88,8 +103,8 @@ type Limits struct {
 	// GrantTypes lists the grants clients may be given. Default: every
 	// grant the server implements, grant.Supported.
 	GrantTypes []string
-	// Features lists the feature names clients may be given. Default: the
-	// closed list owner, client_read, introspect.
+	// Features lists the feature names clients may be given. Default: every
+	// Feature constant.
 	Features []string
 	// TokenIssuer is the iss of the tokens clients are issued, and their
 	// aud when a client names no audience. It counts toward the length of
@@ -131,7 +146,8 @@ func (l Limits) withDefaults() Limits {
 		l.GrantTypes = slices.Clone(l.GrantTypes)
 	}
 	if len(l.Features) == 0 {
-		l.Features = []string{FeatureOwner, FeatureClientRead, FeatureIntrospect}
+		l.Features = []string{FeatureOwner, FeatureClientRead, FeatureIntrospect, FeatureDirectAccess,
+			FeatureDirectReadAccess, FeatureLoginClient, FeatureAccessIssuer, FeatureMetadata}
 	} else {
 		l.Features = slices.Clone(l.Features)
 	}

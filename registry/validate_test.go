@@ -206,7 +206,7 @@ func TestValidationRules(t *testing.T) {
 		{"empty allowlist entry", `{"client_name":"a","ip_allowlist":[""]}`, "ip_allowlist: entry 0: empty"},
 		{"host name in allowlist", `{"client_name":"a","ip_allowlist":["example.com"]}`, "ip_allowlist: entry 0: not an IP address or CIDR prefix"},
 		{"allowlist too long", `{"client_name":"a","ip_allowlist":[` + strings.Join(addrs, ",") + `]}`, "ip_allowlist: holds more than 256 entries"},
-		{"unknown feature", `{"client_name":"a","features":["root"]}`, "features: entry 0 is not a known feature (owner, client_read, introspect)"},
+		{"unknown feature", `{"client_name":"a","features":["root"]}`, "features: entry 0 is not a known feature (owner, client_read, introspect, direct_access, direct_read_access, login_client, access_issuer, metadata)"},
 		{"repeated feature", `{"client_name":"a","features":["owner","owner"]}`, "features: entry 1 repeats an earlier entry"},
 		{"negative ttl", `{"client_name":"a","access_token_ttl":"-1m"}`, "access_token_ttl: must not be negative"},
 		{"ttl too long", `{"client_name":"a","access_token_ttl":"90m1s"}`, "access_token_ttl: must be at most 1h30m0s (the server's maximum)"},
@@ -343,7 +343,7 @@ func TestLimitsDefaults(t *testing.T) {
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
 		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "refresh_token", "password"}) ||
-		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect"}) {
+		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect", "direct_access", "direct_read_access", "login_client", "access_issuer", "metadata"}) {
 		t.Fatalf("defaults: %+v", l)
 	}
 	r = New(newTestStore(t), Limits{MaxClients: -1, MaxScopes: 5, MaxTokenTTL: time.Hour, Features: []string{"introspect"}})
