@@ -504,18 +504,7 @@ func (r *Registry) SignIn(ctx context.Context, username, pw string) (storage.Use
 	if err != nil {
 		return storage.User{}, err
 	}
-	if u.PasswordHash == "" {
-		if err := r.limits.Passwords.VerifyMissing(ctx, pw); err != nil {
-			return storage.User{}, fmt.Errorf("sign in: %w", err)
-		}
-		return storage.User{}, ErrBadCredentials
-	}
-	ok, rehash, err := r.limits.Passwords.Verify(ctx, u.PasswordHash, pw)
-	if errors.Is(err, password.ErrMalformedHash) {
-		// A hash the store holds but cannot be checked: treat the user as
-		// one without a password, doing the same work.
-		ok, err = false, r.limits.Passwords.VerifyMissing(ctx, pw)
-	}
+	ok, rehash, err := r.verifyPassword(ctx, u, pw)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -523,6 +512,25 @@ func (r *Registry) SignIn(ctx context.Context, username, pw string) (storage.Use
 		return storage.User{}, ErrBadCredentials
 	}
 	return r.recordSignIn(ctx, u, pw, rehash), nil
+}
+
+// verifyPassword checks pw against u's stored hash with one password
+// computation of the current parameters, whether u has a password, a
+// hash that cannot be checked, or a good one: the one check of a person's
+// password, for sign-in and for a change that needs the current one.
+// rehash says the stored hash should be replaced by one of the current
+// parameters.
+func (r *Registry) verifyPassword(ctx context.Context, u storage.User, pw string) (ok, rehash bool, err error) {
+	if u.PasswordHash == "" {
+		return false, false, r.limits.Passwords.VerifyMissing(ctx, pw)
+	}
+	ok, rehash, err = r.limits.Passwords.Verify(ctx, u.PasswordHash, pw)
+	if errors.Is(err, password.ErrMalformedHash) {
+		// A hash the store holds but cannot be checked: treat the user as
+		// one without a password, doing the same work.
+		return false, false, r.limits.Passwords.VerifyMissing(ctx, pw)
+	}
+	return ok, rehash, err
 }
 
 // lookupUsername returns the user of that username; for none it does the
