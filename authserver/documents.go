@@ -103,6 +103,11 @@ type EndpointPaths struct {
 	// registration is on: set by NewEndpoints from the endpoint itself,
 	// whose policy names the path.
 	Registration string `json:"-"`
+	// SelfService configures where login_client apps read and change the
+	// record of the person whose token they hold, and which fields the
+	// person may change (see SelfServiceOptions). Default: /oauth2/me,
+	// the profile's names.
+	SelfService SelfServiceOptions `json:"self_service,omitzero"`
 }
 
 // MetadataPath is where the RFC 8414 metadata of issuer is served: the

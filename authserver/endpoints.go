@@ -35,6 +35,9 @@ func (p EndpointPaths) WithDefaults() EndpointPaths {
 			*f.path = f.def
 		}
 	}
+	if p.SelfService.Path == "" {
+		p.SelfService.Path = DefaultSelfServicePath
+	}
 	return p
 }
 
@@ -90,6 +93,11 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		{MetadataPath(s.Issuer), metadata},
 		{paths.UserInfo, s.newUserInfoEndpoint()},
 	}
+	selfService, err := s.newSelfServiceEndpoint(paths.SelfService, passwordChecks(signInPage(pages)))
+	if err != nil {
+		return nil, err
+	}
+	served = append(served, selfService.routes()...)
 	discovery := s.newOpenIDConfiguration(paths)
 	for _, path := range OpenIDConfigurationPaths(s.Issuer) {
 		served = append(served, route{path, discovery})
@@ -148,6 +156,15 @@ func (s *Server) tokenEndpoint(paths EndpointPaths, pages []Pages) (TokenEndpoin
 	}
 	e.passwords = page
 	return e, nil
+}
+
+// passwordChecks returns the sign-in page as what counts password checks,
+// or nil without one (a nil page in the interface would not be nil).
+func passwordChecks(page *signin.Handler) passwordAttempts {
+	if page == nil {
+		return nil
+	}
+	return page
 }
 
 // route is a path and what serves it.

@@ -199,6 +199,7 @@ func parseIssuer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //			scope_description    <scope> <words...>   # repeatable; the rest of the line
 //		}
 //		registration { path allowed_scopes audience allow_confidential private_use_schemes per_source window }
+//		self_service { path <path>; fields <field...> }   # login_client apps: a person's own record
 //	}
 //
 // The block is optional. The paths' defaults are authserver.EndpointPaths'
@@ -215,6 +216,9 @@ func (iss *Issuer) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if option == "registration" {
 			iss.Registration = new(registration.Options)
 			return true, registrationOptions(iss.Registration).ReadBlock(d, "registration")
+		}
+		if option == "self_service" {
+			return true, caddyopt.Set{Texts: map[string]*string{"path": &iss.SelfService.Path}, Lists: map[string]*[]string{"fields": &iss.SelfService.Fields}}.ReadBlock(d, "self_service")
 		}
 		if option != "signin" {
 			return false, nil
