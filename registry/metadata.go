@@ -289,7 +289,7 @@ func (fs fieldSet) checkWritable(key string) error {
 		return nil
 	}
 	if fs.isReadOnly(key) {
-		return &ValidationError{Field: key, Reason: "is read-only"}
+		return &ValidationError{Field: fieldLabel(key), Reason: "is read-only"}
 	}
 	return &ValidationError{Field: fieldLabel(key), Reason: "is not a known field"}
 }

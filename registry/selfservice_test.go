@@ -203,3 +203,20 @@ func FuzzSelfServiceBodies(f *testing.F) {
 		}
 	})
 }
+
+// A member name that reads as read-only (it holds "hash") is named in the
+// refusal only when it is a plain name: a control character or markup in
+// it is not echoed (FuzzSelfServiceBodies found "\x7fhAsh").
+func TestReadOnlyMemberNameNotEchoed(t *testing.T) {
+	for _, body := range []string{"{\"\x7fhAsh\":\"\"}", `{"<script>hash":1}`, `{"pass\nword_hash":1}`} {
+		for name, err := range map[string]error{
+			"patch":    checkOwnPatch([]byte(body), SelfServiceFields),
+			"metadata": func() error { _, err := DecodeUserMetadata([]byte(body)); return err }(),
+		} {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != "body" {
+				t.Errorf("%s %q: %v, want the body refused without its member name", name, body, err)
+			}
+		}
+	}
+}
