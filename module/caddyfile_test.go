@@ -301,3 +301,29 @@ func TestIssuerRegistrationCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+func TestIssuerSelfServiceCaddyfile(t *testing.T) {
+	var iss Issuer
+	err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`scopegate_issuer {
+		self_service {
+			path   /account/me
+			fields name email
+			fields username
+		}
+	}`))
+	if err != nil || iss.SelfService.Path != "/account/me" || strings.Join(iss.SelfService.Fields, " ") != "name email username" {
+		t.Fatalf("got %+v, %v", iss.SelfService, err)
+	}
+	for name, input := range map[string]string{
+		"unknown self_service option": "scopegate_issuer {\n self_service {\n roles admin\n }\n}",
+		"self_service argument":       "scopegate_issuer {\n self_service on\n}",
+		"fields without a field":      "scopegate_issuer {\n self_service {\n fields\n }\n}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var iss Issuer
+			if err := iss.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("got %v, want an error with file and line", err)
+			}
+		})
+	}
+}

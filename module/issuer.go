@@ -30,7 +30,7 @@ func init() {
 type Issuer struct {
 	// The endpoints' paths: token_path, revoke_path, introspect_path,
 	// jwks_path, authorize_path, userinfo_path, end_session_path; and
-	// password_grant, off by default (see authserver.EndpointPaths).
+	// password_grant, off by default; self_service (authserver.EndpointPaths).
 	authserver.EndpointPaths
 	// SignIn configures the sign-in page, served with its defaults when absent.
 	SignIn *SignInPage `json:"signin,omitempty"`
