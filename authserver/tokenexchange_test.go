@@ -38,7 +38,7 @@ type exchangeFixture struct {
 	subjects []string // every subject token minted, never to be logged
 }
 
-func newExchangeFixture(t *testing.T) *exchangeFixture {
+func newExchangeFixture(t testing.TB) *exchangeFixture {
 	t.Helper()
 	ctx := context.Background()
 	s := newTestServer(t)
@@ -70,7 +70,7 @@ func newExchangeFixture(t *testing.T) *exchangeFixture {
 	return f
 }
 
-func (f *exchangeFixture) client(t *testing.T, m registry.Metadata) (string, string) {
+func (f *exchangeFixture) client(t testing.TB, m registry.Metadata) (string, string) {
 	t.Helper()
 	c, secret, err := f.s.Registry.Create(context.Background(), m)
 	if err != nil {
@@ -79,7 +79,7 @@ func (f *exchangeFixture) client(t *testing.T, m registry.Metadata) (string, str
 	return c.ClientID, secret
 }
 
-func (f *exchangeFixture) consent(t *testing.T, clientID string) {
+func (f *exchangeFixture) consent(t testing.TB, clientID string) {
 	t.Helper()
 	_, err := f.s.Store.PutConsent(context.Background(), f.userID, clientID, func(c storage.Consent) (storage.Consent, error) {
 		c.Scopes = []string{"orders:read", "orders:write"}
@@ -92,7 +92,7 @@ func (f *exchangeFixture) consent(t *testing.T, clientID string) {
 
 // subject signs a token as the token endpoint would: held for Alice by
 // clientID (or the client's own when sub is clientID), changed by edit.
-func (f *exchangeFixture) subject(t *testing.T, clientID, scopes string, edit func(*token.Claims)) string {
+func (f *exchangeFixture) subject(t testing.TB, clientID, scopes string, edit func(*token.Claims)) string {
 	t.Helper()
 	now := f.s.Now()
 	c := &token.Claims{
@@ -121,7 +121,7 @@ func exchangeForm(subject, target string) url.Values {
 
 // post sends form with the client's Basic credentials from 192.0.2.1 and
 // returns the status and body.
-func (f *exchangeFixture) post(t *testing.T, clientID, secret string, form url.Values) (int, map[string]any) {
+func (f *exchangeFixture) post(t testing.TB, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, DefaultTokenPath, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -432,4 +432,47 @@ func TestTokenExchangeInMetadata(t *testing.T) {
 	if !slices.Contains(m.Grants, "urn:ietf:params:oauth:grant-type:token-exchange") {
 		t.Errorf("grant_types_supported %v lacks token exchange", m.Grants)
 	}
+}
+
+// FuzzTokenExchange drives A's exchange with arbitrary subject token,
+// audience, scope and resource. It must never panic or answer 5xx; a
+// refusal is a 400 with a known code; a token is issued only for Alice's
+// valid token, with B's audience and scopes B and the subject hold.
+func FuzzTokenExchange(f *testing.F) {
+	fx := newExchangeFixture(f)
+	valid := fx.subject(f, fx.a, "orders:read orders:write", nil)
+	f.Add(valid, fx.b, "", "")
+	f.Add(valid, fx.b, "orders:read", "https://b.example/orders")
+	f.Add(valid, fx.a, "orders:write", "")
+	f.Add(valid+"x", fx.b, "orders:read", "")
+	f.Add("eyJhbGciOiJub25lIn0.e30.", "app-b", "orders:write", "https://b.example/orders#f")
+	f.Add(valid, strings.Repeat("b", 300), "a\"b", "urn:x")
+	codes := []string{"invalid_request", "invalid_target", "invalid_scope"}
+	f.Fuzz(func(t *testing.T, subject, audience, scopes, resource string) {
+		form := exchangeForm(subject, audience)
+		form.Set("scope", scopes)
+		form.Set("resource", resource)
+		status, body := fx.post(t, fx.a, fx.aSec, form)
+		if status != http.StatusOK {
+			if status != http.StatusBadRequest || !slices.Contains(codes, body["error"].(string)) {
+				t.Fatalf("refusal %d %v", status, body)
+			}
+			return
+		}
+		if subject != valid || audience != fx.b && audience != fx.a {
+			t.Fatalf("issued for subject %q audience %q", subject, audience)
+		}
+		claims, _, err := fx.s.CheckToken(context.Background(), body["access_token"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if audience == fx.b && !slices.Contains(claims.Audience, fx.bAPI) && !slices.Contains(claims.Audience, "https://b.example/other") {
+			t.Fatalf("aud %v is not B's", claims.Audience)
+		}
+		for _, sc := range claims.Scopes.Strings() {
+			if sc != "orders:read" && (audience == fx.b || sc != "orders:write") {
+				t.Fatalf("scope %q beyond the target's and the subject's", sc)
+			}
+		}
+	})
 }
