@@ -25,23 +25,26 @@ const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 // not issue for with invalid_target; RFC 6749 §5.2 the rest. None names
 // the token or echoes a parameter.
 var (
-	exchangeNotIssuer      = oauth.UnauthorizedClient("the client needs the " + registry.FeatureAccessIssuer + " feature to exchange tokens")
-	exchangeNoSubject      = oauth.InvalidRequest("missing subject_token")
-	exchangeSubjectType    = oauth.InvalidRequest("subject_token_type must be " + accessTokenType)
-	exchangeRequestedType  = oauth.InvalidRequest("requested_token_type may only be " + accessTokenType)
-	exchangeActorToken     = oauth.InvalidRequest("actor_token is not supported: the authenticated client is the actor")
-	exchangeClientToken    = oauth.InvalidRequest("subject_token is a client's own token, not one held for a person")
-	exchangeExchanged      = oauth.InvalidRequest("subject_token was issued by a token exchange and cannot be exchanged again")
-	exchangeOtherApp       = oauth.InvalidRequest("subject_token was neither issued to this client nor meant for its audience")
-	exchangeExpired        = oauth.InvalidRequest("subject_token is not acceptable: it has expired")
-	exchangeNoConsent      = oauth.InvalidRequest("the person has not consented to this client, or withdrew the consent")
-	exchangeNoAudience     = oauth.InvalidRequest("audience is required: the client_id of the client the token is for")
-	exchangeUnknownTarget  = oauth.InvalidTarget("audience names no enabled client")
-	exchangeScopeBeyond    = oauth.InvalidScope("a requested scope is beyond what the subject token, the person's roles, this client or the target client allow")
-	exchangeNoScopeLeft    = oauth.InvalidScope("no scope of the subject token may be held for the target client")
-	exchangeUnavailable    = oauth.TemporarilyUnavailable("the exchange cannot be decided now; retry")
-	exchangeSubjectRefused = "subject_token is not acceptable: "
+	exchangeNotIssuer     = oauth.UnauthorizedClient("the client needs the " + registry.FeatureAccessIssuer + " feature to exchange tokens")
+	exchangeNoSubject     = oauth.InvalidRequest("missing subject_token")
+	exchangeSubjectType   = oauth.InvalidRequest("subject_token_type must be " + accessTokenType)
+	exchangeRequestedType = oauth.InvalidRequest("requested_token_type may only be " + accessTokenType)
+	exchangeActorToken    = oauth.InvalidRequest("actor_token is not supported: the authenticated client is the actor")
+	exchangeClientToken   = oauth.InvalidRequest("subject_token is a client's own token, not one held for a person")
+	exchangeExchanged     = oauth.InvalidRequest("subject_token was issued by a token exchange and cannot be exchanged again")
+	exchangeOtherApp      = oauth.InvalidRequest("subject_token was neither issued to this client nor meant for its audience")
+	exchangeExpired       = oauth.InvalidRequest("subject_token is not acceptable: it has expired")
+	exchangeNoConsent     = oauth.InvalidRequest("the person has not consented to this client, or withdrew the consent")
+	exchangeNoAudience    = oauth.InvalidRequest("audience is required: the client_id of the client the token is for")
+	exchangeUnknownTarget = oauth.InvalidTarget("audience names no enabled client")
+	exchangeScopeBeyond   = oauth.InvalidScope("a requested scope is beyond what the subject token, the person's roles, this client or the target client allow")
+	exchangeNoScopeLeft   = oauth.InvalidScope("no scope of the subject token may be held for the target client")
+	exchangeUnavailable   = oauth.TemporarilyUnavailable("the exchange cannot be decided now; retry")
 )
+
+// exchangeSubjectRefused starts the description of a subject token the
+// guard's checks refuse; the refusal's own fixed text follows.
+const exchangeSubjectRefused = "subject_token is not acceptable: "
 
 // exchangeParties names who an exchange is between, for its audit line:
 // the authenticated client, the target client as named (or found), and
