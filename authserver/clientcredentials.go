@@ -46,6 +46,15 @@ type issuance struct {
 	IDToken *idTokenRequest
 	// RefreshToken is given beside the access token; empty for none.
 	RefreshToken string
+	// Actor is the client acting for Subject in a token from a token
+	// exchange (the "act" claim); empty otherwise.
+	Actor string
+	// ExpiresBy caps the token's exp (Unix seconds): a token from a token
+	// exchange outlives not the one it was exchanged for. Zero: no cap.
+	ExpiresBy int64
+	// TokenType is the response's issued_token_type (RFC 8693 §2.2.1);
+	// empty outside a token exchange.
+	TokenType string
 }
 
 // issue mints a token for client as every grant does (issuer, lifetime,
@@ -61,6 +70,9 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		return
 	}
 	ttl := s.accessTokenTTL(client)
+	if is.ExpiresBy > 0 {
+		ttl = min(ttl, time.Unix(is.ExpiresBy, 0).Sub(now))
+	}
 	claims := &token.Claims{
 		Issuer:    s.Issuer,
 		Subject:   is.Subject,
@@ -71,6 +83,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		JWTID:     is.JWTID,
 		ClientID:  client.ID,
 		Scope:     is.Scope,
+		Actor:     is.Actor,
 		Extra:     client.Claims,
 	}
 	signed, err := s.KeySet().Sign(claims)
@@ -99,5 +112,6 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, req *oauth.TokenR
 		Scope:        claims.Scope,
 		IDToken:      idToken,
 		RefreshToken: is.RefreshToken,
+		IssuedType:   is.TokenType,
 	}, now)
 }

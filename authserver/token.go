@@ -23,6 +23,7 @@ var grants = map[string]grantFunc{
 	grant.ClientCredentials: (*Server).clientCredentials,
 	grant.AuthorizationCode: (*Server).authorizationCode,
 	grant.RefreshToken:      (*Server).refreshToken,
+	grant.TokenExchange:     (*Server).tokenExchange,
 }
 
 // TokenEndpoint is the token endpoint (RFC 6749 §3.2): it authenticates the
@@ -86,6 +87,8 @@ type tokenResponse struct {
 	// RefreshToken is set by the authorization_code and refresh_token
 	// grants for a client that gets refresh tokens.
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// IssuedType is set by token exchange (RFC 8693 §2.2.1).
+	IssuedType string `json:"issued_token_type,omitempty"`
 }
 
 // accessTokenTTL is the lifetime of client's tokens: its own, bounded by
@@ -100,7 +103,7 @@ func (s *Server) accessTokenTTL(client storage.Client) time.Duration {
 // writeToken answers a token request with its response, counting the
 // issued token.
 func (s *Server) writeToken(w http.ResponseWriter, client storage.Client, resp tokenResponse, now time.Time) {
-	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.IDToken)+len(resp.RefreshToken)+128))
+	body := resp.appendJSON(make([]byte, 0, len(resp.AccessToken)+len(resp.Scope)+len(resp.IDToken)+len(resp.RefreshToken)+len(resp.IssuedType)+128))
 	s.Usage.tokenIssued(client.ID, now)
 	s.Metrics.tokenIssued(client.ID)
 	oauth.NoStoreJSON(w.Header())
@@ -128,6 +131,10 @@ func (resp *tokenResponse) appendJSON(dst []byte) []byte {
 	if resp.RefreshToken != "" {
 		dst = append(dst, `,"refresh_token":`...)
 		dst = appendJSONString(dst, resp.RefreshToken)
+	}
+	if resp.IssuedType != "" {
+		dst = append(dst, `,"issued_token_type":`...)
+		dst = appendJSONString(dst, resp.IssuedType)
 	}
 	return append(dst, '}')
 }

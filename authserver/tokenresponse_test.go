@@ -11,6 +11,7 @@ func TestTokenResponseJSON(t *testing.T) {
 	for _, resp := range []tokenResponse{
 		{AccessToken: "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln", TokenType: "Bearer", ExpiresIn: 600, Scope: "orders:read orders:write"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 0},
+		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 60, Scope: "orders:read", IssuedType: "urn:ietf:params:oauth:token-type:access_token"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 60, Scope: "openid", IDToken: "h.p.s"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 60, IDToken: "i<d>"},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: -5, Scope: "a<b>&c"},

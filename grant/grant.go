@@ -31,14 +31,20 @@ const Password = "password"
 // same person without them. A client lists it to get refresh tokens.
 const RefreshToken = "refresh_token"
 
+// TokenExchange is the grant_type of RFC 8693 token exchange: a client with
+// the access_issuer feature trades a person's access token for one meant
+// for another client's audience. A client lists it, and may list it only
+// with that feature (the registry's rule).
+const TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
 // Supported lists the grants clients may be registered for.
-var Supported = []string{ClientCredentials, AuthorizationCode, RefreshToken, Password}
+var Supported = []string{ClientCredentials, AuthorizationCode, RefreshToken, Password, TokenExchange}
 
 // Issued lists the grants the token endpoint issues tokens for today, the
 // ones its metadata (RFC 8414 grant_types_supported) names: a subset of
 // Supported. Password is not among them: it is issued, and named, only
 // where the operator turned it on.
-var Issued = []string{ClientCredentials, AuthorizationCode, RefreshToken}
+var Issued = []string{ClientCredentials, AuthorizationCode, RefreshToken, TokenExchange}
 
 // PublicGrants lists the grants a public client (one without a secret) may
 // use: only those in which a person signs in and approves the app. With

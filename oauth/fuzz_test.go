@@ -44,6 +44,11 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("grant_type=client_credentials&scope=a+b", "Basic YTpi", formType, "")
 	f.Add("grant_type=password&username=alice&password=p%26w", "Basic YTpi", formType, "")
 	f.Add("grant_type=password&username=alice", "Basic YTpi", formType, "pass%77ord=x")
+	// RFC 8693 token exchange: its own parameters, repeated, and beside resource.
+	f.Add("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=a.b.c&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&audience=app-b&scope=orders%3Aread", "Basic YTpi", formType, "")
+	f.Add("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=a.b.c&subject_token=d.e.f&audience=app-b", "Basic YTpi", formType, "")
+	f.Add("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=a.b.c&audience=app-b&audience=app-c&resource=https%3A%2F%2Fb.example%2Forders&resource=https%3A%2F%2Fb.example%2Fx", "Basic YTpi", formType, "")
+	f.Add("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=a.b.c&actor_token=x&actor_token_type=y&requested_token_type=", "Basic YTpi", formType, "subject_token=q")
 	f.Fuzz(func(t *testing.T, body, authorization, contentType, query string) {
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
 		r.URL.RawQuery = query

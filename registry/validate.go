@@ -91,6 +91,9 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.Public() && len(c.Features) > 0 {
 		return storage.Client{}, &ValidationError{Field: "features", Reason: "must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"}
 	}
+	if err := checkExchangeGrant(c.GrantTypes, c.Features); err != nil {
+		return storage.Client{}, err
+	}
 	c.RequireScopeRequest = m.RequireScopeRequest == nil || *m.RequireScopeRequest
 	if c.PKCEOptional, err = checkPKCEOptional(m.RequirePKCE, c.Public()); err != nil {
 		return storage.Client{}, err
@@ -219,6 +222,17 @@ func checkRedirectGrants(grants, redirectURIs []string) error {
 		if slices.Contains(grant.RedirectGrants, g) {
 			return &ValidationError{Field: "redirect_uris", Reason: "must hold at least one entry for the " + g + " grant"}
 		}
+	}
+	return nil
+}
+
+// checkExchangeGrant allows the token exchange grant only beside the
+// access_issuer feature, so that grant_types never lists a grant the token
+// endpoint would refuse the client, and taking the feature away (the
+// whole record is checked on every change) cannot leave the grant behind.
+func checkExchangeGrant(grants, features []string) error {
+	if slices.Contains(grants, grant.TokenExchange) && !slices.Contains(features, FeatureAccessIssuer) {
+		return &ValidationError{Field: "grant_types", Reason: grant.TokenExchange + " needs the " + FeatureAccessIssuer + " feature"}
 	}
 	return nil
 }

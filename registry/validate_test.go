@@ -174,7 +174,7 @@ func TestValidationRules(t *testing.T) {
 		{"name with tab", `{"client_name":"a\tb"}`, "client_name: must be 1 to 255 printable characters"},
 		{"name with leading space", `{"client_name":" a"}`, "client_name: must not start or end with a space"},
 		{"name with trailing space", `{"client_name":"a "}`, "client_name: must not start or end with a space"},
-		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, refresh_token, password)"},
+		{"unsupported grant", `{"client_name":"a","grant_types":["client_credentials","implicit"]}`, "grant_types: entry 1 is not a supported grant type (client_credentials, authorization_code, refresh_token, password, urn:ietf:params:oauth:grant-type:token-exchange)"},
 		{"refresh_token without authorization_code", `{"client_name":"a","grant_types":["client_credentials","refresh_token"]}`, "grant_types: refresh_token needs authorization_code, the grant that issues refresh tokens"},
 		{"refresh_token_ttl without the grant", `{"client_name":"a","refresh_token_ttl":"720h"}`, "refresh_token_ttl: needs the refresh_token grant in grant_types"},
 		{"refresh_token_ttl beyond 90 days", `{"client_name":"a","grant_types":["authorization_code","refresh_token"],"redirect_uris":["https://app.example/cb"],"refresh_token_ttl":"2161h"}`, "refresh_token_ttl: must be at most 2160h (90 days)"},
@@ -233,6 +233,8 @@ func TestValidationRules(t *testing.T) {
 		{"public client with a feature", `{"client_name":"a","token_endpoint_auth_method":"none","redirect_uris":["http://127.0.0.1/cb"],"features":["introspect"]}`,
 			"features: must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"},
 		{"metadata too big", `{"client_name":"a","metadata":` + bigMetadata + `}`, "metadata: must be at most 16384 bytes of JSON"},
+		{"token exchange without access_issuer", `{"client_name":"a","grant_types":["urn:ietf:params:oauth:grant-type:token-exchange"],"features":["introspect"]}`,
+			"grant_types: urn:ietf:params:oauth:grant-type:token-exchange needs the access_issuer feature"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -271,6 +273,11 @@ func TestValidationNormalises(t *testing.T) {
 			if !slices.Equal(c.GrantTypes, []string{"client_credentials"}) || !c.RequireScopeRequest ||
 				c.Scopes != nil || c.IPAllowlist != nil || c.AccessTokenTTL != 0 || c.Claims != nil || c.Metadata != nil || c.Disabled {
 				t.Errorf("defaults not applied: %+v", c)
+			}
+		}},
+		{"token exchange with access_issuer", `{"client_name":"a","grant_types":["client_credentials","urn:ietf:params:oauth:grant-type:token-exchange"],"features":["access_issuer"]}`, func(t *testing.T, c storage.Client) {
+			if !slices.Equal(c.GrantTypes, []string{"client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}) || !slices.Equal(c.Features, []string{"access_issuer"}) {
+				t.Errorf("grant types %v, features %v", c.GrantTypes, c.Features)
 			}
 		}},
 		{"empty grant list takes the default", `{"client_name":"a","grant_types":[]}`, func(t *testing.T, c storage.Client) {
@@ -342,7 +349,7 @@ func TestLimitsDefaults(t *testing.T) {
 	r := New(newTestStore(t), Limits{})
 	l := r.Limits()
 	if l.MaxClients != 2000 || l.MaxScopes != 1000 || l.MaxTokenTTL != 90*time.Minute ||
-		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "refresh_token", "password"}) ||
+		!slices.Equal(l.GrantTypes, []string{"client_credentials", "authorization_code", "refresh_token", "password", "urn:ietf:params:oauth:grant-type:token-exchange"}) ||
 		!slices.Equal(l.Features, []string{"owner", "client_read", "introspect", "direct_access", "direct_read_access", "login_client", "access_issuer", "metadata"}) {
 		t.Fatalf("defaults: %+v", l)
 	}

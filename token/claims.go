@@ -44,6 +44,11 @@ type Claims struct {
 	ClientID string
 	// Scope is "scope": space-separated scope tokens.
 	Scope string
+	// Actor is the client ID of the party acting for Subject, written as
+	// "act": {"sub": Actor} (RFC 8693 §4.1) in a token issued by token
+	// exchange; empty means absent. Verify does not read it back: "act"
+	// stays in Extra, where HasActor finds it.
+	Actor string
 	// Scopes is Scope parsed with the RFC 6749 §3.3 grammar, set by Verify
 	// (which refuses a token whose scope is not that syntax). It is not a
 	// claim of its own and is never written into a payload.
@@ -417,6 +422,47 @@ func (w *objectWriter) numericDate(buf []byte, name string, value int64) []byte 
 	return strconv.AppendInt(buf, value, 10)
 }
 
+// actor writes "act" as an object naming the actor as its "sub" (RFC 8693
+// §4.1), unless actor is empty.
+func (w *objectWriter) actor(buf []byte, actor string) []byte {
+	if actor == "" || w.err != nil {
+		return buf
+	}
+	if !utf8.ValidString(actor) {
+		w.err = errors.New("claim act is not valid UTF-8")
+		return buf
+	}
+	buf = w.name(buf, "act")
+	buf = append(buf, `{"sub":`...)
+	buf = strictjson.AppendString(buf, actor)
+	return append(buf, '}')
+}
+
+// HasActor reports whether a verified token carries "act" (RFC 8693
+// §4.1): it was issued by a token exchange to a party acting for its
+// subject. Verify keeps "act" among the Extra members.
+func (c *Claims) HasActor() bool {
+	if len(c.Extra) == 0 {
+		return false
+	}
+	r, err := strictjson.OpenObject(c.Extra)
+	if err != nil {
+		return false
+	}
+	for {
+		key, _, done, err := r.Next()
+		if err != nil || done {
+			return false
+		}
+		if string(key) == "act" {
+			return true
+		}
+		if r.Skip() != nil {
+			return false
+		}
+	}
+}
+
 // audience writes "aud" whenever it has entries, even a single "", so that
 // reading the payload back gives the same claims.
 func (w *objectWriter) audience(buf []byte, aud Audience) []byte {
@@ -458,6 +504,7 @@ func appendClaims(dst []byte, c *Claims) ([]byte, error) {
 	buf = w.text(buf, "jti", c.JWTID)
 	buf = w.text(buf, "client_id", c.ClientID)
 	buf = w.text(buf, "scope", c.Scope)
+	buf = w.actor(buf, c.Actor)
 	if w.err != nil {
 		return nil, w.err
 	}

@@ -36,6 +36,12 @@ func TestClaimsMarshalJSON(t *testing.T) {
 			want:   `{"sub":"a\"b\\c\n\u2028<"}`,
 		},
 		{
+			name:   "an actor is act with its sub, before extra claims",
+			claims: Claims{Subject: "u", ClientID: "a", Actor: "a", Extra: json.RawMessage(`{"tenant":"acme"}`)},
+			want:   `{"sub":"u","client_id":"a","act":{"sub":"a"},"tenant":"acme"}`,
+		},
+		{name: "actor not UTF-8", claims: Claims{Actor: "\xff"}, wantErr: "act is not valid UTF-8"},
+		{
 			name:   "extra claims follow",
 			claims: Claims{Issuer: "i", Extra: json.RawMessage(` { "tenant" : "acme", "n": [1, {"x": null}] } `)},
 			want:   `{"iss":"i","tenant":"acme","n":[1, {"x": null}]}`,
@@ -283,5 +289,28 @@ func TestHasAudience(t *testing.T) {
 	}
 	if (&Claims{Audience: Audience{""}}).HasAudience("") {
 		t.Error("the empty audience matched")
+	}
+}
+
+// HasActor finds the act claim a token exchange writes, as Verify leaves it
+// among the extra members, and nothing else.
+func TestClaimsHasActor(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		want    bool
+	}{
+		{`{"sub":"u","act":{"sub":"a"}}`, true},
+		{`{"sub":"u","tenant":{"act":1},"act":{"sub":"a","act":{"sub":"b"}}}`, true},
+		{`{"sub":"u","tenant":{"act":1}}`, false},
+		{`{"sub":"u","actor":"a"}`, false},
+		{`{"sub":"u"}`, false},
+	} {
+		c, err := parseClaims([]byte(tc.payload), tc.payload)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.payload, err)
+		}
+		if got := c.HasActor(); got != tc.want {
+			t.Errorf("%s: HasActor = %v, want %v", tc.payload, got, tc.want)
+		}
 	}
 }
