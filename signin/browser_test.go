@@ -205,6 +205,9 @@ func TestBrowserScreenshots(t *testing.T) {
 		{"signin-error-phone.png", 390, 844, true, true, false},
 		{"signin-dark-phone.png", 390, 844, true, true, true},
 	}
+	// An element is visible before the page's stylesheet has loaded; the
+	// computed background is only the theme's once the load event is over.
+	stylesLoaded := chromedp.Poll[chromedp.Void](`document.readyState === "complete"`)
 	for _, shot := range shots {
 		t.Run(shot.file, func(t *testing.T) {
 			viewport := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
@@ -216,6 +219,7 @@ func TestBrowserScreenshots(t *testing.T) {
 				chromedp.EmulateViewport(shot.width, shot.height, viewport...),
 				chromedp.Navigate(site.server.URL+"/signin"),
 				chromedp.WaitVisible(chromedp.ID("username")),
+				stylesLoaded,
 			), "loading the page")
 			if shot.withError {
 				must(t, chromedp.Do(ctx,
@@ -223,6 +227,7 @@ func TestBrowserScreenshots(t *testing.T) {
 					chromedp.SendKeys(chromedp.ID("password"), "wrong"),
 					chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 					chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)),
+					stylesLoaded,
 				), "failing a sign-in")
 			}
 			cardWidth, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector("main").getBoundingClientRect().width`))
