@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
 	"time"
 
 	"go.uber.org/zap"
@@ -125,6 +124,8 @@ type handler struct {
 	grants   GrantAdmin
 	maxBody  int64
 	mux      *http.ServeMux
+	// areas maps each pattern of mux to its area (see Handler.Area).
+	areas map[string]Area
 }
 
 // NewHandler returns the API over reg. It serves paths relative to its
@@ -155,7 +156,7 @@ type handler struct {
 //	GET    /users/{id}/grants                   refresh token grants (Options.Grants)
 //	DELETE /users/{id}/grants/{client_id}       revoke the user's grants to one app
 //	GET, POST /roles; GET, PATCH, DELETE /roles/{name}
-func NewHandler(reg *registry.Registry, opts Options) http.Handler {
+func NewHandler(reg *registry.Registry, opts Options) *Handler {
 	h := &handler{
 		reg:      reg,
 		log:      opts.Logger,
@@ -165,6 +166,7 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 		grants:   opts.Grants,
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),
+		areas:    make(map[string]Area),
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()
@@ -172,49 +174,49 @@ func NewHandler(reg *registry.Registry, opts Options) http.Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
-	h.mux.HandleFunc("GET /clients", h.listClients)
-	h.mux.HandleFunc("POST /clients", h.createClient)
-	h.mux.HandleFunc("GET /clients/{id}", h.getClient)
-	h.mux.HandleFunc("PUT /clients/{id}", h.replaceClient)
-	h.mux.HandleFunc("PATCH /clients/{id}", h.patchClient)
-	h.mux.HandleFunc("DELETE /clients/{id}", h.deleteClient)
-	h.mux.HandleFunc("POST /clients/{id}/secrets", h.rotateSecret)
-	h.mux.HandleFunc("DELETE /clients/{id}/secrets/{secret_id}", h.retireSecret)
-	h.mux.HandleFunc("POST /clients/{id}/revoke", h.revokeTokens)
-	h.mux.HandleFunc("POST /clients/{id}/disable", h.setDisabled(true))
-	h.mux.HandleFunc("POST /clients/{id}/enable", h.setDisabled(false))
+	h.handle(AreaClients, "GET /clients", h.listClients)
+	h.handle(AreaClients, "POST /clients", h.createClient)
+	h.handle(AreaClients, "GET /clients/{id}", h.getClient)
+	h.handle(AreaClients, "PUT /clients/{id}", h.replaceClient)
+	h.handle(AreaClients, "PATCH /clients/{id}", h.patchClient)
+	h.handle(AreaClients, "DELETE /clients/{id}", h.deleteClient)
+	h.handle(AreaClients, "POST /clients/{id}/secrets", h.rotateSecret)
+	h.handle(AreaClients, "DELETE /clients/{id}/secrets/{secret_id}", h.retireSecret)
+	h.handle(AreaClients, "POST /clients/{id}/revoke", h.revokeTokens)
+	h.handle(AreaClients, "POST /clients/{id}/disable", h.setDisabled(true))
+	h.handle(AreaClients, "POST /clients/{id}/enable", h.setDisabled(false))
 	if h.keys != nil {
-		h.mux.HandleFunc("GET /keys", h.listKeys)
-		h.mux.HandleFunc("POST /keys/rotate", h.rotateKeys)
-		h.mux.HandleFunc("POST /keys/{kid}/revoke", h.revokeKey)
+		h.handle(AreaKeys, "GET /keys", h.listKeys)
+		h.handle(AreaKeys, "POST /keys/rotate", h.rotateKeys)
+		h.handle(AreaKeys, "POST /keys/{kid}/revoke", h.revokeKey)
 	}
-	h.mux.HandleFunc("GET /users", h.listUsers)
-	h.mux.HandleFunc("POST /users", h.createUser)
-	h.mux.HandleFunc("GET /users/{id}", h.getUser)
-	h.mux.HandleFunc("PATCH /users/{id}", h.patchUser)
-	h.mux.HandleFunc("DELETE /users/{id}", h.deleteUser)
-	h.mux.HandleFunc("PUT /users/{id}/password", h.setPassword)
-	h.mux.HandleFunc("POST /users/{id}/disable", h.setUserDisabled(true))
-	h.mux.HandleFunc("POST /users/{id}/enable", h.setUserDisabled(false))
+	h.handle(AreaUsers, "GET /users", h.listUsers)
+	h.handle(AreaUsers, "POST /users", h.createUser)
+	h.handle(AreaUsers, "GET /users/{id}", h.getUser)
+	h.handle(AreaUsers, "PATCH /users/{id}", h.patchUser)
+	h.handle(AreaUsers, "DELETE /users/{id}", h.deleteUser)
+	h.handle(AreaUsers, "PUT /users/{id}/password", h.setPassword)
+	h.handle(AreaUsers, "POST /users/{id}/disable", h.setUserDisabled(true))
+	h.handle(AreaUsers, "POST /users/{id}/enable", h.setUserDisabled(false))
 	if h.sessions != nil {
-		h.mux.HandleFunc("GET /users/{id}/sessions", h.listSessions)
-		h.mux.HandleFunc("DELETE /users/{id}/sessions", h.endSessions)
-		h.mux.HandleFunc("DELETE /users/{id}/sessions/{session_id}", h.endSession)
+		h.handle(AreaUsers, "GET /users/{id}/sessions", h.listSessions)
+		h.handle(AreaUsers, "DELETE /users/{id}/sessions", h.endSessions)
+		h.handle(AreaUsers, "DELETE /users/{id}/sessions/{session_id}", h.endSession)
 	}
 	if h.consents != nil {
-		h.mux.HandleFunc("GET /users/{id}/consents", h.listConsents)
-		h.mux.HandleFunc("DELETE /users/{id}/consents/{client_id}", h.withdrawConsent)
+		h.handle(AreaUsers, "GET /users/{id}/consents", h.listConsents)
+		h.handle(AreaUsers, "DELETE /users/{id}/consents/{client_id}", h.withdrawConsent)
 	}
 	if h.grants != nil {
-		h.mux.HandleFunc("GET /users/{id}/grants", h.listGrants)
-		h.mux.HandleFunc("DELETE /users/{id}/grants/{client_id}", h.revokeGrants)
+		h.handle(AreaUsers, "GET /users/{id}/grants", h.listGrants)
+		h.handle(AreaUsers, "DELETE /users/{id}/grants/{client_id}", h.revokeGrants)
 	}
-	h.mux.HandleFunc("GET /roles", h.listRoles)
-	h.mux.HandleFunc("POST /roles", h.createRole)
-	h.mux.HandleFunc("GET /roles/{name}", h.getRole)
-	h.mux.HandleFunc("PATCH /roles/{name}", h.patchRole)
-	h.mux.HandleFunc("DELETE /roles/{name}", h.deleteRole)
-	return h
+	h.handle(AreaRoles, "GET /roles", h.listRoles)
+	h.handle(AreaRoles, "POST /roles", h.createRole)
+	h.handle(AreaRoles, "GET /roles/{name}", h.getRole)
+	h.handle(AreaRoles, "PATCH /roles/{name}", h.patchRole)
+	h.handle(AreaRoles, "DELETE /roles/{name}", h.deleteRole)
+	return &Handler{h}
 }
 
 // ServeHTTP routes the request. Paths that are not in canonical form
@@ -228,8 +230,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer h.recoverPanic(sw, r)
 
-	p := r.URL.EscapedPath()
-	if p == "" || p[0] != '/' || path.Clean(p) != p {
+	if !canonicalPath(r) {
 		WriteError(sw, http.StatusNotFound, codeNotFound, "no such endpoint")
 		return
 	}

@@ -86,9 +86,9 @@ func TestRefused(t *testing.T) {
 		{name: "name missing", method: "POST", path: "/clients", body: `{"scope":"a"}`,
 			status: 400, code: meta, desc: "client_name: is required"},
 		{name: "unknown feature", method: "POST", path: "/clients", body: `{"client_name":"a","features":["root"]}`,
-			status: 400, code: meta, desc: "features: entry 0 is not a known feature (owner, client_read, introspect, direct_access, direct_read_access, login_client, access_issuer, metadata)"},
+			status: 400, code: meta, desc: `features: entry 0 ("root") is not a known feature (owner, client_read, introspect, direct_access, direct_read_access, login_client, access_issuer, metadata)`},
 		{name: "unsupported grant type", method: "POST", path: "/clients", body: `{"client_name":"a","grant_types":["implicit"]}`,
-			status: 400, code: meta, desc: "grant_types: entry 0 is not a supported grant type (client_credentials, authorization_code, refresh_token, password, urn:ietf:params:oauth:grant-type:token-exchange)"},
+			status: 400, code: meta, desc: `grant_types: entry 0 ("implicit") is not a supported grant type (client_credentials, authorization_code, refresh_token, password, urn:ietf:params:oauth:grant-type:token-exchange)`},
 		// The authorization code grant's client rules.
 		{name: "public client with client_credentials", method: "POST", path: "/clients",
 			body:   `{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`,

@@ -58,13 +58,14 @@ func (s *Server) NewRemoteAdmin(resource string, logger *zap.Logger) (*RemoteAdm
 }
 
 // Serve authenticates and authorises the caller, then hands the request to
-// api with the caller named as the actor of any change.
-func (ra *RemoteAdmin) Serve(w http.ResponseWriter, r *http.Request, api http.Handler) {
+// api with the caller named as the actor of any change, and as the
+// registry's Caller (registry.ClientCaller): never the operator.
+func (ra *RemoteAdmin) Serve(w http.ResponseWriter, r *http.Request, api *admin.Handler) {
 	client, refusal := ra.server.AuthenticateAdmin(w, r, ra.Resource)
 	reason := ""
 	if refusal != nil {
 		reason = refusal.Description
-	} else if !AdminPermits(client, r.Method) {
+	} else if !AdminPermits(client, r.Method, api.Area(r)) {
 		reason, refusal = "not permitted", AdminForbidden("the client may not make this request")
 	}
 	if refusal != nil {
@@ -74,18 +75,53 @@ func (ra *RemoteAdmin) Serve(w http.ResponseWriter, r *http.Request, api http.Ha
 		refusal.Write(w)
 		return
 	}
-	api.ServeHTTP(w, r.WithContext(admin.WithActor(r.Context(), "client:"+client.ID)))
+	ctx := admin.WithActor(r.Context(), "client:"+client.ID)
+	ctx = registry.WithCaller(ctx, registry.ClientCaller(client.Features))
+	api.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// AdminPermits reports whether client may use method on the
-// client-management API: owners anything, readers only safe methods. The
-// decision never depends on the path, so no spelling of a path can change
-// it.
-func AdminPermits(client storage.Client, method string) bool {
+// adminRight is what a feature allows in an area of the admin API.
+type adminRight int
+
+const (
+	// adminReads allows GET and HEAD.
+	adminReads adminRight = iota + 1
+	// adminWrites allows every method.
+	adminWrites
+)
+
+// adminRights is the one table of what each feature allows on remote
+// admin, by area (admin.Area); a client's features add up. FeatureOwner is
+// not in it: an owner may do everything. Features absent from it
+// (login_client, access_issuer, metadata, introspect) allow nothing here on
+// their own.
+var adminRights = map[string]map[admin.Area]adminRight{
+	registry.FeatureClientRead:       {admin.AreaClients: adminReads, admin.AreaKeys: adminReads},
+	registry.FeatureDirectAccess:     {admin.AreaUsers: adminWrites, admin.AreaRoles: adminReads},
+	registry.FeatureDirectReadAccess: {admin.AreaUsers: adminReads, admin.AreaRoles: adminReads},
+}
+
+// AdminPermits reports whether client may use method in area, the area of
+// the route the API matches for the request (admin.Handler.Area): owners
+// anything, other clients what adminRights gives their features. A request
+// that matches no route has no area, and only an owner may make it, so no
+// spelling of a path reaches an area the client may not use.
+func AdminPermits(client storage.Client, method string, area admin.Area) bool {
 	if slices.Contains(client.Features, registry.FeatureOwner) {
 		return true
 	}
-	return slices.Contains(client.Features, registry.FeatureClientRead) && (method == http.MethodGet || method == http.MethodHead)
+	reads := method == http.MethodGet || method == http.MethodHead
+	for _, feature := range client.Features {
+		switch adminRights[feature][area] {
+		case adminWrites:
+			return true
+		case adminReads:
+			if reads {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // AuthenticateAdmin identifies a remote admin caller by Basic credentials

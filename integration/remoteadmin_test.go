@@ -79,11 +79,16 @@ func TestRemoteAdmin(t *testing.T) {
 		}
 		r.JSON(t, &u)
 		path := "/users/" + u.ID + "/consents"
-		if resp := remote(http.MethodGet, path, basic(reader), nil); resp.Status != http.StatusOK || strings.TrimSpace(string(resp.Body)) != `{"consents":[]}` {
+		// Users are read with direct_read_access; client_read reads clients only.
+		userReader := createClient(t, g, map[string]any{"client_name": "user-auditor", "features": []string{"direct_read_access"}})
+		if resp := remote(http.MethodGet, path, basic(userReader), nil); resp.Status != http.StatusOK || strings.TrimSpace(string(resp.Body)) != `{"consents":[]}` {
 			t.Fatalf("a reader lists consents: %d %s", resp.Status, resp.Body)
 		}
-		if resp := remote(http.MethodDelete, path+"/"+plain.ClientID, basic(reader), nil); resp.Status != http.StatusForbidden {
+		if resp := remote(http.MethodDelete, path+"/"+plain.ClientID, basic(userReader), nil); resp.Status != http.StatusForbidden {
 			t.Fatalf("a reader withdraws a consent: %d %s", resp.Status, resp.Body)
+		}
+		if resp := remote(http.MethodGet, path, basic(reader), nil); resp.Status != http.StatusForbidden {
+			t.Fatalf("a client_read client lists consents: %d %s", resp.Status, resp.Body)
 		}
 		if resp := remote(http.MethodGet, path, basic(plain), nil); resp.Status != http.StatusForbidden {
 			t.Fatalf("a plain client lists consents: %d %s", resp.Status, resp.Body)

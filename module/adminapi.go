@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/admin"
+	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/storage"
 )
 
@@ -86,7 +87,8 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		admin.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the scopegate app has not started: "+err.Error())
 		return nil
 	}
-	a.handlerFor(app).ServeHTTP(w, r)
+	// Caddy's admin endpoint is the operator, trusted like the rest of it.
+	a.handlerFor(app).ServeHTTP(w, r.WithContext(registry.WithCaller(r.Context(), registry.Caller{Operator: true})))
 	return nil
 }
 

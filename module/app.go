@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -141,7 +140,7 @@ type App struct {
 	hasher  *password.Hasher
 	storage caddystore.Backend
 	handle  *caddystore.Handle
-	admin   http.Handler
+	admin   *admin.Handler
 	logger  *zap.Logger
 }
 

@@ -16,9 +16,9 @@ func init() {
 }
 
 // RemoteAdmin serves the client-management API on a site route, for remote
-// management and automation. Every request is authenticated, before any
-// routing, as a client with the `owner` feature (full access) or
-// `client_read` (GET and HEAD only): by HTTP Basic with the client's ID and
+// management and automation. Every request is authenticated as a client
+// whose features allow its method on the route it matches (README's
+// "Client features"), by HTTP Basic with the client's ID and
 // secret, or by a bearer token issued to it for this API (its aud names
 // Resource). The client must be enabled and connect from an address in its
 // allowlist. Mount it with handle_path, which strips the route's prefix: the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unicode"
 
@@ -29,6 +30,10 @@ func FuzzDecodeMetadata(f *testing.F) {
 		`{"client_name":"a","token_endpoint_auth_method":"none","grant_types":["client_credentials"],"require_pkce":false}`,
 		`{"client_name":"a","token_endpoint_auth_method":"client_secret_post","grant_types":["authorization_code"],"redirect_uris":["com.example.app:/cb"],"require_pkce":false}`,
 		`{"token_endpoint_auth_method":null,"require_pkce":null,"skip_consent":null}`,
+		`{"client_name":"a","features":["login_client"]}`,
+		`{"client_name":"a","features":["login_client","metadata"]}`,
+		`{"client_name":"a","features":["direct_access","direct_read_access","access_issuer","metadata"]}`,
+		`{"client_name":"a","features":["<b>x</b>","Owner"]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -46,6 +51,7 @@ func FuzzDecodeMetadata(f *testing.F) {
 			return
 		}
 		checkGrantRules(t, rec)
+		checkFeatureRules(t, rec)
 		doc, err := metadataJSON(rec)
 		if err != nil {
 			t.Fatalf("encode accepted metadata: %v", err)
@@ -96,11 +102,23 @@ func checkGrantRules(t *testing.T, rec storage.Client) {
 	}
 }
 
+// checkFeatureRules checks the rules of features on an accepted client:
+// login_client stands alone.
+func checkFeatureRules(t *testing.T, rec storage.Client) {
+	t.Helper()
+	if slices.Contains(rec.Features, FeatureLoginClient) && len(rec.Features) > 1 {
+		t.Fatalf("login_client accepted with %v", rec.Features)
+	}
+}
+
 func checkValidationError(t *testing.T, err error) {
 	t.Helper()
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("error %v (%T) is not a *ValidationError", err, err)
+	}
+	if strings.ContainsAny(err.Error(), "<>") {
+		t.Fatalf("error message %q echoes markup", err.Error())
 	}
 	for _, c := range err.Error() {
 		if !unicode.IsPrint(c) {

@@ -303,16 +303,25 @@ func (fs fieldSet) isReadOnly(key string) bool {
 // plain name); otherwise "body", so that no control character, markup or
 // long text from the input is echoed.
 func fieldLabel(key string) string {
-	if key == "" || len(key) > 64 {
+	if !isPlainName(key) {
 		return "body"
 	}
-	for _, c := range []byte(key) {
+	return key
+}
+
+// isPlainName reports whether s is safe to repeat in a message: 1 to 64
+// ASCII letters, digits, '_', '-' or '.'.
+func isPlainName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 		if !ok {
-			return "body"
+			return false
 		}
 	}
-	return key
+	return true
 }
 
 // typeError turns a json.Unmarshal error into a *ValidationError.

@@ -231,6 +231,9 @@ func (r *Registry) Create(ctx context.Context, m Metadata) (Client, string, erro
 	if err != nil {
 		return Client{}, "", err
 	}
+	if err := checkMetadataGrant(ctx, nil, rec.Features); err != nil {
+		return Client{}, "", err
+	}
 	rec.ID = newClientID()
 	return r.create(ctx, rec, r.storeMaxClients())
 }
@@ -382,6 +385,9 @@ func (r *Registry) Replace(ctx context.Context, id string, m Metadata) (Client, 
 		return Client{}, err
 	}
 	return r.update(ctx, "replace client", id, func(c *storage.Client, _ time.Time) error {
+		if err := checkMetadataGrant(ctx, c.Features, rec.Features); err != nil {
+			return err
+		}
 		setMetadata(c, rec)
 		return nil
 	})
@@ -409,6 +415,9 @@ func (r *Registry) Patch(ctx context.Context, id string, mergePatch []byte) (Cli
 		}
 		rec, err := r.normalize(m)
 		if err != nil {
+			return err
+		}
+		if err := checkMetadataGrant(ctx, c.Features, rec.Features); err != nil {
 			return err
 		}
 		setMetadata(c, rec)

@@ -602,11 +602,14 @@ func (r *Registry) UserScopes(ctx context.Context, userID string) (scope.Set, er
 	return scope.NewSet(all), nil
 }
 
-// updateUser changes one user atomically and moves UpdatedAt forward. A
-// change that disables the user or replaces their password ends their
-// sessions: whoever held one must prove themselves again.
+// updateUser changes one user atomically and moves UpdatedAt forward,
+// unless the caller keeps it (Caller.KeepsUpdatedAt: a client with
+// FeatureMetadata). A change that disables the user or replaces their
+// password ends their sessions: whoever held one must prove themselves
+// again.
 func (r *Registry) updateUser(ctx context.Context, op, id string, change func(u *storage.User, now time.Time) error) (User, error) {
 	now := r.now()
+	keepUpdatedAt := CallerFrom(ctx).KeepsUpdatedAt
 	// before is the record the committed change was made to: a store that
 	// runs update again runs it on the newer record, last.
 	var before storage.User
@@ -616,7 +619,9 @@ func (r *Registry) updateUser(ctx context.Context, op, id string, change func(u 
 		if err := change(&u, now); err != nil {
 			return storage.User{}, err
 		}
-		u.UpdatedAt = nextVersion(u.UpdatedAt, now)
+		if !keepUpdatedAt {
+			u.UpdatedAt = nextVersion(u.UpdatedAt, now)
+		}
 		return u, nil
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,11 +86,8 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.IPAllowlist, err = checkAllowlist(m.IPAllowlist); err != nil {
 		return storage.Client{}, err
 	}
-	if c.Features, err = checkClosedList("features", m.Features, r.limits.Features, "known feature"); err != nil {
+	if c.Features, err = checkFeatures(m.Features, r.limits.Features, c.Public()); err != nil {
 		return storage.Client{}, err
-	}
-	if c.Public() && len(c.Features) > 0 {
-		return storage.Client{}, &ValidationError{Field: "features", Reason: "must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"}
 	}
 	if err := checkExchangeGrant(c.GrantTypes, c.Features); err != nil {
 		return storage.Client{}, err
@@ -160,13 +158,52 @@ func checkText(field, s string, maxRunes int) error {
 func checkClosedList(field string, values, allowed []string, what string) ([]string, error) {
 	for i, v := range values {
 		if !slices.Contains(allowed, v) {
-			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " is not a " + what + " (" + strings.Join(allowed, ", ") + ")"}
+			return nil, &ValidationError{Field: field, Reason: entryLabel(i, v) + " is not a " + what + " (" + strings.Join(allowed, ", ") + ")"}
 		}
 		if slices.Contains(values[:i], v) {
 			return nil, &ValidationError{Field: field, Reason: "entry " + strconv.Itoa(i) + " repeats an earlier entry"}
 		}
 	}
 	return cloneOrNil(values), nil
+}
+
+// entryLabel names entry i of a list in a message: by position, and by its
+// text too when that is a plain name (isPlainName), so that a typo shows
+// itself while no markup, control character or long text is echoed.
+func entryLabel(i int, v string) string {
+	label := "entry " + strconv.Itoa(i)
+	if isPlainName(v) {
+		label += " (" + strconv.Quote(v) + ")"
+	}
+	return label
+}
+
+// checkFeatures enforces features: distinct known features (allowed);
+// none for a public client, which cannot authenticate to use them; and
+// FeatureLoginClient alone, since an app that acts for the signed-in
+// person only must not also hold a right over every record.
+func checkFeatures(features, allowed []string, public bool) ([]string, error) {
+	list, err := checkClosedList("features", features, allowed, "known feature")
+	switch {
+	case err != nil:
+		return nil, err
+	case public && len(list) > 0:
+		return nil, &ValidationError{Field: "features", Reason: "must be empty for a public client (token_endpoint_auth_method none), which cannot authenticate to use them"}
+	case len(list) > 1 && slices.Contains(list, FeatureLoginClient):
+		return nil, &ValidationError{Field: "features", Reason: "clients with the " + FeatureLoginClient + " feature cannot have any other features"}
+	}
+	return list, nil
+}
+
+// checkMetadataGrant refuses a change that gives a client FeatureMetadata
+// (features holds it and had, the stored features, did not) unless the
+// operator makes it: the feature lets a client change users without a
+// trace in updated_at, so no client may hand it out, not even an owner.
+func checkMetadataGrant(ctx context.Context, had, features []string) error {
+	if !slices.Contains(features, FeatureMetadata) || slices.Contains(had, FeatureMetadata) || CallerFrom(ctx).Operator {
+		return nil
+	}
+	return &ValidationError{Field: "features", Reason: "only the operator (Caddy's admin endpoint) may assign the " + FeatureMetadata + " feature"}
 }
 
 // checkAuthMethod enforces token_endpoint_auth_method: one of authMethods,

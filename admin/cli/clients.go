@@ -79,7 +79,7 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.StringArrayVar(&m.audience, "audience", nil, "a resource URI the client may get tokens for (repeatable)")
 	f.StringArrayVar(&m.redirectURIs, "redirect-uri", nil, "an absolute redirect URI, for grants that use one (repeatable)")
 	f.StringSliceVar(&m.ips, "ip", nil, "an address or CIDR the client may connect from (repeatable or comma-separated; none means any)")
-	f.StringSliceVar(&m.features, "feature", nil, "a feature: owner, client_read or introspect (repeatable or comma-separated)")
+	f.StringSliceVar(&m.features, "feature", nil, featureHelp)
 	f.StringSliceVar(&m.grants, "grant", nil, "a grant type the client may use (default client_credentials)")
 	f.DurationVar(&m.ttl, "ttl", 0, "access token lifetime for this client, e.g. 15m (0: the server's default)")
 	f.BoolVar(&m.noRequireScope, "no-require-scope", false, "give all allowed scopes to a token request that names none, instead of refusing it")
@@ -92,6 +92,22 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.StringArrayVar(&m.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return the browser, an absolute URI under the redirect URI rules (repeatable)")
 	f.DurationVar(&m.refreshTTL, "refresh-ttl", 0, "refresh token lifetime for a client of the refresh_token grant, e.g. 168h (0: the server's default)")
 }
+
+// featureHelp is --feature's help: every feature and what it allows. The
+// areas of remote admin are as README.md's features table gives them.
+const featureHelp = `a feature (repeatable or comma-separated); features add up:
+  owner               remote admin: everything
+  client_read         remote admin: read clients and signing keys
+  direct_access       remote admin: read and write users (with their sessions, consents,
+                      grants, password, disable and enable); read roles
+  direct_read_access  remote admin: read users and roles
+  login_client        an app that acts only on the signed-in person's own record;
+                      it cannot have any other feature
+  access_issuer       exchange a person's token for one for another client's audience
+                      (RFC 8693 token exchange)
+  metadata            with direct_access, changes to users keep their updated_at;
+                      only the operator (Caddy's admin endpoint) may assign it
+  introspect          call the introspection endpoint`
 
 // errTwoAuthMethods refuses --public with --auth-method.
 var errTwoAuthMethods = errors.New("--public and --auth-method both set token_endpoint_auth_method; give one")
