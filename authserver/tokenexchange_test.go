@@ -476,3 +476,30 @@ func FuzzTokenExchange(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTokenExchange measures one exchange at the token endpoint: A's
+// Basic credentials (cached), the subject token checked as the guard
+// checks it (cached person checks), the target looked up, the scopes
+// bounded, and a new token signed with ES256. No store write is made.
+func BenchmarkTokenExchange(b *testing.B) {
+	f := newExchangeFixture(b)
+	f.s.Logger = zap.NewNop()
+	form := exchangeForm(f.subject(b, f.a, "orders:read orders:write", nil), f.b)
+	if status, body := f.post(b, f.a, f.aSec, form); status != http.StatusOK {
+		b.Fatalf("exchange: %d %v", status, body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	body := form.Encode()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, DefaultTokenPath, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(url.QueryEscape(f.a), url.QueryEscape(f.aSec))
+		r.RemoteAddr = "192.0.2.1:4000"
+		w := httptest.NewRecorder()
+		f.token.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("exchange: %d", w.Code)
+		}
+	}
+}
