@@ -73,10 +73,10 @@ type keyMaterial struct {
 	// tokens, and Verify never accepts an access token it signed.
 	idTokenOnly bool
 	alg         string
-	signer crypto.Signer
-	ec     *ecdsa.PublicKey
-	rsa    *rsa.PublicKey
-	ed     ed25519.PublicKey
+	signer      crypto.Signer
+	ec          *ecdsa.PublicKey
+	rsa         *rsa.PublicKey
+	ed          ed25519.PublicKey
 }
 
 // GenerateKey creates a new signing key for alg (ES256 on P-256, RS256 with
@@ -407,8 +407,8 @@ type KeySet struct {
 	// none (the operator's algorithm is RS256, or a file key stands alone).
 	idSigning *signingKey
 	verify    map[string]*keyMaterial
-	jwks    []byte
-	infos   []KeyInfo
+	jwks      []byte
+	infos     []KeyInfo
 }
 
 // signingKey is the key that signs, with its encoded JWS header ready.
