@@ -31,6 +31,10 @@ type KeySource interface {
 	// be compromised: its tokens stop verifying. admin.ErrKeyNotFound when
 	// there is no such key.
 	Retire(ctx context.Context, kid string) error
+	// IDTokenAlgorithms are the algorithms ID tokens may be signed with,
+	// known with the config (before the keys load): what a client's
+	// id_token_signed_response_alg may name.
+	IDTokenAlgorithms() []string
 }
 
 // StoredKeys are keys generated and kept in the store, rotated by the
@@ -98,6 +102,15 @@ func (s *StoredKeys) Retire(ctx context.Context, kid string) error {
 	return err
 }
 
+// IDTokenAlgorithms are Alg and RS256: the store keeps an RS256 key for ID
+// tokens beside a key of another algorithm.
+func (s *StoredKeys) IDTokenAlgorithms() []string {
+	if s.Alg == token.AlgRS256 {
+		return []string{token.AlgRS256}
+	}
+	return []string{s.Alg, token.AlgRS256}
+}
+
 // Refusals of key changes when the operator supplies the key as a file:
 // the file is the only key, so the way to change it is to replace it.
 var (
@@ -136,6 +149,10 @@ func ReadKeyFile(path, alg string, now time.Time) (*FileKey, error) {
 
 // KeySet returns the file's key.
 func (f *FileKey) KeySet() *token.KeySet { return f.keys }
+
+// IDTokenAlgorithms is the file key's algorithm: the operator's one key
+// signs ID tokens too.
+func (f *FileKey) IDTokenAlgorithms() []string { return f.keys.IDTokenAlgorithms() }
 
 // Load does nothing: the key was read with the config.
 func (f *FileKey) Load(context.Context, *KeyRing) error { return nil }
