@@ -299,6 +299,7 @@ func (a *App) Start() error {
 		MaxUsers:       a.MaxUsers,
 		Passwords:      a.hasher,
 		PasswordPolicy: a.Passwords.Policy(),
+		IDTokenAlgs:    a.server.Keys.IDTokenAlgorithms(),
 	})
 	sessions, err := session.NewManager(h.State.Store, a.Sessions.config())
 	if err != nil {
