@@ -100,6 +100,7 @@ func TestClientRecordRefusesBadInput(t *testing.T) {
 	}
 	base := sampleClient("client-1", "Billing")
 	base.PostLogoutRedirectURIs = nil
+	base.IDTokenSignedResponseAlg = ""
 	rawBase, err := storage.MarshalClient(base)
 	if err != nil {
 		t.Fatal(err)
@@ -536,6 +537,7 @@ func TestClientRecordIDTokenAlg(t *testing.T) {
 	// A record written before the field existed decodes with it unset, and
 	// a client without it still writes those very bytes.
 	before := sampleClient("client-1", "Billing")
+	before.IDTokenSignedResponseAlg = ""
 	oldRaw, err := storage.MarshalClient(before)
 	if err != nil {
 		t.Fatal(err)
