@@ -95,3 +95,65 @@ func TestIDTokenSignedWithTheClientsAlgorithm(t *testing.T) {
 		t.Fatal("an RS256-only verifier accepted the ES256 ID token")
 	}
 }
+
+// TestRefreshIssuesAFreshIDToken: a refresh of a grant with openid answers
+// a new ID token (OpenID Connect Core §12.2) for the same person and app,
+// with the original auth_time, no nonce and the at_hash of the new access
+// token, signed with the client's algorithm; a refresh narrowed without
+// openid answers none.
+func TestRefreshIssuesAFreshIDToken(t *testing.T) {
+	f := oidcCode(t)
+	ctx := context.Background()
+	c, _, err := f.s.Registry.Create(ctx, registry.Metadata{
+		ClientName: "refreshing rp", Scope: "openid orders:read",
+		GrantTypes:   []string{grant.AuthorizationCode, grant.RefreshToken},
+		RedirectURIs: []string{testRedirect}, TokenEndpointAuthMethod: storage.AuthMethodNone,
+		IDTokenSignedResponseAlg: token.AlgRS256,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clientID = c.ClientID
+	f.consent(t, f.clientID, "openid", "orders:read")
+	first := f.redeem(t, "n-first", "openid", "orders:read")
+	verify := rs256Verifier(t, f.s, f.clientID)
+	original, err := verify.Verify(ctx, first["id_token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var originalClaims map[string]any
+	if err := original.Claims(&originalClaims); err != nil {
+		t.Fatal(err)
+	}
+
+	status, body := f.refresh(t, f.clientID, first["refresh_token"].(string), "")
+	raw, _ := body["id_token"].(string)
+	if status != http.StatusOK || raw == "" {
+		t.Fatalf("refresh: %d %v, want a new id_token", status, body)
+	}
+	if raw == first["id_token"] {
+		t.Fatal("the refresh answered the old ID token")
+	}
+	id, err := verify.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("go-oidc refused the refreshed ID token: %v", err)
+	}
+	if err := id.VerifyAccessToken(body["access_token"].(string)); err != nil {
+		t.Fatalf("at_hash of the new access token: %v", err)
+	}
+	var claims map[string]any
+	if err := id.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if id.Subject != f.userID || claims["aud"] != f.clientID || claims["auth_time"] != originalClaims["auth_time"] || claims["auth_time"] == nil {
+		t.Fatalf("refreshed claims %v, original %v", claims, originalClaims)
+	}
+	if _, ok := claims["nonce"]; ok {
+		t.Fatalf("a nonce in the refreshed ID token: %v", claims)
+	}
+
+	status, body = f.refresh(t, f.clientID, body["refresh_token"].(string), "orders:read")
+	if status != http.StatusOK || body["id_token"] != nil {
+		t.Fatalf("refresh without openid: %d %v, want no id_token", status, body)
+	}
+}
