@@ -129,29 +129,56 @@ type FileKey struct {
 	keys *token.KeySet
 }
 
-// ReadKeyFile reads the key at path (PEM or a private JWK) for alg. A key that cannot be read
-// is an error: the gateway never serves without the keys it was told to use.
-func ReadKeyFile(path, alg string, now time.Time) (*FileKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading signing_key_file: %w", err)
+// ReadKeyFile reads the key at path (PEM or a private JWK) for alg and,
+// when idTokenPath is set, the RSA key there, which then signs RS256 ID
+// tokens only (id_token_key_file, for an alg other than RS256). A key that
+// cannot be read is an error: the gateway never serves without the keys it
+// was told to use.
+func ReadKeyFile(path, idTokenPath, alg string, now time.Time) (*FileKey, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("id_token_key_file needs signing_key_file: generated keys come with their own RS256 key for ID tokens")
+	case idTokenPath != "" && alg == token.AlgRS256:
+		return nil, errors.New("id_token_key_file is not used with signing_alg RS256: the signing key signs ID tokens too")
 	}
-	key, err := token.KeyFromFile(data, alg, now)
+	key, err := readKey("signing_key_file", path, alg, now)
 	if err != nil {
-		return nil, fmt.Errorf("signing_key_file %s: %w", path, err)
+		return nil, err
 	}
-	ks, err := token.NewKeySet([]storage.SigningKey{key}, now)
+	keys := []storage.SigningKey{key}
+	if idTokenPath != "" {
+		idKey, err := readKey("id_token_key_file", idTokenPath, token.AlgRS256, now)
+		if err != nil {
+			return nil, err
+		}
+		idKey.Use = storage.KeyUseIDToken
+		keys = append(keys, idKey)
+	}
+	ks, err := token.NewKeySet(keys, now)
 	if err != nil {
 		return nil, err
 	}
 	return &FileKey{keys: ks}, nil
 }
 
+// readKey reads the key file of option at path for alg.
+func readKey(option, path, alg string, now time.Time) (storage.SigningKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("reading %s: %w", option, err)
+	}
+	key, err := token.KeyFromFile(data, alg, now)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("%s %s: %w", option, path, err)
+	}
+	return key, nil
+}
+
 // KeySet returns the file's key.
 func (f *FileKey) KeySet() *token.KeySet { return f.keys }
 
-// IDTokenAlgorithms is the file key's algorithm: the operator's one key
-// signs ID tokens too.
+// IDTokenAlgorithms is the file key's algorithm, and RS256 when an
+// id_token_key_file was given.
 func (f *FileKey) IDTokenAlgorithms() []string { return f.keys.IDTokenAlgorithms() }
 
 // Load does nothing: the key was read with the config.
