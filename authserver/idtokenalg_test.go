@@ -2,9 +2,14 @@ package authserver
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -156,4 +161,42 @@ func TestRefreshIssuesAFreshIDToken(t *testing.T) {
 	if status != http.StatusOK || body["id_token"] != nil {
 		t.Fatalf("refresh without openid: %d %v, want no id_token", status, body)
 	}
+}
+
+// TestLogoutWithAnRS256Hint: an RS256 ID token, signed by the key that
+// signs ID tokens only, names its person as an id_token_hint at logout as
+// the operator's key's tokens do: the session ends at once.
+func TestLogoutWithAnRS256Hint(t *testing.T) {
+	f := newLogoutFixture(t)
+	now := f.s.Now()
+	hint, err := f.s.KeySet().SignIDTokenWith(token.AlgRS256, &token.IDClaims{
+		Issuer: f.s.Issuer, Subject: f.userID, Audience: f.app,
+		ExpiresAt: now.Add(-time.Hour).Unix(), IssuedAt: now.Add(-2 * time.Hour).Unix(),
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := jwsHeaderOf(t, hint); h["kid"] != activeIDTokenKey(t, f.s) {
+		t.Fatalf("hint header %v", h)
+	}
+	value := f.signIn()
+	w := f.send(http.MethodGet, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {testSignedOut}}, value)
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != testSignedOut || f.live(value) {
+		t.Fatalf("%d Location %q, session live %v", w.Code, w.Header().Get("Location"), f.live(value))
+	}
+}
+
+// jwsHeaderOf returns the decoded header of the compact JWS raw.
+func jwsHeaderOf(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	seg, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
