@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -69,6 +70,15 @@ func TestReadKeyFileWithAnIDTokenKey(t *testing.T) {
 	}
 	if uses["ES256 active"] != token.UseAll || uses["RS256 active"] != token.UseIDToken || len(uses) != 2 {
 		t.Errorf("keys %+v", both.KeySet().Keys())
+	}
+	for _, k := range both.KeySet().Keys() {
+		want := "signing_key_file"
+		if k.Use == token.UseIDToken {
+			want = "id_token_key_file"
+		}
+		if err := both.Retire(context.Background(), k.KeyID); err == nil || !strings.Contains(err.Error(), "comes from "+want) {
+			t.Errorf("retiring the %s key: %v, want a conflict naming %s", k.Use, err, want)
+		}
 	}
 
 	for name, tc := range map[string]struct {

@@ -118,6 +118,8 @@ var (
 		"to rotate, replace the file and reload the config"}
 	errRetireKeyFile = &admin.KeyConflictError{Reason: "this key comes from signing_key_file and is the only key that signs; " +
 		"to retire it, replace the file with a new key and reload the config"}
+	errRetireIDTokenKeyFile = &admin.KeyConflictError{Reason: "this key comes from id_token_key_file and is the only key that signs RS256 ID tokens; " +
+		"to retire it, replace the file with a new RSA key and reload the config"}
 )
 
 // FileKey is the operator's one signing key, read from a file. It is read
@@ -127,6 +129,8 @@ var (
 // runs. Stored keys stay untouched for a later return to managed keys.
 type FileKey struct {
 	keys *token.KeySet
+	// idTokenKID is the kid of the id_token_key_file's key, if any.
+	idTokenKID string
 }
 
 // ReadKeyFile reads the key at path (PEM or a private JWK) for alg and,
@@ -158,7 +162,11 @@ func ReadKeyFile(path, idTokenPath, alg string, now time.Time) (*FileKey, error)
 	if err != nil {
 		return nil, err
 	}
-	return &FileKey{keys: ks}, nil
+	f := &FileKey{keys: ks}
+	if len(keys) > 1 {
+		f.idTokenKID = keys[1].ID
+	}
+	return f, nil
 }
 
 // readKey reads the key file of option at path for alg.
@@ -195,7 +203,10 @@ func (f *FileKey) Rotate(_ context.Context, due time.Duration) (bool, error) {
 
 // Retire refuses: the file's key is the only key there is.
 func (f *FileKey) Retire(_ context.Context, kid string) error {
-	if f.keys.HasKey(kid) {
+	switch {
+	case kid == f.idTokenKID && kid != "":
+		return errRetireIDTokenKeyFile
+	case f.keys.HasKey(kid):
 		return errRetireKeyFile
 	}
 	return admin.ErrKeyNotFound
