@@ -177,9 +177,10 @@ type openAPIKeys struct{ fromFile bool }
 func (openAPIKeys) Keys(context.Context) ([]token.KeyInfo, error) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	return []token.KeyInfo{
-		{KeyID: "k0", Algorithm: "ES256", CreatedAt: at.Add(-time.Hour), ActiveAt: at.Add(-time.Hour), RetiredAt: at, Status: "retired"},
-		{KeyID: "k1", Algorithm: "ES256", CreatedAt: at, ActiveAt: at, Status: "active"},
-		{KeyID: "k2", Algorithm: "ES256", CreatedAt: at, Status: "next"},
+		{KeyID: "k0", Algorithm: "ES256", CreatedAt: at.Add(-time.Hour), ActiveAt: at.Add(-time.Hour), RetiredAt: at, Status: "retired", Use: token.UseAll},
+		{KeyID: "k1", Algorithm: "ES256", CreatedAt: at, ActiveAt: at, Status: "active", Use: token.UseAll},
+		{KeyID: "k2", Algorithm: "ES256", CreatedAt: at, Status: "next", Use: token.UseAll},
+		{KeyID: "k3", Algorithm: "RS256", CreatedAt: at, ActiveAt: at, Status: "active", Use: token.UseIDToken},
 	}, nil
 }
 

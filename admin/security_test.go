@@ -251,12 +251,12 @@ type fakeKeys struct {
 
 // oneKey describes a key by its kid alone, at a fixed date.
 func oneKey(kid string) []token.KeyInfo {
-	return []token.KeyInfo{{KeyID: kid, Algorithm: "ES256", CreatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Status: "active"}}
+	return []token.KeyInfo{{KeyID: kid, Algorithm: "ES256", CreatedAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Status: "active", Use: token.UseAll}}
 }
 
 // keyListBody is the JSON answer listing oneKey(kid).
 func keyListBody(kid string) string {
-	return `{"keys":[{"kid":"` + kid + `","alg":"ES256","created_at":"2026-03-01T00:00:00Z","revoked":false,"status":"active"}]}` + "\n"
+	return `{"keys":[{"kid":"` + kid + `","alg":"ES256","created_at":"2026-03-01T00:00:00Z","revoked":false,"status":"active","use":"all"}]}` + "\n"
 }
 
 func (k *fakeKeys) Keys(context.Context) ([]token.KeyInfo, error) {

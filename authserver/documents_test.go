@@ -71,7 +71,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 	want := map[string]string{
 		"issuer": "https://gw.example", "userinfo_endpoint": "https://gw.example/oauth2/userinfo",
 		"subject_types_supported": `["public"]`, "response_types_supported": `["code"]`,
-		"id_token_signing_alg_values_supported": `["ES256"]`,
+		"id_token_signing_alg_values_supported": `["ES256","RS256"]`, // Discovery §3: RS256 must be listed
 		"scopes_supported":                      `["openid","profile","email","offline_access"]`,
 	}
 	for name, v := range want {

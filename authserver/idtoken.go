@@ -19,12 +19,14 @@ type idTokenRequest struct {
 // idToken signs the ID token of an issuance for client, which issue
 // answers beside the access token signed with accessClaims: for the same
 // person, issued and expiring with it, with at_hash binding the two. It
-// returns "" when the grant asked for none.
+// returns "" when the grant asked for none. It is signed with the
+// client's id_token_signed_response_alg (the operator's algorithm when the
+// client names none).
 func (s *Server) idToken(client storage.Client, is issuance, accessClaims *token.Claims, signed string) (string, error) {
 	if is.IDToken == nil {
 		return "", nil
 	}
-	return s.KeySet().SignIDToken(&token.IDClaims{
+	return s.KeySet().SignIDTokenWith(client.IDTokenSignedResponseAlg, &token.IDClaims{
 		Issuer:    s.Issuer,
 		Subject:   is.Subject,
 		Audience:  client.ID,

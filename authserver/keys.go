@@ -31,6 +31,10 @@ type KeySource interface {
 	// be compromised: its tokens stop verifying. admin.ErrKeyNotFound when
 	// there is no such key.
 	Retire(ctx context.Context, kid string) error
+	// IDTokenAlgorithms are the algorithms ID tokens may be signed with,
+	// known with the config (before the keys load): what a client's
+	// id_token_signed_response_alg may name.
+	IDTokenAlgorithms() []string
 }
 
 // StoredKeys are keys generated and kept in the store, rotated by the
@@ -98,6 +102,15 @@ func (s *StoredKeys) Retire(ctx context.Context, kid string) error {
 	return err
 }
 
+// IDTokenAlgorithms are Alg and RS256: the store keeps an RS256 key for ID
+// tokens beside a key of another algorithm.
+func (s *StoredKeys) IDTokenAlgorithms() []string {
+	if s.Alg == token.AlgRS256 {
+		return []string{token.AlgRS256}
+	}
+	return []string{s.Alg, token.AlgRS256}
+}
+
 // Refusals of key changes when the operator supplies the key as a file:
 // the file is the only key, so the way to change it is to replace it.
 var (
@@ -105,6 +118,8 @@ var (
 		"to rotate, replace the file and reload the config"}
 	errRetireKeyFile = &admin.KeyConflictError{Reason: "this key comes from signing_key_file and is the only key that signs; " +
 		"to retire it, replace the file with a new key and reload the config"}
+	errRetireIDTokenKeyFile = &admin.KeyConflictError{Reason: "this key comes from id_token_key_file and is the only key that signs RS256 ID tokens; " +
+		"to retire it, replace the file with a new RSA key and reload the config"}
 )
 
 // FileKey is the operator's one signing key, read from a file. It is read
@@ -114,28 +129,65 @@ var (
 // runs. Stored keys stay untouched for a later return to managed keys.
 type FileKey struct {
 	keys *token.KeySet
+	// idTokenKID is the kid of the id_token_key_file's key, if any.
+	idTokenKID string
 }
 
-// ReadKeyFile reads the key at path (PEM or a private JWK) for alg. A key that cannot be read
-// is an error: the gateway never serves without the keys it was told to use.
-func ReadKeyFile(path, alg string, now time.Time) (*FileKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading signing_key_file: %w", err)
+// ReadKeyFile reads the key at path (PEM or a private JWK) for alg and,
+// when idTokenPath is set, the RSA key there, which then signs RS256 ID
+// tokens only (id_token_key_file, for an alg other than RS256). A key that
+// cannot be read is an error: the gateway never serves without the keys it
+// was told to use.
+func ReadKeyFile(path, idTokenPath, alg string, now time.Time) (*FileKey, error) {
+	switch {
+	case path == "":
+		return nil, errors.New("id_token_key_file needs signing_key_file: generated keys come with their own RS256 key for ID tokens")
+	case idTokenPath != "" && alg == token.AlgRS256:
+		return nil, errors.New("id_token_key_file is not used with signing_alg RS256: the signing key signs ID tokens too")
 	}
-	key, err := token.KeyFromFile(data, alg, now)
-	if err != nil {
-		return nil, fmt.Errorf("signing_key_file %s: %w", path, err)
-	}
-	ks, err := token.NewKeySet([]storage.SigningKey{key}, now)
+	key, err := readKey("signing_key_file", path, alg, now)
 	if err != nil {
 		return nil, err
 	}
-	return &FileKey{keys: ks}, nil
+	keys := []storage.SigningKey{key}
+	if idTokenPath != "" {
+		idKey, err := readKey("id_token_key_file", idTokenPath, token.AlgRS256, now)
+		if err != nil {
+			return nil, err
+		}
+		idKey.Use = storage.KeyUseIDToken
+		keys = append(keys, idKey)
+	}
+	ks, err := token.NewKeySet(keys, now)
+	if err != nil {
+		return nil, err
+	}
+	f := &FileKey{keys: ks}
+	if len(keys) > 1 {
+		f.idTokenKID = keys[1].ID
+	}
+	return f, nil
+}
+
+// readKey reads the key file of option at path for alg.
+func readKey(option, path, alg string, now time.Time) (storage.SigningKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("reading %s: %w", option, err)
+	}
+	key, err := token.KeyFromFile(data, alg, now)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("%s %s: %w", option, path, err)
+	}
+	return key, nil
 }
 
 // KeySet returns the file's key.
 func (f *FileKey) KeySet() *token.KeySet { return f.keys }
+
+// IDTokenAlgorithms is the file key's algorithm, and RS256 when an
+// id_token_key_file was given.
+func (f *FileKey) IDTokenAlgorithms() []string { return f.keys.IDTokenAlgorithms() }
 
 // Load does nothing: the key was read with the config.
 func (f *FileKey) Load(context.Context, *KeyRing) error { return nil }
@@ -151,7 +203,10 @@ func (f *FileKey) Rotate(_ context.Context, due time.Duration) (bool, error) {
 
 // Retire refuses: the file's key is the only key there is.
 func (f *FileKey) Retire(_ context.Context, kid string) error {
-	if f.keys.HasKey(kid) {
+	switch {
+	case kid == f.idTokenKID && kid != "":
+		return errRetireIDTokenKeyFile
+	case f.keys.HasKey(kid):
 		return errRetireKeyFile
 	}
 	return admin.ErrKeyNotFound

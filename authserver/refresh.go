@@ -188,6 +188,10 @@ func (s *Server) refreshIssuance(ctx context.Context, f storage.RefreshFamily, c
 	if !f.AuthTime.IsZero() {
 		is.AuthTime = f.AuthTime.Unix()
 	}
+	if held.Has(scope.OpenID) {
+		// A fresh ID token (Core §12.2): the original auth_time, no nonce.
+		is.IDToken = &idTokenRequest{}
+	}
 	return is, nil
 }
 

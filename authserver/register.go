@@ -39,6 +39,7 @@ func (s *Server) NewRegistrationEndpoint(opts *registration.Options) (Pages, err
 	if err != nil {
 		return nil, err
 	}
+	policy.IDTokenAlgs = s.Keys.IDTokenAlgorithms()
 	return &RegistrationEndpoint{
 		server: s, policy: policy,
 		perSource: throttle.New(policy.PerSource, time.Duration(policy.Window), 0),

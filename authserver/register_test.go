@@ -272,3 +272,39 @@ func TestRegistrationConfidential(t *testing.T) {
 		t.Fatal("the secret is in the client's view")
 	}
 }
+
+// TestRegistrationIDTokenAlg: a registered client's ID tokens default to
+// RS256 (OpenID Connect Registration §2), the operator's algorithm may be
+// asked for, anything else is invalid_client_metadata naming the field; the
+// answer echoes what the client's ID tokens will use.
+func TestRegistrationIDTokenAlg(t *testing.T) {
+	s := newTestServer(t)
+	e := newRegistrationEndpoint(t, s, registration.Options{})
+	for _, tc := range []struct{ name, member, want string }{
+		{"default", ``, "RS256"},
+		{"the operator's", `,"id_token_signed_response_alg":"ES256"`, "ES256"},
+		{"RS256 named", `,"id_token_signed_response_alg":"RS256"`, "RS256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := postRegistration(e, `{"redirect_uris":["https://app.example/cb"]`+tc.member+`}`, "192.0.2.1")
+			var got struct {
+				ClientID string `json:"client_id"`
+				Alg      string `json:"id_token_signed_response_alg"`
+			}
+			if w.Code != http.StatusCreated || json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Alg != tc.want {
+				t.Fatalf("got %d %s, want id_token_signed_response_alg %s", w.Code, w.Body, tc.want)
+			}
+			c, err := s.Registry.Lookup(context.Background(), got.ClientID)
+			if err != nil || c.IDTokenSignedResponseAlg != tc.want {
+				t.Fatalf("stored %q, %v", c.IDTokenSignedResponseAlg, err)
+			}
+		})
+	}
+	for _, bad := range []string{`"HS256"`, `"none"`, `"EdDSA"`, `7`} {
+		w := postRegistration(e, `{"redirect_uris":["https://app.example/cb"],"id_token_signed_response_alg":`+bad+`}`, "192.0.2.2")
+		wantRegistrationError(t, w, http.StatusBadRequest, "invalid_client_metadata")
+		if !strings.Contains(w.Body.String(), "id_token_signed_response_alg") || strings.Contains(w.Body.String(), strings.Trim(bad, `"`)+`"`) {
+			t.Errorf("%s: %s, want the field named and the value not repeated", bad, w.Body)
+		}
+	}
+}

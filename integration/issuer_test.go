@@ -522,12 +522,14 @@ func TestKeyRotationWhileTokensLive(t *testing.T) {
 		Keys []struct {
 			Kid    string `json:"kid"`
 			Status string `json:"status"`
+			Use    string `json:"use"`
 		} `json:"keys"`
 	}
 	do(t, http.MethodGet, g.AdminURL("/scopegate/keys"), nil).JSON(t, &keys)
 	next := ""
 	for _, k := range keys.Keys {
-		if k.Status == "next" {
+		// The access tokens' next key, not the next RS256 key for ID tokens.
+		if k.Status == "next" && k.Use == "all" {
 			next = k.Kid
 		}
 	}

@@ -66,13 +66,14 @@ func TestStoreMigrate(t *testing.T) {
 	gw.Vars["EtcdProxy"] = gw.link.Addr()
 
 	out := cliOK(t, nil, "store", "migrate", "--from", boltFile, "--config", config).Stdout
-	for _, want := range []string{"clients       2 (0 already there", "signing keys  2 (0 already there)", "revocations   1"} {
+	// Four keys: the active and next ES256 keys, and the RS256 pair that signs ID tokens.
+	for _, want := range []string{"clients       2 (0 already there", "signing keys  4 (0 already there)", "revocations   1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the first run's report lacks %q:\n%s", want, out)
 		}
 	}
 	out = cliOK(t, nil, "store", "migrate", "--from", boltFile, "--config", config).Stdout
-	if !strings.Contains(out, "clients       0 (2 already there") || !strings.Contains(out, "signing keys  0 (2 already there)") {
+	if !strings.Contains(out, "clients       0 (2 already there") || !strings.Contains(out, "signing keys  0 (4 already there)") {
 		t.Errorf("the second run changed something:\n%s", out)
 	}
 

@@ -38,7 +38,7 @@ func TestOpenIDConnectFlow(t *testing.T) {
 	for _, field := range []string{
 		`"issuer":"` + site + `"`, `"authorization_endpoint"`, `"token_endpoint"`, `"userinfo_endpoint":"` + site + `/oauth2/userinfo"`,
 		`"jwks_uri"`, `"response_types_supported":["code"]`, `"subject_types_supported":["public"]`,
-		`"id_token_signing_alg_values_supported":["ES256"]`, `"scopes_supported"`, `"claims_supported"`,
+		`"id_token_signing_alg_values_supported":["ES256","RS256"]`, `"scopes_supported"`, `"claims_supported"`,
 		`"grant_types_supported"`, `"token_endpoint_auth_methods_supported"`, `"code_challenge_methods_supported":["S256"]`,
 	} {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, field) {

@@ -78,6 +78,10 @@ type App struct {
 	// generated and kept in the store. Its kid is its RFC 7638 thumbprint. Rotation is then the
 	// operator's: replace the file and reload.
 	SigningKeyFile string `json:"signing_key_file,omitempty"`
+	// IDTokenKeyFile names an RSA key file (PEM or JWK) beside a
+	// signing_key_file of ES256 or EdDSA: it signs RS256 ID tokens only,
+	// which OpenID Connect requires. Without it the file key signs them.
+	IDTokenKeyFile string `json:"id_token_key_file,omitempty"`
 
 	// KeyRotation is how long a generated signing key signs before the next
 	// one takes over. Default: 720h (30 days). 0 turns automatic rotation off;
@@ -203,8 +207,8 @@ func (a *App) provisionServer() error {
 	}
 	cfg.Keys = &authserver.StoredKeys{Alg: cfg.SigningAlg, RetiredLifetime: cfg.RetiredKeyLifetime()}
 	var err error
-	if a.SigningKeyFile != "" {
-		if cfg.Keys, err = authserver.ReadKeyFile(a.SigningKeyFile, cfg.SigningAlg, time.Now()); err != nil {
+	if a.SigningKeyFile != "" || a.IDTokenKeyFile != "" {
+		if cfg.Keys, err = authserver.ReadKeyFile(a.SigningKeyFile, a.IDTokenKeyFile, cfg.SigningAlg, time.Now()); err != nil {
 			return fmt.Errorf("scopegate: %w", err)
 		}
 	}
@@ -298,6 +302,7 @@ func (a *App) Start() error {
 		MaxUsers:       a.MaxUsers,
 		Passwords:      a.hasher,
 		PasswordPolicy: a.Passwords.Policy(),
+		IDTokenAlgs:    a.server.Keys.IDTokenAlgorithms(),
 	})
 	sessions, err := session.NewManager(h.State.Store, a.Sessions.config())
 	if err != nil {

@@ -77,6 +77,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		max_access_token_ttl  <duration>
 //		signing_alg           ES256|RS256|EdDSA
 //		signing_key_file      <PEM or JWK file>
+//		id_token_key_file     <RSA PEM or JWK file>   # beside signing_key_file
 //		key_rotation          <duration>   # 0: manual only
 //		leeway                <duration>
 //		verified_token_cache_size <tokens>
@@ -105,6 +106,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return caddyopt.Set{
 		Texts: map[string]*string{
 			"issuer": &a.Issuer, "signing_alg": &a.SigningAlg, "signing_key_file": &a.SigningKeyFile,
+			"id_token_key_file": &a.IDTokenKeyFile,
 		},
 		Durations: map[string]*caddy.Duration{
 			"access_token_ttl": &a.AccessTokenTTL, "max_access_token_ttl": &a.MaxAccessTokenTTL,

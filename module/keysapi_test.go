@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,8 +22,15 @@ import (
 	"github.com/scopegate/scopegate/token"
 )
 
-// keyStatuses reads a key set answer as kid → status.
+// keyStatuses reads a key set answer as kid → status, for the operator's
+// keys (use all).
 func keyStatuses(t *testing.T, body string) map[string]string {
+	return keyStatusesOfUse(t, body, token.UseAll)
+}
+
+// keyStatusesOfUse reads a key set answer as kid → status, for the keys of
+// use.
+func keyStatusesOfUse(t *testing.T, body, use string) map[string]string {
 	t.Helper()
 	var set struct {
 		Keys []token.KeyInfo `json:"keys"`
@@ -32,7 +40,9 @@ func keyStatuses(t *testing.T, body string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, k := range set.Keys {
-		out[k.KeyID] = k.Status
+		if k.Use == use {
+			out[k.KeyID] = k.Status
+		}
 	}
 	return out
 }
@@ -87,6 +97,41 @@ func TestRevokeKeyThroughAdminAPI(t *testing.T) {
 	audit := f.logs.FilterMessage("admin change").FilterField(zap.String("action", "keys.revoke")).All()
 	if len(audit) != 1 || audit[0].ContextMap()["kid"] != active {
 		t.Errorf("audit: %+v", audit)
+	}
+}
+
+// TestRevokeIDTokenKeyThroughAdminAPI: the RS256 key that signs ID tokens
+// beside the operator's ES256 key is listed with its use, and revoked like
+// any key: its next key takes over, it leaves the JWKS, and the operator's
+// keys are untouched.
+func TestRevokeIDTokenKeyThroughAdminAPI(t *testing.T) {
+	f := newFailStoreFixture(t)
+	list := f.adminDo("GET", "/keys", "").body
+	operator := keyStatuses(t, list)
+	active, next := "", ""
+	for kid, status := range keyStatusesOfUse(t, list, token.UseIDToken) {
+		switch status {
+		case token.StatusActive:
+			active = kid
+		case token.StatusNext:
+			next = kid
+		}
+	}
+	if active == "" || next == "" || !strings.Contains(string(f.app.server.KeySet().JWKS()), active) {
+		t.Fatalf("ID-token keys: %s", list)
+	}
+	ans := f.adminDo("POST", "/keys/"+active+"/revoke", "")
+	if ans.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", ans.status, ans.body)
+	}
+	if got := keyStatusesOfUse(t, ans.body, token.UseIDToken); got[active] != token.StatusRevoked || got[next] != token.StatusActive || len(got) != 3 {
+		t.Fatalf("ID-token keys after revoking the active one: %v", got)
+	}
+	if got := keyStatuses(t, ans.body); !maps.Equal(got, operator) {
+		t.Errorf("the operator's keys changed: %v, were %v", got, operator)
+	}
+	if strings.Contains(string(f.app.server.KeySet().JWKS()), active) {
+		t.Error("the revoked ID-token key is still published")
 	}
 }
 

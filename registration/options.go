@@ -84,6 +84,12 @@ type Options struct {
 // Policy is Options checked and with defaults applied.
 type Policy struct {
 	Options
+	// IDTokenAlgs are the algorithms the server signs ID tokens with, the
+	// operator's first. A request that names no id_token_signed_response_alg
+	// gets RS256, OpenID Connect Registration §2's default, when it is
+	// among them, else the first. Nil: the operator's algorithm (none
+	// stored).
+	IDTokenAlgs []string
 }
 
 // NewPolicy checks o and applies its defaults. Errors name the option.

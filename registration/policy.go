@@ -11,6 +11,7 @@ import (
 	"github.com/scopegate/scopegate/registry"
 	"github.com/scopegate/scopegate/scope"
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
 )
 
 // ResponseTypeCode is the one response type a registered client may use.
@@ -57,8 +58,23 @@ func (p *Policy) Decide(req Request) (registry.Metadata, *oauth.Error) {
 		ClientName: name, TokenEndpointAuthMethod: method, GrantTypes: grants,
 		RedirectURIs: slices.Clone(req.RedirectURIs), Scope: scope.Join(scopes),
 		Audience: slices.Clone(p.Audience), RequireScopeRequest: &noScopeRequest,
-		PostLogoutRedirectURIs: slices.Clone(req.PostLogoutRedirectURIs),
+		PostLogoutRedirectURIs:   slices.Clone(req.PostLogoutRedirectURIs),
+		IDTokenSignedResponseAlg: p.idTokenAlg(req.IDTokenSignedResponseAlg),
 	}, nil
+}
+
+// idTokenAlg returns the id_token_signed_response_alg to register: the
+// request's, or RS256 (Registration §2's default) when the server signs
+// with it, else the operator's algorithm. It is stored either way, so the
+// response echoes what the client's ID tokens will use.
+func (p *Policy) idTokenAlg(alg string) string {
+	switch {
+	case alg != "" || len(p.IDTokenAlgs) == 0:
+		return alg
+	case slices.Contains(p.IDTokenAlgs, token.AlgRS256):
+		return token.AlgRS256
+	}
+	return p.IDTokenAlgs[0]
 }
 
 // authMethod returns the token endpoint auth method to register: none

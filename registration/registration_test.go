@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -224,6 +225,8 @@ func FuzzParseRequest(f *testing.F) {
 		`{"redirect_uris":["http://127.0.0.1:3000/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"client_name":"MCP Inspector","scope":"mcp:tools"}`,
 		`{"redirect_uris":["https://app.example/cb"],"scope":"admin","skip_consent":true,"ip_allowlist":["0.0.0.0/0"]}`,
 		`{"scope":"a","scope":"b"}`, `{"client_name":"\ud800"}`, `{"redirect_uris":[null,1]}`, `[]`, `{`, `null`,
+		`{"redirect_uris":["https://app.example/cb"],"id_token_signed_response_alg":"ES256"}`,
+		`{"id_token_signed_response_alg":7}`, `{"id_token_signed_response_alg":null}`, `{"id_token_signed_response_alg":"RS256","id_token_signed_response_alg":"none"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -231,6 +234,7 @@ func FuzzParseRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	policy.IDTokenAlgs = []string{"ES256", "RS256"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, oerr := ParseRequest(body)
 		if oerr != nil {
@@ -250,6 +254,11 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if m.SkipConsent || m.TokenEndpointAuthMethod != "none" || len(m.Features) > 0 {
 			t.Fatalf("metadata %+v", m)
+		}
+		// The request's algorithm goes to the registry as sent (which checks
+		// it); none sent is RS256, Registration §2's default.
+		if want := cmp.Or(req.IDTokenSignedResponseAlg, "RS256"); m.IDTokenSignedResponseAlg != want {
+			t.Fatalf("id_token_signed_response_alg %q, want %q", m.IDTokenSignedResponseAlg, want)
 		}
 	})
 }

@@ -38,6 +38,9 @@ type Request struct {
 	// PostLogoutRedirectURIs (OpenID Connect RP-Initiated Logout 1.0 §3.1)
 	// are checked as redirect_uris are.
 	PostLogoutRedirectURIs []string
+	// IDTokenSignedResponseAlg (OpenID Connect Registration §2) is checked
+	// by the registry against the algorithms the server signs with.
+	IDTokenSignedResponseAlg string
 }
 
 // requestField is one member ParseRequest reads: its name, what it takes
@@ -57,6 +60,7 @@ func (r *Request) fields() []requestField {
 		{"client_name", "a string", &r.ClientName},
 		{"scope", "a string of space-separated scopes", &r.Scope},
 		{"post_logout_redirect_uris", "an array of strings", &r.PostLogoutRedirectURIs},
+		{"id_token_signed_response_alg", "a string", &r.IDTokenSignedResponseAlg},
 	}
 }
 

@@ -21,6 +21,8 @@ type Response struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	Scope                   string   `json:"scope,omitempty"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
+	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // NewResponse describes the registered client c, with its secret when it
@@ -30,7 +32,7 @@ func NewResponse(c registry.Client, secret string) Response {
 		ClientID: c.ClientID, ClientIDIssuedAt: c.CreatedAt.Unix(), ClientName: c.ClientName,
 		RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, ResponseTypes: []string{ResponseTypeCode},
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, Scope: c.Scope,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 	}
 	if secret != "" {
 		var expires int64

@@ -63,6 +63,10 @@ type Metadata struct {
 	// RefreshTokenTTL overrides the server's refresh token lifetime for a
 	// client of the refresh_token grant; 0 keeps it.
 	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitzero"`
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens (OpenID Connect Registration §2): the operator's signing_alg
+	// or RS256 (Limits.IDTokenAlgs); "" takes the operator's.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // Client is the public view of a client: what the admin API returns. It
@@ -102,6 +106,9 @@ type Client struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// RefreshTokenTTL is the client's own refresh token lifetime, when set.
 	RefreshTokenTTL Duration `json:"refresh_token_ttl,omitzero"`
+	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens,
+	// when set; unset, the operator's signing_alg.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // Usage is a client's usage as the admin API shows it: the counters the
@@ -166,23 +173,24 @@ const maxSeconds = int64(1<<63-1) / int64(time.Second)
 // fieldTypes names each writable field and the JSON it takes, for messages
 // about a value of the wrong type.
 var fieldTypes = map[string]string{
-	"client_name":                "a string",
-	"grant_types":                "an array of strings",
-	"scope":                      "a string of space-separated scope tokens",
-	"audience":                   "an array of strings",
-	"redirect_uris":              "an array of strings",
-	"ip_allowlist":               "an array of strings",
-	"features":                   "an array of strings",
-	"require_scope_request":      "a boolean",
-	"access_token_ttl":           `a duration such as "15m" or a whole number of seconds`,
-	"refresh_token_ttl":          `a duration such as "720h" or a whole number of seconds`,
-	"claims":                     "a JSON object",
-	"disabled":                   "a boolean",
-	"metadata":                   "a JSON object",
-	"token_endpoint_auth_method": "a string: " + strings.Join(authMethods, ", "),
-	"post_logout_redirect_uris":  "an array of strings",
-	"skip_consent":               "a boolean",
-	"require_pkce":               "a boolean",
+	"client_name":                  "a string",
+	"grant_types":                  "an array of strings",
+	"scope":                        "a string of space-separated scope tokens",
+	"audience":                     "an array of strings",
+	"redirect_uris":                "an array of strings",
+	"ip_allowlist":                 "an array of strings",
+	"features":                     "an array of strings",
+	"require_scope_request":        "a boolean",
+	"access_token_ttl":             `a duration such as "15m" or a whole number of seconds`,
+	"refresh_token_ttl":            `a duration such as "720h" or a whole number of seconds`,
+	"claims":                       "a JSON object",
+	"disabled":                     "a boolean",
+	"metadata":                     "a JSON object",
+	"token_endpoint_auth_method":   "a string: " + strings.Join(authMethods, ", "),
+	"post_logout_redirect_uris":    "an array of strings",
+	"skip_consent":                 "a boolean",
+	"require_pkce":                 "a boolean",
+	"id_token_signed_response_alg": "a string",
 }
 
 // authMethods are the token_endpoint_auth_method values a client may
@@ -426,6 +434,7 @@ func (r *Registry) view(c storage.Client, u Usage, now time.Time) Client {
 		PostLogoutRedirectURIs:  cloneOrNil(c.PostLogoutRedirectURIs),
 	}
 	v.RefreshTokenTTL = Duration(c.RefreshTokenTTL)
+	v.IDTokenSignedResponseAlg = c.IDTokenSignedResponseAlg
 	if len(c.IPAllowlist) > 0 {
 		v.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
 	}
@@ -458,6 +467,7 @@ func metadataJSON(c storage.Client) ([]byte, error) {
 		PostLogoutRedirectURIs:  c.PostLogoutRedirectURIs,
 	}
 	m.RefreshTokenTTL = Duration(c.RefreshTokenTTL)
+	m.IDTokenSignedResponseAlg = c.IDTokenSignedResponseAlg
 	if len(c.IPAllowlist) > 0 {
 		m.IPAllowlist = ipallow.List(c.IPAllowlist).Strings()
 	}
@@ -487,6 +497,7 @@ func setMetadata(dst *storage.Client, src storage.Client) {
 	dst.PKCEOptional = src.PKCEOptional
 	dst.PostLogoutRedirectURIs = src.PostLogoutRedirectURIs
 	dst.RefreshTokenTTL = src.RefreshTokenTTL
+	dst.IDTokenSignedResponseAlg = src.IDTokenSignedResponseAlg
 	if dst.Public() {
 		// A public client holds no secret: one kept from before it became
 		// public would let whoever holds it authenticate as it.

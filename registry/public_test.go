@@ -140,7 +140,9 @@ func TestStripAdminOnly(t *testing.T) {
 	stripped := map[string]bool{"SkipConsent": true, "Features": true, "Claims": true, "Metadata": true, "RefreshTokenTTL": true}
 	kept := map[string]bool{"ClientName": true, "GrantTypes": true, "Scope": true, "Audience": true, "RedirectURIs": true,
 		"IPAllowlist": true, "RequireScopeRequest": true, "AccessTokenTTL": true, "Disabled": true,
-		"TokenEndpointAuthMethod": true, "RequirePKCE": true, "PostLogoutRedirectURIs": true}
+		"TokenEndpointAuthMethod": true, "RequirePKCE": true, "PostLogoutRedirectURIs": true,
+		// A registering client names its ID token algorithm (OpenID Connect Registration §2).
+		"IDTokenSignedResponseAlg": true}
 	for _, f := range reflect.VisibleFields(reflect.TypeFor[Metadata]()) {
 		if !stripped[f.Name] && !kept[f.Name] {
 			t.Errorf("Metadata.%s: decide whether a client may set it itself, in StripAdminOnly and here", f.Name)

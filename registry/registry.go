@@ -17,6 +17,7 @@ import (
 	"github.com/scopegate/scopegate/grant"
 	"github.com/scopegate/scopegate/password"
 	"github.com/scopegate/scopegate/storage"
+	"github.com/scopegate/scopegate/token"
 )
 
 // Defaults applied by New to a zero Limits field.
@@ -120,10 +121,17 @@ type Limits struct {
 	// PasswordPolicy is what a new password must meet. The zero value
 	// applies password's defaults.
 	PasswordPolicy password.Policy
+	// IDTokenAlgs are the algorithms a client's
+	// id_token_signed_response_alg may name: the operator's signing_alg
+	// and RS256. Default: ES256 (the default signing_alg) and RS256.
+	IDTokenAlgs []string
 }
 
 // withDefaults returns l with every zero field set to its default.
 func (l Limits) withDefaults() Limits {
+	if len(l.IDTokenAlgs) == 0 {
+		l.IDTokenAlgs = []string{token.AlgES256, token.AlgRS256}
+	}
 	if l.MaxClients == 0 {
 		l.MaxClients = DefaultMaxClients
 	}

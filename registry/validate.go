@@ -103,6 +103,9 @@ func (r *Registry) normalize(m Metadata) (storage.Client, error) {
 	if c.RefreshTokenTTL, err = checkRefreshTTL(time.Duration(m.RefreshTokenTTL), c.GrantTypes); err != nil {
 		return storage.Client{}, err
 	}
+	if c.IDTokenSignedResponseAlg, err = r.checkIDTokenAlg(m.IDTokenSignedResponseAlg); err != nil {
+		return storage.Client{}, err
+	}
 	if c.Claims, err = checkObject("claims", m.Claims, maxClaimsBytes); err != nil {
 		return storage.Client{}, err
 	}
@@ -465,4 +468,13 @@ func (r *Registry) checkTokenLength(c storage.Client) error {
 			" bytes, over the " + strconv.Itoa(token.MaxLength) + "-byte limit on access tokens; allow fewer or shorter scopes or audiences, or smaller claims"}
 	}
 	return nil
+}
+
+// checkIDTokenAlg checks a client's id_token_signed_response_alg against
+// the algorithms the server signs ID tokens with; "" is the operator's.
+func (r *Registry) checkIDTokenAlg(alg string) (string, error) {
+	if alg == "" || slices.Contains(r.limits.IDTokenAlgs, alg) {
+		return alg, nil
+	}
+	return "", &ValidationError{Field: "id_token_signed_response_alg", Reason: "must be one of " + strings.Join(r.limits.IDTokenAlgs, ", ")}
 }

@@ -385,3 +385,30 @@ func TestPostLogoutRedirectURIs(t *testing.T) {
 		t.Fatalf("stored %v %v", stored.PostLogoutRedirectURIs, err)
 	}
 }
+
+func TestIDTokenSignedResponseAlg(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{IDTokenAlgs: []string{"EdDSA", "RS256"}})
+	for _, bad := range []string{"ES256", "HS256", "none", "rs256", "RS256 "} {
+		_, _, err := r.Create(ctx, Metadata{ClientName: "bad", IDTokenSignedResponseAlg: bad})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "id_token_signed_response_alg" || ve.Reason != "must be one of EdDSA, RS256" || strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: %v, want an id_token_signed_response_alg error naming the two", bad, err)
+		}
+	}
+	c, _ := mustCreate(t, r, `{"client_name":"web"}`)
+	if c.IDTokenSignedResponseAlg != "" {
+		t.Errorf("unset: %q, want none (the operator's algorithm)", c.IDTokenSignedResponseAlg)
+	}
+	got, err := r.Patch(ctx, c.ClientID, []byte(`{"id_token_signed_response_alg":"RS256"}`))
+	if err != nil || got.IDTokenSignedResponseAlg != "RS256" {
+		t.Fatalf("patch: %q %v", got.IDTokenSignedResponseAlg, err)
+	}
+	stored, err := r.Lookup(ctx, c.ClientID)
+	if err != nil || stored.IDTokenSignedResponseAlg != "RS256" {
+		t.Fatalf("stored %q %v", stored.IDTokenSignedResponseAlg, err)
+	}
+	if _, err := r.Patch(ctx, c.ClientID, []byte(`{"id_token_signed_response_alg":"PS256"}`)); err == nil {
+		t.Error("patch to PS256 accepted")
+	}
+}

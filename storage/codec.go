@@ -57,6 +57,8 @@ const (
 	// extPostLogoutRedirectURIs: PostLogoutRedirectURIs, a count and its
 	// strings.
 	extPostLogoutRedirectURIs = 0x02
+	// extIDTokenSignedResponseAlg: IDTokenSignedResponseAlg, a string.
+	extIDTokenSignedResponseAlg = 0x03
 )
 const (
 	recordJSON   = '{'
@@ -198,6 +200,10 @@ func MarshalClient(c Client) ([]byte, error) {
 		b = append(b, extPostLogoutRedirectURIs)
 		b = appendStrings(b, c.PostLogoutRedirectURIs)
 	}
+	if c.IDTokenSignedResponseAlg != "" {
+		b = append(b, extIDTokenSignedResponseAlg)
+		b = appendString(b, c.IDTokenSignedResponseAlg)
+	}
 	return b, nil
 }
 
@@ -209,6 +215,9 @@ func clientExtensions(c Client) int {
 		n++
 	}
 	if len(c.PostLogoutRedirectURIs) > 0 {
+		n++
+	}
+	if c.IDTokenSignedResponseAlg != "" {
 		n++
 	}
 	return n
@@ -419,6 +428,10 @@ func (r *reader) extensions(c *Client) {
 		case extPostLogoutRedirectURIs:
 			if c.PostLogoutRedirectURIs = r.strings(); len(c.PostLogoutRedirectURIs) == 0 && r.err == nil {
 				r.fail(errors.New("post-logout redirect URIs written empty"))
+			}
+		case extIDTokenSignedResponseAlg:
+			if c.IDTokenSignedResponseAlg = r.string(); c.IDTokenSignedResponseAlg == "" && r.err == nil {
+				r.fail(errors.New("ID token algorithm written empty"))
 			}
 		default:
 			r.fail(fmt.Errorf("unknown extension 0x%02x", tag))

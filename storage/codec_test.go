@@ -100,6 +100,7 @@ func TestClientRecordRefusesBadInput(t *testing.T) {
 	}
 	base := sampleClient("client-1", "Billing")
 	base.PostLogoutRedirectURIs = nil
+	base.IDTokenSignedResponseAlg = ""
 	rawBase, err := storage.MarshalClient(base)
 	if err != nil {
 		t.Fatal(err)
@@ -529,5 +530,54 @@ func TestSkipsConsent(t *testing.T) {
 				t.Errorf("SkipsConsent() = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestClientRecordIDTokenAlg(t *testing.T) {
+	// A record written before the field existed decodes with it unset, and
+	// a client without it still writes those very bytes.
+	before := sampleClient("client-1", "Billing")
+	before.IDTokenSignedResponseAlg = ""
+	oldRaw, err := storage.MarshalClient(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := storage.UnmarshalClient("client-1", oldRaw)
+	if err != nil || old.IDTokenSignedResponseAlg != "" {
+		t.Fatalf("old record: alg %q, error %v; want none", old.IDTokenSignedResponseAlg, err)
+	}
+	for name, c := range map[string]storage.Client{
+		"beside other extensions": func() storage.Client {
+			c := sampleClient("client-1", "Billing")
+			c.IDTokenSignedResponseAlg = "RS256"
+			return c
+		}(),
+		"the only extension": {ID: "client-1", Name: "n", IDTokenSignedResponseAlg: "ES256"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw, err := storage.MarshalClient(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := storage.UnmarshalClient(c.ID, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+			}
+			if bytes.Equal(raw, oldRaw) {
+				t.Fatal("the algorithm left no trace in the record")
+			}
+		})
+	}
+	// The extension written empty is refused: a record has one encoding.
+	raw, err := storage.MarshalClient(storage.Client{ID: "c", Name: "n", IDTokenSignedResponseAlg: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := append(raw[:len(raw)-2:len(raw)-2], 0)
+	if c, err := storage.UnmarshalClient("c", empty); err == nil {
+		t.Fatalf("an empty algorithm decoded to %+v", c)
 	}
 }

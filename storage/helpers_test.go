@@ -36,11 +36,12 @@ func sampleClient(id, name string) storage.Client {
 		UpdatedAt:           sampleTime.Add(time.Minute),
 		TokensRevokedAt:     sampleTime.Add(time.Hour),
 		// Every field set, the authorization code grant's too.
-		TokenEndpointAuthMethod: storage.AuthMethodSecretPost,
-		SkipConsent:             true,
-		PKCEOptional:            true,
-		Registered:              true,
-		PostLogoutRedirectURIs:  []string{"https://app.example.com/signed-out"},
-		RefreshTokenTTL:         7 * 24 * time.Hour,
+		TokenEndpointAuthMethod:  storage.AuthMethodSecretPost,
+		SkipConsent:              true,
+		PKCEOptional:             true,
+		Registered:               true,
+		PostLogoutRedirectURIs:   []string{"https://app.example.com/signed-out"},
+		RefreshTokenTTL:          7 * 24 * time.Hour,
+		IDTokenSignedResponseAlg: "RS256",
 	}
 }

@@ -90,6 +90,10 @@ type Client struct {
 	// client gets, bounded by the server's maximum; zero takes the
 	// server's default.
 	RefreshTokenTTL time.Duration `json:"refresh_token_ttl,omitempty"`
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens (OpenID Connect Registration §2); "" takes the operator's
+	// signing algorithm.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // SkipsConsent reports whether the client's authorization requests go
@@ -152,7 +156,14 @@ type SigningKey struct {
 	// Revoked marks a key retired early because it may be compromised: tokens
 	// it signed are refused at once.
 	Revoked bool `json:"revoked,omitempty"`
+	// Use is what the key signs: "" for every token in the operator's
+	// algorithm, KeyUseIDToken for a key that signs only ID tokens (the
+	// RS256 key OpenID Connect requires beside another algorithm).
+	Use string `json:"use,omitempty"`
 }
+
+// KeyUseIDToken is the Use of a signing key that signs ID tokens only.
+const KeyUseIDToken = "id_token"
 
 // Revocation records one revoked access token until the token would have
 // expired anyway.

@@ -89,6 +89,7 @@ var (
 	errHeaderKeyRef    = newReason(ErrUnsupported, "token header key reference (jwk, jku, x5u, x5c, x5t) not supported")
 	errHeaderB64       = newReason(ErrUnsupported, "token header b64 not supported")
 	errNoKID           = newReason(ErrUnknownKey, "token header without kid")
+	errIDTokenKey      = newReason(ErrUnknownKey, "token signed by a key that signs ID tokens only")
 	errPayloadBase64   = newReason(ErrMalformed, "token malformed: payload is not base64url")
 	errSignatureBase64 = newReason(ErrMalformed, "token malformed: signature is not base64url")
 	errSignatureLength = newReason(ErrBadSignature, "token signature has the wrong length")

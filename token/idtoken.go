@@ -38,10 +38,21 @@ type IDClaims struct {
 // 8725 §3.11). When accessToken is not empty, its hash is the "at_hash"
 // claim (Core §3.1.3.6), computed for the algorithm of the key that signs.
 func (ks *KeySet) SignIDToken(c *IDClaims, accessToken string) (string, error) {
+	return ks.SignIDTokenWith("", c, accessToken)
+}
+
+// SignIDTokenWith is SignIDToken with the key for alg, a client's
+// id_token_signed_response_alg: "" or the active key's algorithm takes the
+// active key, RS256 the active ID-token key beside it. An algorithm the set
+// cannot sign with is ErrUnsupportedAlgorithm.
+func (ks *KeySet) SignIDTokenWith(alg string, c *IDClaims, accessToken string) (string, error) {
 	if c == nil || c.Issuer == "" || c.Subject == "" || c.Audience == "" || c.ExpiresAt <= 0 || c.IssuedAt <= 0 {
 		return "", fmt.Errorf("sign ID token: iss, sub, aud, exp and iat are required: %w", ErrMissingClaim)
 	}
-	sk := ks.signing
+	sk := ks.idTokenKey(alg)
+	if sk == nil {
+		return "", fmt.Errorf("sign ID token: no active key for %q: %w", alg, ErrUnsupportedAlgorithm)
+	}
 	atHash := ""
 	if accessToken != "" {
 		var err error
@@ -75,6 +86,27 @@ func (ks *KeySet) SignIDToken(c *IDClaims, accessToken string) (string, error) {
 	b.WriteByte('.')
 	b.WriteString(enc.EncodeToString(sig))
 	return b.String(), nil
+}
+
+// idTokenKey returns the key that signs ID tokens of alg, or nil.
+func (ks *KeySet) idTokenKey(alg string) *signingKey {
+	switch {
+	case alg == "" || alg == ks.signing.m.alg:
+		return ks.signing
+	case ks.idSigning != nil && alg == ks.idSigning.m.alg:
+		return ks.idSigning
+	}
+	return nil
+}
+
+// IDTokenAlgorithms returns the algorithms SignIDTokenWith can sign with
+// now: the active key's, then the ID-token key's when there is one.
+func (ks *KeySet) IDTokenAlgorithms() []string {
+	algs := []string{ks.signing.m.alg}
+	if ks.idSigning != nil && ks.idSigning.m.alg != algs[0] {
+		algs = append(algs, ks.idSigning.m.alg)
+	}
+	return algs
 }
 
 // AccessTokenHash returns the at_hash of accessToken for a token signed

@@ -68,12 +68,15 @@ const (
 // public half in the concrete type that verification uses.
 type keyMaterial struct {
 	// kid is set once the key joins a KeySet.
-	kid    string
-	alg    string
-	signer crypto.Signer
-	ec     *ecdsa.PublicKey
-	rsa    *rsa.PublicKey
-	ed     ed25519.PublicKey
+	kid string
+	// idTokenOnly marks a key of use storage.KeyUseIDToken: it signs ID
+	// tokens, and Verify never accepts an access token it signed.
+	idTokenOnly bool
+	alg         string
+	signer      crypto.Signer
+	ec          *ecdsa.PublicKey
+	rsa         *rsa.PublicKey
+	ed          ed25519.PublicKey
 }
 
 // GenerateKey creates a new signing key for alg (ES256 on P-256, RS256 with
@@ -96,6 +99,21 @@ func GenerateKey(alg string, now time.Time) (storage.SigningKey, error) {
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
 	}
+	return newKeyRecord(alg, priv, now)
+}
+
+// generateRSA creates an RS256 key of bits, created and active at now.
+func generateRSA(bits int, now time.Time) (storage.SigningKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("generate %s key: %w", AlgRS256, err)
+	}
+	return newKeyRecord(AlgRS256, priv, now)
+}
+
+// newKeyRecord returns the record of a generated key: a random kid, the
+// PKCS #8 encoding, created and active at now.
+func newKeyRecord(alg string, priv any, now time.Time) (storage.SigningKey, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return storage.SigningKey{}, fmt.Errorf("encode %s key: %w", alg, err)
@@ -365,7 +383,19 @@ type KeyInfo struct {
 	Revoked bool `json:"revoked"`
 	// Status is "next", "active", "retired" or "revoked".
 	Status string `json:"status"`
+	// Use is what the key signs: UseAll (access tokens, and ID tokens in
+	// its algorithm) or UseIDToken (RS256 ID tokens only).
+	Use string `json:"use"`
 }
+
+// Key uses reported by KeySet.Keys.
+const (
+	// UseAll: the operator's signing_alg key, which signs every token.
+	UseAll = "all"
+	// UseIDToken: the RS256 key kept beside another algorithm's, which
+	// signs ID tokens only (OpenID Connect Discovery §3 requires RS256).
+	UseIDToken = storage.KeyUseIDToken
+)
 
 // KeySet is an immutable snapshot of the signing keys, parsed once: the key
 // that signs, the keys that verify (each pinned to its algorithm) and the
@@ -373,9 +403,12 @@ type KeyInfo struct {
 // NewKeySet after every change to the stored keys.
 type KeySet struct {
 	signing *signingKey
-	verify  map[string]*keyMaterial
-	jwks    []byte
-	infos   []KeyInfo
+	// idSigning is the active RS256 key of use id_token, nil when there is
+	// none (the operator's algorithm is RS256, or a file key stands alone).
+	idSigning *signingKey
+	verify    map[string]*keyMaterial
+	jwks      []byte
+	infos     []KeyInfo
 }
 
 // signingKey is the key that signs, with its encoded JWS header ready.
@@ -390,16 +423,20 @@ type signingKey struct {
 
 // NewKeySet parses keys once and builds the snapshot for time now.
 //
-// The signing key is the one with the latest ActiveAt among keys that are
+// The keys form two tracks by their Use: the operator's keys ("") and the
+// RS256 keys that sign only ID tokens (storage.KeyUseIDToken). In each, the
+// signing key is the one with the latest ActiveAt among keys that are
 // active at now (ActiveAt set and not after now), not retired and not
-// revoked. A key with a zero ActiveAt is the pending next key (see Rotate).
+// revoked; a key with a zero ActiveAt is the pending next key (see Rotate).
 // Every key that is not revoked verifies and is published in the JWKS;
 // revoked keys are neither, and are not even parsed. NewKeySet fails closed:
 // a key that does not parse or does not match its algorithm, a repeated or
-// malformed kid, or the lack of a signing key is an error.
+// malformed kid, an ID-token key that is not RS256, or the lack of a
+// signing key on the operator's track is an error.
 func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 	ks := &KeySet{verify: make(map[string]*keyMaterial, len(keys))}
-	si := signingIndex(keys, now)
+	si := signingIndex(keys, "", now)
+	ci := signingIndex(keys, storage.KeyUseIDToken, now)
 	seen := make(map[string]struct{}, len(keys))
 	jwks := jwk.NewSet()
 	for i, k := range keys {
@@ -410,15 +447,10 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 			return nil, fmt.Errorf("key set: kid %s appears twice", k.ID)
 		}
 		seen[k.ID] = struct{}{}
-		ks.infos = append(ks.infos, KeyInfo{
-			KeyID:     k.ID,
-			Algorithm: k.Algorithm,
-			CreatedAt: k.CreatedAt,
-			ActiveAt:  k.ActiveAt,
-			RetiredAt: k.RetiredAt,
-			Revoked:   k.Revoked,
-			Status:    keyStatus(keys, i, si, now),
-		})
+		if err := checkKeyUse(k); err != nil {
+			return nil, fmt.Errorf("key set: key %s: %w", k.ID, err)
+		}
+		ks.infos = append(ks.infos, keyInfo(keys, i, si, ci, now))
 		if k.Revoked {
 			continue
 		}
@@ -427,6 +459,7 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 			return nil, fmt.Errorf("key set: key %s: %w", k.ID, err)
 		}
 		m.kid = k.ID
+		m.idTokenOnly = k.Use == storage.KeyUseIDToken
 		ks.verify[k.ID] = m
 		pub, err := m.publicJWK(k.ID)
 		if err == nil {
@@ -435,18 +468,11 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key set: key %s: %w", k.ID, err)
 		}
-		if i == si {
-			header := append([]byte(`{"alg":`), strictjson.AppendString(nil, k.Algorithm)...)
-			header = append(header, `,"kid":`...)
-			header = strictjson.AppendString(header, k.ID)
-			idHeader := append(slices.Clone(header), `,"typ":"JWT"}`...)
-			header = append(header, `,"typ":"at+jwt"}`...)
-			ks.signing = &signingKey{
-				kid:      k.ID,
-				m:        m,
-				header:   base64.RawURLEncoding.EncodeToString(header) + ".",
-				idHeader: base64.RawURLEncoding.EncodeToString(idHeader) + ".",
-			}
+		switch i {
+		case si:
+			ks.signing = newSigningKey(m)
+		case ci:
+			ks.idSigning = newSigningKey(m)
 		}
 	}
 	if ks.signing == nil {
@@ -457,6 +483,54 @@ func NewKeySet(keys []storage.SigningKey, now time.Time) (*KeySet, error) {
 		return nil, fmt.Errorf("key set: JWKS: %w", err)
 	}
 	return ks, nil
+}
+
+// checkKeyUse refuses a use this package does not write, and an ID-token
+// key of another algorithm than RS256, the one it exists for.
+func checkKeyUse(k storage.SigningKey) error {
+	switch {
+	case k.Use != "" && k.Use != storage.KeyUseIDToken:
+		return fmt.Errorf("unknown use %q", k.Use)
+	case k.Use == storage.KeyUseIDToken && k.Algorithm != AlgRS256:
+		return fmt.Errorf("an ID-token key must be %s, not %s", AlgRS256, k.Algorithm)
+	}
+	return nil
+}
+
+// newSigningKey encodes m's headers once: at+jwt for access tokens, JWT
+// for ID tokens.
+func newSigningKey(m *keyMaterial) *signingKey {
+	header := append([]byte(`{"alg":`), strictjson.AppendString(nil, m.alg)...)
+	header = append(header, `,"kid":`...)
+	header = strictjson.AppendString(header, m.kid)
+	idHeader := append(slices.Clone(header), `,"typ":"JWT"}`...)
+	header = append(header, `,"typ":"at+jwt"}`...)
+	return &signingKey{
+		kid:      m.kid,
+		m:        m,
+		header:   base64.RawURLEncoding.EncodeToString(header) + ".",
+		idHeader: base64.RawURLEncoding.EncodeToString(idHeader) + ".",
+	}
+}
+
+// keyInfo describes keys[i]; si and ci are the signing keys' indexes on the
+// operator's track and the ID-token track.
+func keyInfo(keys []storage.SigningKey, i, si, ci int, now time.Time) KeyInfo {
+	k := keys[i]
+	use, signing := UseAll, si
+	if k.Use == storage.KeyUseIDToken {
+		use, signing = UseIDToken, ci
+	}
+	return KeyInfo{
+		KeyID:     k.ID,
+		Algorithm: k.Algorithm,
+		CreatedAt: k.CreatedAt,
+		ActiveAt:  k.ActiveAt,
+		RetiredAt: k.RetiredAt,
+		Revoked:   k.Revoked,
+		Status:    keyStatus(keys, i, signing, now),
+		Use:       use,
+	}
 }
 
 // keyStatus names the state of keys[i] at now; si is the signing key's index.
@@ -477,11 +551,12 @@ func keyStatus(keys []storage.SigningKey, i, si int, now time.Time) string {
 	}
 }
 
-// signingIndex returns the index of the key that signs at now, or -1.
-func signingIndex(keys []storage.SigningKey, now time.Time) int {
+// signingIndex returns the index of the key of use that signs at now, or
+// -1.
+func signingIndex(keys []storage.SigningKey, use string, now time.Time) int {
 	best := -1
 	for i, k := range keys {
-		if k.Revoked || !k.RetiredAt.IsZero() || k.ActiveAt.IsZero() || k.ActiveAt.After(now) {
+		if k.Use != use || k.Revoked || !k.RetiredAt.IsZero() || k.ActiveAt.IsZero() || k.ActiveAt.After(now) {
 			continue
 		}
 		if best < 0 || !k.ActiveAt.Before(keys[best].ActiveAt) {
@@ -491,12 +566,12 @@ func signingIndex(keys []storage.SigningKey, now time.Time) int {
 	return best
 }
 
-// nextIndex returns the index of the pending next key at now (the newest one
-// when there are several), or -1.
-func nextIndex(keys []storage.SigningKey, now time.Time) int {
+// nextIndex returns the index of the pending next key of use at now (the
+// newest one when there are several), or -1.
+func nextIndex(keys []storage.SigningKey, use string, now time.Time) int {
 	best := -1
 	for i, k := range keys {
-		if k.Revoked || !k.RetiredAt.IsZero() || !(k.ActiveAt.IsZero() || k.ActiveAt.After(now)) {
+		if k.Use != use || k.Revoked || !k.RetiredAt.IsZero() || !(k.ActiveAt.IsZero() || k.ActiveAt.After(now)) {
 			continue
 		}
 		if best < 0 || !k.CreatedAt.Before(keys[best].CreatedAt) {
@@ -523,10 +598,11 @@ func (ks *KeySet) SigningKeyID() string { return ks.signing.kid }
 func (ks *KeySet) SigningAlgorithm() string { return ks.signing.m.alg }
 
 // Algorithms returns the algorithms of the keys that verify (not revoked),
-// the signing key's first, each once: what a token of this set may be
-// signed with, as discovery's id_token_signing_alg_values_supported says.
+// the signing key's first, then the ID-token key's, each once: what a
+// token of this set may be signed with, as discovery's
+// id_token_signing_alg_values_supported says.
 func (ks *KeySet) Algorithms() []string {
-	algs := []string{ks.signing.m.alg}
+	algs := ks.IDTokenAlgorithms()
 	for _, info := range ks.infos {
 		if !info.Revoked && !slices.Contains(algs, info.Algorithm) {
 			algs = append(algs, info.Algorithm)

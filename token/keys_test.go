@@ -288,10 +288,10 @@ func TestNewKeySetJWKS(t *testing.T) {
 	}
 
 	wantInfo := []KeyInfo{
-		{KeyID: retired.ID, Algorithm: AlgRS256, CreatedAt: rs.CreatedAt, ActiveAt: rs.ActiveAt, RetiredAt: retired.RetiredAt, Status: StatusRetired},
-		{KeyID: revoked.ID, Algorithm: AlgEdDSA, CreatedAt: ed.CreatedAt, ActiveAt: ed.ActiveAt, RetiredAt: revoked.RetiredAt, Revoked: true, Status: StatusRevoked},
-		{KeyID: es.ID, Algorithm: AlgES256, CreatedAt: es.CreatedAt, ActiveAt: es.ActiveAt, Status: StatusActive},
-		{KeyID: next.ID, Algorithm: AlgES256, CreatedAt: next.CreatedAt, Status: StatusNext},
+		{KeyID: retired.ID, Algorithm: AlgRS256, CreatedAt: rs.CreatedAt, ActiveAt: rs.ActiveAt, RetiredAt: retired.RetiredAt, Status: StatusRetired, Use: UseAll},
+		{KeyID: revoked.ID, Algorithm: AlgEdDSA, CreatedAt: ed.CreatedAt, ActiveAt: ed.ActiveAt, RetiredAt: revoked.RetiredAt, Revoked: true, Status: StatusRevoked, Use: UseAll},
+		{KeyID: es.ID, Algorithm: AlgES256, CreatedAt: es.CreatedAt, ActiveAt: es.ActiveAt, Status: StatusActive, Use: UseAll},
+		{KeyID: next.ID, Algorithm: AlgES256, CreatedAt: next.CreatedAt, Status: StatusNext, Use: UseAll},
 	}
 	if got := ks.Keys(); !reflect.DeepEqual(got, wantInfo) {
 		t.Errorf("Keys() =\n%+v\nwant\n%+v", got, wantInfo)

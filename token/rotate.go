@@ -32,6 +32,11 @@ import (
 // key of the new algorithm becomes active at once; as it was not published
 // before, external verifiers must refresh their JWKS cache on an unknown kid
 // (our own guard reads the key set directly and is never behind).
+//
+// The RS256 keys that sign only ID tokens rotate with the operator's: when
+// alg is not RS256 their next key becomes active and a new one is made
+// beside it; when alg is RS256 the operator's key signs ID tokens too, so
+// they retire (and stay published for keep, as retired keys do).
 func Rotate(keys []storage.SigningKey, alg string, now time.Time, keep time.Duration) ([]storage.SigningKey, error) {
 	if !supportedAlg(alg) {
 		return nil, fmt.Errorf("rotate keys: %q: %w", alg, ErrUnsupportedAlgorithm)
@@ -39,11 +44,36 @@ func Rotate(keys []storage.SigningKey, alg string, now time.Time, keep time.Dura
 	if keep < 0 {
 		return nil, errors.New("rotate keys: negative keep duration")
 	}
+	out, err := rotateTrack(keys, "", alg, now, keep)
+	if err != nil {
+		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	if out, err = rotateTrack(out, storage.KeyUseIDToken, idTokenTrackAlg(alg), now, keep); err != nil {
+		return nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	return out, nil
+}
+
+// idTokenTrackAlg is the algorithm of the ID-token keys beside an
+// operator's key of alg: RS256, or "" (none) when alg is RS256 itself.
+func idTokenTrackAlg(alg string) string {
+	if alg == AlgRS256 {
+		return ""
+	}
+	return AlgRS256
+}
+
+// rotateTrack rotates the keys of use, as Rotate describes, and keeps the
+// others as they are. With alg "" the track ends: its active keys retire,
+// its next key is dropped and no new key is made.
+func rotateTrack(keys []storage.SigningKey, use, alg string, now time.Time, keep time.Duration) ([]storage.SigningKey, error) {
 	out := make([]storage.SigningKey, 0, len(keys)+2)
-	ni := nextIndex(keys, now)
+	ni := nextIndex(keys, use, now)
 	promoted := false
 	for i, k := range keys {
 		switch {
+		case k.Use != use:
+			// Another track's key: its own rotation decides.
 		case i == ni && k.Algorithm == alg:
 			k.ActiveAt = now
 			promoted = true
@@ -66,17 +96,21 @@ func Rotate(keys []storage.SigningKey, alg string, now time.Time, keep time.Dura
 		}
 		out = append(out, k)
 	}
+	if alg == "" {
+		return out, nil
+	}
 	if !promoted {
-		active, err := GenerateKey(alg, now)
+		active, err := generateFor(use, alg, now)
 		if err != nil {
-			return nil, fmt.Errorf("rotate keys: %w", err)
+			return nil, err
 		}
 		out = append(out, active)
 	}
-	next, err := generateNext(alg, now)
+	next, err := generateFor(use, alg, now)
 	if err != nil {
-		return nil, fmt.Errorf("rotate keys: %w", err)
+		return nil, err
 	}
+	next.ActiveAt = time.Time{}
 	return append(out, next), nil
 }
 
@@ -104,15 +138,34 @@ func EnsureKeys(keys []storage.SigningKey, alg string, now time.Time) ([]storage
 
 // ensure gives keys (a private copy) an active key and a next key. A new
 // active key, needed only when there is no next key to promote, uses alg.
+// While the operator's active key is not RS256, the RS256 ID-token keys
+// get an active and a next key too.
 func ensure(keys []storage.SigningKey, alg string, now time.Time) ([]storage.SigningKey, bool, error) {
+	keys, changed, err := ensureTrack(keys, "", alg, now)
+	if err != nil {
+		return nil, false, err
+	}
+	idAlg := idTokenTrackAlg(keys[signingIndex(keys, "", now)].Algorithm)
+	if idAlg == "" {
+		return keys, changed, nil
+	}
+	keys, idChanged, err := ensureTrack(keys, storage.KeyUseIDToken, idAlg, now)
+	if err != nil {
+		return nil, false, err
+	}
+	return keys, changed || idChanged, nil
+}
+
+// ensureTrack gives the keys of use an active key and a next key.
+func ensureTrack(keys []storage.SigningKey, use, alg string, now time.Time) ([]storage.SigningKey, bool, error) {
 	changed := false
-	si := signingIndex(keys, now)
+	si := signingIndex(keys, use, now)
 	if si < 0 {
-		if ni := nextIndex(keys, now); ni >= 0 {
+		if ni := nextIndex(keys, use, now); ni >= 0 {
 			keys[ni].ActiveAt = now
 			si = ni
 		} else {
-			active, err := GenerateKey(alg, now)
+			active, err := generateFor(use, alg, now)
 			if err != nil {
 				return nil, false, err
 			}
@@ -121,11 +174,12 @@ func ensure(keys []storage.SigningKey, alg string, now time.Time) ([]storage.Sig
 		}
 		changed = true
 	}
-	if nextIndex(keys, now) < 0 {
-		next, err := generateNext(keys[si].Algorithm, now)
+	if nextIndex(keys, use, now) < 0 {
+		next, err := generateFor(use, keys[si].Algorithm, now)
 		if err != nil {
 			return nil, false, err
 		}
+		next.ActiveAt = time.Time{}
 		keys = append(keys, next)
 		changed = true
 	}
@@ -157,19 +211,28 @@ func RevokeKey(keys []storage.SigningKey, kid string, now time.Time) ([]storage.
 	if out[idx].RetiredAt.IsZero() {
 		out[idx].RetiredAt = now
 	}
-	out, _, err := ensure(out, out[idx].Algorithm, now)
+	alg := out[idx].Algorithm
+	if si := signingIndex(out, "", now); out[idx].Use == storage.KeyUseIDToken && si >= 0 {
+		// An ID-token key's revocation leaves the operator's algorithm as it is.
+		alg = out[si].Algorithm
+	}
+	out, _, err := ensure(out, alg, now)
 	if err != nil {
 		return nil, fmt.Errorf("revoke key: %w", err)
 	}
 	return out, nil
 }
 
-// generateNext creates a pending next key: published, not signing.
-func generateNext(alg string, now time.Time) (storage.SigningKey, error) {
-	k, err := GenerateKey(alg, now)
-	if err != nil {
-		return storage.SigningKey{}, err
+// generateFor creates a key of use, active at now. ID-token keys have
+// 2048 bits, Keycloak's default for its RS256 keys: they sign only ID
+// tokens, which live minutes, rotate with the operator's key, and are made
+// twice at every rotation and first start, where 3072 bits would cost a
+// quarter of a second each.
+func generateFor(use, alg string, now time.Time) (storage.SigningKey, error) {
+	if use != storage.KeyUseIDToken {
+		return GenerateKey(alg, now)
 	}
-	k.ActiveAt = time.Time{}
-	return k, nil
+	k, err := generateRSA(rsaMinBits, now)
+	k.Use = use
+	return k, err
 }

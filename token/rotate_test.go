@@ -30,7 +30,7 @@ func cloneKeys(keys []storage.SigningKey) []storage.SigningKey {
 
 func TestEnsureKeys(t *testing.T) {
 	t.Run("first start creates active and next", func(t *testing.T) {
-		keys, changed, err := EnsureKeys(nil, AlgES256, t0)
+		keys, changed, err := ensureOperatorKeys(nil, AlgES256, t0)
 		if err != nil || !changed || len(keys) != 2 {
 			t.Fatalf("EnsureKeys = %d keys, %v, %v", len(keys), changed, err)
 		}
@@ -47,14 +47,14 @@ func TestEnsureKeys(t *testing.T) {
 			t.Errorf("statuses = %v, want %v", got, want)
 		}
 
-		again, changed, err := EnsureKeys(keys, AlgES256, t0.Add(time.Hour))
+		again, changed, err := ensureOperatorKeys(keys, AlgES256, t0.Add(time.Hour))
 		if err != nil || changed || !reflect.DeepEqual(again, keys) {
 			t.Errorf("second EnsureKeys changed=%v err=%v", changed, err)
 		}
 	})
 	t.Run("missing next key gets one of the active key's algorithm", func(t *testing.T) {
 		active := testKeys()[AlgEdDSA]
-		keys, changed, err := EnsureKeys([]storage.SigningKey{active}, AlgES256, t0)
+		keys, changed, err := ensureOperatorKeys([]storage.SigningKey{active}, AlgES256, t0)
 		if err != nil || !changed || len(keys) != 2 {
 			t.Fatalf("EnsureKeys = %d keys, %v, %v", len(keys), changed, err)
 		}
@@ -63,24 +63,24 @@ func TestEnsureKeys(t *testing.T) {
 		}
 	})
 	t.Run("a changed algorithm is not switched silently", func(t *testing.T) {
-		keys, _, err := EnsureKeys(nil, AlgEdDSA, t0)
+		keys, _, err := ensureOperatorKeys(nil, AlgEdDSA, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, changed, err := EnsureKeys(keys, AlgES256, t0.Add(time.Minute))
+		got, changed, err := ensureOperatorKeys(keys, AlgES256, t0.Add(time.Minute))
 		if err != nil || changed || !reflect.DeepEqual(got, keys) {
 			t.Errorf("EnsureKeys with another alg changed=%v err=%v", changed, err)
 		}
 	})
 	t.Run("no active key promotes the next key", func(t *testing.T) {
-		keys, _, err := EnsureKeys(nil, AlgEdDSA, t0)
+		keys, _, err := ensureOperatorKeys(nil, AlgEdDSA, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys[0].RetiredAt = t0.Add(time.Minute)
 		before := cloneKeys(keys)
 		now := t0.Add(2 * time.Minute)
-		got, changed, err := EnsureKeys(keys, AlgEdDSA, now)
+		got, changed, err := ensureOperatorKeys(keys, AlgEdDSA, now)
 		if err != nil || !changed || len(got) != 3 {
 			t.Fatalf("EnsureKeys = %d keys, %v, %v", len(got), changed, err)
 		}
@@ -96,7 +96,7 @@ func TestEnsureKeys(t *testing.T) {
 		}
 	})
 	t.Run("unsupported algorithm", func(t *testing.T) {
-		if _, _, err := EnsureKeys(nil, "HS256", t0); !errors.Is(err, ErrUnsupportedAlgorithm) {
+		if _, _, err := ensureOperatorKeys(nil, "HS256", t0); !errors.Is(err, ErrUnsupportedAlgorithm) {
 			t.Errorf("error = %v", err)
 		}
 	})
@@ -104,7 +104,7 @@ func TestEnsureKeys(t *testing.T) {
 
 func TestRotate(t *testing.T) {
 	const keep = time.Hour
-	keys, _, err := EnsureKeys(nil, AlgES256, t0)
+	keys, _, err := ensureOperatorKeys(nil, AlgES256, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestRotate(t *testing.T) {
 	active, next := keys[0], keys[1]
 
 	t1 := t0.Add(24 * time.Hour)
-	r1, err := Rotate(keys, AlgES256, t1, keep)
+	r1, err := rotateOperatorKeys(keys, AlgES256, t1, keep)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -139,7 +139,7 @@ func TestRotate(t *testing.T) {
 	// Within keep of the first rotation the retired key stays; after it, a
 	// rotation drops it.
 	t2 := t1.Add(keep)
-	r2, err := Rotate(r1, AlgES256, t2, keep)
+	r2, err := rotateOperatorKeys(r1, AlgES256, t2, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestRotate(t *testing.T) {
 		t.Errorf("rotation at exactly keep dropped the retired key: %v", ids)
 	}
 	t3 := t2.Add(keep + time.Second)
-	r3, err := Rotate(r2, AlgES256, t3, keep)
+	r3, err := rotateOperatorKeys(r2, AlgES256, t3, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,10 +156,10 @@ func TestRotate(t *testing.T) {
 	}
 
 	t.Run("errors", func(t *testing.T) {
-		if _, err := Rotate(keys, "none", t1, keep); !errors.Is(err, ErrUnsupportedAlgorithm) {
+		if _, err := rotateOperatorKeys(keys, "none", t1, keep); !errors.Is(err, ErrUnsupportedAlgorithm) {
 			t.Errorf("unsupported alg: %v", err)
 		}
-		if _, err := Rotate(keys, AlgES256, t1, -time.Second); err == nil {
+		if _, err := rotateOperatorKeys(keys, AlgES256, t1, -time.Second); err == nil {
 			t.Error("negative keep accepted")
 		}
 	})
@@ -174,12 +174,12 @@ func keyIDs(keys []storage.SigningKey) []string {
 }
 
 func TestRotateChangesAlgorithm(t *testing.T) {
-	keys, _, err := EnsureKeys(nil, AlgES256, t0)
+	keys, _, err := ensureOperatorKeys(nil, AlgES256, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(time.Hour)
-	out, err := Rotate(keys, AlgEdDSA, t1, time.Hour)
+	out, err := rotateOperatorKeys(keys, AlgEdDSA, t1, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestRotateChangesAlgorithm(t *testing.T) {
 }
 
 func TestRotationKeepsOldTokensValid(t *testing.T) {
-	keys, _, err := EnsureKeys(nil, AlgES256, t0)
+	keys, _, err := ensureOperatorKeys(nil, AlgES256, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestRotationKeepsOldTokensValid(t *testing.T) {
 	}
 
 	t1 := t0.Add(10 * time.Minute)
-	rotated, err := Rotate(keys, AlgES256, t1, 30*time.Minute)
+	rotated, err := rotateOperatorKeys(keys, AlgES256, t1, 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestRotationKeepsOldTokensValid(t *testing.T) {
 	// Once keep has passed, the next rotation drops the old key and its
 	// (long expired) tokens are refused as signed by an unknown key.
 	t2 := t1.Add(31 * time.Minute)
-	again, err := Rotate(rotated, AlgES256, t2, 30*time.Minute)
+	again, err := rotateOperatorKeys(rotated, AlgES256, t2, 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestRotationKeepsOldTokensValid(t *testing.T) {
 }
 
 func TestRevokeKey(t *testing.T) {
-	keys, _, err := EnsureKeys(nil, AlgEdDSA, t0)
+	keys, _, err := ensureOperatorKeys(nil, AlgEdDSA, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestRevokeKey(t *testing.T) {
 
 	t.Run("active key", func(t *testing.T) {
 		before := cloneKeys(keys)
-		out, err := RevokeKey(keys, active.ID, t1)
+		out, err := revokeOperatorKey(keys, active.ID, t1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +299,7 @@ func TestRevokeKey(t *testing.T) {
 		}
 	})
 	t.Run("next key", func(t *testing.T) {
-		out, err := RevokeKey(keys, next.ID, t1)
+		out, err := revokeOperatorKey(keys, next.ID, t1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,11 +309,11 @@ func TestRevokeKey(t *testing.T) {
 		}
 	})
 	t.Run("retired key", func(t *testing.T) {
-		rotated, err := Rotate(keys, AlgEdDSA, t1, time.Hour)
+		rotated, err := rotateOperatorKeys(keys, AlgEdDSA, t1, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := RevokeKey(rotated, active.ID, t1.Add(time.Minute))
+		out, err := revokeOperatorKey(rotated, active.ID, t1.Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,24 +325,24 @@ func TestRevokeKey(t *testing.T) {
 		}
 	})
 	t.Run("twice", func(t *testing.T) {
-		once, err := RevokeKey(keys, active.ID, t1)
+		once, err := revokeOperatorKey(keys, active.ID, t1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		twice, err := RevokeKey(once, active.ID, t1.Add(time.Minute))
+		twice, err := revokeOperatorKey(once, active.ID, t1.Add(time.Minute))
 		if err != nil || !reflect.DeepEqual(once, twice) {
 			t.Errorf("second revocation changed the set (%v)", err)
 		}
 	})
 	t.Run("unknown kid", func(t *testing.T) {
-		if _, err := RevokeKey(keys, "nope", t1); !errors.Is(err, ErrKeyNotFound) {
+		if _, err := revokeOperatorKey(keys, "nope", t1); !errors.Is(err, ErrKeyNotFound) {
 			t.Errorf("error = %v, want ErrKeyNotFound", err)
 		}
 	})
 }
 
 func TestRevokedKeyTokensRefusedAtOnce(t *testing.T) {
-	keys, _, err := EnsureKeys(nil, AlgES256, t0)
+	keys, _, err := ensureOperatorKeys(nil, AlgES256, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestRevokedKeyTokensRefusedAtOnce(t *testing.T) {
 	if _, err := v.VerifyCached(ks, cache, raw); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	revoked, err := RevokeKey(keys, keys[0].ID, t0)
+	revoked, err := revokeOperatorKey(keys, keys[0].ID, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,4 +381,38 @@ func TestRevokedKeyTokensRefusedAtOnce(t *testing.T) {
 			t.Error("revoked key still published")
 		}
 	}
+}
+
+// The tests above follow the operator's keys, as they were before the
+// ID-token keys joined them; these wrappers leave those out (TestIDTokenKeys
+// follows them). changed says whether the operator's keys changed.
+func ensureOperatorKeys(keys []storage.SigningKey, alg string, now time.Time) ([]storage.SigningKey, bool, error) {
+	out, _, err := EnsureKeys(keys, alg, now)
+	if err != nil {
+		return nil, false, err
+	}
+	out = operatorKeys(out)
+	return out, !reflect.DeepEqual(out, operatorKeys(keys)), nil
+}
+
+func rotateOperatorKeys(keys []storage.SigningKey, alg string, now time.Time, keep time.Duration) ([]storage.SigningKey, error) {
+	out, err := Rotate(keys, alg, now, keep)
+	return operatorKeys(out), err
+}
+
+func revokeOperatorKey(keys []storage.SigningKey, kid string, now time.Time) ([]storage.SigningKey, error) {
+	out, err := RevokeKey(keys, kid, now)
+	return operatorKeys(out), err
+}
+
+// operatorKeys returns the keys of the operator's algorithm, not those that
+// sign ID tokens only; nil for none.
+func operatorKeys(keys []storage.SigningKey) []storage.SigningKey {
+	var out []storage.SigningKey
+	for _, k := range keys {
+		if k.Use == "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }

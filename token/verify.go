@@ -233,6 +233,11 @@ func (v *Verifier) verifySigned(ks *KeySet, raw string, kind tokenKind) (*Claims
 	if !ok {
 		return nil, ErrUnknownKey
 	}
+	if key.idTokenOnly && kind == accessToken {
+		// Beside the typ rule: whatever its header says, a token of this
+		// key was never minted as an access token.
+		return nil, errIDTokenKey
+	}
 	if string(h.alg) != key.alg {
 		return nil, ErrWrongAlgorithm
 	}

@@ -69,6 +69,8 @@ type metadataFlags struct {
 	// postLogoutURIs are post_logout_redirect_uris.
 	postLogoutURIs []string
 	refreshTTL     time.Duration
+	// idTokenAlg is id_token_signed_response_alg.
+	idTokenAlg string
 }
 
 // add defines the flags on cmd.
@@ -91,6 +93,7 @@ func (m *metadataFlags) add(cmd *cobra.Command) {
 	f.BoolVar(&m.noRequirePKCE, "no-require-pkce", false, "let a confidential client's authorization requests go without PKCE (never a public client's)")
 	f.StringArrayVar(&m.postLogoutURIs, "post-logout-redirect-uri", nil, "where RP-initiated logout may return the browser, an absolute URI under the redirect URI rules (repeatable)")
 	f.DurationVar(&m.refreshTTL, "refresh-ttl", 0, "refresh token lifetime for a client of the refresh_token grant, e.g. 168h (0: the server's default)")
+	f.StringVar(&m.idTokenAlg, "id-token-alg", "", `the algorithm of the client's ID tokens (id_token_signed_response_alg): the server's signing_alg or RS256 ("": the server's signing_alg)`)
 }
 
 // featureHelp is --feature's help: every feature and what it allows. The
@@ -177,6 +180,7 @@ func (m *metadataFlags) createBody() ([]byte, error) {
 	}
 	md.SkipConsent = m.skipConsent
 	md.PostLogoutRedirectURIs = nonEmpty(m.postLogoutURIs)
+	md.IDTokenSignedResponseAlg = m.idTokenAlg
 	var err error
 	if md.TokenEndpointAuthMethod, err = m.authMethodValue(); err != nil {
 		return nil, err
@@ -246,6 +250,9 @@ func (m *metadataFlags) patchBody(cmd *cobra.Command) ([]byte, error) {
 		} else {
 			patch["refresh_token_ttl"] = registry.Duration(m.refreshTTL)
 		}
+	}
+	if changed("id-token-alg") {
+		patch["id_token_signed_response_alg"] = orNull(m.idTokenAlg)
 	}
 	if changed("no-require-scope") {
 		patch["require_scope_request"] = !m.noRequireScope

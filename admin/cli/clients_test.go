@@ -49,6 +49,7 @@ func TestCreateSendsEveryFlag(t *testing.T) {
 		"--no-require-scope",
 		"--claims", `{"tenant": "acme"}`,
 		"--metadata", `{"team":"billing","tier":2}`,
+		"--id-token-alg", "RS256",
 	)
 	if r.Stderr != secretWarning+"\n" {
 		t.Errorf("stderr = %q, want the secret warning alone", r.Stderr)
@@ -60,20 +61,21 @@ func TestCreateSendsEveryFlag(t *testing.T) {
 		t.Fatalf("the created client %q is not in the registry: %v", id, err)
 	}
 	want := map[string]string{
-		"client_name":           "Billing Service",
-		"scope":                 "orders:read orders:write",
-		"grant_types":           "client_credentials",
-		"audience":              "https://api.example.com/orders, https://api.example.com/a,b",
-		"ip_allowlist":          strings.Join(c.IPAllowlist, ", "),
-		"features":              "introspect",
-		"require_scope_request": "false",
-		"access_token_ttl":      "10m0s",
-		"disabled":              "false",
-		"claims":                `{"tenant":"acme"}`,
-		"metadata":              `{"team":"billing","tier":2}`,
-		"secret_id":             c.Secrets[0].ID,
-		"tokens_issued":         "0",
-		"tokens_revoked_at":     "-",
+		"client_name":                  "Billing Service",
+		"scope":                        "orders:read orders:write",
+		"grant_types":                  "client_credentials",
+		"audience":                     "https://api.example.com/orders, https://api.example.com/a,b",
+		"ip_allowlist":                 strings.Join(c.IPAllowlist, ", "),
+		"features":                     "introspect",
+		"require_scope_request":        "false",
+		"access_token_ttl":             "10m0s",
+		"disabled":                     "false",
+		"claims":                       `{"tenant":"acme"}`,
+		"metadata":                     `{"team":"billing","tier":2}`,
+		"secret_id":                    c.Secrets[0].ID,
+		"tokens_issued":                "0",
+		"tokens_revoked_at":            "-",
+		"id_token_signed_response_alg": "RS256",
 	}
 	for k, v := range want {
 		if fields[k] != v {
@@ -366,6 +368,18 @@ func TestUpdateSendsOnlyGivenFields(t *testing.T) {
 			}
 			return ""
 		}},
+		{"ID token algorithm", []string{"--id-token-alg", "RS256"}, `{"id_token_signed_response_alg":"RS256"}`, func(c registry.Client) string {
+			if c.IDTokenSignedResponseAlg != "RS256" {
+				return "id_token_signed_response_alg " + c.IDTokenSignedResponseAlg
+			}
+			return ""
+		}},
+		{"the server's ID token algorithm", []string{"--id-token-alg", ""}, `{"id_token_signed_response_alg":null}`, func(c registry.Client) string {
+			if c.IDTokenSignedResponseAlg != "" {
+				return "id_token_signed_response_alg " + c.IDTokenSignedResponseAlg
+			}
+			return ""
+		}},
 		{"default TTL", []string{"--ttl", "0"}, `{"access_token_ttl":null}`, func(c registry.Client) string {
 			if c.AccessTokenTTL != 0 {
 				return "ttl kept"
@@ -545,9 +559,9 @@ func TestDelete(t *testing.T) {
 func TestKeys(t *testing.T) {
 	ts := newTestServer(t)
 	r := runOK(t, "keys", "list", "--address", ts.Addr)
-	want := regexp.MustCompile(`^KID +ALG +STATUS +CREATED +ACTIVE +RETIRED\n` +
-		`k1 +ES256 +active +2026-03-01T12:00:00Z +2026-03-01T12:00:00Z +-\n` +
-		`k2 +ES256 +next +2026-03-01T12:00:00Z +- +-\n$`)
+	want := regexp.MustCompile(`^KID +ALG +STATUS +USE +CREATED +ACTIVE +RETIRED\n` +
+		`k1 +ES256 +active +all +2026-03-01T12:00:00Z +2026-03-01T12:00:00Z +-\n` +
+		`k2 +ES256 +next +all +2026-03-01T12:00:00Z +- +-\n$`)
 	if !want.MatchString(r.Stdout) {
 		t.Errorf("keys list:\n%s", r.Stdout)
 	}

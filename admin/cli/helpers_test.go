@@ -32,8 +32,8 @@ type testKeys struct {
 
 func (k *testKeys) set() []token.KeyInfo {
 	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	active := token.KeyInfo{KeyID: "k1", Algorithm: "ES256", CreatedAt: created, ActiveAt: created, Status: "active"}
-	next := token.KeyInfo{KeyID: "k2", Algorithm: "ES256", CreatedAt: created, Status: "next"}
+	active := token.KeyInfo{KeyID: "k1", Algorithm: "ES256", CreatedAt: created, ActiveAt: created, Status: "active", Use: token.UseAll}
+	next := token.KeyInfo{KeyID: "k2", Algorithm: "ES256", CreatedAt: created, Status: "next", Use: token.UseAll}
 	if k.rotated > 0 || k.revoked == "k1" {
 		active.Status, active.RetiredAt = "retired", created.Add(time.Hour)
 		next.Status, next.ActiveAt = "active", created.Add(time.Hour)

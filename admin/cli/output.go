@@ -142,6 +142,9 @@ func printClient(w io.Writer, c registry.Client, secretID, secret string) error 
 	if len(c.PostLogoutRedirectURIs) > 0 {
 		t.row("post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, ", "))
 	}
+	if c.IDTokenSignedResponseAlg != "" {
+		t.row("id_token_signed_response_alg", c.IDTokenSignedResponseAlg)
+	}
 	t.row("ip_allowlist", strings.Join(c.IPAllowlist, ", "))
 	t.row("features", strings.Join(c.Features, ", "))
 	t.row("client_type", c.ClientType)
@@ -208,9 +211,9 @@ func printClientList(w io.Writer, clients []registry.Client) error {
 // printKeys writes one line per signing key.
 func printKeys(w io.Writer, keys []token.KeyInfo) error {
 	t := newTable(w)
-	t.row("KID", "ALG", "STATUS", "CREATED", "ACTIVE", "RETIRED")
+	t.row("KID", "ALG", "STATUS", "USE", "CREATED", "ACTIVE", "RETIRED")
 	for _, k := range keys {
-		t.row(k.KeyID, k.Algorithm, k.Status, timeCell(k.CreatedAt), timeCell(k.ActiveAt), timeCell(k.RetiredAt))
+		t.row(k.KeyID, k.Algorithm, k.Status, k.Use, timeCell(k.CreatedAt), timeCell(k.ActiveAt), timeCell(k.RetiredAt))
 	}
 	return t.flush()
 }

@@ -34,6 +34,7 @@ type storedKey struct {
 	ActiveAt         time.Time `json:"active_at"`
 	RetiredAt        time.Time `json:"retired_at,omitzero"`
 	Revoked          bool      `json:"revoked,omitempty"`
+	Use              string    `json:"use,omitempty"`
 }
 
 // sealKeys returns the stored form of keys.
@@ -47,6 +48,7 @@ func (s *Store) sealKeys(keys []storage.SigningKey) ([]byte, error) {
 		set.Keys[i] = storedKey{
 			ID: k.ID, Algorithm: k.Algorithm, SealedPrivateKey: sealed,
 			CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt, RetiredAt: k.RetiredAt, Revoked: k.Revoked,
+			Use: k.Use,
 		}
 	}
 	return json.Marshal(set)
@@ -73,6 +75,7 @@ func (s *Store) openKeys(value []byte) ([]storage.SigningKey, error) {
 		keys[i] = storage.SigningKey{
 			ID: k.ID, Algorithm: k.Algorithm, PrivateKey: private,
 			CreatedAt: k.CreatedAt, ActiveAt: k.ActiveAt, RetiredAt: k.RetiredAt, Revoked: k.Revoked,
+			Use: k.Use,
 		}
 	}
 	return keys, nil
