@@ -78,9 +78,8 @@ type App struct {
 	// generated and kept in the store. Its kid is its RFC 7638 thumbprint. Rotation is then the
 	// operator's: replace the file and reload.
 	SigningKeyFile string `json:"signing_key_file,omitempty"`
-	// IDTokenKeyFile names an RSA key file (PEM or JWK) beside a
-	// signing_key_file of ES256 or EdDSA: it signs RS256 ID tokens only,
-	// which OpenID Connect requires. Without it the file key signs them.
+	// IDTokenKeyFile names an RSA key file (PEM or JWK) that signs only RS256 ID tokens, beside
+	// an ES256 or EdDSA signing_key_file. Without it, the file key signs ID tokens too.
 	IDTokenKeyFile string `json:"id_token_key_file,omitempty"`
 
 	// KeyRotation is how long a generated signing key signs before the next
