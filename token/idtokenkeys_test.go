@@ -210,3 +210,115 @@ func TestIDTokenKeys(t *testing.T) {
 		}
 	})
 }
+
+// olderBuildPicks returns the kids a build that predates the ID-token keys
+// would pick from keys, ignoring Use as it does: the key it signs with (the
+// unretired active key of the latest ActiveAt, the later on a tie) and the
+// next key its rotation would promote (the pending key of the latest
+// CreatedAt, the later on a tie).
+func olderBuildPicks(keys []storage.SigningKey, now time.Time) (signs, promotes string) {
+	si, ni := -1, -1
+	for i, k := range keys {
+		if k.Revoked || !k.RetiredAt.IsZero() {
+			continue
+		}
+		if pending := k.ActiveAt.IsZero() || k.ActiveAt.After(now); pending {
+			if ni < 0 || !k.CreatedAt.Before(keys[ni].CreatedAt) {
+				ni = i
+			}
+		} else if si < 0 || !k.ActiveAt.Before(keys[si].ActiveAt) {
+			si = i
+		}
+	}
+	if si >= 0 {
+		signs = keys[si].ID
+	}
+	if ni >= 0 {
+		promotes = keys[ni].ID
+	}
+	return signs, promotes
+}
+
+// During a rolling upgrade, gateways of an older build share the stored
+// keys and ignore their use. Whatever this build does to the set (first
+// start, adding the ID-token keys to an older set, rotation, revoking either
+// kind of key), such a gateway must still sign access tokens with the
+// operator's key, which this build's guard accepts, and its rotation must
+// promote the operator's next key, never an ID-token key.
+func TestOlderBuildsPickTheOperatorsKeys(t *testing.T) {
+	full, _, err := EnsureKeys(nil, AlgES256, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var older []storage.SigningKey // the operator's keys alone, as an older build leaves them
+	for _, k := range full {
+		if k.Use == "" {
+			older = append(older, k)
+		}
+	}
+	t1 := t0.Add(time.Hour)
+	steps := map[string]func() ([]storage.SigningKey, error){
+		"first start": func() ([]storage.SigningKey, error) {
+			keys, _, err := EnsureKeys(nil, AlgES256, t0)
+			return keys, err
+		},
+		"ID-token keys added to an older set": func() ([]storage.SigningKey, error) {
+			keys, _, err := EnsureKeys(older, AlgES256, t1)
+			return keys, err
+		},
+		"rotation": func() ([]storage.SigningKey, error) {
+			return Rotate(full, AlgES256, t1, time.Hour)
+		},
+	}
+	for name, step := range steps {
+		t.Run(name, func(t *testing.T) {
+			keys, err := step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOlderBuildPicks(t, keys, t1)
+			for _, revoke := range []string{"", UseIDToken} {
+				ks, err := NewKeySet(keys, t1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for kid, status := range keysOfUse(t, ks, revoke) {
+					if status != StatusActive {
+						continue
+					}
+					out, err := RevokeKey(keys, kid, t1.Add(time.Minute))
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkOlderBuildPicks(t, out, t1.Add(time.Minute))
+				}
+			}
+		})
+	}
+}
+
+// checkOlderBuildPicks fails when an older build would sign with, or
+// promote, anything but the operator's active and next keys of this set.
+func checkOlderBuildPicks(t *testing.T, keys []storage.SigningKey, now time.Time) {
+	t.Helper()
+	ks, err := NewKeySet(keys, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active, next string
+	for kid, status := range keysOfUse(t, ks, UseAll) {
+		switch status {
+		case StatusActive:
+			active = kid
+		case StatusNext:
+			next = kid
+		}
+	}
+	if len(keysOfUse(t, ks, UseIDToken)) == 0 {
+		t.Fatal("the set has no ID-token keys")
+	}
+	signs, promotes := olderBuildPicks(keys, now)
+	if signs != active || promotes != next {
+		t.Fatalf("an older build signs with %s and promotes %s; want the operator's %s and %s", signs, promotes, active, next)
+	}
+}

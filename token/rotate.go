@@ -51,7 +51,42 @@ func Rotate(keys []storage.SigningKey, alg string, now time.Time, keep time.Dura
 	if out, err = rotateTrack(out, storage.KeyUseIDToken, idTokenTrackAlg(alg), now, keep); err != nil {
 		return nil, fmt.Errorf("rotate keys: %w", err)
 	}
-	return out, nil
+	return readableByOlderBuilds(out, now), nil
+}
+
+// readableByOlderBuilds arranges keys so that a build older than the
+// ID-token keys, which ignores Use and may share the store during a rolling
+// upgrade, still signs access tokens with the operator's key and promotes
+// the operator's next key when it rotates. Such a build signs with the
+// unretired active key of the latest ActiveAt, and takes as next the
+// pending key of the latest CreatedAt, the later in the list on a tie. So
+// every ID-token key comes first (a stable partition), none is active from
+// a later time than the operator's active key, and none was made later
+// than the operator's next key: their times are bounded by those, which
+// changes nothing for this build, as each track picks its own keys.
+func readableByOlderBuilds(keys []storage.SigningKey, now time.Time) []storage.SigningKey {
+	out := make([]storage.SigningKey, 0, len(keys))
+	for _, k := range keys {
+		if k.Use == storage.KeyUseIDToken {
+			out = append(out, k)
+		}
+	}
+	idKeys := len(out)
+	for _, k := range keys {
+		if k.Use != storage.KeyUseIDToken {
+			out = append(out, k)
+		}
+	}
+	si, ni := signingIndex(out, "", now), nextIndex(out, "", now)
+	for i := range out[:idKeys] {
+		if si >= 0 && out[i].ActiveAt.After(out[si].ActiveAt) {
+			out[i].ActiveAt = out[si].ActiveAt
+		}
+		if ni >= 0 && out[i].CreatedAt.After(out[ni].CreatedAt) {
+			out[i].CreatedAt = out[ni].CreatedAt
+		}
+	}
+	return out
 }
 
 // idTokenTrackAlg is the algorithm of the ID-token keys beside an
@@ -153,7 +188,7 @@ func ensure(keys []storage.SigningKey, alg string, now time.Time) ([]storage.Sig
 	if err != nil {
 		return nil, false, err
 	}
-	return keys, changed || idChanged, nil
+	return readableByOlderBuilds(keys, now), changed || idChanged, nil
 }
 
 // ensureTrack gives the keys of use an active key and a next key.
