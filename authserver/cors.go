@@ -10,10 +10,10 @@ import (
 
 // Cross-origin reads (CORS, Fetch §3.2) of the server's JSON answers by
 // browser apps: this file is the one home of which origin may read what.
-// The public documents (discovery, RFC 8414 metadata, JWKS) are anyone's.
-// The token, revocation and UserInfo answers are the client's whose
-// request it is, and its origins are the origins of its registered
-// redirect URIs (oauth.RedirectURIsHaveOrigin). No answer allows
+// The public documents (discovery, RFC 8414 and RFC 9728 metadata, JWKS)
+// are anyone's. The token, revocation and UserInfo answers are the
+// client's whose request it is, and its origins are the origins of its
+// registered redirect URIs (oauth.RedirectURIsHaveOrigin). No answer allows
 // credentials: these endpoints use no cookies. Pages (sign-in, consent,
 // account, logout, authorize) are navigations, and introspection, remote
 // admin, registration and self-service serve servers: they answer no CORS.
@@ -66,12 +66,10 @@ func allowOrigin(h http.Header, origin string) {
 	h.Add("Vary", "Origin")
 }
 
-// publicCORS serves a public document (discovery, metadata, JWKS) to any
-// origin: every GET and HEAD answer may be read, and a preflight is
-// answered at once.
-type publicCORS struct{ next http.Handler }
-
-func (c publicCORS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// publicCORS lets any origin read a public document (discovery, the RFC
+// 8414 and RFC 9728 metadata, the JWKS): every GET and HEAD answer may be
+// read, and a preflight is answered at once, which it reports.
+func publicCORS(w http.ResponseWriter, r *http.Request) (answered bool) {
 	h := w.Header()
 	switch {
 	case isPreflight(r):
@@ -79,11 +77,11 @@ func (c publicCORS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 		h.Set("Access-Control-Max-Age", corsMaxAge)
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return true
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		h.Set(allowOriginHeader, "*")
 	}
-	c.next.ServeHTTP(w, r)
+	return false
 }
 
 // clientCORS answers the preflights of an endpoint whose answers belong

@@ -97,11 +97,16 @@ func wantCORSHeaders(t *testing.T, what string, h http.Header, want map[string]s
 	}
 }
 
-// The public documents (both discovery documents and the JWKS) are read by
-// any origin, without credentials, and their preflights are answered.
+// The public documents (both discovery documents, a protected resource's
+// RFC 9728 metadata and the JWKS) are read by any origin, without
+// credentials, and their preflights are answered.
 func TestCORSPublicDocuments(t *testing.T) {
 	f := newCORSFixture(t)
-	for _, path := range []string{"/.well-known/openid-configuration", MetadataPath(f.s.Issuer), DefaultJWKSPath} {
+	resource, _, err := f.s.Resources().Publish("https://api.example/orders", f.s.Issuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/.well-known/openid-configuration", MetadataPath(f.s.Issuer), DefaultJWKSPath, resource} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
 			r := httptest.NewRequest(method, path, nil)
 			r.Header.Set("Origin", "https://anyone.example")

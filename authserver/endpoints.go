@@ -89,8 +89,8 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 		{paths.Token, clientCORS{tokens, "POST"}},
 		{paths.Revocation, clientCORS{RevocationEndpoint{Server: s}, "POST"}},
 		{paths.Introspection, IntrospectionEndpoint{Server: s}},
-		{paths.JWKS, publicCORS{JWKSEndpoint{Server: s}}},
-		{MetadataPath(s.Issuer), publicCORS{metadata}},
+		{paths.JWKS, JWKSEndpoint{Server: s}},
+		{MetadataPath(s.Issuer), metadata},
 		{paths.UserInfo, clientCORS{s.newUserInfoEndpoint(), "GET, POST"}},
 	}
 	selfService, err := s.newSelfServiceEndpoint(paths.SelfService, passwordChecks(signInPage(pages)))
@@ -100,7 +100,7 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 	served = append(served, selfService.routes()...)
 	discovery := s.newOpenIDConfiguration(paths)
 	for _, path := range OpenIDConfigurationPaths(s.Issuer) {
-		served = append(served, route{path, publicCORS{discovery}})
+		served = append(served, route{path, discovery})
 	}
 	for _, p := range pages {
 		for _, path := range p.Paths() {
