@@ -42,8 +42,12 @@ func (d Document) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeDocument(w, r, d.Body, d.CacheControl)
 }
 
-// writeDocument answers GET and HEAD with a public JSON document.
+// writeDocument answers GET and HEAD with a public JSON document, which
+// any origin may read (publicCORS).
 func writeDocument(w http.ResponseWriter, r *http.Request, doc []byte, cacheControl string) {
+	if publicCORS(w, r) {
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		oauth.MethodNotAllowed("this document is read with GET").Write(w)

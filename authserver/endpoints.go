@@ -86,12 +86,12 @@ func (s *Server) NewEndpoints(paths EndpointPaths, pages ...Pages) (*Endpoints, 
 	}
 	e := &Endpoints{server: s, byPath: make(map[string]http.Handler)}
 	served := []route{
-		{paths.Token, tokens},
-		{paths.Revocation, RevocationEndpoint{Server: s}},
+		{paths.Token, clientCORS{tokens, "POST"}},
+		{paths.Revocation, clientCORS{RevocationEndpoint{Server: s}, "POST"}},
 		{paths.Introspection, IntrospectionEndpoint{Server: s}},
 		{paths.JWKS, JWKSEndpoint{Server: s}},
 		{MetadataPath(s.Issuer), metadata},
-		{paths.UserInfo, s.newUserInfoEndpoint()},
+		{paths.UserInfo, clientCORS{s.newUserInfoEndpoint(), "GET, POST"}},
 	}
 	selfService, err := s.newSelfServiceEndpoint(paths.SelfService, passwordChecks(signInPage(pages)))
 	if err != nil {

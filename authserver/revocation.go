@@ -41,6 +41,9 @@ type RevocationEndpoint struct{ *Server }
 func (e RevocationEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
 	req, client, oerr := s.authenticate(w, r, oauth.ParseClientRequest, publicAllowed)
+	if oerr == nil {
+		oerr = admitOrigin(w, r, client)
+	}
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return

@@ -37,7 +37,7 @@ type TokenEndpoint struct {
 
 // ServeHTTP answers a token request. Checks run in the documented order:
 // request syntax, client authentication, client enabled, client address
-// (authenticate), then the grant's own.
+// (authenticate), a browser's origin (admitOrigin), then the grant's own.
 func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.Server
 	start := time.Now()
@@ -48,6 +48,9 @@ func (e TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, client, oerr := s.authenticate(w, r, oauth.ParseTokenRequest, publicAllowed)
+	if oerr == nil {
+		oerr = admitOrigin(w, r, client)
+	}
 	if oerr != nil {
 		s.refuse(w, r, req, oerr)
 		return

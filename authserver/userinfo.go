@@ -52,6 +52,7 @@ func (e *UserInfoEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.Guard(r, e.policy)
+	s.exposeUserInfo(w, r, d.Claims)
 	if err != nil {
 		e.unavailable(w, err)
 		return
