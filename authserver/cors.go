@@ -66,6 +66,19 @@ func allowOrigin(h http.Header, origin string) {
 	h.Add("Vary", "Origin")
 }
 
+// exposedHeaders are the headers beyond the CORS-safelisted ones that an
+// app's page may read on an answer it may read: a refused token's
+// challenge (RFC 6750 §3) and a throttled request's wait (RFC 9110
+// §10.2.3), so that it can tell them apart as a server-side app does.
+const exposedHeaders = "WWW-Authenticate, Retry-After"
+
+// allowRead lets origin read an endpoint's answer (not a preflight's), with
+// its exposedHeaders.
+func allowRead(h http.Header, origin string) {
+	allowOrigin(h, origin)
+	h.Set("Access-Control-Expose-Headers", exposedHeaders)
+}
+
 // publicCORS lets any origin read a public document (discovery, the RFC
 // 8414 and RFC 9728 metadata, the JWKS): every GET and HEAD answer may be
 // read, and a preflight is answered at once, which it reports.
@@ -128,7 +141,7 @@ func admitOrigin(w http.ResponseWriter, r *http.Request, client storage.Client) 
 	case !ok || !oauth.RedirectURIsHaveOrigin(client.RedirectURIs, origin):
 		return originRefused
 	}
-	allowOrigin(w.Header(), origin)
+	allowRead(w.Header(), origin)
 	return nil
 }
 
@@ -150,5 +163,5 @@ func (s *Server) exposeUserInfo(w http.ResponseWriter, r *http.Request, claims *
 			return
 		}
 	}
-	allowOrigin(w.Header(), origin)
+	allowRead(w.Header(), origin)
 }

@@ -76,6 +76,10 @@ func (f *corsFixture) token(t *testing.T, scopes ...string) string {
 	return body.AccessToken
 }
 
+// wantExposed are the headers beyond the body an app's page must be able to
+// read: a refused token's challenge and a throttled request's wait.
+const wantExposed = "WWW-Authenticate, Retry-After"
+
 // preflight sends a CORS preflight (Fetch §4.8) to path from origin.
 func preflight(path, origin, method string) *http.Request {
 	r := httptest.NewRequest(http.MethodOptions, path, nil)
@@ -214,7 +218,7 @@ func TestCORSTokenEndpointAllowsTheClientsOrigin(t *testing.T) {
 	f := newCORSFixture(t)
 	verifier, challenge := pkcePair("cors-")
 	code := f.issueCode(t, f.clientID, challenge, nil)
-	allowed := map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin"}
+	allowed := map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin", "Access-Control-Expose-Headers": wantExposed}
 
 	w := f.post(t, DefaultTokenPath, appOrigin, codeForm(f.clientID, code, "wrong-"+verifier))
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"error":"invalid_grant"`) {
@@ -234,7 +238,7 @@ func TestCORSTokenEndpointAllowsTheClientsOrigin(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("the exchange without an Origin: %d %s", w.Code, w.Body)
 	}
-	wantCORSHeaders(t, "no Origin", w.Header(), map[string]string{"Access-Control-Allow-Origin": "", "Vary": ""})
+	wantCORSHeaders(t, "no Origin", w.Header(), map[string]string{"Access-Control-Allow-Origin": "", "Vary": "", "Access-Control-Expose-Headers": ""})
 }
 
 // A token request that a browser sends from any origin but the client's
@@ -302,7 +306,7 @@ func TestCORSRevocation(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("revocation from the app's origin: %d %s", w.Code, w.Body)
 	}
-	wantCORSHeaders(t, "the revocation", w.Header(), map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin"})
+	wantCORSHeaders(t, "the revocation", w.Header(), map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin", "Access-Control-Expose-Headers": wantExposed})
 	if _, _, err := f.s.CheckToken(context.Background(), access); err == nil {
 		t.Fatal("the token is live after its revocation")
 	}
@@ -323,7 +327,7 @@ func TestCORSUserInfo(t *testing.T) {
 		return f.serve(t, r)
 	}
 	withOpenID, withoutOpenID := f.token(t, "openid", "profile"), f.token(t, "orders:read")
-	allowed := map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin"}
+	allowed := map[string]string{"Access-Control-Allow-Origin": appOrigin, "Vary": "Origin", "Access-Control-Expose-Headers": wantExposed}
 
 	w := get(withOpenID, appOrigin)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), f.userID) {
@@ -352,7 +356,7 @@ func TestCORSUserInfo(t *testing.T) {
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("UserInfo with a bad token: %d, want 401", w.Code)
 	}
-	wantCORSHeaders(t, "the 401", w.Header(), map[string]string{"Access-Control-Allow-Origin": "https://anyone.example", "Vary": "Origin"})
+	wantCORSHeaders(t, "the 401", w.Header(), map[string]string{"Access-Control-Allow-Origin": "https://anyone.example", "Vary": "Origin", "Access-Control-Expose-Headers": wantExposed})
 }
 
 // Pages are navigations, not fetches, and introspection, registration and
