@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,18 +134,7 @@ func FuzzDecodePasswordBodies(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// Whatever password-like strings the body holds, as a lenient
-		// decoder reads them.
-		var loose map[string]any
-		_ = json.Unmarshal(data, &loose)
-		var values []string
-		for _, k := range []string{"password", "password_hash"} {
-			// A value that is also a member name of the body may be named
-			// back as that member: the sender wrote it as a field's name.
-			if s, ok := loose[k].(string); ok && len(s) >= 4 && !hasMember(loose, s) {
-				values = append(values, s)
-			}
-		}
+		values := credentialValues(data, "password", "password_hash")
 		checkRefusal := func(err error) {
 			checkValidationError(t, err)
 			for _, v := range values {
@@ -176,8 +167,26 @@ func FuzzDecodePasswordBodies(f *testing.F) {
 	})
 }
 
-// hasMember reports whether a decoded JSON object has a member of that name.
-func hasMember(object map[string]any, name string) bool {
-	_, ok := object[name]
-	return ok
+// credentialValues returns the string values of the body's members named
+// keys that a refusal must never repeat: those of at least 4 bytes that are
+// not part of a name a refusal may rightly hold, a member name of the body
+// or a field name the decoders know (the value "word" is in the name
+// "password", and {"password":"word","word":1} is refused naming "word").
+func credentialValues(data []byte, keys ...string) []string {
+	var loose map[string]any
+	_ = json.Unmarshal(data, &loose)
+	names := slices.Collect(maps.Keys(loose))
+	for _, fs := range []fieldSet{userFields, newUserFields, passwordChangeFields, ownPasswordFields} {
+		names = slices.AppendSeq(names, maps.Keys(fs.types))
+		names = slices.AppendSeq(names, maps.Keys(fs.readOnly))
+	}
+	names = append(names, "body")
+	var values []string
+	for _, k := range keys {
+		s, ok := loose[k].(string)
+		if ok && len(s) >= 4 && !slices.ContainsFunc(names, func(name string) bool { return strings.Contains(name, s) }) {
+			values = append(values, s)
+		}
+	}
+	return values
 }
