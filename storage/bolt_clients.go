@@ -80,7 +80,7 @@ func (b *Bolt) GetClient(ctx context.Context, id string) (Client, error) {
 // ListClients returns a page of clients in ascending order of ID; see Store
 // and ListOptions. A Limit below 1 is an error.
 func (b *Bolt) ListClients(ctx context.Context, opts ListOptions) ([]Client, bool, error) {
-	return listNamed(b, ctx, clientKind, opts, func(id, v []byte) (Client, error) { return UnmarshalClient(string(id), v) })
+	return listNamed(b, ctx, clientKind, opts, func(id, v []byte) (Client, error) { return UnmarshalClient(string(id), v) }, opts.SelectsClient)
 }
 
 // UpdateClient replaces a client atomically; see Store. The returned client

@@ -79,13 +79,14 @@ func (b *Bolt) GetUserByUsername(ctx context.Context, username string) (User, er
 
 // ListUsers returns a page of users in ascending order of ID; see Store.
 func (b *Bolt) ListUsers(ctx context.Context, opts ListOptions) ([]User, bool, error) {
-	return listNamed(b, ctx, userKind, opts, func(_, v []byte) (User, error) { return UnmarshalUser(v) })
+	return listNamed(b, ctx, userKind, opts, func(_, v []byte) (User, error) { return UnmarshalUser(v) }, nil)
 }
 
 // listNamed returns a page of a named kind's records in ascending order of
 // ID, or the one record whose name is opts.Name (names are unique): how
-// clients and users are listed.
-func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOptions, decode func(id, v []byte) (T, error)) ([]T, bool, error) {
+// clients and users are listed. A non-nil keep leaves out the records it
+// refuses, as listBucket does.
+func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOptions, decode func(id, v []byte) (T, error), keep func(T) bool) ([]T, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("storage: list %ss: %w", k.noun, err)
 	}
@@ -100,7 +101,7 @@ func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOption
 		records := tx.Bucket(k.records)
 		if opts.Name == "" {
 			var err error
-			page, more, err = listBucket(records, opts, decode)
+			page, more, err = listBucket(records, opts, decode, keep)
 			return err
 		}
 		id := tx.Bucket(k.names).Get([]byte(nameKey(opts.Name)))
@@ -115,6 +116,9 @@ func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOption
 		if err != nil {
 			return err
 		}
+		if keep != nil && !keep(r) {
+			return nil
+		}
 		page = []T{r}
 		return nil
 	})
@@ -124,8 +128,11 @@ func listNamed[T any](b *Bolt, ctx context.Context, k namedKind, opts ListOption
 	return page, more, nil
 }
 
-// listBucket decodes a page of a bucket's records after opts.After.
-func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func(id, v []byte) (T, error)) ([]T, bool, error) {
+// listBucket decodes a page of a bucket's records after opts.After. A
+// non-nil keep leaves out the records it refuses, and the page still fills
+// up to opts.Limit: more then means another kept record follows, so a
+// cursor never leads to an empty page.
+func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func(id, v []byte) (T, error), keep func(T) bool) ([]T, bool, error) {
 	cur := bucket.Cursor()
 	k, v := cur.First()
 	if opts.After != "" {
@@ -137,12 +144,20 @@ func listBucket[T any](bucket *bolt.Bucket, opts ListOptions, decode func(id, v 
 	}
 	page := make([]T, 0, min(opts.Limit, 100))
 	for ; k != nil; k, v = cur.Next() {
-		if len(page) == opts.Limit {
+		// Unfiltered, any record after a full page is more, without
+		// decoding it.
+		if len(page) == opts.Limit && keep == nil {
 			return page, true, nil
 		}
 		r, err := decode(k, v)
 		if err != nil {
 			return nil, false, fmt.Errorf("key %s: %w", quoteClipped(k), err)
+		}
+		if keep != nil && !keep(r) {
+			continue
+		}
+		if len(page) == opts.Limit {
+			return page, true, nil
 		}
 		page = append(page, r)
 	}
@@ -367,7 +382,7 @@ func (b *Bolt) ListRoles(ctx context.Context, opts ListOptions) ([]Role, bool, e
 			return nil
 		}
 		var err error
-		page, more, err = listBucket(roles, opts, func(_, v []byte) (Role, error) { return UnmarshalRole(v) })
+		page, more, err = listBucket(roles, opts, func(_, v []byte) (Role, error) { return UnmarshalRole(v) }, nil)
 		return err
 	})
 	if err != nil {

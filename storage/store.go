@@ -206,6 +206,20 @@ type ListOptions struct {
 	// Name, when set, keeps only the client with exactly this name (ignoring
 	// case, as ErrAlreadyExists describes).
 	Name string
+	// Registered, when set, keeps only the clients whose Registered field
+	// equals it: those that registered themselves (true) or those an
+	// administrator made (false). The filter is applied inside the listing,
+	// so a page still fills up to Limit. Users and roles have no such
+	// field, and their listings ignore it.
+	Registered *bool
+}
+
+// SelectsClient reports whether c passes the filters a listing checks on
+// each client it reads (Registered); After and Name are resolved by the
+// listing's order and index. Every Store's ListClients calls it, so that
+// the engines agree.
+func (o ListOptions) SelectsClient(c Client) bool {
+	return o.Registered == nil || c.Registered == *o.Registered
 }
 
 // Store keeps Scopegate's state. Implementations are safe for concurrent use.

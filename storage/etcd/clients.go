@@ -96,6 +96,9 @@ func (s *Store) ListClients(ctx context.Context, opts storage.ListOptions) ([]st
 		if err != nil {
 			return nil, false, fmt.Errorf("storage: list clients: name index entry points at client %q: %w", id, err)
 		}
+		if !opts.SelectsClient(c) {
+			return nil, false, nil
+		}
 		return []storage.Client{c}, false, nil
 	}
 	start := s.clientKey(opts.After)
@@ -108,13 +111,18 @@ func (s *Store) ListClients(ctx context.Context, opts storage.ListOptions) ([]st
 		if opts.After != "" && e.Key == start {
 			return true
 		}
-		if len(page) == opts.Limit {
-			more = true
-			return false
-		}
 		var c storage.Client
 		if c, err = entryClient(e); err != nil {
 			err = fmt.Errorf("client key %q: %w", e.Key, err)
+			return false
+		}
+		if !opts.SelectsClient(c) {
+			return true
+		}
+		// A full page has more only when a client the filter keeps
+		// follows, so a cursor never leads to an empty page.
+		if len(page) == opts.Limit {
+			more = true
 			return false
 		}
 		page = append(page, c)

@@ -268,6 +268,78 @@ func testList(t *testing.T, s storage.Store) {
 	})
 }
 
+// testListRegistered lists a mixed set by Registered: the filter is applied
+// inside the listing, so pages fill up to their limit, more is true only
+// when another selected client follows, and After works as a cursor.
+func testListRegistered(t *testing.T, s storage.Store) {
+	const n = 12
+	// Every third client registered itself, so the two kinds interleave
+	// and the set ends with administrators' clients after the last
+	// registered one.
+	var registered, made, all []string
+	for _, i := range rand.New(rand.NewPCG(3, 4)).Perm(n) {
+		c := minimalClient(fmt.Sprintf("client-%02d", i), fmt.Sprintf("Client Name %02d", i))
+		c.Registered = i%3 == 0
+		mustCreate(t, s, c)
+	}
+	for i := range n {
+		id := fmt.Sprintf("client-%02d", i)
+		all = append(all, id)
+		if i%3 == 0 {
+			registered = append(registered, id)
+		} else {
+			made = append(made, id)
+		}
+	}
+	yes, no := true, false
+	tests := []struct {
+		name     string
+		opts     storage.ListOptions
+		wantIDs  []string
+		wantMore bool
+	}{
+		{"registered: a full page", storage.ListOptions{Registered: &yes, Limit: 2}, []string{"client-00", "client-03"}, true},
+		{"registered: the last page, followed only by others", storage.ListOptions{Registered: &yes, After: "client-03", Limit: 2}, []string{"client-06", "client-09"}, false},
+		{"registered: after an unselected id", storage.ListOptions{Registered: &yes, After: "client-04", Limit: 1}, []string{"client-06"}, true},
+		{"registered: after the last", storage.ListOptions{Registered: &yes, After: "client-09", Limit: 5}, nil, false},
+		{"administrators': a full page", storage.ListOptions{Registered: &no, Limit: 3}, []string{"client-01", "client-02", "client-04"}, true},
+		{"administrators': everything", storage.ListOptions{Registered: &no, Limit: 100}, made, false},
+		{"both", storage.ListOptions{Limit: 100}, all, false},
+		{"name of a registered client, registered", storage.ListOptions{Registered: &yes, Name: "client name 03", Limit: 10}, []string{"client-03"}, false},
+		{"name of a registered client, administrators'", storage.ListOptions{Registered: &no, Name: "client name 03", Limit: 10}, nil, false},
+		{"name of an administrators' client, registered", storage.ListOptions{Registered: &yes, Name: "client name 04", Limit: 10}, nil, false},
+		{"name of an administrators' client, administrators'", storage.ListOptions{Registered: &no, Name: "client name 04", Limit: 10}, []string{"client-04"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, more, err := s.ListClients(t.Context(), tt.opts)
+			if err != nil {
+				t.Fatalf("ListClients(%+v): %v", tt.opts, err)
+			}
+			if got := ids(page); !slices.Equal(got, tt.wantIDs) {
+				t.Fatalf("ListClients(%+v) ids = %v, want %v", tt.opts, got, tt.wantIDs)
+			}
+			if more != tt.wantMore {
+				t.Fatalf("ListClients(%+v) more = %v, want %v", tt.opts, more, tt.wantMore)
+			}
+		})
+	}
+	t.Run("cursor across pages", func(t *testing.T) {
+		for _, limit := range []int{1, 3, 4, 5} {
+			for _, tt := range []struct {
+				which      string
+				registered *bool
+				want       []string
+			}{{"registered", &yes, registered}, {"administrators'", &no, made}, {"both", nil, all}} {
+				got := ids(listPages(t, s, storage.ListOptions{Registered: tt.registered, Limit: limit}))
+				if !slices.Equal(got, tt.want) {
+					t.Fatalf("pages of %d, %s: ids = %v, want %v", limit, tt.which, got, tt.want)
+				}
+			}
+		}
+	})
+}
+
 func testUpdate(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	alpha := fullClient("client-alpha", "Alpha")

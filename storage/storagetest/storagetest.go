@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"MaxClients", testMaxClients},
 		{"MaxClientsConcurrent", testMaxClientsConcurrent},
 		{"ListPagination", testList},
+		{"ListRegistered", testListRegistered},
 		{"Update", testUpdate},
 		{"UpdateConcurrent", testUpdateConcurrent},
 		{"Delete", testDelete},
@@ -199,8 +200,15 @@ func wantCount(t *testing.T, s storage.Store, want int) {
 // listAll pages through every client with the given page size.
 func listAll(t *testing.T, s storage.Store, limit int) []storage.Client {
 	t.Helper()
+	return listPages(t, s, storage.ListOptions{Limit: limit})
+}
+
+// listPages pages through every client that opts selects, following After
+// from each page's last client as a cursor does.
+func listPages(t *testing.T, s storage.Store, opts storage.ListOptions) []storage.Client {
+	t.Helper()
 	var all []storage.Client
-	opts := storage.ListOptions{Limit: limit}
+	limit := opts.Limit
 	for range 10000 {
 		page, more, err := s.ListClients(t.Context(), opts)
 		if err != nil {
