@@ -324,6 +324,10 @@ type ListQuery struct {
 	Limit int
 	// Cursor is a previous page's NextCursor; empty starts at the beginning.
 	Cursor string
+	// Registered, when set, keeps only the clients that registered
+	// themselves (true) or only those an administrator made (false); a
+	// page still fills up to Limit.
+	Registered *bool
 }
 
 // ListPage is one page of clients, in ascending order of client ID.
@@ -349,7 +353,7 @@ func (r *Registry) List(ctx context.Context, q ListQuery) (ListPage, error) {
 		}
 		after = id
 	}
-	recs, more, err := r.store.ListClients(ctx, storage.ListOptions{After: after, Limit: limit, Name: q.Name})
+	recs, more, err := r.store.ListClients(ctx, storage.ListOptions{After: after, Limit: limit, Name: q.Name, Registered: q.Registered})
 	if err != nil {
 		return ListPage{}, fmt.Errorf("list clients: %w", err)
 	}

@@ -698,6 +698,67 @@ func TestList(t *testing.T) {
 	})
 }
 
+// TestListRegistered: the registered filter reaches the store, so the
+// clients that registered themselves and the administrators' each come in
+// full pages with cursors, and the filter combines with the name.
+func TestListRegistered(t *testing.T) {
+	ctx := context.Background()
+	r, _, _ := newTestRegistry(t, Limits{})
+	var registered, made []string
+	for i := range 3 {
+		c, _, err := r.Register(ctx, Metadata{ClientName: "mcp", TokenEndpointAuthMethod: "none",
+			GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"http://127.0.0.1/cb"}})
+		if err != nil {
+			t.Fatalf("registration %d: %v", i, err)
+		}
+		registered = append(registered, c.ClientID)
+		admins, _ := mustCreate(t, r, fmt.Sprintf(`{"client_name":"svc-%d"}`, i))
+		made = append(made, admins.ClientID)
+	}
+	slices.Sort(registered)
+	slices.Sort(made)
+	yes, no := true, false
+	for _, tt := range []struct {
+		name       string
+		registered *bool
+		want       []string
+	}{{"registered", &yes, registered}, {"administrators'", &no, made}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			q := ListQuery{Registered: tt.registered, Limit: 2}
+			for pages := 1; ; pages++ {
+				page, err := r.List(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pages == 1 && len(page.Clients) != 2 {
+					t.Fatalf("the first page holds %d clients, want 2", len(page.Clients))
+				}
+				for _, c := range page.Clients {
+					got = append(got, c.ClientID)
+				}
+				if page.NextCursor == "" {
+					break
+				}
+				q.Cursor = page.NextCursor
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("listed %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Run("with a name", func(t *testing.T) {
+		page, err := r.List(ctx, ListQuery{Name: "SVC-1", Registered: &no})
+		if err != nil || len(page.Clients) != 1 || page.Clients[0].ClientName != "svc-1" {
+			t.Fatalf("an administrator's client by name: %+v %v", page, err)
+		}
+		page, err = r.List(ctx, ListQuery{Name: "svc-1", Registered: &yes})
+		if err != nil || len(page.Clients) != 0 {
+			t.Fatalf("an administrator's client listed as registered: %+v %v", page, err)
+		}
+	})
+}
+
 func TestStoreFaults(t *testing.T) {
 	ctx := context.Background()
 	r, store, _ := newTestRegistry(t, Limits{})
