@@ -204,6 +204,77 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+// TestListRegistered: GET /clients?registered= tells the clients that
+// registered themselves from the administrators', a full page at a time
+// with a cursor, and combines with name.
+func TestListRegistered(t *testing.T) {
+	a := newTestAPI(t)
+	var registered, made []string
+	for i := range 3 {
+		c, _, err := a.reg.Register(t.Context(), registry.Metadata{ClientName: "mcp", TokenEndpointAuthMethod: "none",
+			GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"http://127.0.0.1/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		registered = append(registered, c.ClientID)
+		made = append(made, a.create(fmt.Sprintf(`{"client_name":"svc-%d"}`, i)).ClientID)
+	}
+	slices.Sort(registered)
+	slices.Sort(made)
+	type page struct {
+		Clients []struct {
+			ClientID   string `json:"client_id"`
+			Registered bool   `json:"registered"`
+		} `json:"clients"`
+		NextCursor string `json:"next_cursor"`
+	}
+	for value, want := range map[string][]string{"true": registered, "false": made} {
+		t.Run(value, func(t *testing.T) {
+			var listed []string
+			path := "/clients?limit=2&registered=" + value
+			for pages := 1; ; pages++ {
+				res := a.do(http.MethodGet, path, "")
+				var p page
+				res.decode(t, &p)
+				if res.Status != http.StatusOK || (pages == 1 && len(p.Clients) != 2) {
+					t.Fatalf("page %d: %d %s", pages, res.Status, res.Body)
+				}
+				for _, c := range p.Clients {
+					if fmt.Sprint(c.Registered) != value {
+						t.Fatalf("registered=%s listed %s with registered %v", value, c.ClientID, c.Registered)
+					}
+					listed = append(listed, c.ClientID)
+				}
+				if p.NextCursor == "" {
+					break
+				}
+				path = "/clients?limit=2&registered=" + value + "&cursor=" + p.NextCursor
+			}
+			if !slices.Equal(listed, want) {
+				t.Fatalf("listed %v, want %v", listed, want)
+			}
+		})
+	}
+	t.Run("with name", func(t *testing.T) {
+		for query, want := range map[string]int{"name=SVC-1&registered=false": 1, "name=svc-1&registered=true": 0} {
+			var p page
+			res := a.do(http.MethodGet, "/clients?"+query, "")
+			res.decode(t, &p)
+			if res.Status != http.StatusOK || len(p.Clients) != want {
+				t.Errorf("%s: %d %s, want %d clients", query, res.Status, res.Body, want)
+			}
+		}
+	})
+	t.Run("empty is absent", func(t *testing.T) {
+		var p page
+		res := a.do(http.MethodGet, "/clients?registered=", "")
+		res.decode(t, &p)
+		if res.Status != http.StatusOK || len(p.Clients) != 6 {
+			t.Fatalf("registered= listed %d clients: %d %s", len(p.Clients), res.Status, res.Body)
+		}
+	})
+}
+
 func TestMountPoints(t *testing.T) {
 	a := newTestAPI(t)
 	for _, mount := range []string{"", "/manage", "/a/b"} {

@@ -41,23 +41,53 @@ type secretResponse struct {
 }
 
 // listQueryParams are the parameters GET /clients takes.
-var listQueryParams = map[string]bool{"name": true, "limit": true, "cursor": true}
+var listQueryParams = map[string]bool{"name": true, "registered": true, "limit": true, "cursor": true}
 
-// listClients serves GET /clients?name=&limit=&cursor=. Empty parameters
-// count as absent; unknown or repeated ones are refused, so that a typo
-// never silently lists every client.
+// listClients serves GET /clients?name=&registered=&limit=&cursor=. Empty
+// parameters count as absent; unknown or repeated ones are refused, so
+// that a typo never silently lists every client.
 func (h *handler) listClients(w http.ResponseWriter, r *http.Request) {
-	params, limit, ok := readListQuery(w, r, listQueryParams, "name, limit and cursor")
+	q, ok := readClientListQuery(w, r)
 	if !ok {
 		return
 	}
-	q := registry.ListQuery{Name: params.Get("name"), Cursor: params.Get("cursor"), Limit: limit}
 	page, err := h.reg.List(r.Context(), q)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.respond(w, r, http.StatusOK, page)
+}
+
+// readClientListQuery reads the query string of GET /clients into a
+// registry.ListQuery; when ok is false it has answered 400.
+func readClientListQuery(w http.ResponseWriter, r *http.Request) (q registry.ListQuery, ok bool) {
+	params, limit, ok := readListQuery(w, r, listQueryParams, "name, registered, limit and cursor")
+	if !ok {
+		return q, false
+	}
+	registered, err := parseRegistered(params.Get("registered"))
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
+		return q, false
+	}
+	return registry.ListQuery{Name: params.Get("name"), Cursor: params.Get("cursor"), Limit: limit, Registered: registered}, true
+}
+
+// parseRegistered reads the registered parameter of GET /clients: empty
+// selects every client, and only "true" and "false" filter. Other
+// spellings ParseBool would take ("1", "TRUE", "t") are refused, so that
+// the one value a script sends is the one the document names; the error
+// never repeats what was sent.
+func parseRegistered(s string) (*bool, error) {
+	switch s {
+	case "":
+		return nil, nil
+	case "true", "false":
+		registered := s == "true"
+		return &registered, nil
+	}
+	return nil, errors.New("registered: must be true or false")
 }
 
 // readListQuery reads the query string of a list: only the allowed

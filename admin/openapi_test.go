@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -477,6 +478,31 @@ func TestOpenAPIRoutesMatchHandler(t *testing.T) {
 	if !slices.Equal(served, documented) {
 		t.Errorf("routes the handler answers:\n  %s\nroutes the document lists:\n  %s",
 			strings.Join(served, "\n  "), strings.Join(documented, "\n  "))
+	}
+}
+
+// TestOpenAPIQueryParametersMatchHandler proves that each list's documented
+// query parameters are the ones its handler accepts, both ways: the handler
+// refuses any other, so an undocumented one would be a hidden feature and a
+// documented one it refuses a broken promise.
+func TestOpenAPIQueryParametersMatchHandler(t *testing.T) {
+	d := loadOpenAPI(t)
+	accepted := map[string]map[string]bool{
+		"listClients": listQueryParams,
+		"listUsers":   userListQueryParams,
+		"listRoles":   roleListQueryParams,
+	}
+	for _, op := range d.operations(t) {
+		documented := map[string]bool{}
+		params, _ := op.Op["parameters"].([]any)
+		for _, p := range params {
+			if pm := d.deref(t, p); pm["in"] == "query" {
+				documented[pm["name"].(string)] = true
+			}
+		}
+		if want := accepted[op.ID]; !maps.Equal(documented, want) {
+			t.Errorf("%s: documented query parameters %v, the handler accepts %v", op.ID, slices.Sorted(maps.Keys(documented)), slices.Sorted(maps.Keys(want)))
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ func TestRefused(t *testing.T) {
 		badReq   = "invalid_request"
 		mustJSON = "Content-Type must be application/json (UTF-8)"
 		limit    = "limit: must be a whole number from 1 to 1000"
+		// registered names the only values it takes, never the one sent.
+		registered = "registered: must be true or false"
 		// badClaims is the token package's rule for claims, in its words.
 		badClaims = "claims: must be valid JSON: strings in UTF-8 without lone surrogates, numbers in JSON syntax, nested at most 32 levels deep"
 	)
@@ -161,7 +163,12 @@ func TestRefused(t *testing.T) {
 		{name: "limit a word", method: "GET", path: "/clients?limit=ten", status: 400, code: badReq, desc: limit},
 		{name: "limit a fraction", method: "GET", path: "/clients?limit=1.5", status: 400, code: badReq, desc: limit},
 		{name: "limit twice", method: "GET", path: "/clients?limit=1&limit=2", status: 400, code: badReq, desc: "limit: must appear at most once"},
-		{name: "unknown parameter", method: "GET", path: "/clients?nmae=existing", status: 400, code: badReq, desc: "the only query parameters are name, limit and cursor"},
+		{name: "unknown parameter", method: "GET", path: "/clients?nmae=existing", status: 400, code: badReq, desc: "the only query parameters are name, registered, limit and cursor"},
+		{name: "registered a word", method: "GET", path: "/clients?registered=yes", status: 400, code: badReq, desc: registered},
+		{name: "registered a number", method: "GET", path: "/clients?registered=1", status: 400, code: badReq, desc: registered},
+		{name: "registered in capitals", method: "GET", path: "/clients?registered=TRUE", status: 400, code: badReq, desc: registered},
+		{name: "registered with markup", method: "GET", path: "/clients?registered=%3Cscript%3E", status: 400, code: badReq, desc: registered},
+		{name: "registered twice", method: "GET", path: "/clients?registered=true&registered=false", status: 400, code: badReq, desc: "registered: must appear at most once"},
 		{name: "bad query encoding", method: "GET", path: "/clients?name=%zz", status: 400, code: badReq, desc: "the query string is not valid URL encoding"},
 		// Conflicts and missing things.
 		{name: "name taken in another case", method: "POST", path: "/clients", body: `{"client_name":"EXISTING"}`,
