@@ -389,27 +389,30 @@ client (--public) gets no secret.`,
 
 func clientListCommand(o *options) *cobra.Command {
 	var (
-		name, cursor string
-		limit        int
-		all          bool
+		name, cursor    string
+		limit           int
+		all, registered bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--name NAME] [--limit N] [--all]",
+		Use:   "list [--name NAME] [--registered[=false]] [--limit N] [--all]",
 		Short: "Lists clients, a page at a time or all of them",
 		Long: `Lists clients in order of client ID, a page at a time (100 unless --limit
 says otherwise, at most 1000). --all follows the pages to the end; with
---json it prints {"clients": [...]} holding every client.`,
+--json it prints {"clients": [...]} holding every client. --registered
+lists only the clients that registered themselves (dynamic registration),
+--registered=false only those an administrator made.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.adminClient()
 			if err != nil {
 				return err
 			}
-			return o.listClients(cmd, c, name, limit, cursor, all)
+			return o.listClients(cmd, c, name, limit, cursor, all, registered)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "only the client with this name (ignoring case)")
+	f.BoolVar(&registered, "registered", false, "only the clients that registered themselves; =false: only those an administrator made (default: both)")
 	f.IntVar(&limit, "limit", 0, "clients per page, 1 to 1000 (default 100)")
 	f.StringVar(&cursor, "cursor", "", "start at this next_cursor of an earlier page")
 	f.BoolVar(&all, "all", false, "follow next_cursor and list every client")
@@ -424,7 +427,8 @@ type listPage struct {
 }
 
 // listClients fetches one page, or every page with all, and prints them.
-func (o *options) listClients(cmd *cobra.Command, c *adminClient, name string, limit int, cursor string, all bool) error {
+// registered filters only when its flag was given.
+func (o *options) listClients(cmd *cobra.Command, c *adminClient, name string, limit int, cursor string, all, registered bool) error {
 	var clients []json.RawMessage
 	next := cursor
 	for {
@@ -434,6 +438,9 @@ func (o *options) listClients(cmd *cobra.Command, c *adminClient, name string, l
 		}
 		if cmd.Flags().Changed("limit") {
 			q.Set("limit", strconv.Itoa(limit))
+		}
+		if cmd.Flags().Changed("registered") {
+			q.Set("registered", strconv.FormatBool(registered))
 		}
 		if next != "" {
 			q.Set("cursor", next)

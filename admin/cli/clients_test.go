@@ -274,6 +274,72 @@ func TestListPagesAndAll(t *testing.T) {
 	})
 }
 
+// --registered lists only the clients that registered themselves, and
+// --registered=false only the operator's, following pages with --all.
+func TestListRegisteredFlag(t *testing.T) {
+	ts := newTestServer(t)
+	var registered, made []string
+	for i := range 3 {
+		c, _, err := ts.reg.Register(context.Background(), registry.Metadata{
+			ClientName: "mcp", TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code"},
+			RedirectURIs: []string{"http://127.0.0.1/cb"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		registered = append(registered, c.ClientID)
+		made = append(made, createViaCLI(t, ts, "--name", fmt.Sprintf("svc-%d", i)).ClientID)
+	}
+	slices.Sort(registered)
+	slices.Sort(made)
+	for _, tt := range []struct {
+		flag, query string
+		want        []string
+	}{
+		{"--registered", "limit=2&registered=true", registered},
+		{"--registered=true", "limit=2&registered=true", registered},
+		{"--registered=false", "limit=2&registered=false", made},
+	} {
+		t.Run(tt.flag, func(t *testing.T) {
+			before := len(ts.Requests())
+			r := runOK(t, "client", "list", "--address", ts.Addr, tt.flag, "--limit", "2", "--all", "--json")
+			var all struct {
+				Clients []registry.Client `json:"clients"`
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &all); err != nil {
+				t.Fatalf("stdout does not parse: %v", err)
+			}
+			var got []string
+			for _, c := range all.Clients {
+				got = append(got, c.ClientID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("listed %v, want %v", got, tt.want)
+			}
+			sent := ts.Requests()[before:]
+			if len(sent) != 2 || sent[0].RawQuery != tt.query || !strings.HasPrefix(sent[1].RawQuery, "cursor=") ||
+				!strings.HasSuffix(sent[1].RawQuery, "&"+tt.query) {
+				t.Errorf("queries sent = %v, want %q and then a cursor with it", sent, tt.query)
+			}
+		})
+	}
+	t.Run("absent", func(t *testing.T) {
+		r := runOK(t, "client", "list", "--address", ts.Addr)
+		if n := strings.Count(r.Stdout, "\n"); n != 7 {
+			t.Errorf("stdout has %d lines, want a header and 6 clients", n)
+		}
+		if q := ts.Requests()[len(ts.Requests())-1].RawQuery; q != "" {
+			t.Errorf("query = %q, want none", q)
+		}
+	})
+	t.Run("not a boolean", func(t *testing.T) {
+		stderr := runFail(t, nil, "client", "list", "--address", ts.Addr, "--registered=maybe")
+		if !strings.HasPrefix(stderr, `scopegate: invalid argument "maybe" for "--registered" flag`) {
+			t.Errorf("stderr = %q", stderr)
+		}
+	})
+}
+
 func TestGetAndUnknownClient(t *testing.T) {
 	ts := newTestServer(t)
 	s := createViaCLI(t, ts, "--name", "reader", "--scope", "a b")
