@@ -249,6 +249,84 @@ func TestRegistrationOffByDefault(t *testing.T) {
 	}
 }
 
+// TestRegisteredClientsListedApart: apps that registered themselves
+// through a real gateway are listed apart from the administrators' clients
+// by GET /clients?registered=, page by page with the cursor, and an
+// operator can find and delete them all.
+func TestRegisteredClientsListedApart(t *testing.T) {
+	t.Parallel()
+	g := StartGateway(t, mcpCaddyfile)
+	c := trustingClient(t, caddyRootCA(t, g), "")
+	endpoint := fmt.Sprintf("https://127.0.0.1:%d/oauth2/register", g.HTTPPort)
+	var registered, made []string
+	for i := range 3 {
+		resp, err := c.Post(endpoint, "application/json", strings.NewReader(`{"redirect_uris":["http://127.0.0.1/cb"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var app struct {
+			ClientID string `json:"client_id"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&app)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("registration %d: %d %v", i+1, resp.StatusCode, err)
+		}
+		registered = append(registered, app.ClientID)
+		made = append(made, createClient(t, g, map[string]any{"client_name": fmt.Sprintf("svc-%d", i)}).ClientID)
+	}
+	slices.Sort(registered)
+	slices.Sort(made)
+	list := func(filter string) []string {
+		t.Helper()
+		var ids []string
+		path := "/scopegate/clients?limit=2&registered=" + filter
+		for range 10 {
+			var page struct {
+				Clients []struct {
+					ClientID string `json:"client_id"`
+				} `json:"clients"`
+				NextCursor string `json:"next_cursor"`
+			}
+			r := do(t, http.MethodGet, g.AdminURL(path), nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			r.JSON(t, &page)
+			for _, cl := range page.Clients {
+				ids = append(ids, cl.ClientID)
+			}
+			if page.NextCursor == "" {
+				return ids
+			}
+			path = "/scopegate/clients?limit=2&registered=" + filter + "&cursor=" + url.QueryEscape(page.NextCursor)
+		}
+		t.Fatalf("registered=%s: the pages never end", filter)
+		return nil
+	}
+	if got := list("true"); !slices.Equal(got, registered) {
+		t.Fatalf("registered=true listed %v, want %v", got, registered)
+	}
+	if got := list("false"); !slices.Equal(got, made) {
+		t.Fatalf("registered=false listed %v, want %v", got, made)
+	}
+	if r := do(t, http.MethodGet, g.AdminURL("/scopegate/clients?registered=yes"), nil); r.Status != http.StatusBadRequest ||
+		!strings.Contains(string(r.Body), `"registered: must be true or false"`) {
+		t.Fatalf("registered=yes: %d %s", r.Status, r.Body)
+	}
+	for _, id := range registered {
+		if r := do(t, http.MethodDelete, g.AdminURL("/scopegate/clients/"+id), nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete %s: %d %s", id, r.Status, r.Body)
+		}
+	}
+	if got := list("true"); len(got) != 0 {
+		t.Fatalf("after deleting them, registered=true lists %v", got)
+	}
+	if got := list("false"); !slices.Equal(got, made) {
+		t.Fatalf("after deleting the registered apps, registered=false lists %v, want %v", got, made)
+	}
+}
+
 // TestRegistrationFloodThrottled: one address registers its 10 clients
 // an hour through a real gateway, then gets 429 with Retry-After, and
 // nothing more is stored.
